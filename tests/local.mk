@@ -1,0 +1,1 @@
+# Unit tests (Criterion) are listed by each module's local.mk into UNIT_TESTS.
