@@ -1,1 +1,4 @@
-# client rules
+noinst_LTLIBRARIES += libmpcclient.la
+libmpcclient_la_SOURCES = client/mpcclient.h client/internal.h client/http.c client/append.c
+libmpcclient_la_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS)
+libmpcclient_la_LIBADD = libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread

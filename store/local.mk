@@ -1,1 +1,14 @@
-# store rules
+noinst_LTLIBRARIES += libmpcstore.la
+libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h \
+	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
+	store/node.c store/node.h
+libmpcstore_la_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS) \
+	$(RAFT_CFLAGS) $(UV_CFLAGS)
+libmpcstore_la_LIBADD = libmpccommon.la $(ROCKSDB_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) \
+	$(RAFT_LIBS) $(UV_LIBS) -lpthread
+
+check_PROGRAMS += test_store_fsm
+TESTS += test_store_fsm
+test_store_fsm_SOURCES = tests/unit/test_store_fsm.c
+test_store_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
+test_store_fsm_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS)

@@ -1,1 +1,20 @@
-# tools rules
+sbin_PROGRAMS += mpcd
+mpcd_SOURCES = tools/mpcd.c
+mpcd_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(RAFT_CFLAGS) $(ROCKSDB_CFLAGS) $(JANSSON_CFLAGS) \
+	$(SODIUM_CFLAGS) $(CURL_CFLAGS)
+mpcd_LDADD = libmpcapi.la libmpcstore.la libmpccommon.la $(MHD_LIBS) $(CURL_LIBS) \
+	$(RAFT_LIBS) $(UV_LIBS) $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+
+bin_PROGRAMS += mpcstore-tool
+mpcstore_tool_SOURCES = tools/mpcstore_tool.c
+mpcstore_tool_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS) \
+	$(CURL_CFLAGS)
+mpcstore_tool_LDADD = libmpcclient.la libmpcstore.la libmpccommon.la $(CURL_LIBS) \
+	$(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+
+# Test client of the store issue (used by integration tests and benchmarks; not installed).
+noinst_PROGRAMS += mpc-testclient
+mpc_testclient_SOURCES = tests/mpc_testclient.c
+mpc_testclient_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+mpc_testclient_LDADD = libmpcclient.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
+	$(SODIUM_LIBS) -lpthread

@@ -1,0 +1,694 @@
+/* REST API of a party: routing, JSON bodies (jansson), store calls, HTTP status mapping at the edge. */
+#include "api/server.h"
+#include "api/peer.h"
+#include "common/log.h"
+#include "store/catalog.h"
+#include "store/staging.h"
+
+#include <arpa/inet.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define BODY_MAX ((size_t)STORE_CHUNK_MAX + 4096)
+#define PROPOSE_TIMEOUT_MS 10000
+
+struct api_server {
+	struct MHD_Daemon *mhd;
+	struct store_node *node;
+	struct store_fsm *fsm;
+	struct store_db *db;
+	const struct mpc_party_conf *conf;
+};
+
+struct api_req {
+	char *body;
+	size_t len;
+	int too_big;
+};
+
+struct api_resp {
+	unsigned status;
+	json_t *json; /* owned */
+};
+
+/* The one mapping from MPC_E* to HTTP status. */
+static unsigned http_status(int rv)
+{
+	switch (rv) {
+	case 0: return 200;
+	case MPC_ENOENT: return 404;
+	case MPC_EINVAL:
+	case MPC_ERANGE: return 400;
+	case MPC_EPERM:
+	case MPC_ECRYPTO: return 403;
+	case MPC_ECONFLICT:
+	case MPC_ESTATE:
+	case MPC_EEXIST: return 409;
+	case MPC_ENOTLEADER:
+	case MPC_EUNAVAIL:
+	case MPC_ESHUTDOWN: return 503;
+	case MPC_ETIMEDOUT: return 504;
+	default: return 500;
+	}
+}
+
+static void set_error(struct api_resp *r, int rv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void set_error(struct api_resp *r, int rv, const char *fmt, ...)
+{
+	char msg[MPC_ERRMSG_SIZE * 2];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	r->status = http_status(rv);
+	json_decref(r->json);
+	r->json = json_pack("{s:s, s:s}", "error", msg, "code", mpc_strerror(rv));
+}
+
+static void set_json(struct api_resp *r, json_t *j)
+{
+	r->status = 200;
+	json_decref(r->json);
+	r->json = j;
+}
+
+static uint64_t arg_u64(struct MHD_Connection *c, const char *name, uint64_t def)
+{
+	const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
+	return v ? strtoull(v, NULL, 10) : def;
+}
+
+/* Proposes entry, through the leader when this party does not lead, and
+ * waits until this party applied it. */
+static int propose(struct api_server *s, json_t *entry, int *outcome, uint64_t *index,
+		   char *errmsg)
+{
+	char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+	uint64_t deadline = (uint64_t)time(NULL) + PROPOSE_TIMEOUT_MS / 1000;
+	int rv, leader = -1;
+
+	if (text == NULL)
+		return MPC_ENOMEM;
+	for (;;) {
+		rv = store_node_propose(s->node, text, strlen(text), PROPOSE_TIMEOUT_MS, outcome,
+					index, &leader);
+		if (rv == MPC_ENOTLEADER && leader >= 0 && leader != s->conf->party_id)
+			rv = api_peer_propose(s->conf, leader, text, outcome, index, &leader,
+					      errmsg);
+		if (rv != MPC_ENOTLEADER && rv != MPC_EUNAVAIL)
+			break;
+		if ((uint64_t)time(NULL) >= deadline)
+			break;
+		usleep(100000); /* election in progress */
+	}
+	free(text);
+	if (rv == 0)
+		rv = store_fsm_wait_applied(s->fsm, *index, PROPOSE_TIMEOUT_MS);
+	else if (rv == MPC_ENOTLEADER)
+		mpc_errmsg_printf(errmsg, "no raft leader reachable (is a majority of parties up?)");
+	else if (errmsg[0] == '\0')
+		mpc_errmsg_printf(errmsg, "proposal failed: %s", mpc_strerror(rv));
+	return rv;
+}
+
+/* ---- handlers ---- */
+
+static void h_health(struct api_server *s, struct api_resp *r)
+{
+	struct store_node_status st;
+	store_node_status(s->node, &st);
+	set_json(r, json_pack("{s:b, s:i, s:s, s:s, s:I}", "ok", 1, "party", s->conf->party_id,
+			      "cluster", s->conf->cluster->id_hex, "raft_state", st.state,
+			      "applied_index", (json_int_t)st.fsm_applied));
+}
+
+static void h_raft(struct api_server *s, struct api_resp *r)
+{
+	struct store_node_status st;
+	json_t *members = json_array();
+	store_node_status(s->node, &st);
+	for (int i = 0; i < st.n_members; i++) {
+		struct store_node_member *m = &st.members[i];
+		json_t *jm = json_pack("{s:i, s:s, s:s, s:s}", "party", m->party, "address",
+				       m->address, "role", m->voter ? "voter" : "standby", "state",
+				       m->party == st.leader ? "leader" : "follower");
+		if (strcmp(st.state, "leader") == 0) {
+			json_object_set_new(jm, "match_index", json_integer((json_int_t)m->match_index));
+			json_object_set_new(jm, "reachable", json_boolean(m->recent_contact));
+		}
+		json_array_append_new(members, jm);
+	}
+	char leader[32];
+	snprintf(leader, sizeof leader, "party%d", st.leader);
+	/* "leader" is the member's name (never a falsy 0); "leader_party" its id. */
+	set_json(r, json_pack("{s:i, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "party",
+			      st.party, "state", st.state, "leader",
+			      st.leader >= 0 ? json_string(leader) : json_null(), "leader_party",
+			      st.leader >= 0 ? json_integer(st.leader) : json_null(), "term",
+			      (json_int_t)st.term, "commit_index", (json_int_t)st.commit_index,
+			      "applied_index", (json_int_t)st.applied_index, "fsm_applied_index",
+			      (json_int_t)st.fsm_applied, "last_index", (json_int_t)st.last_index,
+			      "members", members));
+}
+
+/* ?revision=R: a read at R waits until this party applied R. */
+static int wait_revision(struct api_server *s, struct MHD_Connection *c, struct api_resp *r,
+			 uint64_t *rev)
+{
+	*rev = arg_u64(c, "revision", 0);
+	if (*rev != 0 && store_fsm_wait_applied(s->fsm, *rev, 10000) != 0) {
+		set_error(r, MPC_ETIMEDOUT, "revision %" PRIu64 " not applied here within 10 s",
+			  *rev);
+		return -1;
+	}
+	return 0;
+}
+
+static void h_tables(struct api_server *s, struct MHD_Connection *c, struct api_resp *r)
+{
+	json_t *arr;
+	uint64_t rev;
+	if (wait_revision(s, c, r, &rev) != 0)
+		return;
+	store_catalog_tables(s->db, rev, &arr);
+	set_json(r, json_pack("{s:o, s:I}", "tables", arr, "revision",
+			      (json_int_t)(rev ? rev : store_fsm_applied(s->fsm))));
+}
+
+static void h_table(struct api_server *s, struct MHD_Connection *c, const char *name,
+		    struct api_resp *r)
+{
+	json_t *t;
+	uint64_t rev;
+	int rv;
+	if (wait_revision(s, c, r, &rev) != 0)
+		return;
+	rv = store_catalog_table(s->db, name, rev, arg_u64(c, "segments", 0) != 0, &t);
+	if (rv != 0) {
+		set_error(r, rv, "table '%s': %s", name, rv == MPC_ENOENT ? "unknown table" : mpc_strerror(rv));
+		return;
+	}
+	set_json(r, t);
+}
+
+static void h_txns(struct api_server *s, struct MHD_Connection *c, struct api_resp *r)
+{
+	json_t *arr;
+	store_catalog_txns(s->db, arg_u64(c, "open", 0) != 0, &arr);
+	set_json(r, json_pack("{s:o}", "txns", arr));
+}
+
+static int txn_is_final(json_t *txn)
+{
+	const char *st = json_string_value(json_object_get(txn, "state"));
+	return st && (strcmp(st, "committed") == 0 || strcmp(st, "aborted") == 0);
+}
+
+static void add_local(struct api_server *s, const char *id, json_t *txn)
+{
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE];
+	if (store_staging_get(s->db, id, &si, err) == 0)
+		json_object_set_new(txn, "local",
+				    json_pack("{s:i, s:I, s:b}", "party", s->conf->party_id,
+					      "received", (json_int_t)si.received, "sealed",
+					      si.sealed));
+	else
+		json_object_set_new(txn, "local", json_pack("{s:i, s:I, s:b}", "party",
+							    s->conf->party_id, "received",
+							    (json_int_t)0, "sealed", 0));
+}
+
+static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char *id,
+		      struct api_resp *r)
+{
+	uint64_t wait_ms = arg_u64(c, "wait", 0);
+	uint64_t until = (uint64_t)time(NULL) * 1000 + (wait_ms > 60000 ? 60000 : wait_ms);
+	json_t *txn = NULL;
+	int rv;
+
+	for (;;) {
+		uint64_t seen = store_fsm_applied(s->fsm);
+		rv = store_catalog_txn(s->db, id, &txn);
+		if (wait_ms == 0 || (rv == 0 && txn_is_final(txn)) ||
+		    (uint64_t)time(NULL) * 1000 >= until)
+			break;
+		json_decref(txn);
+		txn = NULL;
+		store_fsm_wait_change(s->fsm, seen, 500);
+	}
+	if (rv != 0) {
+		set_error(r, rv, "txn %s: %s", id, rv == MPC_ENOENT ? "unknown transaction" : mpc_strerror(rv));
+		return;
+	}
+	add_local(s, id, txn);
+	set_json(r, txn);
+}
+
+static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp *r)
+{
+	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+	json_t *entry, *txn = NULL;
+	const char *table, *client;
+	uint8_t rnd[STORE_TXN_ID_LEN / 2];
+	char id[STORE_TXN_ID_LEN + 1], err[MPC_ERRMSG_SIZE] = "";
+	uint64_t index = 0;
+	int outcome = 0, rv;
+
+	if (body == NULL || !json_is_object(body)) {
+		set_error(r, MPC_EINVAL, "body must be a JSON object {table, client, create, columns}");
+		json_decref(body);
+		return;
+	}
+	table = json_string_value(json_object_get(body, "table"));
+	client = json_string_value(json_object_get(body, "client"));
+	if (table == NULL || client == NULL) {
+		set_error(r, MPC_EINVAL, "begin needs 'table' and 'client'");
+		json_decref(body);
+		return;
+	}
+	randombytes_buf(rnd, sizeof rnd);
+	sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+	entry = json_pack("{s:s, s:s, s:s, s:s, s:b}", "op", "begin", "txn", id, "table", table,
+			  "client", client, "create", json_is_true(json_object_get(body, "create")));
+	if (json_object_get(body, "columns"))
+		json_object_set(entry, "columns", json_object_get(body, "columns"));
+	if (json_integer_value(json_object_get(body, "timeout_ms")) > 0)
+		json_object_set(entry, "timeout_ms", json_object_get(body, "timeout_ms"));
+	json_decref(body);
+	rv = propose(s, entry, &outcome, &index, err);
+	json_decref(entry);
+	if (rv != 0) {
+		set_error(r, rv, "begin: %s", err);
+		return;
+	}
+	if (store_catalog_txn(s->db, id, &txn) != 0) {
+		set_error(r, outcome ? outcome : MPC_EINVAL, "begin refused: %s",
+			  mpc_strerror(outcome ? outcome : MPC_EINVAL));
+		return;
+	}
+	if (outcome != 0) {
+		set_error(r, outcome, "%s", json_string_value(json_object_get(txn, "reason")));
+		json_object_set_new(r->json, "txn", json_string(id));
+		json_decref(txn);
+		return;
+	}
+	json_object_set_new(txn, "revision", json_integer((json_int_t)index));
+	set_json(r, txn);
+}
+
+/* Asks the cluster to abort txn because of a bad request on this party. */
+static void abort_txn(struct api_server *s, const char *id, const char *reason)
+{
+	char err[MPC_ERRMSG_SIZE] = "", full[512];
+	uint64_t index;
+	int outcome;
+	json_t *e;
+	snprintf(full, sizeof full, "party %d: %s", s->conf->party_id, reason);
+	e = json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", id, "reason", full);
+	if (propose(s, e, &outcome, &index, err) != 0)
+		LOG_WARN("txn %s: abort not proposed: %s", id, err);
+	json_decref(e);
+}
+
+/* Under the staging lock: txn must exist and be pending. */
+static int txn_open_locked(struct api_server *s, const char *id, json_t **txn, char *err)
+{
+	const char *st;
+	int rv = store_catalog_txn(s->db, id, txn);
+	if (rv != 0) {
+		mpc_errmsg_printf(err, "txn %s: unknown transaction", id);
+		return rv;
+	}
+	st = json_string_value(json_object_get(*txn, "state"));
+	if (strcmp(st, "pending") != 0) {
+		const char *reason = json_string_value(json_object_get(*txn, "reason"));
+		mpc_errmsg_printf(err, "txn %s is %s%s%s", id, st, reason ? ": " : "",
+				  reason ? reason : "");
+		return MPC_ESTATE;
+	}
+	return 0;
+}
+
+static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const char *id,
+			struct api_req *q, struct api_resp *r)
+{
+	const char *off = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
+	const struct mpc_party_info *me = &s->conf->cluster->parties[s->conf->party_id];
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint8_t *plain;
+	size_t plen;
+	json_t *txn = NULL;
+	int rv;
+
+	if (off == NULL || q->len < crypto_box_SEALBYTES) {
+		set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a sealed body");
+		return;
+	}
+	plen = q->len - crypto_box_SEALBYTES;
+	plain = malloc(plen ? plen : 1);
+	if (plain == NULL) {
+		set_error(r, MPC_ENOMEM, "out of memory");
+		return;
+	}
+	/* Shares arrive sealed to this party's X25519 key: only it can read them. */
+	if (crypto_box_seal_open(plain, (const uint8_t *)q->body, q->len, me->box_pk,
+				 s->conf->box_sk) != 0) {
+		free(plain);
+		set_error(r, MPC_ECRYPTO, "chunk is not sealed to party %d's public key",
+			  s->conf->party_id);
+		return;
+	}
+	store_staging_lock(s->db);
+	rv = txn_open_locked(s, id, &txn, err);
+	if (rv == 0)
+		rv = store_staging_put(s->db, id, strtoull(off, NULL, 10), plain, plen, err);
+	store_staging_unlock(s->db);
+	sodium_memzero(plain, plen);
+	free(plain);
+	json_decref(txn);
+	if (rv == MPC_ECONFLICT || rv == MPC_EINVAL) {
+		abort_txn(s, id, err);
+		set_error(r, rv, "%s; transaction aborted", err);
+		return;
+	}
+	if (rv != 0) {
+		set_error(r, rv, "%s", err);
+		return;
+	}
+	{
+		struct store_staging_info si;
+		store_staging_get(s->db, id, &si, err);
+		set_json(r, json_pack("{s:s, s:i, s:I}", "txn", id, "party", s->conf->party_id,
+				      "received", (json_int_t)si.received));
+	}
+}
+
+static void h_txn_prepare(struct api_server *s, const char *id, struct api_resp *r)
+{
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
+	uint8_t sig[crypto_sign_BYTES];
+	uint64_t index = 0, rows, ncols;
+	json_t *txn = NULL, *entry;
+	int outcome = 0, rv;
+	size_t mlen;
+
+	store_staging_lock(s->db);
+	rv = txn_open_locked(s, id, &txn, err);
+	if (rv == 0)
+		rv = store_staging_seal(s->db, id, &si, err);
+	store_staging_unlock(s->db);
+	if (rv != 0) {
+		json_decref(txn);
+		if (rv == MPC_ESTATE && strstr(err, "no shares") != NULL)
+			abort_txn(s, id, err);
+		set_error(r, rv, "prepare: %s", err);
+		return;
+	}
+	ncols = json_array_size(json_object_get(txn, "columns"));
+	json_decref(txn);
+	if (ncols == 0 || si.received % (ncols * 8) != 0) {
+		snprintf(msg, sizeof msg, "staged %" PRIu64 " bytes: not whole rows of %" PRIu64 " columns",
+			 si.received, ncols);
+		abort_txn(s, id, msg);
+		set_error(r, MPC_EINVAL, "prepare: %s; transaction aborted", msg);
+		return;
+	}
+	rows = si.received / (ncols * 8);
+	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
+	mlen = store_prepared_message(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
+				      si.received, digest);
+	crypto_sign_detached(sig, NULL, (const uint8_t *)msg, mlen, s->conf->sign_sk);
+	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
+	entry = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "op", "prepared", "txn", id,
+			  "party", s->conf->party_id, "rows", (json_int_t)rows, "bytes",
+			  (json_int_t)si.received, "digest", digest, "sig", sig64);
+	rv = propose(s, entry, &outcome, &index, err);
+	json_decref(entry);
+	if (rv != 0) {
+		set_error(r, rv, "prepare: %s", err);
+		return;
+	}
+	if (store_catalog_txn(s->db, id, &txn) != 0) {
+		set_error(r, MPC_ENOENT, "txn %s vanished", id);
+		return;
+	}
+	if (outcome != 0) {
+		const char *reason = json_string_value(json_object_get(txn, "reason"));
+		set_error(r, outcome, "prepare refused: %s", reason ? reason : mpc_strerror(outcome));
+		json_decref(txn);
+		return;
+	}
+	add_local(s, id, txn);
+	set_json(r, txn);
+}
+
+static void h_txn_abort(struct api_server *s, const char *id, struct api_req *q,
+			struct api_resp *r)
+{
+	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+	const char *reason = json_string_value(json_object_get(body, "reason"));
+	char err[MPC_ERRMSG_SIZE] = "", full[512];
+	uint64_t index;
+	json_t *e, *txn;
+	int outcome, rv;
+
+	snprintf(full, sizeof full, "aborted by client%s%s", reason ? ": " : "", reason ? reason : "");
+	json_decref(body);
+	e = json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", id, "reason", full);
+	rv = propose(s, e, &outcome, &index, err);
+	json_decref(e);
+	if (rv != 0) {
+		set_error(r, rv, "abort: %s", err);
+		return;
+	}
+	if (outcome != 0) {
+		set_error(r, outcome, "abort of txn %s refused: %s", id,
+			  outcome == MPC_ESTATE ? "already committed" : mpc_strerror(outcome));
+		return;
+	}
+	if (store_catalog_txn(s->db, id, &txn) == 0)
+		set_json(r, txn);
+}
+
+static void h_verify(struct api_server *s, struct api_resp *r)
+{
+	char hex[65];
+	uint64_t applied;
+	store_catalog_digest(s->db, &applied, hex);
+	set_json(r, json_pack("{s:i, s:I, s:s}", "party", s->conf->party_id, "applied_index",
+			      (json_int_t)applied, "digest", hex));
+}
+
+static void h_internal_propose(struct api_server *s, struct MHD_Connection *c, struct api_req *q,
+			       struct api_resp *r)
+{
+	const char *party = MHD_lookup_connection_value(c, MHD_HEADER_KIND, API_HDR_PARTY);
+	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, API_HDR_SIG);
+	uint64_t index = 0;
+	int outcome = 0, leader = -1, rv;
+
+	if (party == NULL || q->body == NULL ||
+	    api_peer_verify(s->conf->cluster, atoi(party), q->body, q->len, sig) != 0) {
+		set_error(r, MPC_EPERM, "internal call without a valid party signature");
+		return;
+	}
+	rv = store_node_propose(s->node, q->body, q->len, PROPOSE_TIMEOUT_MS, &outcome, &index,
+				&leader);
+	if (rv == MPC_ENOTLEADER) {
+		r->status = 421;
+		json_decref(r->json);
+		r->json = json_pack("{s:s, s:o}", "error", "not the leader", "leader",
+				    leader >= 0 ? json_integer(leader) : json_null());
+		return;
+	}
+	if (rv != 0) {
+		set_error(r, rv, "propose: %s", mpc_strerror(rv));
+		return;
+	}
+	set_json(r, json_pack("{s:i, s:I}", "outcome", outcome, "index", (json_int_t)index));
+}
+
+/* ---- routing ---- */
+
+static void route(struct api_server *s, struct MHD_Connection *c, const char *method,
+		  const char *url, struct api_req *q, struct api_resp *r)
+{
+	char seg[4][128];
+	int n = 0;
+	const char *p = url;
+	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
+	    put = strcmp(method, "PUT") == 0;
+
+	while (*p == '/')
+		p++;
+	while (*p && n < 4) {
+		size_t len = strcspn(p, "/");
+		if (len >= sizeof seg[0]) {
+			set_error(r, MPC_EINVAL, "path segment too long");
+			return;
+		}
+		memcpy(seg[n], p, len);
+		seg[n++][len] = '\0';
+		p += len;
+		while (*p == '/')
+			p++;
+	}
+	if (*p || n < 2 || strcmp(seg[0], "v1") != 0)
+		goto notfound;
+	if (n == 2 && get && strcmp(seg[1], "health") == 0)
+		return h_health(s, r);
+	if (n == 2 && get && strcmp(seg[1], "raft") == 0)
+		return h_raft(s, r);
+	if (n == 2 && get && strcmp(seg[1], "verify") == 0)
+		return h_verify(s, r);
+	if (strcmp(seg[1], "tables") == 0) {
+		if (n == 2 && get)
+			return h_tables(s, c, r);
+		if (n == 3 && get)
+			return h_table(s, c, seg[2], r);
+	}
+	if (strcmp(seg[1], "txns") == 0) {
+		if (n == 2 && get)
+			return h_txns(s, c, r);
+		if (n == 2 && post)
+			return h_txn_begin(s, q, r);
+		if (n == 3 && get)
+			return h_txn_get(s, c, seg[2], r);
+		if (n == 4 && put && strcmp(seg[3], "chunks") == 0)
+			return h_txn_chunk(s, c, seg[2], q, r);
+		if (n == 4 && post && strcmp(seg[3], "prepare") == 0)
+			return h_txn_prepare(s, seg[2], r);
+		if (n == 4 && post && strcmp(seg[3], "abort") == 0)
+			return h_txn_abort(s, seg[2], q, r);
+	}
+	if (n == 3 && post && strcmp(seg[1], "internal") == 0 && strcmp(seg[2], "propose") == 0)
+		return h_internal_propose(s, c, q, r);
+notfound:
+	set_error(r, MPC_ENOENT, "no such endpoint: %s %s", method, url);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	struct api_server *s = cls;
+	struct api_req *q = *con_cls;
+	struct api_resp r = {500, NULL};
+	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	char *text;
+
+	if (q == NULL) {
+		q = calloc(1, sizeof *q);
+		if (q == NULL)
+			return MHD_NO;
+		*con_cls = q;
+		return MHD_YES;
+	}
+	if (*upload_size != 0) {
+		if (!q->too_big && q->len + *upload_size <= BODY_MAX) {
+			char *b = realloc(q->body, q->len + *upload_size + 1);
+			if (b == NULL) {
+				q->too_big = 1;
+			} else {
+				memcpy(b + q->len, upload, *upload_size);
+				q->body = b;
+				q->len += *upload_size;
+				b[q->len] = '\0';
+			}
+		} else {
+			q->too_big = 1;
+		}
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (q->too_big)
+		set_error(&r, MPC_EINVAL, "request body larger than %zu bytes", BODY_MAX);
+	else
+		route(s, c, method, url, q, &r);
+	if (r.status >= 500 || (r.status >= 400 && r.status != 404))
+		LOG_INFO("%s %s -> %u %s", method, url, r.status,
+			 json_string_value(json_object_get(r.json, "error")));
+	else
+		LOG_DEBUG("%s %s -> %u", method, url, r.status);
+	text = json_dumps(r.json ? r.json : json_object(), JSON_COMPACT);
+	json_decref(r.json);
+	resp = MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE);
+	MHD_add_response_header(resp, "Content-Type", "application/json");
+	ret = MHD_queue_response(c, r.status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct api_req *q = *con_cls;
+	if (q != NULL) {
+		free(q->body);
+		free(q);
+		*con_cls = NULL;
+	}
+}
+
+int api_server_start(struct store_node *node, struct store_fsm *fsm, struct store_db *db,
+		     const struct mpc_party_conf *conf, struct api_server **out, char *errmsg)
+{
+	const struct mpc_party_info *me = &conf->cluster->parties[conf->party_id];
+	struct addrinfo hints, *ai = NULL;
+	struct api_server *s;
+	char port[16];
+	int rv;
+
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_INET;
+	hints.ai_socktype = SOCK_STREAM;
+	snprintf(port, sizeof port, "%u", me->api_port);
+	rv = getaddrinfo(me->host, port, &hints, &ai);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "api address %s:%u: %s", me->host, me->api_port,
+				  gai_strerror(rv));
+		return MPC_ECONFIG;
+	}
+	s = calloc(1, sizeof *s);
+	if (s == NULL) {
+		freeaddrinfo(ai);
+		return MPC_ENOMEM;
+	}
+	s->node = node;
+	s->fsm = fsm;
+	s->db = db;
+	s->conf = conf;
+	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
+					  MHD_USE_ERROR_LOG,
+				  (uint16_t)me->api_port, NULL, NULL, on_request, s,
+				  MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
+				  on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				  MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
+	freeaddrinfo(ai);
+	if (s->mhd == NULL) {
+		mpc_errmsg_printf(errmsg, "cannot listen on %s:%u (port in use?)", me->host,
+				  me->api_port);
+		free(s);
+		return MPC_EIO;
+	}
+	*out = s;
+	return 0;
+}
+
+void api_server_stop(struct api_server *srv)
+{
+	if (srv == NULL)
+		return;
+	MHD_stop_daemon(srv->mhd);
+	free(srv);
+}

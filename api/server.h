@@ -1,0 +1,18 @@
+/* REST API of a party (libmicrohttpd): health, raft status, catalog, append transactions, verify. */
+#ifndef MPC_API_SERVER_H
+#define MPC_API_SERVER_H
+
+#include "common/conf.h"
+#include "store/node.h"
+
+struct api_server;
+
+/* Starts serving on the party's api host:port with its own threads. node,
+ * fsm, db and conf must outlive the server. */
+int api_server_start(struct store_node *node, struct store_fsm *fsm, struct store_db *db,
+		     const struct mpc_party_conf *conf, struct api_server **out, char *errmsg);
+/* Stops accepting, waits for running requests, frees the server. Call after
+ * store_fsm_shutdown() so that waiting requests return. */
+void api_server_stop(struct api_server *srv);
+
+#endif

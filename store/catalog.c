@@ -1,0 +1,208 @@
+/* Catalog reads over the meta column family: tables (at a revision), segments, txns, digest. */
+#include "store/catalog.h"
+#include "common/err.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+uint64_t store_catalog_applied(struct store_db *db)
+{
+	char *val = NULL;
+	uint64_t v = 0;
+	if (store_db_get(db, STORE_CF_META, "local/applied", 13, &val, NULL, NULL) == 0) {
+		v = strtoull(val, NULL, 10);
+		free(val);
+	}
+	return v;
+}
+
+struct seg_ctx {
+	uint64_t revision;
+	json_t *list; /* may be NULL */
+	json_int_t rows;
+	json_int_t count;
+};
+
+static int seg_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct seg_ctx *ctx = vctx;
+	json_t *seg = json_loadb(val, vlen, 0, NULL);
+	if (seg == NULL)
+		return 0;
+	if (ctx->revision == 0 ||
+	    (uint64_t)json_integer_value(json_object_get(seg, "revision")) <= ctx->revision) {
+		ctx->rows += json_integer_value(json_object_get(seg, "rows"));
+		ctx->count++;
+		if (ctx->list != NULL) {
+			json_array_append(ctx->list, seg);
+		}
+	}
+	json_decref(seg);
+	return 0;
+}
+
+int store_catalog_table(struct store_db *db, const char *name, uint64_t revision, int segments,
+			json_t **out)
+{
+	char key[128], *val = NULL;
+	size_t vlen = 0;
+	struct seg_ctx ctx = {revision, NULL, 0, 0};
+	json_t *tbl;
+	int rv;
+
+	snprintf(key, sizeof key, "tbl/%s", name);
+	rv = store_db_get(db, STORE_CF_META, key, strlen(key), &val, &vlen, NULL);
+	if (rv != 0)
+		return rv;
+	tbl = json_loadb(val, vlen, 0, NULL);
+	free(val);
+	if (tbl == NULL)
+		return MPC_ECORRUPT;
+	if (revision != 0 &&
+	    (uint64_t)json_integer_value(json_object_get(tbl, "created_revision")) > revision) {
+		json_decref(tbl);
+		return MPC_ENOENT;
+	}
+	if (segments || revision != 0) {
+		if (segments)
+			ctx.list = json_array();
+		snprintf(key, sizeof key, "seg/%s/", name);
+		store_db_scan(db, STORE_CF_META, NULL, key, strlen(key), seg_one, &ctx);
+		if (revision != 0) {
+			json_object_set_new(tbl, "rows", json_integer(ctx.rows));
+			json_object_set_new(tbl, "version", json_integer(ctx.count));
+			json_object_set_new(tbl, "segments", json_integer(ctx.count));
+			json_object_set_new(tbl, "at_revision", json_integer((json_int_t)revision));
+		}
+		if (segments)
+			json_object_set_new(tbl, "segment_list", ctx.list);
+	}
+	*out = tbl;
+	return 0;
+}
+
+struct tables_ctx {
+	struct store_db *db;
+	uint64_t revision;
+	json_t *arr;
+};
+
+static int table_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct tables_ctx *ctx = vctx;
+	char name[128];
+	json_t *tbl;
+	if (klen - 4 >= sizeof name)
+		return 0;
+	memcpy(name, key + 4, klen - 4);
+	name[klen - 4] = '\0';
+	if (store_catalog_table(ctx->db, name, ctx->revision, 0, &tbl) == 0)
+		json_array_append_new(ctx->arr, tbl);
+	return 0;
+}
+
+int store_catalog_tables(struct store_db *db, uint64_t revision, json_t **out)
+{
+	struct tables_ctx ctx = {db, revision, json_array()};
+	store_db_scan(db, STORE_CF_META, NULL, "tbl/", 4, table_one, &ctx);
+	*out = ctx.arr;
+	return 0;
+}
+
+int store_catalog_txn(struct store_db *db, const char *txn, json_t **out)
+{
+	char key[128], *val = NULL;
+	size_t vlen = 0;
+	int rv;
+	snprintf(key, sizeof key, "txn/%s", txn);
+	rv = store_db_get(db, STORE_CF_META, key, strlen(key), &val, &vlen, NULL);
+	if (rv != 0)
+		return rv;
+	*out = json_loadb(val, vlen, 0, NULL);
+	free(val);
+	return *out ? 0 : MPC_ECORRUPT;
+}
+
+struct txns_ctx {
+	struct store_db *db;
+	json_t *arr;
+};
+
+static int open_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct txns_ctx *ctx = vctx;
+	char id[128];
+	json_t *txn;
+	if (klen - 5 >= sizeof id)
+		return 0;
+	memcpy(id, key + 5, klen - 5);
+	id[klen - 5] = '\0';
+	if (store_catalog_txn(ctx->db, id, &txn) == 0)
+		json_array_append_new(ctx->arr, txn);
+	return 0;
+}
+
+static int txn_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct txns_ctx *ctx = vctx;
+	json_t *txn = json_loadb(val, vlen, 0, NULL);
+	if (txn != NULL)
+		json_array_append_new(ctx->arr, txn);
+	return 0;
+}
+
+int store_catalog_txns(struct store_db *db, int only_open, json_t **out)
+{
+	struct txns_ctx ctx = {db, json_array()};
+	if (only_open)
+		store_db_scan(db, STORE_CF_META, NULL, "open/", 5, open_one, &ctx);
+	else
+		store_db_scan(db, STORE_CF_META, NULL, "txn/", 4, txn_one, &ctx);
+	*out = ctx.arr;
+	return 0;
+}
+
+struct digest_ctx {
+	crypto_generichash_state h;
+	uint64_t applied;
+};
+
+static int digest_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct digest_ctx *ctx = vctx;
+	uint32_t k = (uint32_t)klen, v = (uint32_t)vlen;
+	if (klen >= 6 && memcmp(key, "local/", 6) == 0) {
+		if (klen == 13 && memcmp(key, "local/applied", 13) == 0) {
+			char text[32];
+			size_t n = vlen < sizeof text - 1 ? vlen : sizeof text - 1;
+			memcpy(text, val, n);
+			text[n] = '\0';
+			ctx->applied = strtoull(text, NULL, 10);
+		}
+		return 0;
+	}
+	crypto_generichash_update(&ctx->h, (const uint8_t *)&k, 4);
+	crypto_generichash_update(&ctx->h, (const uint8_t *)key, klen);
+	crypto_generichash_update(&ctx->h, (const uint8_t *)&v, 4);
+	crypto_generichash_update(&ctx->h, (const uint8_t *)val, vlen);
+	return 0;
+}
+
+int store_catalog_digest(struct store_db *db, uint64_t *applied, char *hex)
+{
+	struct digest_ctx ctx;
+	uint8_t d[32];
+	const rocksdb_snapshot_t *snap = rocksdb_create_snapshot(db->db);
+
+	memset(&ctx, 0, sizeof ctx);
+	crypto_generichash_init(&ctx.h, NULL, 0, sizeof d);
+	store_db_scan(db, STORE_CF_META, snap, "", 0, digest_one, &ctx);
+	rocksdb_release_snapshot(db->db, snap);
+	crypto_generichash_final(&ctx.h, d, sizeof d);
+	sodium_bin2hex(hex, 65, d, sizeof d);
+	*applied = ctx.applied;
+	return 0;
+}

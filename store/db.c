@@ -1,0 +1,213 @@
+/* RocksDB data dir: open with column families, identity stamp, small read/write/scan helpers. */
+#include "store/db.h"
+#include "common/err.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *cf_names[STORE_CF_COUNT + 1] = {"meta", "shares", "staging", "fuel",
+						    "default"};
+
+/* Converts RocksDB's char **errptr at the edge: one mapping. */
+static int rocks_err(char *err, char *errmsg, const char *what)
+{
+	int rv = MPC_EIO;
+	if (err == NULL)
+		return 0;
+	if (strstr(err, "Corruption") != NULL)
+		rv = MPC_ECORRUPT;
+	if (errmsg != NULL)
+		mpc_errmsg_printf(errmsg, "rocksdb %s: %s", what, err);
+	rocksdb_free(err);
+	return rv;
+}
+
+int store_db_get(struct store_db *db, enum store_cf cf, const char *key, size_t klen, char **val,
+		 size_t *vlen, char *errmsg)
+{
+	char *err = NULL, *v, *copy;
+	size_t n = 0;
+
+	v = rocksdb_get_cf(db->db, db->ro, db->cf[cf], key, klen, &n, &err);
+	if (err != NULL)
+		return rocks_err(err, errmsg, "get");
+	if (v == NULL)
+		return MPC_ENOENT;
+	copy = malloc(n + 1);
+	if (copy == NULL) {
+		rocksdb_free(v);
+		return MPC_ENOMEM;
+	}
+	memcpy(copy, v, n);
+	copy[n] = '\0';
+	rocksdb_free(v);
+	*val = copy;
+	if (vlen != NULL)
+		*vlen = n;
+	return 0;
+}
+
+int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char *errmsg)
+{
+	char *err = NULL;
+	rocksdb_write(db->db, sync ? db->wo_sync : db->wo, wb, &err);
+	return rocks_err(err, errmsg, "write");
+}
+
+int store_db_sync(struct store_db *db, char *errmsg)
+{
+	char *err = NULL;
+	rocksdb_flush_wal(db->db, 1, &err);
+	return rocks_err(err, errmsg, "flush wal");
+}
+
+int store_db_scan(struct store_db *db, enum store_cf cf, const rocksdb_snapshot_t *snap,
+		  const char *prefix, size_t plen, store_db_iter_fn fn, void *ctx)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it;
+	int rv = 0;
+
+	if (snap != NULL)
+		rocksdb_readoptions_set_snapshot(ro, snap);
+	it = rocksdb_create_iterator_cf(db->db, ro, db->cf[cf]);
+	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+		size_t klen, vlen;
+		const char *k = rocksdb_iter_key(it, &klen);
+		const char *v = rocksdb_iter_value(it, &vlen);
+		if (klen < plen || memcmp(k, prefix, plen) != 0)
+			break;
+		rv = fn(ctx, k, klen, v, vlen);
+		if (rv != 0)
+			break;
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rv;
+}
+
+void store_db_batch_delete_prefix(struct store_db *db, rocksdb_writebatch_t *wb, enum store_cf cf,
+				  const char *prefix, size_t plen)
+{
+	char end[512];
+	size_t n = plen < sizeof end ? plen : sizeof end;
+	memcpy(end, prefix, n);
+	/* Every key with the prefix sorts before prefix + 0xff... ; our keys are text. */
+	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
+	rocksdb_writebatch_delete_range_cf(wb, db->cf[cf], prefix, plen, end, n);
+}
+
+static int stamp_check(struct store_db *db, const char *cluster_id_hex, int party_id,
+		       const char *path, char *errmsg)
+{
+	char *val = NULL;
+	char want_party[16];
+	int rv;
+
+	snprintf(want_party, sizeof want_party, "%d", party_id);
+	rv = store_db_get(db, STORE_CF_META, "local/cluster_id", 16, &val, NULL, errmsg);
+	if (rv == MPC_ENOENT) {
+		rocksdb_writebatch_t *wb;
+		if (db->read_only) {
+			mpc_errmsg_printf(errmsg, "%s: not an mpcstore data dir (no cluster id)",
+					  path);
+			return MPC_ECONFIG;
+		}
+		wb = rocksdb_writebatch_create();
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], "local/cluster_id", 16,
+					  cluster_id_hex, strlen(cluster_id_hex));
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], "local/party_id", 14,
+					  want_party, strlen(want_party));
+		rv = store_db_write(db, wb, 1, errmsg);
+		rocksdb_writebatch_destroy(wb);
+		return rv;
+	}
+	if (rv != 0)
+		return rv;
+	if (cluster_id_hex != NULL && strcmp(val, cluster_id_hex) != 0) {
+		mpc_errmsg_printf(errmsg,
+				  "%s belongs to cluster %s, not to cluster %s of the config; "
+				  "refusing to start (point data_dir at this cluster's data)",
+				  path, val, cluster_id_hex);
+		free(val);
+		return MPC_ECONFIG;
+	}
+	free(val);
+	rv = store_db_get(db, STORE_CF_META, "local/party_id", 14, &val, NULL, errmsg);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "%s: data dir has no party id: corrupt", path);
+		return MPC_ECORRUPT;
+	}
+	if (party_id >= 0 && strcmp(val, want_party) != 0) {
+		mpc_errmsg_printf(errmsg, "%s belongs to party %s, not party %d", path, val,
+				  party_id);
+		free(val);
+		return MPC_ECONFIG;
+	}
+	free(val);
+	return 0;
+}
+
+int store_db_open(const char *path, const char *cluster_id_hex, int party_id, int read_only,
+		  struct store_db **out, char *errmsg)
+{
+	struct store_db *db = calloc(1, sizeof *db);
+	const rocksdb_options_t *cf_opts[STORE_CF_COUNT + 1];
+	char *err = NULL;
+	int rv;
+
+	if (db == NULL)
+		return MPC_ENOMEM;
+	db->read_only = read_only;
+	pthread_mutex_init(&db->staging_lock, NULL);
+	db->opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(db->opts, !read_only);
+	rocksdb_options_set_create_missing_column_families(db->opts, !read_only);
+	rocksdb_options_increase_parallelism(db->opts, 2);
+	rocksdb_options_set_max_open_files(db->opts, 256);
+	rocksdb_options_set_write_buffer_size(db->opts, 64 << 20);
+	rocksdb_options_set_paranoid_checks(db->opts, 1);
+	for (int i = 0; i <= STORE_CF_COUNT; i++)
+		cf_opts[i] = db->opts;
+	if (read_only)
+		db->db = rocksdb_open_for_read_only_column_families(
+			db->opts, path, STORE_CF_COUNT + 1, cf_names, cf_opts, db->cf, 0, &err);
+	else
+		db->db = rocksdb_open_column_families(db->opts, path, STORE_CF_COUNT + 1, cf_names,
+						      cf_opts, db->cf, &err);
+	if (err != NULL) {
+		rv = rocks_err(err, errmsg, "open");
+		mpc_errmsg_wrapf(errmsg, "cannot open data dir %s", path);
+		rocksdb_options_destroy(db->opts);
+		free(db);
+		return rv == MPC_EIO ? MPC_ECONFIG : rv;
+	}
+	db->wo = rocksdb_writeoptions_create();
+	db->wo_sync = rocksdb_writeoptions_create();
+	rocksdb_writeoptions_set_sync(db->wo_sync, 1);
+	db->ro = rocksdb_readoptions_create();
+	rv = stamp_check(db, cluster_id_hex, party_id, path, errmsg);
+	if (rv != 0) {
+		store_db_close(db);
+		return rv;
+	}
+	*out = db;
+	return 0;
+}
+
+void store_db_close(struct store_db *db)
+{
+	if (db == NULL)
+		return;
+	for (int i = 0; i <= STORE_CF_COUNT; i++)
+		if (db->cf[i] != NULL)
+			rocksdb_column_family_handle_destroy(db->cf[i]);
+	rocksdb_close(db->db);
+	rocksdb_writeoptions_destroy(db->wo);
+	rocksdb_writeoptions_destroy(db->wo_sync);
+	rocksdb_readoptions_destroy(db->ro);
+	rocksdb_options_destroy(db->opts);
+	pthread_mutex_destroy(&db->staging_lock);
+	free(db);
+}

@@ -1,0 +1,58 @@
+/* RocksDB data dir of one party: the meta, shares, staging and fuel column families (DESIGN.md §3). */
+#ifndef MPC_STORE_DB_H
+#define MPC_STORE_DB_H
+
+#include <pthread.h>
+#include <rocksdb/c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_cf {
+	STORE_CF_META,	  /* replicated state (catalog, txns) + local/ keys */
+	STORE_CF_SHARES,  /* this party's committed share vectors */
+	STORE_CF_STAGING, /* uncommitted writes of open transactions */
+	STORE_CF_FUEL,	  /* preprocessing material */
+	STORE_CF_COUNT
+};
+
+struct store_db {
+	rocksdb_t *db;
+	rocksdb_options_t *opts;
+	rocksdb_column_family_handle_t *cf[STORE_CF_COUNT + 1]; /* + default */
+	rocksdb_writeoptions_t *wo;
+	rocksdb_writeoptions_t *wo_sync;
+	rocksdb_readoptions_t *ro;
+	int read_only;
+	/* Serialises staging writes (API threads) against commit/abort (apply). */
+	pthread_mutex_t staging_lock;
+};
+
+/* Opens (creating if needed, unless read_only) the RocksDB at path. The data
+ * dir is stamped with cluster_id_hex and party_id on first open; a data dir of
+ * another cluster or party, or a corrupt one, is refused with a message in
+ * errmsg. Caller closes with store_db_close(). */
+int store_db_open(const char *path, const char *cluster_id_hex, int party_id, int read_only,
+		  struct store_db **out, char *errmsg);
+void store_db_close(struct store_db *db);
+
+/* Reads key from cf. On 0, *val is malloc'd (caller frees with free()) and
+ * NUL-terminated for convenience; MPC_ENOENT when absent. */
+int store_db_get(struct store_db *db, enum store_cf cf, const char *key, size_t klen, char **val,
+		 size_t *vlen, char *errmsg);
+/* Writes a batch; sync makes it durable before returning. */
+int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char *errmsg);
+/* Makes every earlier write durable (fsync of the WAL). */
+int store_db_sync(struct store_db *db, char *errmsg);
+
+/* Calls fn for every key with the prefix, in key order; fn returns non-zero
+ * to stop (that value is returned). snap may be NULL. */
+typedef int (*store_db_iter_fn)(void *ctx, const char *key, size_t klen, const char *val,
+				size_t vlen);
+int store_db_scan(struct store_db *db, enum store_cf cf, const rocksdb_snapshot_t *snap,
+		  const char *prefix, size_t plen, store_db_iter_fn fn, void *ctx);
+
+/* Adds a delete of every key starting with prefix to wb. */
+void store_db_batch_delete_prefix(struct store_db *db, rocksdb_writebatch_t *wb, enum store_cf cf,
+				  const char *prefix, size_t plen);
+
+#endif

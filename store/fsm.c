@@ -1,0 +1,735 @@
+/* Deterministic apply of catalog and transaction entries; one RocksDB WriteBatch per entry. */
+#include "store/fsm.h"
+#include "common/log.h"
+#include "store/staging.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
+
+int store_name_valid(const char *s)
+{
+	size_t n = 0;
+	if (s == NULL || !(isalpha((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (; s[n]; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_')
+			return 0;
+	return n < STORE_NAME_MAX;
+}
+
+size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,
+			      uint64_t rows, uint64_t bytes, const char *digest_hex)
+{
+	return (size_t)snprintf(out, 512, "mpcstore-prepared|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s",
+				cluster_id_hex, txn, party, rows, bytes, digest_hex);
+}
+
+static uint64_t read_applied(struct store_db *db)
+{
+	char *val = NULL;
+	uint64_t v = 0;
+	if (store_db_get(db, STORE_CF_META, "local/applied", 13, &val, NULL, NULL) == 0) {
+		v = strtoull(val, NULL, 10);
+		free(val);
+	}
+	return v;
+}
+
+int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_cluster *cluster,
+		   int party_id)
+{
+	memset(fsm, 0, sizeof *fsm);
+	fsm->db = db;
+	fsm->cluster = cluster;
+	fsm->party_id = party_id;
+	pthread_mutex_init(&fsm->lock, NULL);
+	pthread_cond_init(&fsm->cond, NULL);
+	fsm->applied = read_applied(db);
+	return 0;
+}
+
+void store_fsm_close(struct store_fsm *fsm)
+{
+	pthread_mutex_destroy(&fsm->lock);
+	pthread_cond_destroy(&fsm->cond);
+}
+
+uint64_t store_fsm_applied(struct store_fsm *fsm)
+{
+	uint64_t v;
+	pthread_mutex_lock(&fsm->lock);
+	v = fsm->applied;
+	pthread_mutex_unlock(&fsm->lock);
+	return v;
+}
+
+static void deadline_after(struct timespec *ts, int timeout_ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += timeout_ms / 1000;
+	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+int store_fsm_wait_applied(struct store_fsm *fsm, uint64_t index, int timeout_ms)
+{
+	struct timespec ts;
+	int rv = 0;
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&fsm->lock);
+	while (fsm->applied < index && !fsm->shutting_down) {
+		if (pthread_cond_timedwait(&fsm->cond, &fsm->lock, &ts) == ETIMEDOUT) {
+			rv = fsm->applied >= index ? 0 : MPC_ETIMEDOUT;
+			break;
+		}
+	}
+	if (rv == 0 && fsm->applied < index)
+		rv = MPC_ESHUTDOWN;
+	pthread_mutex_unlock(&fsm->lock);
+	return rv;
+}
+
+void store_fsm_wait_change(struct store_fsm *fsm, uint64_t seen, int timeout_ms)
+{
+	struct timespec ts;
+	deadline_after(&ts, timeout_ms);
+	pthread_mutex_lock(&fsm->lock);
+	while (fsm->applied <= seen && !fsm->shutting_down)
+		if (pthread_cond_timedwait(&fsm->cond, &fsm->lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&fsm->lock);
+}
+
+void store_fsm_shutdown(struct store_fsm *fsm)
+{
+	pthread_mutex_lock(&fsm->lock);
+	fsm->shutting_down = 1;
+	pthread_cond_broadcast(&fsm->cond);
+	pthread_mutex_unlock(&fsm->lock);
+}
+
+/* ---- helpers over meta records ---- */
+
+static json_t *meta_get_json(struct store_db *db, const char *key)
+{
+	char *val = NULL;
+	size_t vlen = 0;
+	json_t *j;
+	if (store_db_get(db, STORE_CF_META, key, strlen(key), &val, &vlen, NULL) != 0)
+		return NULL;
+	j = json_loadb(val, vlen, 0, NULL);
+	free(val);
+	return j;
+}
+
+static void batch_put_json(struct store_fsm *fsm, rocksdb_writebatch_t *wb, const char *key,
+			   json_t *j)
+{
+	char *text = json_dumps(j, JSON_FLAGS);
+	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key), text,
+				  strlen(text));
+	free(text);
+}
+
+static void txn_key(char *out, const char *txn)
+{
+	snprintf(out, 128, "txn/%s", txn);
+}
+
+/* Marks txn aborted with reason in wb and drops this party's staged data. */
+static void txn_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn, uint64_t index,
+		      const char *reason)
+{
+	const char *id = json_string_value(json_object_get(txn, "id"));
+	char key[128];
+
+	json_object_set_new(txn, "state", json_string("aborted"));
+	json_object_set_new(txn, "reason", json_string(reason));
+	json_object_set_new(txn, "end_revision", json_integer((json_int_t)index));
+	txn_key(key, id);
+	batch_put_json(fsm, wb, key, txn);
+	snprintf(key, sizeof key, "open/%s", id);
+	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
+	store_staging_batch_drop(fsm->db, wb, id);
+	LOG_INFO("txn %s aborted: %s", id, reason);
+}
+
+static int valid_txn_id(const char *s)
+{
+	if (s == NULL || strlen(s) != STORE_TXN_ID_LEN)
+		return 0;
+	for (; *s; s++)
+		if (!isxdigit((unsigned char)*s) || isupper((unsigned char)*s))
+			return 0;
+	return 1;
+}
+
+/* Checks a column list; writes a reason on failure. */
+static int columns_valid(json_t *cols, char *reason, size_t rsize)
+{
+	size_t i, n = json_array_size(cols);
+	if (!json_is_array(cols) || n == 0 || n > STORE_MAX_COLUMNS) {
+		snprintf(reason, rsize, "columns must be a list of 1..%d columns", STORE_MAX_COLUMNS);
+		return 0;
+	}
+	for (i = 0; i < n; i++) {
+		json_t *c = json_array_get(cols, i);
+		const char *name = json_string_value(json_object_get(c, "name"));
+		const char *type = json_string_value(json_object_get(c, "type"));
+		json_int_t frac = json_integer_value(json_object_get(c, "frac"));
+		if (!store_name_valid(name)) {
+			snprintf(reason, rsize, "column %zu: invalid name '%s'", i + 1,
+				 name ? name : "");
+			return 0;
+		}
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(name, json_string_value(json_object_get(
+						 json_array_get(cols, k), "name"))) == 0) {
+				snprintf(reason, rsize, "duplicate column '%s'", name);
+				return 0;
+			}
+		if (type == NULL || (strcmp(type, "int64") != 0 && strcmp(type, "fixed") != 0)) {
+			snprintf(reason, rsize, "column '%s': type must be int64 or fixed", name);
+			return 0;
+		}
+		if (strcmp(type, "fixed") == 0 ? (frac < 1 || frac > 62) : frac != 0) {
+			snprintf(reason, rsize,
+				 "column '%s': fixed needs frac 1..62, int64 frac 0", name);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static void columns_describe(json_t *cols, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < json_array_size(cols) && n < size; i++) {
+		json_t *c = json_array_get(cols, i);
+		const char *type = json_string_value(json_object_get(c, "type"));
+		n += (size_t)snprintf(out + n, size - n, "%s%s %s", i ? ", " : "",
+				      json_string_value(json_object_get(c, "name")), type);
+		if (n < size && type && strcmp(type, "fixed") == 0)
+			n += (size_t)snprintf(out + n, size - n, "(%lld)",
+					      (long long)json_integer_value(json_object_get(c, "frac")));
+	}
+}
+
+/* ---- the four entry types ---- */
+
+static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
+		       char *changed_state)
+{
+	const char *id = json_string_value(json_object_get(e, "txn"));
+	const char *table = json_string_value(json_object_get(e, "table"));
+	const char *client = json_string_value(json_object_get(e, "client"));
+	json_t *cols = json_object_get(e, "columns");
+	int create = json_is_true(json_object_get(e, "create"));
+	json_int_t timeout = json_integer_value(json_object_get(e, "timeout_ms"));
+	const struct mpc_client_info *ci;
+	json_t *txn, *tbl;
+	char key[128], reason[512] = "";
+	int outcome = 0;
+
+	if (!valid_txn_id(id))
+		return MPC_EINVAL; /* not even recordable */
+	txn_key(key, id);
+	if ((txn = meta_get_json(fsm->db, key)) != NULL) {
+		json_decref(txn); /* a retried proposal: already applied */
+		return 0;
+	}
+	txn = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:{}}", "id", id, "table",
+			table ? table : "", "client", client ? client : "", "create", create,
+			"state", "pending", "begin_revision", (json_int_t)index, "timeout_ms",
+			timeout > 0 ? timeout : (json_int_t)fsm->cluster->txn_timeout_ms,
+			"prepared");
+	ci = client ? mpc_cluster_client(fsm->cluster, client) : NULL;
+	snprintf(key, sizeof key, "tbl/%s", table ? table : "");
+	tbl = store_name_valid(table) ? meta_get_json(fsm->db, key) : NULL;
+	if (!store_name_valid(table)) {
+		snprintf(reason, sizeof reason,
+			 "invalid table name '%s' (letters, digits, _; at most 63)",
+			 table ? table : "");
+		outcome = MPC_EINVAL;
+	} else if (ci == NULL) {
+		snprintf(reason, sizeof reason, "client '%s' is not in the cluster config",
+			 client ? client : "");
+		outcome = MPC_EPERM;
+	} else if (!mpc_client_may_append(ci, table)) {
+		snprintf(reason, sizeof reason, "client '%s' may not append to table '%s'", client,
+			 table);
+		outcome = MPC_EPERM;
+	} else if (tbl == NULL && !create) {
+		snprintf(reason, sizeof reason, "unknown table '%s'", table);
+		outcome = MPC_ENOENT;
+	} else if (tbl == NULL && !(ci->rights & MPC_RIGHT_CREATE)) {
+		snprintf(reason, sizeof reason, "client '%s' may not create table '%s'", client,
+			 table);
+		outcome = MPC_EPERM;
+	} else if (tbl == NULL && !columns_valid(cols, reason, sizeof reason)) {
+		outcome = MPC_EINVAL;
+	} else if (tbl != NULL && cols != NULL && !json_equal(cols, json_object_get(tbl, "columns"))) {
+		char have[256], want[256];
+		columns_describe(json_object_get(tbl, "columns"), have, sizeof have);
+		columns_describe(cols, want, sizeof want);
+		snprintf(reason, sizeof reason, "schema mismatch: table '%s' has (%s), append has (%s)",
+			 table, have, want);
+		outcome = MPC_ECONFLICT;
+	}
+	json_object_set(txn, "columns",
+			tbl ? json_object_get(tbl, "columns") : (cols ? cols : json_array()));
+	json_decref(tbl);
+	if (outcome != 0) {
+		txn_abort(fsm, wb, txn, index, reason);
+		strcpy(changed_state, "aborted");
+	} else {
+		txn_key(key, id);
+		batch_put_json(fsm, wb, key, txn);
+		snprintf(key, sizeof key, "open/%s", id);
+		rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key), "", 0);
+		strcpy(changed_state, "pending");
+	}
+	json_decref(txn);
+	return outcome;
+}
+
+static int apply_prepared(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e,
+			  uint64_t index, char *changed_state)
+{
+	const char *id = json_string_value(json_object_get(e, "txn"));
+	const char *digest = json_string_value(json_object_get(e, "digest"));
+	const char *sig64 = json_string_value(json_object_get(e, "sig"));
+	json_int_t party = json_integer_value(json_object_get(e, "party"));
+	json_int_t rows = json_integer_value(json_object_get(e, "rows"));
+	json_int_t bytes = json_integer_value(json_object_get(e, "bytes"));
+	uint8_t sig[crypto_sign_BYTES];
+	char key[128], msg[512], pkey[16], reason[512];
+	json_t *txn, *prepared, *mine, *it_val;
+	const char *it_key, *state;
+	size_t mlen, ncols;
+	int outcome = 0;
+
+	if (!valid_txn_id(id) || digest == NULL || sig64 == NULL || party < 0 ||
+	    party >= fsm->cluster->n_parties || rows < 0 || bytes < 0)
+		return MPC_EINVAL;
+	/* Every party checks the vote's signature: one party cannot vote for another. */
+	mlen = store_prepared_message(msg, fsm->cluster->id_hex, id, (int)party, (uint64_t)rows,
+				      (uint64_t)bytes, digest);
+	if (mpc_key_decode(sig64, sig, sizeof sig) != 0 ||
+	    crypto_sign_verify_detached(sig, (const uint8_t *)msg, mlen,
+					fsm->cluster->parties[party].sign_pk) != 0) {
+		LOG_WARN("txn %s: Prepared for party %lld has a bad signature; ignored", id,
+			 (long long)party);
+		return MPC_ECRYPTO;
+	}
+	txn_key(key, id);
+	txn = meta_get_json(fsm->db, key);
+	if (txn == NULL)
+		return MPC_ENOENT;
+	state = json_string_value(json_object_get(txn, "state"));
+	if (strcmp(state, "pending") != 0 && strcmp(state, "prepared") != 0) {
+		json_decref(txn);
+		return MPC_ESTATE;
+	}
+	prepared = json_object_get(txn, "prepared");
+	snprintf(pkey, sizeof pkey, "%lld", (long long)party);
+	ncols = json_array_size(json_object_get(txn, "columns"));
+	mine = json_object_get(prepared, pkey);
+	reason[0] = '\0';
+	if (mine != NULL) {
+		if (json_integer_value(json_object_get(mine, "rows")) == rows &&
+		    json_integer_value(json_object_get(mine, "bytes")) == bytes &&
+		    strcmp(json_string_value(json_object_get(mine, "digest")), digest) == 0) {
+			json_decref(txn); /* the same vote again: a retried proposal */
+			return 0;
+		}
+		snprintf(reason, sizeof reason,
+			 "second Prepared from party %lld with different content", (long long)party);
+		outcome = MPC_ECONFLICT;
+	} else if (ncols == 0 || (uint64_t)bytes != (uint64_t)rows * ncols * 8) {
+		snprintf(reason, sizeof reason,
+			 "party %lld staged %lld bytes, not %lld rows x %zu columns x 8", (long long)party,
+			 (long long)bytes, (long long)rows, ncols);
+		outcome = MPC_EINVAL;
+	} else if (rows == 0) {
+		snprintf(reason, sizeof reason, "party %lld staged no rows", (long long)party);
+		outcome = MPC_EINVAL;
+	} else {
+		json_object_foreach(prepared, it_key, it_val)
+		{
+			json_int_t other = json_integer_value(json_object_get(it_val, "rows"));
+			if (other != rows) {
+				snprintf(reason, sizeof reason,
+					 "row count mismatch: party %s has %lld rows, party %lld has %lld",
+					 it_key, (long long)other, (long long)party, (long long)rows);
+				outcome = MPC_ECONFLICT;
+				break;
+			}
+		}
+	}
+	if (outcome != 0) {
+		txn_abort(fsm, wb, txn, index, reason);
+		strcpy(changed_state, "aborted");
+		json_decref(txn);
+		return outcome;
+	}
+	json_object_set_new(prepared, pkey,
+			    json_pack("{s:I, s:I, s:s, s:I}", "rows", rows, "bytes", bytes, "digest",
+				      digest, "revision", (json_int_t)index));
+	json_object_set_new(txn, "rows", json_integer(rows));
+	if ((int)json_object_size(prepared) == fsm->cluster->n_parties) {
+		json_object_set_new(txn, "state", json_string("prepared"));
+		strcpy(changed_state, "prepared");
+	}
+	batch_put_json(fsm, wb, key, txn);
+	json_decref(txn);
+	return 0;
+}
+
+static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
+			char *changed_state)
+{
+	const char *id = json_string_value(json_object_get(e, "txn"));
+	const char *state, *table;
+	char key[128], reason[512];
+	json_t *txn, *tbl, *cols, *seg;
+	json_int_t rows, segid;
+	uint64_t moved = 0;
+	int rv;
+
+	if (!valid_txn_id(id))
+		return MPC_EINVAL;
+	txn_key(key, id);
+	txn = meta_get_json(fsm->db, key);
+	if (txn == NULL)
+		return MPC_ENOENT;
+	state = json_string_value(json_object_get(txn, "state"));
+	if (strcmp(state, "prepared") != 0) {
+		/* committed: a retried proposal; pending/aborted: commit lost the race */
+		rv = strcmp(state, "committed") == 0 ? 0 : MPC_ESTATE;
+		json_decref(txn);
+		return rv;
+	}
+	table = json_string_value(json_object_get(txn, "table"));
+	cols = json_object_get(txn, "columns");
+	rows = json_integer_value(json_object_get(txn, "rows"));
+	snprintf(key, sizeof key, "tbl/%s", table);
+	tbl = meta_get_json(fsm->db, key);
+	if (tbl != NULL && !json_equal(json_object_get(tbl, "columns"), cols)) {
+		/* Two creating appends raced and the other committed first. */
+		snprintf(reason, sizeof reason,
+			 "schema mismatch at commit: table '%s' was created meanwhile with other columns",
+			 table);
+		txn_abort(fsm, wb, txn, index, reason);
+		strcpy(changed_state, "aborted");
+		json_decref(tbl);
+		json_decref(txn);
+		return MPC_ECONFLICT;
+	}
+	if (tbl == NULL)
+		tbl = json_pack("{s:s, s:O, s:I, s:I, s:I, s:I}", "name", table, "columns", cols,
+				"rows", (json_int_t)0, "version", (json_int_t)0, "segments",
+				(json_int_t)0, "created_revision", (json_int_t)index);
+	segid = json_integer_value(json_object_get(tbl, "segments"));
+	/* This party's staged shares become visible in the same batch (DESIGN.md §3). */
+	rv = store_staging_batch_move(fsm->db, wb, id, table, (uint64_t)segid, &moved);
+	if (rv != 0) {
+		json_decref(tbl);
+		json_decref(txn);
+		return rv;
+	}
+	{
+		char pkey[16];
+		json_t *mine;
+		snprintf(pkey, sizeof pkey, "%d", fsm->party_id);
+		mine = json_object_get(json_object_get(txn, "prepared"), pkey);
+		if (mine != NULL && moved != (uint64_t)json_integer_value(json_object_get(mine, "bytes")))
+			LOG_ERROR("txn %s: this party prepared %lld bytes but has %" PRIu64
+				  " staged at commit: its data dir lost staged shares",
+				  id, (long long)json_integer_value(json_object_get(mine, "bytes")),
+				  moved);
+	}
+	json_object_set_new(tbl, "rows",
+			    json_integer(json_integer_value(json_object_get(tbl, "rows")) + rows));
+	json_object_set_new(tbl, "version",
+			    json_integer(json_integer_value(json_object_get(tbl, "version")) + 1));
+	json_object_set_new(tbl, "segments", json_integer(segid + 1));
+	json_object_set_new(tbl, "revision", json_integer((json_int_t)index));
+	batch_put_json(fsm, wb, key, tbl);
+	seg = json_pack("{s:I, s:I, s:s, s:I}", "id", segid, "rows", rows, "txn", id, "revision",
+			(json_int_t)index);
+	snprintf(key, sizeof key, "seg/%s/%08llx", table, (unsigned long long)segid);
+	batch_put_json(fsm, wb, key, seg);
+	json_decref(seg);
+	json_object_set_new(txn, "state", json_string("committed"));
+	json_object_set_new(txn, "segment", json_integer(segid));
+	json_object_set_new(txn, "end_revision", json_integer((json_int_t)index));
+	txn_key(key, id);
+	batch_put_json(fsm, wb, key, txn);
+	snprintf(key, sizeof key, "open/%s", id);
+	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
+	strcpy(changed_state, "committed");
+	json_decref(tbl);
+	json_decref(txn);
+	return 0;
+}
+
+static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
+		       char *changed_state)
+{
+	const char *id = json_string_value(json_object_get(e, "txn"));
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+	const char *state;
+	char key[128];
+	json_t *txn;
+	int rv = 0;
+
+	if (!valid_txn_id(id))
+		return MPC_EINVAL;
+	txn_key(key, id);
+	txn = meta_get_json(fsm->db, key);
+	if (txn == NULL)
+		return MPC_ENOENT;
+	state = json_string_value(json_object_get(txn, "state"));
+	if (strcmp(state, "pending") == 0 || strcmp(state, "prepared") == 0) {
+		txn_abort(fsm, wb, txn, index, reason ? reason : "aborted");
+		strcpy(changed_state, "aborted");
+	} else if (strcmp(state, "committed") == 0) {
+		rv = MPC_ESTATE; /* too late: the commit won */
+	}
+	json_decref(txn);
+	return rv;
+}
+
+int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
+		    int *outcome)
+{
+	rocksdb_writebatch_t *wb;
+	char applied[32], changed_state[16] = "";
+	const char *op, *txn_id = NULL;
+	json_t *e;
+	int rv;
+
+	*outcome = 0;
+	if (index <= fsm->applied)
+		return 0; /* already in the db: raft re-applies after a restart */
+	e = json_loadb(entry, len, 0, NULL);
+	wb = rocksdb_writebatch_create();
+	store_staging_lock(fsm->db);
+	op = e ? json_string_value(json_object_get(e, "op")) : NULL;
+	if (op == NULL) {
+		*outcome = MPC_EINVAL;
+	} else {
+		txn_id = json_string_value(json_object_get(e, "txn"));
+		if (strcmp(op, "begin") == 0)
+			*outcome = apply_begin(fsm, wb, e, index, changed_state);
+		else if (strcmp(op, "prepared") == 0)
+			*outcome = apply_prepared(fsm, wb, e, index, changed_state);
+		else if (strcmp(op, "commit") == 0)
+			*outcome = apply_commit(fsm, wb, e, index, changed_state);
+		else if (strcmp(op, "abort") == 0)
+			*outcome = apply_abort(fsm, wb, e, index, changed_state);
+		else
+			*outcome = MPC_EINVAL;
+	}
+	if (*outcome == MPC_EINVAL && changed_state[0] == '\0')
+		LOG_WARN("entry %" PRIu64 " (%s) is malformed; ignored", index, op ? op : "?");
+	/* The applied index goes in the same batch as the effects (DESIGN.md §11). */
+	snprintf(applied, sizeof applied, "%" PRIu64, index);
+	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "local/applied", 13, applied,
+				  strlen(applied));
+	rv = store_db_write(fsm->db, wb, 0, fsm->errmsg);
+	store_staging_unlock(fsm->db);
+	rocksdb_writebatch_destroy(wb);
+	if (rv != 0) {
+		LOG_ERROR("apply of entry %" PRIu64 " failed: %s", index, fsm->errmsg);
+		json_decref(e);
+		return rv;
+	}
+	pthread_mutex_lock(&fsm->lock);
+	fsm->applied = index;
+	pthread_cond_broadcast(&fsm->cond);
+	pthread_mutex_unlock(&fsm->lock);
+	if (changed_state[0] != '\0' && txn_id != NULL && fsm->on_txn != NULL)
+		fsm->on_txn(fsm->on_txn_data, txn_id, changed_state);
+	json_decref(e);
+	return 0;
+}
+
+/* ---- snapshots: "MPCSNAP1", u64 applied, then (u32 klen, key, u32 vlen, val)* ---- */
+
+struct snap_buf {
+	char *data;
+	size_t len, cap;
+	int oom;
+};
+
+static void snap_put(struct snap_buf *b, const void *p, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n > b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 65536;
+		char *d;
+		while (cap < b->len + n)
+			cap *= 2;
+		d = realloc(b->data, cap);
+		if (d == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->data = d;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+}
+
+static int snap_record(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	uint32_t k = (uint32_t)klen, v = (uint32_t)vlen;
+	if (klen >= 6 && memcmp(key, "local/", 6) == 0)
+		return 0;
+	snap_put(ctx, &k, 4);
+	snap_put(ctx, key, klen);
+	snap_put(ctx, &v, 4);
+	snap_put(ctx, val, vlen);
+	return 0;
+}
+
+int store_fsm_snapshot(struct store_fsm *fsm, void **buf, size_t *len)
+{
+	struct snap_buf b = {0};
+	uint64_t applied;
+	const rocksdb_snapshot_t *snap;
+
+	/* Called on the applying thread: applied and the db agree. */
+	applied = fsm->applied;
+	snap_put(&b, "MPCSNAP1", 8);
+	snap_put(&b, &applied, 8);
+	snap = rocksdb_create_snapshot(fsm->db->db);
+	store_db_scan(fsm->db, STORE_CF_META, snap, "", 0, snap_record, &b);
+	rocksdb_release_snapshot(fsm->db->db, snap);
+	if (b.oom) {
+		free(b.data);
+		return MPC_ENOMEM;
+	}
+	*buf = b.data;
+	*len = b.len;
+	return 0;
+}
+
+struct reconcile_ctx {
+	struct store_fsm *fsm;
+	rocksdb_writebatch_t *wb;
+	int rv;
+};
+
+static void reconcile_one(void *vctx, const char *txn_id)
+{
+	struct reconcile_ctx *ctx = vctx;
+	char key[128];
+	json_t *txn;
+	const char *state;
+
+	txn_key(key, txn_id);
+	txn = meta_get_json(ctx->fsm->db, key);
+	state = txn ? json_string_value(json_object_get(txn, "state")) : "unknown";
+	if (strcmp(state, "committed") == 0) {
+		uint64_t moved = 0;
+		json_int_t seg = json_integer_value(json_object_get(txn, "segment"));
+		const char *table = json_string_value(json_object_get(txn, "table"));
+		if (store_staging_batch_move(ctx->fsm->db, ctx->wb, txn_id, table, (uint64_t)seg,
+					     &moved) != 0)
+			ctx->rv = MPC_EIO;
+		LOG_INFO("txn %s: committed in the snapshot; moved %" PRIu64 " staged bytes", txn_id,
+			 moved);
+	} else if (strcmp(state, "pending") != 0 && strcmp(state, "prepared") != 0) {
+		store_staging_batch_drop(ctx->fsm->db, ctx->wb, txn_id);
+		LOG_INFO("txn %s: %s in the snapshot; dropped its staged data", txn_id, state);
+	}
+	json_decref(txn);
+}
+
+int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)
+{
+	const char *p = buf, *end = p + len;
+	struct reconcile_ctx rc;
+	rocksdb_writebatch_t *wb;
+	uint64_t applied;
+	char text[32];
+	int rv;
+
+	if (len < 16 || memcmp(p, "MPCSNAP1", 8) != 0) {
+		LOG_ERROR("snapshot is not an mpcstore snapshot");
+		return MPC_ECORRUPT;
+	}
+	memcpy(&applied, p + 8, 8);
+	if (applied <= fsm->applied) {
+		LOG_INFO("snapshot at %" PRIu64 " is not newer than applied %" PRIu64 "; kept state",
+			 applied, fsm->applied);
+		return 0;
+	}
+	wb = rocksdb_writebatch_create();
+	store_staging_lock(fsm->db);
+	/* Replace every replicated key: delete [ "", "local/" ) and ( "local/\xff", end ). */
+	rocksdb_writebatch_delete_range_cf(wb, fsm->db->cf[STORE_CF_META], "", 0, "local/", 6);
+	rocksdb_writebatch_delete_range_cf(wb, fsm->db->cf[STORE_CF_META], "local0", 6,
+					   "\xff\xff\xff\xff", 4);
+	for (p += 16; p < end;) {
+		uint32_t klen, vlen;
+		if (end - p < 4)
+			goto corrupt;
+		memcpy(&klen, p, 4);
+		p += 4;
+		if ((size_t)(end - p) < (size_t)klen + 4)
+			goto corrupt;
+		memcpy(&vlen, p + klen, 4);
+		if ((size_t)(end - p) < (size_t)klen + 4 + vlen)
+			goto corrupt;
+		rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], p, klen, p + klen + 4, vlen);
+		p += klen + 4 + vlen;
+	}
+	snprintf(text, sizeof text, "%" PRIu64, applied);
+	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "local/applied", 13, text,
+				  strlen(text));
+	rv = store_db_write(fsm->db, wb, 1, fsm->errmsg);
+	rocksdb_writebatch_clear(wb);
+	if (rv == 0) {
+		/* Now the catalog is the snapshot's: settle this party's staged data. */
+		rc.fsm = fsm;
+		rc.wb = wb;
+		rc.rv = 0;
+		store_staging_list(fsm->db, reconcile_one, &rc);
+		rv = rc.rv ? rc.rv : store_db_write(fsm->db, wb, 1, fsm->errmsg);
+	}
+	store_staging_unlock(fsm->db);
+	rocksdb_writebatch_destroy(wb);
+	if (rv != 0) {
+		LOG_ERROR("snapshot restore failed: %s", fsm->errmsg);
+		return rv;
+	}
+	pthread_mutex_lock(&fsm->lock);
+	fsm->applied = applied;
+	pthread_cond_broadcast(&fsm->cond);
+	pthread_mutex_unlock(&fsm->lock);
+	LOG_INFO("restored snapshot at index %" PRIu64, applied);
+	return 0;
+corrupt:
+	store_staging_unlock(fsm->db);
+	rocksdb_writebatch_destroy(wb);
+	LOG_ERROR("snapshot is truncated");
+	return MPC_ECORRUPT;
+}

@@ -1,0 +1,76 @@
+/* The replicated state machine of the store: catalog and append transactions, applied from the Raft log. */
+#ifndef MPC_STORE_FSM_H
+#define MPC_STORE_FSM_H
+
+#include "common/conf.h"
+#include "common/err.h"
+#include "store/db.h"
+
+#include <jansson.h>
+#include <pthread.h>
+
+/* Entries (JSON objects, field "op"), DESIGN.md §2-3. They carry names, ids,
+ * digests and signatures, never shares:
+ *   begin    {txn, table, client, create, columns:[{name,type,frac}], timeout_ms}
+ *   prepared {txn, party, rows, bytes, digest, sig}   (sig: Ed25519 of the party)
+ *   commit   {txn}
+ *   abort    {txn, reason}
+ * Apply is deterministic: its effect depends only on the entry and the prior
+ * replicated state. Rejections are recorded in the txn record (state
+ * "aborted" with a reason), so every party agrees on them. */
+
+#define STORE_TXN_ID_LEN 32 /* hex chars */
+#define STORE_NAME_MAX 64
+#define STORE_MAX_COLUMNS 256
+
+struct store_fsm {
+	struct store_db *db;
+	const struct mpc_cluster *cluster;
+	int party_id;
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* broadcast after every apply */
+	uint64_t applied;    /* highest index whose effects are in the db */
+	int shutting_down;
+	/* Called on the applying thread after a txn changed state ("pending",
+	 * "prepared", "committed", "aborted"). May be NULL. */
+	void (*on_txn)(void *data, const char *txn, const char *state);
+	void *on_txn_data;
+	char errmsg[MPC_ERRMSG_SIZE];
+};
+
+/* Initialises fsm over an open db; reads the persisted applied index. */
+int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_cluster *cluster,
+		   int party_id);
+void store_fsm_close(struct store_fsm *fsm);
+
+/* Applies the entry at index. Entries at or below the persisted applied index
+ * are skipped (raft re-applies its log after a restart). *outcome gets the
+ * deterministic result (0, or MPC_E* for a rejected entry). Returns non-zero
+ * only for a local I/O failure. */
+int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
+		    int *outcome);
+
+/* Blocks until applied >= index or timeout_ms passes (MPC_ETIMEDOUT) or shutdown. */
+int store_fsm_wait_applied(struct store_fsm *fsm, uint64_t index, int timeout_ms);
+uint64_t store_fsm_applied(struct store_fsm *fsm);
+/* Wakes every waiter with MPC_ESHUTDOWN. */
+void store_fsm_shutdown(struct store_fsm *fsm);
+/* Wait for any apply, up to timeout_ms (used by long polls). */
+void store_fsm_wait_change(struct store_fsm *fsm, uint64_t seen, int timeout_ms);
+
+/* Snapshot of the replicated state (every meta key outside local/) as one
+ * malloc'd buffer; caller frees. */
+int store_fsm_snapshot(struct store_fsm *fsm, void **buf, size_t *len);
+/* Replaces the replicated state with a snapshot, unless this party already
+ * applied past it. Reconciles staging: staged data of txns the snapshot
+ * committed moves to shares, of aborted ones is dropped. */
+int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len);
+
+/* Canonical message a party signs for a Prepared vote. out >= 512 bytes. */
+size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,
+			      uint64_t rows, uint64_t bytes, const char *digest_hex);
+
+/* Whether s is a valid table or column name: [A-Za-z_][A-Za-z0-9_]{0,62}. */
+int store_name_valid(const char *s);
+
+#endif

@@ -1,0 +1,569 @@
+/* Raft member on a libuv loop: FSM glue, thread-safe proposal queue, leader duties, status. */
+#include "store/node.h"
+#include "common/log.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define TICK_MS 100
+#define COMMIT_RETRY_MS 1000
+
+/* A proposal from another thread; freed by whichever of waiter and loop drops the last ref. */
+struct store_node_prop {
+	struct store_node_prop *next;
+	struct raft_apply req;
+	char *entry;
+	size_t len;
+	pthread_mutex_t m;
+	pthread_cond_t c;
+	int refs;
+	int done;
+	int status; /* 0 or MPC_E* */
+	int outcome;
+	int leader;
+	uint64_t index;
+	int internal; /* proposed by the node itself: nobody waits */
+};
+
+struct open_txn {
+	char id[STORE_TXN_ID_LEN + 1];
+	uint64_t first_seen_ms;
+	uint64_t commit_sent_ms;
+	uint64_t abort_sent_ms;
+	int seen_tick;
+};
+
+static uint64_t now_ms(void)
+{
+	return uv_hrtime() / 1000000u;
+}
+
+static void prop_unref(struct store_node_prop *p)
+{
+	int last;
+	pthread_mutex_lock(&p->m);
+	last = --p->refs == 0;
+	pthread_mutex_unlock(&p->m);
+	if (last) {
+		pthread_mutex_destroy(&p->m);
+		pthread_cond_destroy(&p->c);
+		free(p->entry);
+		free(p);
+	}
+}
+
+static void prop_finish(struct store_node_prop *p, int status, int outcome, uint64_t index,
+			int leader)
+{
+	pthread_mutex_lock(&p->m);
+	p->status = status;
+	p->outcome = outcome;
+	p->index = index;
+	p->leader = leader;
+	p->done = 1;
+	pthread_cond_signal(&p->c);
+	pthread_mutex_unlock(&p->m);
+	prop_unref(p);
+}
+
+static int leader_party(struct store_node *node)
+{
+	raft_id id = 0;
+	const char *addr = NULL;
+	raft_leader(&node->raft, &id, &addr);
+	return id == 0 ? -1 : (int)id - 1;
+}
+
+static void apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct store_node_prop *p = req->data;
+	if (status != 0) {
+		if (!p->internal)
+			LOG_DEBUG("proposal failed: %s", raft_strerror(status));
+		prop_finish(p, status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER
+				       ? MPC_EUNAVAIL
+				       : MPC_ERAFT,
+			    0, req->index, -1);
+		return;
+	}
+	prop_finish(p, 0, (int)(intptr_t)result, req->index, -1);
+}
+
+/* On the loop thread: hands p to raft, or fails it. */
+static void submit(struct store_node *node, struct store_node_prop *p)
+{
+	struct raft_buffer buf;
+	int rv;
+
+	if (node->closing) {
+		prop_finish(p, MPC_ESHUTDOWN, 0, 0, -1);
+		return;
+	}
+	if (raft_state(&node->raft) != RAFT_LEADER) {
+		prop_finish(p, MPC_ENOTLEADER, 0, 0, leader_party(node));
+		return;
+	}
+	/* canonical/raft's uv segments need 8-byte multiples (a shorter entry
+	 * corrupts the closed segment on reload); JSON allows trailing blanks. */
+	buf.len = (p->len + 7) & ~(size_t)7;
+	buf.base = raft_malloc(buf.len);
+	if (buf.base == NULL) {
+		prop_finish(p, MPC_ENOMEM, 0, 0, -1);
+		return;
+	}
+	memcpy(buf.base, p->entry, p->len);
+	memset((char *)buf.base + p->len, ' ', buf.len - p->len);
+	p->req.data = p;
+	rv = raft_apply(&node->raft, &p->req, &buf, 1, apply_cb);
+	if (rv != 0) {
+		raft_free(buf.base);
+		prop_finish(p, rv == RAFT_NOTLEADER ? MPC_ENOTLEADER : MPC_ERAFT, 0, 0,
+			    leader_party(node));
+	}
+}
+
+static struct store_node_prop *prop_new(const char *entry, size_t len, int refs)
+{
+	struct store_node_prop *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return NULL;
+	p->entry = malloc(len);
+	if (p->entry == NULL) {
+		free(p);
+		return NULL;
+	}
+	memcpy(p->entry, entry, len);
+	p->len = len;
+	p->refs = refs;
+	pthread_mutex_init(&p->m, NULL);
+	pthread_cond_init(&p->c, NULL);
+	return p;
+}
+
+/* The node's own proposals (commit/abort decided by the leader). */
+static void propose_internal(struct store_node *node, json_t *entry)
+{
+	char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+	struct store_node_prop *p = text ? prop_new(text, strlen(text), 1) : NULL;
+	free(text);
+	if (p == NULL)
+		return;
+	p->internal = 1;
+	submit(node, p);
+}
+
+int store_node_propose(struct store_node *node, const char *entry, size_t len, int timeout_ms,
+		       int *outcome, uint64_t *index, int *leader)
+{
+	struct store_node_prop *p = prop_new(entry, len, 2);
+	struct timespec ts;
+	int rv;
+
+	if (p == NULL)
+		return MPC_ENOMEM;
+	pthread_mutex_lock(&node->qlock);
+	p->next = node->queue;
+	node->queue = p;
+	pthread_mutex_unlock(&node->qlock);
+	uv_async_send(&node->async);
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&p->m);
+	while (!p->done)
+		if (pthread_cond_timedwait(&p->c, &p->m, &ts) == ETIMEDOUT)
+			break;
+	if (p->done) {
+		rv = p->status;
+		*outcome = p->outcome;
+		*index = p->index;
+		*leader = p->leader;
+	} else {
+		rv = MPC_ETIMEDOUT;
+	}
+	pthread_mutex_unlock(&p->m);
+	prop_unref(p);
+	/* An applied entry on the leader is applied here: wait for the FSM anyway
+	 * (raft's apply callback runs right after the FSM apply). */
+	return rv;
+}
+
+/* ---- leader duties ---- */
+
+static struct open_txn *open_find(struct store_node *node, const char *id, uint64_t now)
+{
+	for (size_t i = 0; i < node->n_open; i++)
+		if (strcmp(node->open[i].id, id) == 0)
+			return &node->open[i];
+	if ((node->n_open & 63) == 0) {
+		struct open_txn *o = realloc(node->open, (node->n_open + 64) * sizeof *o);
+		if (o == NULL)
+			return NULL;
+		node->open = o;
+	}
+	memset(&node->open[node->n_open], 0, sizeof node->open[0]);
+	snprintf(node->open[node->n_open].id, sizeof node->open[0].id, "%s", id);
+	/* the tick's own timestamp: a later now_ms() would make now - first_seen wrap */
+	node->open[node->n_open].first_seen_ms = now;
+	return &node->open[node->n_open++];
+}
+
+struct duty_ctx {
+	struct store_node *node;
+	uint64_t now;
+	int tick;
+};
+
+static int duty_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct duty_ctx *ctx = vctx;
+	struct store_node *node = ctx->node;
+	char id[STORE_TXN_ID_LEN + 1];
+	struct open_txn *o;
+	json_t *txn = NULL;
+	const char *state;
+
+	if (klen != 5 + STORE_TXN_ID_LEN)
+		return 0;
+	memcpy(id, key + 5, STORE_TXN_ID_LEN);
+	id[STORE_TXN_ID_LEN] = '\0';
+	o = open_find(node, id, ctx->now);
+	if (o == NULL)
+		return 0;
+	o->seen_tick = ctx->tick;
+	{
+		char tkey[128], *text = NULL;
+		size_t tlen = 0;
+		snprintf(tkey, sizeof tkey, "txn/%s", id);
+		if (store_db_get(node->fsm->db, STORE_CF_META, tkey, strlen(tkey), &text, &tlen,
+				 NULL) == 0) {
+			txn = json_loadb(text, tlen, 0, NULL);
+			free(text);
+		}
+	}
+	if (txn == NULL)
+		return 0;
+	state = json_string_value(json_object_get(txn, "state"));
+	if (state != NULL && strcmp(state, "prepared") == 0) {
+		if (ctx->now - o->commit_sent_ms >= COMMIT_RETRY_MS) {
+			json_t *e = json_pack("{s:s, s:s}", "op", "commit", "txn", id);
+			o->commit_sent_ms = ctx->now;
+			propose_internal(node, e);
+			json_decref(e);
+		}
+	} else if (state != NULL && strcmp(state, "pending") == 0) {
+		uint64_t timeout = (uint64_t)json_integer_value(json_object_get(txn, "timeout_ms"));
+		if (ctx->now - o->first_seen_ms > timeout &&
+		    ctx->now - o->abort_sent_ms >= COMMIT_RETRY_MS) {
+			char reason[256], who[128] = "";
+			const char *k;
+			json_t *v;
+			size_t n = 0;
+			json_object_foreach(json_object_get(txn, "prepared"), k, v)
+			{
+				n += (size_t)snprintf(who + n, sizeof who - n, "%s%s", n ? "," : "", k);
+				if (n >= sizeof who)
+					break;
+			}
+			snprintf(reason, sizeof reason,
+				 "timeout: not all parties prepared within %" PRIu64
+				 " ms (prepared: %s)",
+				 timeout, who[0] ? who : "none");
+			json_t *e = json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", id, "reason",
+					      reason);
+			o->abort_sent_ms = ctx->now;
+			propose_internal(node, e);
+			json_decref(e);
+		}
+	}
+	json_decref(txn);
+	return 0;
+}
+
+static void leader_duties(struct store_node *node)
+{
+	static int tick;
+	struct duty_ctx ctx = {node, now_ms(), ++tick};
+	size_t i, j;
+
+	if (raft_state(&node->raft) != RAFT_LEADER || node->closing) {
+		node->n_open = 0; /* a new leader times txns afresh */
+		return;
+	}
+	store_db_scan(node->fsm->db, STORE_CF_META, NULL, "open/", 5, duty_one, &ctx);
+	for (i = j = 0; i < node->n_open; i++)
+		if (node->open[i].seen_tick == ctx.tick)
+			node->open[j++] = node->open[i];
+	node->n_open = j;
+}
+
+static void update_status(struct store_node *node)
+{
+	struct store_node_status st;
+	struct raft *r = &node->raft;
+
+	memset(&st, 0, sizeof st);
+	switch (raft_state(r)) {
+	case RAFT_FOLLOWER: st.state = "follower"; break;
+	case RAFT_CANDIDATE: st.state = "candidate"; break;
+	case RAFT_LEADER: st.state = "leader"; break;
+	default: st.state = "unavailable"; break;
+	}
+	st.party = node->conf->party_id;
+	st.leader = leader_party(node);
+	st.term = r->current_term;
+	st.commit_index = r->commit_index;
+	st.applied_index = raft_last_applied(r);
+	st.fsm_applied = store_fsm_applied(node->fsm);
+	st.last_index = raft_last_index(r);
+	for (unsigned i = 0; i < r->configuration.n && i < MPC_MAX_PARTIES; i++) {
+		struct store_node_member *m = &st.members[st.n_members++];
+		m->party = (int)r->configuration.servers[i].id - 1;
+		snprintf(m->address, sizeof m->address, "%s", r->configuration.servers[i].address);
+		m->voter = r->configuration.servers[i].role == RAFT_VOTER;
+		if (raft_state(r) == RAFT_LEADER && r->leader_state.progress != NULL) {
+			m->match_index = r->leader_state.progress[i].match_index;
+			m->recent_contact = r->configuration.servers[i].id == r->id ||
+					    r->leader_state.progress[i].recent_recv;
+		}
+	}
+	pthread_mutex_lock(&node->slock);
+	node->status = st;
+	pthread_mutex_unlock(&node->slock);
+}
+
+void store_node_status(struct store_node *node, struct store_node_status *out)
+{
+	pthread_mutex_lock(&node->slock);
+	*out = node->status;
+	pthread_mutex_unlock(&node->slock);
+}
+
+static void async_cb(uv_async_t *h)
+{
+	struct store_node *node = h->data;
+	struct store_node_prop *list, *rev = NULL, *p;
+
+	pthread_mutex_lock(&node->qlock);
+	list = node->queue;
+	node->queue = NULL;
+	pthread_mutex_unlock(&node->qlock);
+	while (list != NULL) { /* reverse: FIFO order */
+		p = list;
+		list = p->next;
+		p->next = rev;
+		rev = p;
+	}
+	while (rev != NULL) {
+		p = rev;
+		rev = p->next;
+		submit(node, p);
+	}
+	if (node->commit_wanted) {
+		node->commit_wanted = 0;
+		leader_duties(node);
+	}
+}
+
+static void timer_cb(uv_timer_t *h)
+{
+	struct store_node *node = h->data;
+	update_status(node);
+	leader_duties(node);
+}
+
+/* FSM callback on the loop thread: a txn became fully prepared → commit soon. */
+static void on_txn(void *data, const char *txn, const char *state)
+{
+	struct store_node *node = data;
+	if (strcmp(state, "prepared") == 0 && raft_state(&node->raft) == RAFT_LEADER) {
+		node->commit_wanted = 1;
+		uv_async_send(&node->async);
+	}
+}
+
+/* ---- raft_fsm glue (version 2, DESIGN.md §11) ---- */
+
+static int fsm_apply(struct raft_fsm *f, const struct raft_buffer *buf, void **result)
+{
+	struct store_node *node = f->data;
+	/* canonical/raft sets last_applied = index right after this returns. */
+	uint64_t index = raft_last_applied(&node->raft) + 1;
+	int outcome = 0;
+	int rv = store_fsm_apply(node->fsm, index, buf->base, buf->len, &outcome);
+	if (rv != 0)
+		return RAFT_IOERR;
+	*result = (void *)(intptr_t)outcome;
+	return 0;
+}
+
+static int fsm_snapshot(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	struct store_node *node = f->data;
+	void *data = NULL;
+	size_t len = 0;
+	int rv = store_fsm_snapshot(node->fsm, &data, &len);
+	if (rv != 0)
+		return RAFT_NOMEM;
+	*bufs = raft_malloc(sizeof **bufs);
+	if (*bufs == NULL) {
+		free(data);
+		return RAFT_NOMEM;
+	}
+	(*bufs)[0].base = raft_malloc(len);
+	if ((*bufs)[0].base == NULL) {
+		raft_free(*bufs);
+		free(data);
+		return RAFT_NOMEM;
+	}
+	memcpy((*bufs)[0].base, data, len);
+	(*bufs)[0].len = len;
+	free(data);
+	*n_bufs = 1;
+	LOG_INFO("raft snapshot taken: %zu bytes at applied %" PRIu64, len,
+		 store_fsm_applied(node->fsm));
+	return 0;
+}
+
+static int fsm_snapshot_finalize(struct raft_fsm *f, struct raft_buffer *bufs[], unsigned *n_bufs)
+{
+	for (unsigned i = 0; i < *n_bufs; i++)
+		raft_free((*bufs)[i].base);
+	raft_free(*bufs);
+	*bufs = NULL;
+	*n_bufs = 0;
+	return 0;
+}
+
+static int fsm_restore(struct raft_fsm *f, struct raft_buffer *buf)
+{
+	struct store_node *node = f->data;
+	int rv = store_fsm_restore(node->fsm, buf->base, buf->len);
+	if (rv != 0)
+		return RAFT_CORRUPT;
+	raft_free(buf->base); /* ours on success */
+	return 0;
+}
+
+int store_node_start(struct store_node *node, uv_loop_t *loop, const struct mpc_party_conf *conf,
+		     struct store_fsm *fsm, char *errmsg)
+{
+	const struct mpc_cluster *c = conf->cluster;
+	const struct mpc_party_info *me = &c->parties[conf->party_id];
+	struct raft_configuration rc;
+	char dir[PATH_MAX], addr[MPC_HOST_MAX + 8];
+	int rv;
+
+	memset(node, 0, sizeof *node);
+	node->loop = loop;
+	node->fsm = fsm;
+	node->conf = conf;
+	pthread_mutex_init(&node->qlock, NULL);
+	pthread_mutex_init(&node->slock, NULL);
+	fsm->on_txn = on_txn;
+	fsm->on_txn_data = node;
+	snprintf(dir, sizeof dir, "%s/raft", conf->data_dir);
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+		mpc_errmsg_printf(errmsg, "mkdir %s: %s", dir, strerror(errno));
+		return MPC_EIO;
+	}
+	snprintf(addr, sizeof addr, "%s:%u", me->host, me->raft_port);
+	rv = raft_uv_tcp_init(&node->transport, loop);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "raft tcp transport: %s", raft_strerror(rv));
+		return MPC_ERAFT;
+	}
+	rv = raft_uv_init(&node->io, loop, dir, &node->transport);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "raft storage in %s: %s", dir, node->io.errmsg);
+		raft_uv_tcp_close(&node->transport);
+		return MPC_ERAFT;
+	}
+	node->raft_fsm.version = 2;
+	node->raft_fsm.data = node;
+	node->raft_fsm.apply = fsm_apply;
+	node->raft_fsm.snapshot = fsm_snapshot;
+	node->raft_fsm.restore = fsm_restore;
+	node->raft_fsm.snapshot_finalize = fsm_snapshot_finalize;
+	rv = raft_init(&node->raft, &node->io, &node->raft_fsm, (raft_id)conf->party_id + 1, addr);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "raft init: %s", raft_errmsg(&node->raft));
+		goto err_io;
+	}
+	node->raft.data = node;
+	raft_configuration_init(&rc);
+	for (int i = 0; i < c->n_parties; i++) {
+		char a[MPC_HOST_MAX + 8];
+		snprintf(a, sizeof a, "%s:%u", c->parties[i].host, c->parties[i].raft_port);
+		raft_configuration_add(&rc, (raft_id)i + 1, a, RAFT_VOTER);
+	}
+	rv = raft_bootstrap(&node->raft, &rc);
+	raft_configuration_close(&rc);
+	if (rv != 0 && rv != RAFT_CANTBOOTSTRAP) {
+		mpc_errmsg_printf(errmsg, "raft bootstrap: %s", raft_errmsg(&node->raft));
+		goto err_io;
+	}
+	raft_set_snapshot_threshold(&node->raft, 8192);
+	raft_set_snapshot_trailing(&node->raft, 2048);
+	raft_set_pre_vote(&node->raft, true);
+	raft_set_election_timeout(&node->raft, 1000);
+	raft_set_heartbeat_timeout(&node->raft, 100);
+	raft_uv_set_connect_retry_delay(&node->io, 250);
+	uv_async_init(loop, &node->async, async_cb);
+	node->async.data = node;
+	uv_timer_init(loop, &node->timer);
+	node->timer.data = node;
+	rv = raft_start(&node->raft);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "raft start: %s", raft_errmsg(&node->raft));
+		/* handles are closed by store_node_close() */
+		return MPC_ERAFT;
+	}
+	uv_timer_start(&node->timer, timer_cb, TICK_MS, TICK_MS);
+	update_status(node);
+	LOG_INFO("raft member %d at %s started (%d voters)", conf->party_id, addr, c->n_parties);
+	return 0;
+err_io:
+	raft_uv_close(&node->io);
+	raft_uv_tcp_close(&node->transport);
+	return MPC_ERAFT;
+}
+
+static void handle_closed(uv_handle_t *h)
+{
+	struct store_node *node = h->data;
+	if (h == (uv_handle_t *)&node->async && node->close_cb != NULL)
+		node->close_cb(node);
+}
+
+static void raft_closed(struct raft *r)
+{
+	struct store_node *node = r->data;
+	raft_uv_close(&node->io);
+	raft_uv_tcp_close(&node->transport);
+	uv_close((uv_handle_t *)&node->timer, NULL);
+	/* Fail what is still queued, then close the async handle last. */
+	async_cb(&node->async);
+	uv_close((uv_handle_t *)&node->async, handle_closed);
+}
+
+void store_node_close(struct store_node *node, void (*close_cb)(struct store_node *node))
+{
+	node->closing = 1;
+	node->close_cb = close_cb;
+	store_fsm_shutdown(node->fsm);
+	free(node->open);
+	node->open = NULL;
+	node->n_open = 0;
+	raft_close(&node->raft, raft_closed);
+}

@@ -1,0 +1,216 @@
+/* Staging of uploaded share chunks: ordered by offset, digest kept incrementally, sealed at prepare. */
+#include "store/staging.h"
+#include "common/err.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The staging record "<txn>/m": fixed binary layout, never leaves this party. */
+struct staging_rec {
+	uint64_t received;
+	uint32_t sealed;
+	uint32_t pad;
+	uint8_t digest[STORE_DIGEST_BYTES];
+	crypto_generichash_state hash;
+};
+
+void store_staging_lock(struct store_db *db)
+{
+	pthread_mutex_lock(&db->staging_lock);
+}
+
+void store_staging_unlock(struct store_db *db)
+{
+	pthread_mutex_unlock(&db->staging_lock);
+}
+
+size_t store_share_key(char *out, const char *table, uint64_t segment, uint64_t offset)
+{
+	return (size_t)snprintf(out, 128, "%s/%08" PRIx64 "/%016" PRIx64, table, segment, offset);
+}
+
+static int rec_get(struct store_db *db, const char *txn, struct staging_rec *rec, char *errmsg)
+{
+	char key[128], *val = NULL;
+	size_t klen = (size_t)snprintf(key, sizeof key, "%s/m", txn), vlen = 0;
+	int rv = store_db_get(db, STORE_CF_STAGING, key, klen, &val, &vlen, errmsg);
+	if (rv != 0)
+		return rv;
+	if (vlen != sizeof *rec) {
+		free(val);
+		mpc_errmsg_printf(errmsg, "staging record of txn %s has %zu bytes: corrupt", txn,
+				  vlen);
+		return MPC_ECORRUPT;
+	}
+	memcpy(rec, val, sizeof *rec);
+	free(val);
+	return 0;
+}
+
+int store_staging_get(struct store_db *db, const char *txn, struct store_staging_info *out,
+		      char *errmsg)
+{
+	struct staging_rec rec;
+	int rv = rec_get(db, txn, &rec, errmsg);
+	if (rv != 0)
+		return rv;
+	out->received = rec.received;
+	out->sealed = (int)rec.sealed;
+	memcpy(out->digest, rec.digest, sizeof out->digest);
+	return 0;
+}
+
+int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+		      size_t len, char *errmsg)
+{
+	struct staging_rec rec;
+	rocksdb_writebatch_t *wb;
+	char key[128];
+	size_t klen;
+	int rv;
+
+	rv = rec_get(db, txn, &rec, errmsg);
+	if (rv == MPC_ENOENT) {
+		memset(&rec, 0, sizeof rec);
+		crypto_generichash_init(&rec.hash, NULL, 0, STORE_DIGEST_BYTES);
+	} else if (rv != 0) {
+		return rv;
+	}
+	if (rec.sealed) {
+		mpc_errmsg_printf(errmsg, "txn %s is already prepared on this party: no more chunks",
+				  txn);
+		return MPC_ESTATE;
+	}
+	if (offset != rec.received) {
+		mpc_errmsg_printf(errmsg, "chunk at offset %" PRIu64 " but this party expects offset %" PRIu64,
+				  offset, rec.received);
+		return MPC_ECONFLICT;
+	}
+	if (len == 0 || len > STORE_CHUNK_MAX || len % 8 != 0) {
+		mpc_errmsg_printf(errmsg, "chunk of %zu bytes: must be a non-zero multiple of 8 up to %u",
+				  len, STORE_CHUNK_MAX);
+		return MPC_EINVAL;
+	}
+	crypto_generichash_update(&rec.hash, data, len);
+	wb = rocksdb_writebatch_create();
+	klen = (size_t)snprintf(key, sizeof key, "%s/c/%016" PRIx64, txn, offset);
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, data, len);
+	rec.received += len;
+	klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, (const char *)&rec,
+				  sizeof rec);
+	rv = store_db_write(db, wb, 0, errmsg);
+	rocksdb_writebatch_destroy(wb);
+	sodium_memzero(&rec, sizeof rec);
+	return rv;
+}
+
+int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
+		       char *errmsg)
+{
+	struct staging_rec rec;
+	rocksdb_writebatch_t *wb;
+	char key[128];
+	size_t klen;
+	int rv;
+
+	rv = rec_get(db, txn, &rec, errmsg);
+	if (rv == MPC_ENOENT) {
+		mpc_errmsg_printf(errmsg, "txn %s: no shares were uploaded to this party", txn);
+		return MPC_ESTATE;
+	}
+	if (rv != 0)
+		return rv;
+	if (!rec.sealed) {
+		crypto_generichash_final(&rec.hash, rec.digest, sizeof rec.digest);
+		rec.sealed = 1;
+		wb = rocksdb_writebatch_create();
+		klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen,
+					  (const char *)&rec, sizeof rec);
+		/* A synced write also syncs the WAL before it: all chunks are durable. */
+		rv = store_db_write(db, wb, 1, errmsg);
+		rocksdb_writebatch_destroy(wb);
+		if (rv != 0)
+			return rv;
+	}
+	out->received = rec.received;
+	out->sealed = 1;
+	memcpy(out->digest, rec.digest, sizeof out->digest);
+	return 0;
+}
+
+void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn)
+{
+	char prefix[128];
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", txn);
+	store_db_batch_delete_prefix(db, wb, STORE_CF_STAGING, prefix, plen);
+}
+
+struct move_ctx {
+	struct store_db *db;
+	rocksdb_writebatch_t *wb;
+	const char *table;
+	uint64_t segment;
+	uint64_t bytes;
+	size_t plen;
+};
+
+static int move_chunk(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct move_ctx *ctx = vctx;
+	char skey[128];
+	uint64_t offset;
+	size_t n;
+
+	/* "<txn>/c/<offset>" */
+	if (klen != ctx->plen + 16)
+		return 0;
+	offset = strtoull(key + ctx->plen, NULL, 16);
+	n = store_share_key(skey, ctx->table, ctx->segment, offset);
+	rocksdb_writebatch_put_cf(ctx->wb, ctx->db->cf[STORE_CF_SHARES], skey, n, val, vlen);
+	ctx->bytes += vlen;
+	return 0;
+}
+
+int store_staging_batch_move(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
+			     const char *table, uint64_t segment, uint64_t *bytes)
+{
+	struct move_ctx ctx = {db, wb, table, segment, 0, 0};
+	char prefix[128];
+	int rv;
+
+	ctx.plen = (size_t)snprintf(prefix, sizeof prefix, "%s/c/", txn);
+	rv = store_db_scan(db, STORE_CF_STAGING, NULL, prefix, ctx.plen, move_chunk, &ctx);
+	if (rv != 0)
+		return rv;
+	store_staging_batch_drop(db, wb, txn);
+	*bytes = ctx.bytes;
+	return 0;
+}
+
+struct list_ctx {
+	void (*fn)(void *ctx, const char *txn);
+	void *ctx;
+};
+
+static int list_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct list_ctx *lc = vctx;
+	char txn[128];
+	if (klen < 3 || klen >= sizeof txn || memcmp(key + klen - 2, "/m", 2) != 0)
+		return 0;
+	memcpy(txn, key, klen - 2);
+	txn[klen - 2] = '\0';
+	lc->fn(lc->ctx, txn);
+	return 0;
+}
+
+int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx)
+{
+	struct list_ctx lc = {fn, ctx};
+	return store_db_scan(db, STORE_CF_STAGING, NULL, "", 0, list_one, &lc);
+}

@@ -1,0 +1,50 @@
+/* Staged (uncommitted) share data of open append transactions, in the staging column family. */
+#ifndef MPC_STORE_STAGING_H
+#define MPC_STORE_STAGING_H
+
+#include "store/db.h"
+
+#define STORE_DIGEST_BYTES 32
+#define STORE_CHUNK_MAX (64u << 20) /* largest accepted upload chunk */
+
+struct store_staging_info {
+	uint64_t received; /* bytes received so far, in order */
+	int sealed;	   /* prepared: no more chunks accepted */
+	uint8_t digest[STORE_DIGEST_BYTES]; /* valid when sealed */
+};
+
+/* Staging writes and the apply of commit/abort exclude each other with these. */
+void store_staging_lock(struct store_db *db);
+void store_staging_unlock(struct store_db *db);
+
+/* Reads the staging record of txn; MPC_ENOENT when nothing was staged. */
+int store_staging_get(struct store_db *db, const char *txn, struct store_staging_info *out,
+		      char *errmsg);
+
+/* Appends a chunk at offset, which must equal the bytes already received
+ * (MPC_ECONFLICT otherwise, naming the expected offset). Caller holds the
+ * staging lock. Not synced: store_staging_seal() makes it durable. */
+int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+		      size_t len, char *errmsg);
+
+/* Seals txn's staged data: computes its BLAKE2b-256 digest and makes all of
+ * it durable (WAL fsync) before returning. Idempotent. Caller holds the lock. */
+int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
+		       char *errmsg);
+
+/* Adds to wb the deletion of all staged data of txn. */
+void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn);
+
+/* Adds to wb the move of txn's staged chunks into the shares of
+ * table/segment, and the deletion of the staging data. *bytes gets the size
+ * moved (0 when nothing was staged). */
+int store_staging_batch_move(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
+			     const char *table, uint64_t segment, uint64_t *bytes);
+
+/* Calls fn(ctx, txn) for each txn with staged data. */
+int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx);
+
+/* Key of share chunk at offset of table/segment (out >= 128 bytes). */
+size_t store_share_key(char *out, const char *table, uint64_t segment, uint64_t offset);
+
+#endif

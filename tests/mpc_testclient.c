@@ -1,0 +1,159 @@
+/* Test client for the store's append transactions: generates plaintext, appends it as shares through
+ * libmpcclient, and provokes the bad inputs of the store issue. Prints one JSON object per action. */
+#include "client/mpcclient.h"
+#include "common/err.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t rng_state;
+
+static uint64_t rng(void)
+{
+	/* splitmix64: reproducible plaintext from --seed */
+	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+static json_t *make_columns(size_t ncols)
+{
+	json_t *cols = json_array();
+	for (size_t c = 0; c < ncols; c++) {
+		char name[16];
+		snprintf(name, sizeof name, "c%zu", c);
+		json_array_append_new(cols, json_pack("{s:s, s:s, s:i}", "name", name, "type", "int64",
+						      "frac", 0));
+	}
+	return cols;
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
+		"                      [--count M] [--create] [--chunk BYTES]\n"
+		"commands: append (M transactions), bad-offset, bad-rows, unknown-table\n");
+}
+
+int main(int argc, char **argv)
+{
+	const char *conf = NULL, *cmd = NULL, *table = NULL;
+	uint64_t rows = 10, seed = 1;
+	size_t ncols = 2, chunk = 0;
+	int count = 1, create = 0, failures = 0;
+	char err[MPC_ERRMSG_SIZE] = "";
+	struct mpc_client *cl;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-c") == 0 && i + 1 < argc)
+			conf = argv[++i];
+		else if (strcmp(argv[i], "--rows") == 0 && i + 1 < argc)
+			rows = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--cols") == 0 && i + 1 < argc)
+			ncols = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc)
+			seed = strtoull(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--count") == 0 && i + 1 < argc)
+			count = atoi(argv[++i]);
+		else if (strcmp(argv[i], "--chunk") == 0 && i + 1 < argc)
+			chunk = strtoul(argv[++i], NULL, 10);
+		else if (strcmp(argv[i], "--create") == 0)
+			create = 1;
+		else if (cmd == NULL)
+			cmd = argv[i];
+		else if (table == NULL)
+			table = argv[i];
+		else {
+			usage();
+			return 2;
+		}
+	}
+	if (cmd == NULL || table == NULL || ncols == 0 || rows == 0) {
+		usage();
+		return 2;
+	}
+	if (mpc_client_open(conf, &cl, err) != 0) {
+		fprintf(stderr, "mpc-testclient: %s\n", err);
+		return 1;
+	}
+	rng_state = seed;
+	json_t *cols = make_columns(ncols);
+	int n = mpc_client_cluster(cl)->n_parties;
+
+	if (strcmp(cmd, "append") == 0) {
+		uint64_t *values = malloc(rows * ncols * sizeof *values);
+		for (int t = 0; t < count; t++) {
+			struct mpc_append req = {table, cols, create, values, rows, ncols, chunk, 0};
+			struct mpc_append_result res;
+			json_t *sums = json_array();
+			uint64_t s[64] = {0};
+			int rv;
+			for (uint64_t i = 0; i < rows * ncols; i++) {
+				values[i] = (uint64_t)((int64_t)(rng() % 2000001) - 1000000);
+				if (i % ncols < 64)
+					s[i % ncols] += values[i];
+			}
+			rv = mpc_client_append(cl, &req, &res, err);
+			for (size_t c = 0; c < ncols && c < 64; c++) {
+				char text[24];
+				snprintf(text, sizeof text, "%" PRIu64, s[c]);
+				json_array_append_new(sums, json_string(text));
+			}
+			json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:o}", "op", "append", "txn",
+					      res.txn, "state", res.state[0] ? res.state : "unknown",
+					      "error", rv ? err : "", "rows", (json_int_t)rows, "sums",
+					      sums);
+			char *text = json_dumps(j, JSON_COMPACT);
+			printf("%s\n", text);
+			fflush(stdout);
+			free(text);
+			json_decref(j);
+			if (rv != 0)
+				failures++;
+		}
+		free(values);
+	} else if (strcmp(cmd, "bad-offset") == 0 || strcmp(cmd, "bad-rows") == 0) {
+		char txn[33], state[16] = "", reason[256] = "", perr[MPC_ERRMSG_SIZE] = "";
+		uint64_t *sh = calloc(rows * ncols + ncols, sizeof *sh);
+		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, err);
+		if (rv != 0) {
+			fprintf(stderr, "mpc-testclient: begin: %s\n", err);
+			return 1;
+		}
+		for (int p = 0; p < n; p++) {
+			/* bad-rows: party 0 gets one row more than the others */
+			uint64_t r = rows + (strcmp(cmd, "bad-rows") == 0 && p == 0);
+			uint64_t off = strcmp(cmd, "bad-offset") == 0 && p == 1 ? 8 : 0;
+			rv = mpc_client_txn_put(cl, p, txn, off, sh, r * ncols * 8, perr);
+			if (rv != 0)
+				break;
+		}
+		for (int p = 0; p < n && rv == 0; p++)
+			mpc_client_txn_prepare(cl, p, txn, err);
+		mpc_client_txn_wait(cl, txn, 10000, state, reason, sizeof reason, err);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", cmd, "txn", txn, "state",
+				      state, "reason", reason, "put_error", perr);
+		char *text = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", text);
+		free(text);
+		json_decref(j);
+		free(sh);
+		failures = strcmp(state, "aborted") != 0;
+	} else if (strcmp(cmd, "unknown-table") == 0) {
+		char txn[33];
+		int rv = mpc_client_txn_begin(cl, 0, table, NULL, 0, 0, txn, err);
+		printf("{\"op\":\"unknown-table\",\"refused\":%s,\"error\":\"%s\"}\n",
+		       rv != 0 ? "true" : "false", rv ? err : "");
+		failures = rv == 0;
+	} else {
+		usage();
+		return 2;
+	}
+	json_decref(cols);
+	mpc_client_close(cl);
+	return failures ? 1 : 0;
+}
