@@ -1,6 +1,7 @@
 /* REST API of a party: routing, JSON bodies (jansson), store calls, HTTP status mapping at the edge. */
 #include "api/server.h"
 #include "api/peer.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "store/catalog.h"
 #include "store/staging.h"
@@ -340,6 +341,7 @@ static int txn_open_locked(struct api_server *s, const char *id, json_t **txn, c
 static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const char *id,
 			struct api_req *q, struct api_resp *r)
 {
+	uint64_t rev;
 	const char *off = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
 	const struct mpc_party_info *me = &s->conf->cluster->parties[s->conf->party_id];
 	char err[MPC_ERRMSG_SIZE] = "";
@@ -352,6 +354,8 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a sealed body");
 		return;
 	}
+	if (wait_revision(s, c, r, &rev) != 0) /* the begin may not be applied here yet */
+		return;
 	plen = q->len - crypto_box_SEALBYTES;
 	plain = malloc(plen ? plen : 1);
 	if (plain == NULL) {
@@ -391,8 +395,10 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 }
 
-static void h_txn_prepare(struct api_server *s, const char *id, struct api_resp *r)
+static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const char *id,
+			  struct api_resp *r)
 {
+	uint64_t rev;
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
 	uint8_t sig[crypto_sign_BYTES];
@@ -401,6 +407,8 @@ static void h_txn_prepare(struct api_server *s, const char *id, struct api_resp 
 	int outcome = 0, rv;
 	size_t mlen;
 
+	if (wait_revision(s, c, r, &rev) != 0)
+		return;
 	store_staging_lock(s->db);
 	rv = txn_open_locked(s, id, &txn, err);
 	if (rv == 0)
@@ -422,6 +430,7 @@ static void h_txn_prepare(struct api_server *s, const char *id, struct api_resp 
 		set_error(r, MPC_EINVAL, "prepare: %s; transaction aborted", msg);
 		return;
 	}
+	mpc_fault_point("prepare"); /* staged shares are durable, the vote is not cast */
 	rows = si.received / (ncols * 8);
 	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
 	mlen = store_prepared_message(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
@@ -566,7 +575,7 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 		if (n == 4 && put && strcmp(seg[3], "chunks") == 0)
 			return h_txn_chunk(s, c, seg[2], q, r);
 		if (n == 4 && post && strcmp(seg[3], "prepare") == 0)
-			return h_txn_prepare(s, seg[2], r);
+			return h_txn_prepare(s, c, seg[2], r);
 		if (n == 4 && post && strcmp(seg[3], "abort") == 0)
 			return h_txn_abort(s, seg[2], q, r);
 	}

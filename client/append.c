@@ -25,7 +25,8 @@ void mpc_share_split(const uint64_t *values, size_t n, int parties, uint64_t **o
 }
 
 int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
-			 int create, unsigned timeout_ms, char *txn, char *errmsg)
+			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
+			 char *errmsg)
 {
 	json_t *body, *resp = NULL;
 	char *text;
@@ -48,14 +49,15 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
 			rv = MPC_EPROTO;
 		} else {
 			strcpy(txn, id);
+			*revision = (uint64_t)json_integer_value(json_object_get(resp, "revision"));
 		}
 	}
 	json_decref(resp);
 	return rv;
 }
 
-int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t offset,
-		       const void *shares, size_t len, char *errmsg)
+int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+		       uint64_t offset, const void *shares, size_t len, char *errmsg)
 {
 	const struct mpc_party_info *p = &cl->cluster->parties[party];
 	uint8_t *sealed = malloc(len + crypto_box_SEALBYTES);
@@ -66,17 +68,19 @@ int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64
 		return MPC_ENOMEM;
 	/* Only the receiving party can open its shares (DESIGN.md §6). */
 	crypto_box_seal(sealed, shares, len, p->box_pk);
-	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64, txn, offset);
+	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64, txn,
+		 offset, revision);
 	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + crypto_box_SEALBYTES, NULL,
 			     errmsg);
 	free(sealed);
 	return rv;
 }
 
-int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, char *errmsg)
+int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+			   char *errmsg)
 {
 	char path[128];
-	snprintf(path, sizeof path, "/v1/txns/%s/prepare", txn);
+	snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64, txn, revision);
 	return mpc_client_call(cl, party, "POST", path, NULL, 0, NULL, errmsg);
 }
 
@@ -117,6 +121,7 @@ struct upload_job {
 	struct mpc_client *cl;
 	int party;
 	const char *txn;
+	uint64_t revision;
 	const struct mpc_append *req;
 	uint64_t **shares; /* per party, row-major */
 	int rv;
@@ -137,12 +142,13 @@ static void *upload_main(void *arg)
 		chunk = row_bytes;
 	while (off < total) {
 		size_t n = total - off < chunk ? (size_t)(total - off) : chunk;
-		j->rv = mpc_client_txn_put(j->cl, j->party, j->txn, off, data + off, n, j->errmsg);
+		j->rv = mpc_client_txn_put(j->cl, j->party, j->txn, j->revision, off, data + off, n,
+					   j->errmsg);
 		if (j->rv != 0)
 			return NULL;
 		off += n;
 	}
-	j->rv = mpc_client_txn_prepare(j->cl, j->party, j->txn, j->errmsg);
+	j->rv = mpc_client_txn_prepare(j->cl, j->party, j->txn, j->revision, j->errmsg);
 	return NULL;
 }
 
@@ -172,14 +178,14 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
 	rv = MPC_EUNAVAIL;
 	for (int p = 0; p < n && rv == MPC_EUNAVAIL; p++)
 		rv = mpc_client_txn_begin(cl, p, req->table, req->columns, req->create,
-					  req->timeout_ms, result->txn, errmsg);
+					  req->timeout_ms, result->txn, &result->revision, errmsg);
 	if (rv != 0) {
 		snprintf(result->state, sizeof result->state, "refused");
 		snprintf(result->reason, sizeof result->reason, "%s", errmsg);
 		goto out;
 	}
 	for (int p = 0; p < n; p++) {
-		jobs[p] = (struct upload_job){cl, p, result->txn, req, shares, 0, ""};
+		jobs[p] = (struct upload_job){cl, p, result->txn, result->revision, req, shares, 0, ""};
 		started[p] = pthread_create(&th[p], NULL, upload_main, &jobs[p]) == 0;
 		if (!started[p]) {
 			jobs[p].rv = MPC_ENOMEM;

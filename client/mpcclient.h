@@ -35,14 +35,18 @@ int mpc_client_call_any(struct mpc_client *cl, const char *method, const char *p
 /* ---- append transactions (DESIGN.md §3) ---- */
 
 /* Begins an append to table on party; columns (borrowed, may be NULL for an
- * existing table) is [{name,type,frac}]. Writes the txn id (33 bytes). */
+ * existing table) is [{name,type,frac}]. Writes the txn id (33 bytes) and the
+ * raft revision of the begin, which later calls pass on so that a party that
+ * lags behind waits until it knows the txn. */
 int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
-			 int create, unsigned timeout_ms, char *txn, char *errmsg);
+			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
+			 char *errmsg);
 /* Uploads bytes of this party's share stream at offset, sealed to the party. */
-int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t offset,
-		       const void *shares, size_t len, char *errmsg);
+int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+		       uint64_t offset, const void *shares, size_t len, char *errmsg);
 /* Asks party to prepare (seal its staged shares and vote). */
-int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, char *errmsg);
+int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+			   char *errmsg);
 /* Asks for an abort. */
 int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, const char *reason,
 			 char *errmsg);
@@ -64,6 +68,7 @@ struct mpc_append {
 
 struct mpc_append_result {
 	char txn[33];
+	uint64_t revision; /* of the begin */
 	char state[16];
 	char reason[256];
 };

@@ -1,5 +1,12 @@
 noinst_LTLIBRARIES += libmpccommon.la
 libmpccommon_la_SOURCES = common/err.c common/err.h common/log.c common/log.h \
-	common/ini.c common/ini.h common/conf.c common/conf.h
+	common/ini.c common/ini.h common/conf.c common/conf.h \
+	common/fault.c common/fault.h
 libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 libmpccommon_la_LIBADD = $(SODIUM_LIBS)
+
+check_PROGRAMS += test_common_conf
+TESTS += test_common_conf
+test_common_conf_SOURCES = tests/unit/test_common_conf.c
+test_common_conf_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+test_common_conf_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)

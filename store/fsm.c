@@ -1,5 +1,6 @@
 /* Deterministic apply of catalog and transaction entries; one RocksDB WriteBatch per entry. */
 #include "store/fsm.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "store/staging.h"
 
@@ -546,6 +547,8 @@ int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, si
 	}
 	if (*outcome == MPC_EINVAL && changed_state[0] == '\0')
 		LOG_WARN("entry %" PRIu64 " (%s) is malformed; ignored", index, op ? op : "?");
+	if (strcmp(changed_state, "committed") == 0)
+		mpc_fault_point("commit");
 	/* The applied index goes in the same batch as the effects (DESIGN.md §11). */
 	snprintf(applied, sizeof applied, "%" PRIu64, index);
 	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "local/applied", 13, applied,

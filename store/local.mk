@@ -12,3 +12,5 @@ TESTS += test_store_fsm
 test_store_fsm_SOURCES = tests/unit/test_store_fsm.c
 test_store_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
 test_store_fsm_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS)
+test_store_fsm_CFLAGS += $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS)
+test_store_fsm_LDADD += $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread

@@ -119,7 +119,8 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "bad-offset") == 0 || strcmp(cmd, "bad-rows") == 0) {
 		char txn[33], state[16] = "", reason[256] = "", perr[MPC_ERRMSG_SIZE] = "";
 		uint64_t *sh = calloc(rows * ncols + ncols, sizeof *sh);
-		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, err);
+		uint64_t rev = 0;
+		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, err);
 		if (rv != 0) {
 			fprintf(stderr, "mpc-testclient: begin: %s\n", err);
 			return 1;
@@ -128,12 +129,12 @@ int main(int argc, char **argv)
 			/* bad-rows: party 0 gets one row more than the others */
 			uint64_t r = rows + (strcmp(cmd, "bad-rows") == 0 && p == 0);
 			uint64_t off = strcmp(cmd, "bad-offset") == 0 && p == 1 ? 8 : 0;
-			rv = mpc_client_txn_put(cl, p, txn, off, sh, r * ncols * 8, perr);
+			rv = mpc_client_txn_put(cl, p, txn, rev, off, sh, r * ncols * 8, perr);
 			if (rv != 0)
 				break;
 		}
 		for (int p = 0; p < n && rv == 0; p++)
-			mpc_client_txn_prepare(cl, p, txn, err);
+			mpc_client_txn_prepare(cl, p, txn, rev, err);
 		mpc_client_txn_wait(cl, txn, 10000, state, reason, sizeof reason, err);
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", cmd, "txn", txn, "state",
 				      state, "reason", reason, "put_error", perr);
@@ -145,7 +146,8 @@ int main(int argc, char **argv)
 		failures = strcmp(state, "aborted") != 0;
 	} else if (strcmp(cmd, "unknown-table") == 0) {
 		char txn[33];
-		int rv = mpc_client_txn_begin(cl, 0, table, NULL, 0, 0, txn, err);
+		uint64_t rev;
+		int rv = mpc_client_txn_begin(cl, 0, table, NULL, 0, 0, txn, &rev, err);
 		printf("{\"op\":\"unknown-table\",\"refused\":%s,\"error\":\"%s\"}\n",
 		       rv != 0 ? "true" : "false", rv ? err : "");
 		failures = rv == 0;

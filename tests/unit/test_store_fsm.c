@@ -1,0 +1,372 @@
+/* Unit tests of the store FSM: deterministic apply of begin/prepared/commit/abort on a temp RocksDB. */
+#include "store/catalog.h"
+#include "store/fsm.h"
+#include "store/staging.h"
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+static struct store_db *db;
+static struct store_fsm fsm;
+static struct mpc_cluster cluster;
+static uint8_t sign_sk[3][crypto_sign_SECRETKEYBYTES];
+static uint64_t next_index;
+
+static void setup(void)
+{
+	char err[MPC_ERRMSG_SIZE];
+	cr_assert(sodium_init() >= 0);
+	strcpy(dir, "/tmp/test_store_fsm.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.txn_timeout_ms = 30000;
+	for (int i = 0; i < 3; i++)
+		crypto_sign_keypair(cluster.parties[i].sign_pk, sign_sk[i]);
+	cluster.n_clients = 2;
+	strcpy(cluster.clients[0].name, "admin");
+	cluster.clients[0].rights = MPC_RIGHT_ADMIN | MPC_RIGHT_CREATE | MPC_RIGHT_APPEND;
+	strcpy(cluster.clients[0].append_tables, "*");
+	strcpy(cluster.clients[1].name, "bob");
+	cluster.clients[1].rights = MPC_RIGHT_APPEND;
+	strcpy(cluster.clients[1].append_tables, "t1");
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	next_index = 1;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(store_fsm, .init = setup, .fini = teardown);
+
+static int apply(json_t *e)
+{
+	char *text = json_dumps(e, JSON_COMPACT);
+	int outcome = 0;
+	cr_assert_eq(store_fsm_apply(&fsm, next_index++, text, strlen(text), &outcome), 0);
+	free(text);
+	json_decref(e);
+	return outcome;
+}
+
+static const char *T1 = "0123456789abcdef0123456789abcdef";
+static const char *T2 = "fedcba9876543210fedcba9876543210";
+
+static json_t *cols2(void)
+{
+	return json_pack("[{s:s,s:s,s:i},{s:s,s:s,s:i}]", "name", "a", "type", "int64", "frac", 0,
+			 "name", "b", "type", "fixed", "frac", 16);
+}
+
+static int begin(const char *txn, const char *table, const char *client, int create)
+{
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "begin", "txn", txn, "table", table,
+			      "client", client, "create", create);
+	json_object_set_new(e, "columns", cols2());
+	return apply(e);
+}
+
+static json_t *prepared_entry(const char *txn, int party, uint64_t rows, const char *digest)
+{
+	char msg[512], sig64[128];
+	uint8_t sig[crypto_sign_BYTES];
+	size_t n = store_prepared_message(msg, cluster.id_hex, txn, party, rows, rows * 16, digest);
+	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n, sign_sk[party]);
+	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
+	return json_pack("{s:s,s:s,s:i,s:I,s:I,s:s,s:s}", "op", "prepared", "txn", txn, "party",
+			 party, "rows", (json_int_t)rows, "bytes", (json_int_t)(rows * 16), "digest",
+			 digest, "sig", sig64);
+}
+
+static const char *state_of(const char *txn)
+{
+	static char state[32];
+	json_t *t;
+	cr_assert_eq(store_catalog_txn(db, txn, &t), 0);
+	snprintf(state, sizeof state, "%s", json_string_value(json_object_get(t, "state")));
+	json_decref(t);
+	return state;
+}
+
+static const char *reason_of(const char *txn)
+{
+	static char reason[512];
+	json_t *t;
+	cr_assert_eq(store_catalog_txn(db, txn, &t), 0);
+	snprintf(reason, sizeof reason, "%s",
+		 json_string_value(json_object_get(t, "reason")) ?: "");
+	json_decref(t);
+	return reason;
+}
+
+static void stage(const char *txn, uint64_t rows)
+{
+	char err[MPC_ERRMSG_SIZE];
+	uint64_t *v = calloc(rows * 2, 8);
+	for (uint64_t i = 0; i < rows * 2; i++)
+		v[i] = i + 1;
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_put(db, txn, 0, v, rows * 16, err), 0, "%s", err);
+	store_staging_unlock(db);
+	free(v);
+}
+
+static int64_t table_rows(const char *table)
+{
+	json_t *t;
+	int64_t rows;
+	if (store_catalog_table(db, table, 0, 0, &t) != 0)
+		return -1;
+	rows = json_integer_value(json_object_get(t, "rows"));
+	json_decref(t);
+	return rows;
+}
+
+static int staging_left(const char *txn)
+{
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE];
+	return store_staging_get(db, txn, &si, err) == 0;
+}
+
+static void prepare_all(const char *txn, uint64_t rows)
+{
+	for (int p = 0; p < 3; p++)
+		cr_assert_eq(apply(prepared_entry(txn, p, rows, "aa")), 0);
+}
+
+Test(store_fsm, commit_makes_rows_visible_and_drops_staging)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	cr_assert_str_eq(state_of(T1), "pending");
+	cr_assert_eq(table_rows("t1"), -1, "a table appears only at commit");
+	stage(T1, 4);
+	prepare_all(T1, 4);
+	cr_assert_str_eq(state_of(T1), "prepared");
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), 0);
+	cr_assert_str_eq(state_of(T1), "committed");
+	cr_assert_eq(table_rows("t1"), 4);
+	cr_assert_not(staging_left(T1));
+	/* the shares moved into the shares CF under segment 0 */
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
+	size_t vlen = 0, n = store_share_key(key, "t1", 0, 0);
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, n, &val, &vlen, err), 0);
+	cr_assert_eq(vlen, 64);
+	uint64_t first;
+	memcpy(&first, val, 8);
+	cr_assert_eq(first, 1);
+	free(val);
+}
+
+Test(store_fsm, unknown_table_aborts_with_reason)
+{
+	cr_assert_eq(begin(T1, "nosuch", "admin", 0), MPC_ENOENT);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert(strstr(reason_of(T1), "unknown table 'nosuch'") != NULL, "%s", reason_of(T1));
+}
+
+Test(store_fsm, client_without_right_is_refused)
+{
+	cr_assert_eq(begin(T1, "t2", "bob", 1), MPC_EPERM);
+	cr_assert(strstr(reason_of(T1), "may not append") != NULL);
+	cr_assert_eq(begin(T2, "t1", "mallory", 1), MPC_EPERM);
+	cr_assert(strstr(reason_of(T2), "not in the cluster config") != NULL);
+}
+
+Test(store_fsm, schema_mismatch_aborts)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 1);
+	prepare_all(T1, 1);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b,s:[{s:s,s:s,s:i}]}", "op", "begin", "txn", T2,
+			      "table", "t1", "client", "admin", "create", 1, "columns", "name", "z",
+			      "type", "int64", "frac", 0);
+	cr_assert_eq(apply(e), MPC_ECONFLICT);
+	cr_assert(strstr(reason_of(T2), "schema mismatch") != NULL, "%s", reason_of(T2));
+}
+
+Test(store_fsm, row_count_mismatch_aborts_and_drops_staging)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 3);
+	cr_assert_eq(apply(prepared_entry(T1, 0, 3, "aa")), 0);
+	cr_assert_eq(apply(prepared_entry(T1, 1, 2, "bb")), MPC_ECONFLICT);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert(strstr(reason_of(T1), "row count mismatch") != NULL);
+	cr_assert_not(staging_left(T1));
+	/* a commit after the abort changes nothing */
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), MPC_ESTATE);
+	cr_assert_eq(table_rows("t1"), -1);
+}
+
+Test(store_fsm, second_different_prepared_aborts_identical_is_idempotent)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	cr_assert_eq(apply(prepared_entry(T1, 0, 3, "aa")), 0);
+	cr_assert_eq(apply(prepared_entry(T1, 0, 3, "aa")), 0);
+	cr_assert_str_eq(state_of(T1), "pending");
+	cr_assert_eq(apply(prepared_entry(T1, 0, 3, "cc")), MPC_ECONFLICT);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert(strstr(reason_of(T1), "second Prepared") != NULL);
+}
+
+Test(store_fsm, forged_prepared_is_ignored)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	json_t *e = prepared_entry(T1, 0, 3, "aa");
+	json_object_set_new(e, "party", json_integer(1)); /* party 0 votes in party 1's name */
+	cr_assert_eq(apply(e), MPC_ECRYPTO);
+	cr_assert_str_eq(state_of(T1), "pending");
+	json_t *t;
+	store_catalog_txn(db, T1, &t);
+	cr_assert_eq(json_object_size(json_object_get(t, "prepared")), 0);
+	json_decref(t);
+}
+
+Test(store_fsm, reapplied_entries_are_skipped)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 2);
+	prepare_all(T1, 2);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	cr_assert_eq(table_rows("t1"), 2);
+	/* raft re-applies its log after a restart: same indexes are no-ops */
+	char *text = json_dumps(json_pack("{s:s,s:s}", "op", "commit", "txn", T1), JSON_COMPACT);
+	int outcome;
+	cr_assert_eq(store_fsm_apply(&fsm, 5, text, strlen(text), &outcome), 0);
+	free(text);
+	cr_assert_eq(table_rows("t1"), 2);
+	cr_assert_eq(store_catalog_applied(db), 5);
+}
+
+Test(store_fsm, abort_drops_staging)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 2);
+	cr_assert(staging_left(T1));
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "test")), 0);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert_not(staging_left(T1));
+	/* an abort after commit is refused */
+	cr_assert_eq(begin(T2, "t1", "admin", 1), 0);
+	stage(T2, 1);
+	prepare_all(T2, 1);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T2));
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T2, "reason", "late")),
+		     MPC_ESTATE);
+	cr_assert_str_eq(state_of(T2), "committed");
+}
+
+Test(store_fsm, chunk_at_wrong_offset_refused)
+{
+	char err[MPC_ERRMSG_SIZE];
+	uint64_t v[2] = {1, 2};
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_put(db, T1, 0, v, 16, err), 0);
+	cr_assert_eq(store_staging_put(db, T1, 0, v, 16, err), MPC_ECONFLICT);
+	cr_assert(strstr(err, "expects offset 16") != NULL, "%s", err);
+	cr_assert_eq(store_staging_put(db, T1, 16, v, 12, err), MPC_EINVAL);
+	store_staging_unlock(db);
+}
+
+Test(store_fsm, malformed_entry_changes_nothing_but_index)
+{
+	char hex[65], hex2[65];
+	uint64_t a1, a2;
+	store_catalog_digest(db, &a1, hex);
+	int outcome;
+	cr_assert_eq(store_fsm_apply(&fsm, next_index++, "{not json", 9, &outcome), 0);
+	cr_assert_eq(outcome, MPC_EINVAL);
+	store_catalog_digest(db, &a2, hex2);
+	cr_assert_str_eq(hex, hex2);
+	cr_assert_eq(a2, 1);
+}
+
+Test(store_fsm, snapshot_restore_roundtrip_and_reconciles_staging)
+{
+	void *buf;
+	size_t len;
+	char d1[65], d2[65], err[MPC_ERRMSG_SIZE], dir2[64], cmd[128];
+	uint64_t a1, a2;
+	struct store_db *db2;
+	struct store_fsm fsm2;
+
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	prepare_all(T1, 2);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	cr_assert_eq(store_fsm_snapshot(&fsm, &buf, &len), 0);
+	store_catalog_digest(db, &a1, d1);
+
+	/* A party that staged T1's shares and crashed before applying the commit. */
+	strcpy(dir2, "/tmp/test_store_fsm2.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir2));
+	cr_assert_eq(store_db_open(dir2, cluster.id_hex, 0, 0, &db2, err), 0);
+	store_fsm_init(&fsm2, db2, &cluster, 0);
+	uint64_t v[4] = {7, 8, 9, 10};
+	store_staging_lock(db2);
+	cr_assert_eq(store_staging_put(db2, T1, 0, v, 32, err), 0);
+	store_staging_unlock(db2);
+	cr_assert_eq(store_fsm_restore(&fsm2, buf, len), 0);
+	store_catalog_digest(db2, &a2, d2);
+	cr_assert_str_eq(d1, d2);
+	cr_assert_eq(a1, a2);
+	char key[128], *val = NULL;
+	size_t vlen, n = store_share_key(key, "t1", 0, 0);
+	cr_assert_eq(store_db_get(db2, STORE_CF_SHARES, key, n, &val, &vlen, err), 0,
+		     "staged shares of a committed txn moved at restore");
+	cr_assert_eq(vlen, 32);
+	free(val);
+	struct store_staging_info si;
+	cr_assert_neq(store_staging_get(db2, T1, &si, err), 0);
+	/* an older snapshot does not roll state back */
+	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
+	free(buf);
+	store_fsm_close(&fsm2);
+	store_db_close(db2);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir2);
+	cr_assert_eq(system(cmd), 0);
+}
+
+Test(store_fsm, corrupt_snapshot_refused)
+{
+	cr_assert_eq(store_fsm_restore(&fsm, "garbage!garbage!", 16), MPC_ECORRUPT);
+	char snap[24] = "MPCSNAP1";
+	uint64_t idx = 99;
+	memcpy(snap + 8, &idx, 8);
+	memcpy(snap + 16, "\x05\0\0\0ab", 6);
+	cr_assert_eq(store_fsm_restore(&fsm, snap, 22), MPC_ECORRUPT);
+	cr_assert_eq(store_catalog_applied(db), 0);
+}
+
+Test(store_db, other_cluster_refused)
+{
+	char err[MPC_ERRMSG_SIZE];
+	struct store_db *other;
+	/* a second open of a live data dir is refused by RocksDB's lock */
+	cr_assert_neq(store_db_open(dir, cluster.id_hex, 0, 0, &other, err), 0);
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	cr_assert_eq(store_db_open(dir, "ffffffffffffffffffffffffffffffff", 0, 0, &other, err),
+		     MPC_ECONFIG);
+	cr_assert(strstr(err, "belongs to cluster") != NULL, "%s", err);
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 1, 0, &other, err), MPC_ECONFIG);
+	cr_assert(strstr(err, "belongs to party 0") != NULL, "%s", err);
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+}
+
+TestSuite(store_db, .init = setup, .fini = teardown);

@@ -1,0 +1,11 @@
+/* Crash points for fault-injection tests: MPC_FAULT="point:N" kills the process (SIGKILL) at the N-th hit. */
+#ifndef MPC_COMMON_FAULT_H
+#define MPC_COMMON_FAULT_H
+
+/* Counts a hit of point; at the N-th hit of the point named in $MPC_FAULT
+ * the process kills itself with SIGKILL, as kill -9 would. Costs one
+ * getenv-cached compare when unset. Points: "prepare" (staging durable, vote
+ * not yet proposed), "commit" (commit batch built, not yet written). */
+void mpc_fault_point(const char *point);
+
+#endif

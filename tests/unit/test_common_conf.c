@@ -1,0 +1,93 @@
+/* Unit tests of the strict INI parser and the config loaders: errors name file:line. */
+#include "common/conf.h"
+#include "common/err.h"
+#include "common/ini.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int ignore_key(void *ctx, const char *s, const char *k, const char *v, char *err)
+{
+	(*(int *)ctx)++;
+	return 0;
+}
+
+Test(ini_parse, counts_keys_and_skips_comments)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	int n = 0;
+	cr_assert_eq(ini_parse_string("x.conf", "# c\n[a]\nk = v\n; c\n k2=v2 \n", ignore_key, &n, err), 0);
+	cr_assert_eq(n, 2);
+}
+
+Test(ini_parse, malformed_line_names_file_and_line)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	int n = 0;
+	cr_assert_eq(ini_parse_string("x.conf", "[a]\nk = v\nnonsense\n", ignore_key, &n, err),
+		     MPC_ECONFIG);
+	cr_assert(strstr(err, "x.conf:3:") != NULL, "%s", err);
+	cr_assert_eq(ini_parse_string("y.conf", "k = v\n", ignore_key, &n, err), MPC_ECONFIG);
+	cr_assert(strstr(err, "y.conf:1: key 'k' outside any [section]") != NULL, "%s", err);
+	cr_assert_eq(ini_parse_string("z.conf", "[a\n", ignore_key, &n, err), MPC_ECONFIG);
+	cr_assert(strstr(err, "z.conf:1: malformed section") != NULL, "%s", err);
+}
+
+static void write_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(text, f);
+	fclose(f);
+	chmod(path, mode);
+}
+
+Test(cluster_load, unknown_right_and_missing_keys)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	char path[] = "/tmp/test_conf.XXXXXX";
+	struct mpc_cluster *c;
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	write_file(path, "[cluster]\nid = 00112233445566778899aabbccddeeff\n[client.x]\nrights = fly\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, ":4: unknown right 'fly'") != NULL, "%s", err);
+	write_file(path, "[cluster]\nid = 00112233445566778899aabbccddeeff\n[party.0]\nhost = h\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, "[party.0] needs") != NULL, "%s", err);
+	write_file(path, "[cluster]\nid = 0011\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, ":2: cluster id must be 32 hex digits") != NULL, "%s", err);
+	unlink(path);
+}
+
+Test(party_conf_load, world_readable_secret_file_refused)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	char path[] = "/tmp/test_conf.XXXXXX";
+	struct mpc_party_conf *pc;
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	write_file(path, "[party]\nid = 0\n", 0644);
+	cr_assert_eq(mpc_party_conf_load(path, &pc, err), MPC_EPERM);
+	cr_assert(strstr(err, "readable by others") != NULL, "%s", err);
+	unlink(path);
+}
+
+Test(rights, append_list_and_star)
+{
+	struct mpc_client_info ci;
+	char err[MPC_ERRMSG_SIZE];
+	memset(&ci, 0, sizeof ci);
+	cr_assert_eq(mpc_rights_parse("append:t1, append:t2, read", &ci.rights, ci.append_tables,
+				      sizeof ci.append_tables, err), 0);
+	cr_assert(mpc_client_may_append(&ci, "t2"));
+	cr_assert_not(mpc_client_may_append(&ci, "t3"));
+	cr_assert_eq(mpc_rights_parse("append:*", &ci.rights, ci.append_tables,
+				      sizeof ci.append_tables, err), 0);
+	cr_assert(mpc_client_may_append(&ci, "anything"));
+}
