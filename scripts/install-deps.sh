@@ -1,0 +1,16 @@
+#!/bin/bash
+# Installs the Debian 12 packages mpcstore builds and runs with (root; uses sudo otherwise).
+# The one list of dependencies: .ci/run, quickstart.sh and test.sh all call this.
+set -euo pipefail
+PKGS="build-essential autoconf automake libtool pkg-config python3 procps
+  libfuse3-dev fuse3 librocksdb-dev libsodium-dev libssl-dev libcurl4-openssl-dev
+  libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev libcriterion-dev"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+echo "installing:$missing"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q $missing
