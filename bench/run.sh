@@ -1,3 +1,13 @@
-#!/bin/sh
-# Runs every benchmark; each prints JSON lines.
-echo '{"bench":"none","note":"no benchmarks yet"}'
+#!/bin/bash
+# make bench: runs every benchmark; each prints JSON lines on stdout. Never part of make check.
+set -u
+B=${1:-$(pwd)}
+"$B/bench_engine"
+# store benchmarks need a running local cluster
+T=$(mktemp -d /tmp/mpcstore-bench.XXXXXX)
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; rm -rf "$T"' EXIT
+"$B/mpcstore-tool" cluster init --parties 3 --dir "$T" --base-port 23100 >/dev/null
+for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
+for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
+"$B/bench_store" "$T/client/client.conf" "${BENCH_CLIENTS:-16}" "${BENCH_SECONDS:-5}"
