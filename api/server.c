@@ -30,6 +30,7 @@ struct api_server {
 struct api_req {
 	char *body;
 	size_t len;
+	size_t cap; /* allocated for body (from Content-Length) */
 	int too_big;
 };
 
@@ -86,10 +87,12 @@ static uint64_t arg_u64(struct MHD_Connection *c, const char *name, uint64_t def
 	return v ? strtoull(v, NULL, 10) : def;
 }
 
-/* Proposes entry, through the leader when this party does not lead, and
- * waits until this party applied it. */
-static int propose(struct api_server *s, json_t *entry, int *outcome, uint64_t *index,
-		   char *errmsg)
+/* Proposes entry, through the leader when this party does not lead. With
+ * wait_local it also waits until this party applied it (to read its effects
+ * here); callers that only need the outcome skip that wait, which on a
+ * follower lasts until the next heartbeat carries the commit index. */
+static int propose_opt(struct api_server *s, json_t *entry, int wait_local, int *outcome,
+		       uint64_t *index, char *errmsg)
 {
 	char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
 	uint64_t deadline = (uint64_t)time(NULL) + PROPOSE_TIMEOUT_MS / 1000;
@@ -110,13 +113,27 @@ static int propose(struct api_server *s, json_t *entry, int *outcome, uint64_t *
 		usleep(100000); /* election in progress */
 	}
 	free(text);
-	if (rv == 0)
+	if (rv == 0 && wait_local)
 		rv = store_fsm_wait_applied(s->fsm, *index, PROPOSE_TIMEOUT_MS);
 	else if (rv == MPC_ENOTLEADER)
 		mpc_errmsg_printf(errmsg, "no raft leader reachable (is a majority of parties up?)");
 	else if (errmsg[0] == '\0')
 		mpc_errmsg_printf(errmsg, "proposal failed: %s", mpc_strerror(rv));
 	return rv;
+}
+
+static int propose(struct api_server *s, json_t *entry, int *outcome, uint64_t *index,
+		   char *errmsg)
+{
+	return propose_opt(s, entry, 1, outcome, index, errmsg);
+}
+
+/* The party that leads now (this one if unknown): where clients long-poll outcomes. */
+static int leader_hint(struct api_server *s)
+{
+	struct store_node_status st;
+	store_node_status(s->node, &st);
+	return st.leader >= 0 ? st.leader : s->conf->party_id;
 }
 
 /* ---- handlers ---- */
@@ -284,12 +301,25 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 	if (json_integer_value(json_object_get(body, "timeout_ms")) > 0)
 		json_object_set(entry, "timeout_ms", json_object_get(body, "timeout_ms"));
 	json_decref(body);
-	rv = propose(s, entry, &outcome, &index, err);
-	json_decref(entry);
+	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	if (rv != 0) {
+		json_decref(entry);
 		set_error(r, rv, "begin: %s", err);
 		return;
 	}
+	if (outcome == 0) {
+		/* Accepted: answer from the entry; later calls carry the revision. */
+		json_object_del(entry, "op");
+		json_object_set_new(entry, "id", json_string(id));
+		json_object_del(entry, "txn");
+		json_object_set_new(entry, "state", json_string("pending"));
+		json_object_set_new(entry, "revision", json_integer((json_int_t)index));
+		json_object_set_new(entry, "leader", json_integer(leader_hint(s)));
+		set_json(r, entry);
+		return;
+	}
+	json_decref(entry);
+	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
 	if (store_catalog_txn(s->db, id, &txn) != 0) {
 		set_error(r, outcome ? outcome : MPC_EINVAL, "begin refused: %s",
 			  mpc_strerror(outcome ? outcome : MPC_EINVAL));
@@ -414,6 +444,8 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 	if (rv == 0)
 		rv = store_staging_seal(s->db, id, &si, err);
 	store_staging_unlock(s->db);
+	if (rv == 0)
+		rv = store_db_sync(s->db, err); /* staged shares durable before the vote */
 	if (rv != 0) {
 		json_decref(txn);
 		if (rv == MPC_ESTATE && strstr(err, "no shares") != NULL)
@@ -440,12 +472,19 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 	entry = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "op", "prepared", "txn", id,
 			  "party", s->conf->party_id, "rows", (json_int_t)rows, "bytes",
 			  (json_int_t)si.received, "digest", digest, "sig", sig64);
-	rv = propose(s, entry, &outcome, &index, err);
+	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	json_decref(entry);
 	if (rv != 0) {
 		set_error(r, rv, "prepare: %s", err);
 		return;
 	}
+	if (outcome == 0) {
+		set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}", "id", id, "party",
+				      s->conf->party_id, "vote", "prepared", "rows", (json_int_t)rows,
+				      "revision", (json_int_t)index, "leader", leader_hint(s)));
+		return;
+	}
+	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
 	if (store_catalog_txn(s->db, id, &txn) != 0) {
 		set_error(r, MPC_ENOENT, "txn %s vanished", id);
 		return;
@@ -597,14 +636,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	char *text;
 
 	if (q == NULL) {
+		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		q = calloc(1, sizeof *q);
 		if (q == NULL)
 			return MHD_NO;
+		/* One allocation for the announced body instead of growing per piece. */
+		q->cap = cl ? strtoull(cl, NULL, 10) : 0;
+		if (q->cap > BODY_MAX)
+			q->too_big = 1;
+		else if (q->cap > 0 && (q->body = malloc(q->cap + 1)) == NULL)
+			q->cap = 0;
 		*con_cls = q;
 		return MHD_YES;
 	}
 	if (*upload_size != 0) {
-		if (!q->too_big && q->len + *upload_size <= BODY_MAX) {
+		if (!q->too_big && q->len + *upload_size <= q->cap) {
+			memcpy(q->body + q->len, upload, *upload_size);
+			q->len += *upload_size;
+			q->body[q->len] = '\0';
+		} else if (!q->too_big && q->len + *upload_size <= BODY_MAX) {
 			char *b = realloc(q->body, q->len + *upload_size + 1);
 			if (b == NULL) {
 				q->too_big = 1;
@@ -612,6 +663,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				memcpy(b + q->len, upload, *upload_size);
 				q->body = b;
 				q->len += *upload_size;
+				q->cap = q->len;
 				b[q->len] = '\0';
 			}
 		} else {

@@ -26,7 +26,7 @@ void mpc_share_split(const uint64_t *values, size_t n, int parties, uint64_t **o
 
 int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
 			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
-			 char *errmsg)
+			 int *leader, char *errmsg)
 {
 	json_t *body, *resp = NULL;
 	char *text;
@@ -50,6 +50,10 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
 		} else {
 			strcpy(txn, id);
 			*revision = (uint64_t)json_integer_value(json_object_get(resp, "revision"));
+			if (leader != NULL)
+				*leader = json_is_integer(json_object_get(resp, "leader"))
+						  ? (int)json_integer_value(json_object_get(resp, "leader"))
+						  : -1;
 		}
 	}
 	json_decref(resp);
@@ -98,15 +102,18 @@ int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, cons
 	return rv;
 }
 
-int mpc_client_txn_wait(struct mpc_client *cl, const char *txn, int timeout_ms, char *state,
-			char *reason, size_t reason_size, char *errmsg)
+int mpc_client_txn_wait(struct mpc_client *cl, int party, const char *txn, int timeout_ms,
+			char *state, char *reason, size_t reason_size, char *errmsg)
 {
 	char path[128];
 	json_t *resp = NULL;
-	int rv;
+	int rv = MPC_EUNAVAIL;
 
 	snprintf(path, sizeof path, "/v1/txns/%s?wait=%d", txn, timeout_ms);
-	rv = mpc_client_call_any(cl, "GET", path, NULL, 0, &resp, errmsg);
+	if (party >= 0 && party < cl->cluster->n_parties)
+		rv = mpc_client_call(cl, party, "GET", path, NULL, 0, &resp, errmsg);
+	if (rv == MPC_EUNAVAIL)
+		rv = mpc_client_call_any(cl, "GET", path, NULL, 0, &resp, errmsg);
 	if (rv == 0) {
 		const char *st = json_string_value(json_object_get(resp, "state"));
 		const char *re = json_string_value(json_object_get(resp, "reason"));
@@ -178,7 +185,8 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
 	rv = MPC_EUNAVAIL;
 	for (int p = 0; p < n && rv == MPC_EUNAVAIL; p++)
 		rv = mpc_client_txn_begin(cl, p, req->table, req->columns, req->create,
-					  req->timeout_ms, result->txn, &result->revision, errmsg);
+					  req->timeout_ms, result->txn, &result->revision,
+					  &result->leader, errmsg);
 	if (rv != 0) {
 		snprintf(result->state, sizeof result->state, "refused");
 		snprintf(result->reason, sizeof result->reason, "%s", errmsg);
@@ -206,7 +214,7 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
 			if (mpc_client_txn_abort(cl, p, result->txn, errmsg, ignore) != MPC_EUNAVAIL)
 				break;
 	}
-	rv = mpc_client_txn_wait(cl, result->txn, 30000, result->state, result->reason,
+	rv = mpc_client_txn_wait(cl, result->leader, result->txn, 30000, result->state, result->reason,
 				 sizeof result->reason, failed >= 0 ? (char[MPC_ERRMSG_SIZE]){0} : errmsg);
 	if (rv == 0 && strcmp(result->state, "committed") != 0) {
 		rv = failed >= 0 ? jobs[failed].rv : MPC_ECONFLICT;

@@ -89,6 +89,36 @@ static size_t collect(char *p, size_t size, size_t n, void *ud)
 	return add;
 }
 
+/* One handle per thread, reset per call: libcurl keeps its connections to
+ * the parties alive across calls (no TCP set-up per request). */
+static pthread_key_t handle_key;
+static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
+
+static void handle_free(void *h)
+{
+	curl_easy_cleanup(h);
+}
+
+static void handle_key_init(void)
+{
+	pthread_key_create(&handle_key, handle_free);
+}
+
+static CURL *thread_handle(void)
+{
+	CURL *h;
+	pthread_once(&handle_once, handle_key_init);
+	h = pthread_getspecific(handle_key);
+	if (h == NULL) {
+		h = curl_easy_init();
+		if (h != NULL)
+			pthread_setspecific(handle_key, h);
+	} else {
+		curl_easy_reset(h);
+	}
+	return h;
+}
+
 static int status_err(long status)
 {
 	switch (status) {
@@ -118,7 +148,7 @@ int mpc_client_call(struct mpc_client *cl, int party, const char *method, const 
 	if (party < 0 || party >= cl->cluster->n_parties)
 		return MPC_EINVAL;
 	p = &cl->cluster->parties[party];
-	curl = curl_easy_init();
+	curl = thread_handle();
 	if (curl == NULL)
 		return MPC_ENOMEM;
 	snprintf(url, sizeof url, "http://%s:%u%s", p->host, p->api_port, path);
@@ -139,7 +169,6 @@ int mpc_client_call(struct mpc_client *cl, int party, const char *method, const 
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(curl);
 	if (cc != CURLE_OK) {
 		mpc_errmsg_printf(errmsg, "party %d (%s:%u) unreachable: %s", party, p->host,
 				  p->api_port, curl_easy_strerror(cc));

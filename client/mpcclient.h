@@ -40,7 +40,7 @@ int mpc_client_call_any(struct mpc_client *cl, const char *method, const char *p
  * lags behind waits until it knows the txn. */
 int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
 			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
-			 char *errmsg);
+			 int *leader, char *errmsg);
 /* Uploads bytes of this party's share stream at offset, sealed to the party. */
 int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 		       uint64_t offset, const void *shares, size_t len, char *errmsg);
@@ -50,10 +50,11 @@ int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, ui
 /* Asks for an abort. */
 int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, const char *reason,
 			 char *errmsg);
-/* Waits (long poll) until txn is committed or aborted; state gets
+/* Waits (long poll) until txn is committed or aborted, asking party first
+ * (-1: any; the leader knows first) and the others if it is down; state gets
  * "committed"/"aborted"/"pending"/"prepared" and reason the abort reason. */
-int mpc_client_txn_wait(struct mpc_client *cl, const char *txn, int timeout_ms, char *state,
-			char *reason, size_t reason_size, char *errmsg);
+int mpc_client_txn_wait(struct mpc_client *cl, int party, const char *txn, int timeout_ms,
+			char *state, char *reason, size_t reason_size, char *errmsg);
 
 struct mpc_append {
 	const char *table;
@@ -69,6 +70,7 @@ struct mpc_append {
 struct mpc_append_result {
 	char txn[33];
 	uint64_t revision; /* of the begin */
+	int leader;	   /* raft leader when the begin was accepted */
 	char state[16];
 	char reason[256];
 };

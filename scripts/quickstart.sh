@@ -18,12 +18,15 @@ cleanup() {
 trap cleanup EXIT INT TERM
 say() { printf '\n== %s\n' "$*"; }
 start() { "$B/mpcd" -c "$D/party$1/mpcd.conf" >>"$D/party$1.log" 2>&1 & echo $! >"$D/party$1.pid"; PIDS="$PIDS $!"; }
+# every party answers on its API and sees a raft leader
 wait_leader() {
-	for t in $(seq 60); do
-		"$B/mpcstore-tool" -c "$D/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && return 0
-		sleep 0.5
+	for i in 0 1 2; do
+		for t in $(seq 61); do
+			"$B/mpcstore-tool" -c "$D/party$i/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break
+			[ "$t" = 61 ] && { echo "party $i sees no raft leader after 30 s; see $D/party$i.log" >&2; exit 1; }
+			sleep 0.5
+		done
 	done
-	echo "no raft leader after 30 s; see $D/party*.log" >&2; exit 1
 }
 
 rm -rf "$D"

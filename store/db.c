@@ -87,15 +87,27 @@ int store_db_scan(struct store_db *db, enum store_cf cf, const rocksdb_snapshot_
 	return rv;
 }
 
+struct delete_ctx {
+	struct store_db *db;
+	rocksdb_writebatch_t *wb;
+	enum store_cf cf;
+};
+
+static int delete_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct delete_ctx *ctx = vctx;
+	rocksdb_writebatch_delete_cf(ctx->wb, ctx->db->cf[ctx->cf], key, klen);
+	return 0;
+}
+
 void store_db_batch_delete_prefix(struct store_db *db, rocksdb_writebatch_t *wb, enum store_cf cf,
 				  const char *prefix, size_t plen)
 {
-	char end[512];
-	size_t n = plen < sizeof end ? plen : sizeof end;
-	memcpy(end, prefix, n);
-	/* Every key with the prefix sorts before prefix + 0xff... ; our keys are text. */
-	end[n - 1] = (char)((unsigned char)end[n - 1] + 1);
-	rocksdb_writebatch_delete_range_cf(wb, db->cf[cf], prefix, plen, end, n);
+	/* Point deletes of the keys that exist, not DeleteRange: every range
+	 * tombstone in the memtable is re-fragmented by later reads, and one per
+	 * transaction made reads slower as the table grew. */
+	struct delete_ctx ctx = {db, wb, cf};
+	store_db_scan(db, cf, NULL, prefix, plen, delete_one, &ctx);
 }
 
 static int stamp_check(struct store_db *db, const char *cluster_id_hex, int party_id,

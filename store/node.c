@@ -517,7 +517,10 @@ int store_node_start(struct store_node *node, uv_loop_t *loop, const struct mpc_
 	raft_set_snapshot_trailing(&node->raft, 2048);
 	raft_set_pre_vote(&node->raft, true);
 	raft_set_election_timeout(&node->raft, 1000);
-	raft_set_heartbeat_timeout(&node->raft, 100);
+	/* Followers learn a new commit index only with the next append or
+	 * heartbeat: a short heartbeat bounds how long a follower's readers (and a
+	 * vote forwarded to the leader) wait for an entry the leader committed. */
+	raft_set_heartbeat_timeout(&node->raft, 20);
 	raft_uv_set_connect_retry_delay(&node->io, 250);
 	uv_async_init(loop, &node->async, async_cb);
 	node->async.data = node;

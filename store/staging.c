@@ -131,8 +131,7 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 		klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
 		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen,
 					  (const char *)&rec, sizeof rec);
-		/* A synced write also syncs the WAL before it: all chunks are durable. */
-		rv = store_db_write(db, wb, 1, errmsg);
+		rv = store_db_write(db, wb, 0, errmsg);
 		rocksdb_writebatch_destroy(wb);
 		if (rv != 0)
 			return rv;

@@ -27,8 +27,11 @@ int store_staging_get(struct store_db *db, const char *txn, struct store_staging
 int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
 		      size_t len, char *errmsg);
 
-/* Seals txn's staged data: computes its BLAKE2b-256 digest and makes all of
- * it durable (WAL fsync) before returning. Idempotent. Caller holds the lock. */
+/* Seals txn's staged data: computes its BLAKE2b-256 digest and marks it
+ * sealed (no more chunks). Idempotent. Caller holds the lock, and calls
+ * store_db_sync() after releasing it, before voting: the fsync makes every
+ * chunk durable, and outside the lock concurrent prepares share one fsync
+ * instead of stalling each other and the FSM. */
 int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
 		       char *errmsg);
 

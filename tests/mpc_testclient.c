@@ -120,7 +120,7 @@ int main(int argc, char **argv)
 		char txn[33], state[16] = "", reason[256] = "", perr[MPC_ERRMSG_SIZE] = "";
 		uint64_t *sh = calloc(rows * ncols + ncols, sizeof *sh);
 		uint64_t rev = 0;
-		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, err);
+		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
 		if (rv != 0) {
 			fprintf(stderr, "mpc-testclient: begin: %s\n", err);
 			return 1;
@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 		}
 		for (int p = 0; p < n && rv == 0; p++)
 			mpc_client_txn_prepare(cl, p, txn, rev, err);
-		mpc_client_txn_wait(cl, txn, 10000, state, reason, sizeof reason, err);
+		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", cmd, "txn", txn, "state",
 				      state, "reason", reason, "put_error", perr);
 		char *text = json_dumps(j, JSON_COMPACT);
@@ -147,7 +147,7 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "unknown-table") == 0) {
 		char txn[33];
 		uint64_t rev;
-		int rv = mpc_client_txn_begin(cl, 0, table, NULL, 0, 0, txn, &rev, err);
+		int rv = mpc_client_txn_begin(cl, 0, table, NULL, 0, 0, txn, &rev, NULL, err);
 		printf("{\"op\":\"unknown-table\",\"refused\":%s,\"error\":\"%s\"}\n",
 		       rv != 0 ? "true" : "false", rv ? err : "");
 		failures = rv == 0;
