@@ -339,6 +339,19 @@ static int party_key(void *vctx, const char *section, const char *key, const cha
 		}
 		return 0;
 	}
+	if (strcmp(section, "raft") == 0 &&
+	    (strcmp(key, "snapshot_threshold") == 0 || strcmp(key, "snapshot_trailing") == 0)) {
+		unsigned v;
+		if (parse_uint(value, 1u << 30, &v) != 0 || v < 8) {
+			mpc_errmsg_printf(errmsg, "%s must be a number of entries >= 8", key);
+			return MPC_ECONFIG;
+		}
+		if (key[9] == 't' && key[10] == 'h')
+			pc->snapshot_threshold = v;
+		else
+			pc->snapshot_trailing = v;
+		return 0;
+	}
 	if (strcmp(section, "log") == 0 && strcmp(key, "level") == 0) {
 		if (strlen(value) >= sizeof pc->log_level) {
 			mpc_errmsg_printf(errmsg, "bad log level");
@@ -368,6 +381,9 @@ int mpc_party_conf_load(const char *path, struct mpc_party_conf **out, char *err
 	pc->party_id = -1;
 	snprintf(pc->path, sizeof pc->path, "%s", path);
 	strcpy(pc->log_level, "info");
+	/* DESIGN.md §11: below 8192 canonical/raft stalls ~100 ms per snapshot */
+	pc->snapshot_threshold = 8192;
+	pc->snapshot_trailing = 2048;
 	rv = ini_parse_file(path, party_key, pc, errmsg);
 	if (rv != 0)
 		goto err;

@@ -58,6 +58,8 @@ struct mpc_party_conf {
 	char data_dir[PATH_MAX];
 	int party_id;
 	char log_level[16];
+	unsigned snapshot_threshold; /* [raft], default 8192 entries */
+	unsigned snapshot_trailing;  /* [raft], default 2048 entries */
 	uint8_t *sign_sk; /* sodium_malloc'd, MPC_SIGN_SK_BYTES */
 	uint8_t *box_sk;  /* sodium_malloc'd, MPC_KEY_BYTES */
 	struct mpc_cluster *cluster;

@@ -513,8 +513,8 @@ int store_node_start(struct store_node *node, uv_loop_t *loop, const struct mpc_
 		mpc_errmsg_printf(errmsg, "raft bootstrap: %s", raft_errmsg(&node->raft));
 		goto err_io;
 	}
-	raft_set_snapshot_threshold(&node->raft, 8192);
-	raft_set_snapshot_trailing(&node->raft, 2048);
+	raft_set_snapshot_threshold(&node->raft, conf->snapshot_threshold);
+	raft_set_snapshot_trailing(&node->raft, conf->snapshot_trailing);
 	raft_set_pre_vote(&node->raft, true);
 	raft_set_election_timeout(&node->raft, 1000);
 	/* Followers learn a new commit index only with the next append or

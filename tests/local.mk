@@ -1,6 +1,7 @@
-# Unit tests (Criterion) are listed by each module's local.mk into UNIT_TESTS.
-TESTS += tests/integration/store_crash.sh
-EXTRA_DIST += tests/integration/lib.sh tests/integration/store_crash.sh
+# Integration tests (real processes); the Criterion unit tests are added to TESTS by each module's local.mk.
+TESTS += tests/integration/store_crash.sh tests/integration/store_snapshot.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/store_crash.sh \
+	tests/integration/store_snapshot.sh
 
 # The Criterion unit tests only (CI runs them again under sanitizers).
 print-unit-tests:

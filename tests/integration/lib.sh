@@ -57,5 +57,6 @@ wait_verify() {
 	done
 }
 
-# Picks a base port below 32768 (the ephemeral range) that differs per run.
-pick_port() { echo $((20000 + ($$ % 400) * 30)); }
+# pick_port RANGE: a base port below 32768 (the ephemeral range) that differs per run;
+# each test passes its own RANGE (0..3) so tests running in parallel never share ports.
+pick_port() { echo $((20000 + ${1:-0} * 3000 + ($$ % 100) * 30)); }

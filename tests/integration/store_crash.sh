@@ -4,7 +4,7 @@
 # staging left, catch-up of restarted parties, and that the shares sum to the plaintext.
 . "$(dirname "$0")/lib.sh"
 TXNS=${TXNS:-100}
-cluster_init 3 "$(pick_port)"
+cluster_init 3 "$(pick_port 0)"
 sed -i 's/^txn_timeout_ms = .*/txn_timeout_ms = 3000/' "$T/cluster.conf"
 for i in 0 1 2; do start_party $i; done
 wait_leader
