@@ -1,7 +1,8 @@
 # Integration tests (real processes); the Criterion unit tests are added to TESTS by each module's local.mk.
-TESTS += tests/integration/store_crash.sh tests/integration/store_snapshot.sh
+TESTS += tests/integration/store_crash.sh tests/integration/store_snapshot.sh \
+	tests/integration/store_badinput.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/store_crash.sh \
-	tests/integration/store_snapshot.sh
+	tests/integration/store_snapshot.sh tests/integration/store_badinput.sh
 
 # The Criterion unit tests only (CI runs them again under sanitizers).
 print-unit-tests:
