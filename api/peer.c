@@ -1,5 +1,6 @@
 /* Forwarding of proposals from a follower to the leader over the leader's API, party-signed. */
 #include "api/peer.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
 
 #include <curl/curl.h>
@@ -45,30 +46,12 @@ int api_peer_verify(const struct mpc_cluster *c, int party, const char *body, si
 	return crypto_sign_final_verify(&st, sig, c->parties[party].sign_pk) == 0 ? 0 : MPC_EPERM;
 }
 
-struct resp_buf {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-	struct resp_buf *b = ud;
-	size_t add = size * n;
-	char *d = realloc(b->data, b->len + add + 1);
-	if (d == NULL)
-		return 0;
-	memcpy(d + b->len, p, add);
-	b->data = d;
-	b->len += add;
-	d[b->len] = '\0';
-	return add;
-}
 
 int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entry, int *outcome,
 		     uint64_t *index, int *leader, char *errmsg)
 {
 	const struct mpc_party_info *p = &conf->cluster->parties[to];
-	struct resp_buf rb = {NULL, 0};
+	struct mpc_dynbuf rb = {NULL, 0};
 	struct curl_slist *hdrs = NULL;
 	char url[512], hdr[256], sig[128];
 	long status = 0;
@@ -90,7 +73,7 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, entry);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, mpc_dynbuf_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 2000L);

@@ -1,5 +1,6 @@
 /* libmpcclient transport: one libcurl call per request, JSON answers, HTTP status → MPC_E*. */
 #include "client/internal.h"
+#include "common/dynbuf.h"
 #include "common/err.h"
 
 #include <curl/curl.h>
@@ -70,24 +71,6 @@ const char *mpc_client_name(const struct mpc_client *cl)
 	return cl->conf ? cl->conf->name : "";
 }
 
-struct body_buf {
-	char *data;
-	size_t len;
-};
-
-static size_t collect(char *p, size_t size, size_t n, void *ud)
-{
-	struct body_buf *b = ud;
-	size_t add = size * n;
-	char *d = realloc(b->data, b->len + add + 1);
-	if (d == NULL)
-		return 0;
-	memcpy(d + b->len, p, add);
-	b->data = d;
-	b->len += add;
-	d[b->len] = '\0';
-	return add;
-}
 
 /* One handle per thread, reset per call: libcurl keeps its connections to
  * the parties alive across calls (no TCP set-up per request). */
@@ -136,7 +119,7 @@ int mpc_client_call(struct mpc_client *cl, int party, const char *method, const 
 		    const void *body, size_t len, json_t **resp, char *errmsg)
 {
 	const struct mpc_party_info *p;
-	struct body_buf bb = {NULL, 0};
+	struct mpc_dynbuf bb = {NULL, 0};
 	struct curl_slist *hdrs = NULL;
 	char url[1024];
 	long status = 0;
@@ -157,7 +140,7 @@ int mpc_client_call(struct mpc_client *cl, int party, const char *method, const 
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 120000L);
-	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, mpc_dynbuf_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bb);
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {

@@ -148,20 +148,30 @@ static void txn_key(char *out, const char *txn)
 	snprintf(out, 128, "txn/%s", txn);
 }
 
-/* Marks txn aborted with reason in wb and drops this party's staged data. */
-static void txn_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn, uint64_t index,
-		      const char *reason)
+/* Ends txn in state (committed or aborted) at index: writes its record and
+ * takes it off the open list, in wb. */
+static void txn_finish(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn,
+		       uint64_t index, const char *state)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
 	char key[128];
 
-	json_object_set_new(txn, "state", json_string("aborted"));
-	json_object_set_new(txn, "reason", json_string(reason));
+	json_object_set_new(txn, "state", json_string(state));
 	json_object_set_new(txn, "end_revision", json_integer((json_int_t)index));
 	txn_key(key, id);
 	batch_put_json(fsm, wb, key, txn);
 	snprintf(key, sizeof key, "open/%s", id);
 	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
+}
+
+/* Marks txn aborted with reason in wb and drops this party's staged data. */
+static void txn_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn, uint64_t index,
+		      const char *reason)
+{
+	const char *id = json_string_value(json_object_get(txn, "id"));
+
+	json_object_set_new(txn, "reason", json_string(reason));
+	txn_finish(fsm, wb, txn, index, "aborted");
 	store_staging_batch_drop(fsm->db, wb, id);
 	LOG_INFO("txn %s aborted: %s", id, reason);
 }
@@ -213,7 +223,7 @@ static int columns_valid(json_t *cols, char *reason, size_t rsize)
 	return 1;
 }
 
-static void columns_describe(json_t *cols, char *out, size_t size)
+void store_columns_describe(json_t *cols, char *out, size_t size)
 {
 	size_t n = 0;
 	out[0] = '\0';
@@ -283,8 +293,8 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 		outcome = MPC_EINVAL;
 	} else if (tbl != NULL && cols != NULL && !json_equal(cols, json_object_get(tbl, "columns"))) {
 		char have[256], want[256];
-		columns_describe(json_object_get(tbl, "columns"), have, sizeof have);
-		columns_describe(cols, want, sizeof want);
+		store_columns_describe(json_object_get(tbl, "columns"), have, sizeof have);
+		store_columns_describe(cols, want, sizeof want);
 		snprintf(reason, sizeof reason, "schema mismatch: table '%s' has (%s), append has (%s)",
 			 table, have, want);
 		outcome = MPC_ECONFLICT;
@@ -474,13 +484,8 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	snprintf(key, sizeof key, "seg/%s/%08llx", table, (unsigned long long)segid);
 	batch_put_json(fsm, wb, key, seg);
 	json_decref(seg);
-	json_object_set_new(txn, "state", json_string("committed"));
 	json_object_set_new(txn, "segment", json_integer(segid));
-	json_object_set_new(txn, "end_revision", json_integer((json_int_t)index));
-	txn_key(key, id);
-	batch_put_json(fsm, wb, key, txn);
-	snprintf(key, sizeof key, "open/%s", id);
-	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
+	txn_finish(fsm, wb, txn, index, "committed");
 	strcpy(changed_state, "committed");
 	json_decref(tbl);
 	json_decref(txn);

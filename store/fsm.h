@@ -70,6 +70,9 @@ int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len);
 size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,
 			      uint64_t rows, uint64_t bytes, const char *digest_hex);
 
+/* Writes a column list as "a int64, b fixed(16)" into out. */
+void store_columns_describe(json_t *cols, char *out, size_t size);
+
 /* Whether s is a valid table or column name: [A-Za-z_][A-Za-z0-9_]{0,62}. */
 int store_name_valid(const char *s);
 

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "store/catalog.h"
 #include "store/db.h"
+#include "store/fsm.h"
 #include "store/staging.h"
 
 #include <errno.h>
@@ -259,20 +260,6 @@ static int api_get(struct ctx *c, const char *path, json_t **out)
 	return 0;
 }
 
-static void columns_text(json_t *cols, char *out, size_t size)
-{
-	size_t n = 0;
-	out[0] = '\0';
-	for (size_t i = 0; i < json_array_size(cols) && n < size; i++) {
-		json_t *col = json_array_get(cols, i);
-		const char *type = json_string_value(json_object_get(col, "type"));
-		n += (size_t)snprintf(out + n, size - n, "%s%s:%s", i ? "," : "",
-				      json_string_value(json_object_get(col, "name")), type);
-		if (n < size && strcmp(type, "fixed") == 0)
-			n += (size_t)snprintf(out + n, size - n, "%lld",
-					      (long long)json_integer_value(json_object_get(col, "frac")));
-	}
-}
 
 static int cmd_tables(struct opts *o, struct ctx *c)
 {
@@ -295,7 +282,7 @@ static int cmd_tables(struct opts *o, struct ctx *c)
 		printf("%-24s %12s %8s %8s  %s\n", "TABLE", "ROWS", "VERSION", "SEGMENTS", "COLUMNS");
 		json_array_foreach(json_object_get(j, "tables"), i, t)
 		{
-			columns_text(json_object_get(t, "columns"), cols, sizeof cols);
+			store_columns_describe(json_object_get(t, "columns"), cols, sizeof cols);
 			printf("%-24s %12lld %8lld %8lld  %s\n",
 			       json_string_value(json_object_get(t, "name")),
 			       (long long)json_integer_value(json_object_get(t, "rows")),
