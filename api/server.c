@@ -1,4 +1,5 @@
 /* REST API of a party: routing, JSON bodies (jansson), store calls, HTTP status mapping at the edge. */
+#include "api/internal.h"
 #include "api/server.h"
 #include "api/peer.h"
 #include "common/fault.h"
@@ -19,28 +20,9 @@
 #define BODY_MAX ((size_t)STORE_CHUNK_MAX + 4096)
 #define PROPOSE_TIMEOUT_MS 10000
 
-struct api_server {
-	struct MHD_Daemon *mhd;
-	struct store_node *node;
-	struct store_fsm *fsm;
-	struct store_db *db;
-	const struct mpc_party_conf *conf;
-};
-
-struct api_req {
-	char *body;
-	size_t len;
-	size_t cap; /* allocated for body (from Content-Length) */
-	int too_big;
-};
-
-struct api_resp {
-	unsigned status;
-	json_t *json; /* owned */
-};
 
 /* The one mapping from MPC_E* to HTTP status. */
-static unsigned http_status(int rv)
+unsigned api_http_status(int rv)
 {
 	switch (rv) {
 	case 0: return 200;
@@ -60,21 +42,19 @@ static unsigned http_status(int rv)
 	}
 }
 
-static void set_error(struct api_resp *r, int rv, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void set_error(struct api_resp *r, int rv, const char *fmt, ...)
+void api_set_error(struct api_resp *r, int rv, const char *fmt, ...)
 {
 	char msg[MPC_ERRMSG_SIZE * 2];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	r->status = http_status(rv);
+	r->status = api_http_status(rv);
 	json_decref(r->json);
 	r->json = json_pack("{s:s, s:s}", "error", msg, "code", mpc_strerror(rv));
 }
 
-static void set_json(struct api_resp *r, json_t *j)
+void api_set_json(struct api_resp *r, json_t *j)
 {
 	r->status = 200;
 	json_decref(r->json);
@@ -142,7 +122,7 @@ static void h_health(struct api_server *s, struct api_resp *r)
 {
 	struct store_node_status st;
 	store_node_status(s->node, &st);
-	set_json(r, json_pack("{s:b, s:i, s:s, s:s, s:I}", "ok", 1, "party", s->conf->party_id,
+	api_set_json(r, json_pack("{s:b, s:i, s:s, s:s, s:I}", "ok", 1, "party", s->conf->party_id,
 			      "cluster", s->conf->cluster->id_hex, "raft_state", st.state,
 			      "applied_index", (json_int_t)st.fsm_applied));
 }
@@ -166,7 +146,7 @@ static void h_raft(struct api_server *s, struct api_resp *r)
 	char leader[32];
 	snprintf(leader, sizeof leader, "party%d", st.leader);
 	/* "leader" is the member's name (never a falsy 0); "leader_party" its id. */
-	set_json(r, json_pack("{s:i, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "party",
+	api_set_json(r, json_pack("{s:i, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "party",
 			      st.party, "state", st.state, "leader",
 			      st.leader >= 0 ? json_string(leader) : json_null(), "leader_party",
 			      st.leader >= 0 ? json_integer(st.leader) : json_null(), "term",
@@ -182,7 +162,7 @@ static int wait_revision(struct api_server *s, struct MHD_Connection *c, struct 
 {
 	*rev = arg_u64(c, "revision", 0);
 	if (*rev != 0 && store_fsm_wait_applied(s->fsm, *rev, 10000) != 0) {
-		set_error(r, MPC_ETIMEDOUT, "revision %" PRIu64 " not applied here within 10 s",
+		api_set_error(r, MPC_ETIMEDOUT, "revision %" PRIu64 " not applied here within 10 s",
 			  *rev);
 		return -1;
 	}
@@ -196,7 +176,7 @@ static void h_tables(struct api_server *s, struct MHD_Connection *c, struct api_
 	if (wait_revision(s, c, r, &rev) != 0)
 		return;
 	store_catalog_tables(s->db, rev, &arr);
-	set_json(r, json_pack("{s:o, s:I}", "tables", arr, "revision",
+	api_set_json(r, json_pack("{s:o, s:I}", "tables", arr, "revision",
 			      (json_int_t)(rev ? rev : store_fsm_applied(s->fsm))));
 }
 
@@ -210,17 +190,17 @@ static void h_table(struct api_server *s, struct MHD_Connection *c, const char *
 		return;
 	rv = store_catalog_table(s->db, name, rev, arg_u64(c, "segments", 0) != 0, &t);
 	if (rv != 0) {
-		set_error(r, rv, "table '%s': %s", name, rv == MPC_ENOENT ? "unknown table" : mpc_strerror(rv));
+		api_set_error(r, rv, "table '%s': %s", name, rv == MPC_ENOENT ? "unknown table" : mpc_strerror(rv));
 		return;
 	}
-	set_json(r, t);
+	api_set_json(r, t);
 }
 
 static void h_txns(struct api_server *s, struct MHD_Connection *c, struct api_resp *r)
 {
 	json_t *arr;
 	store_catalog_txns(s->db, arg_u64(c, "open", 0) != 0, &arr);
-	set_json(r, json_pack("{s:o}", "txns", arr));
+	api_set_json(r, json_pack("{s:o}", "txns", arr));
 }
 
 static int txn_is_final(json_t *txn)
@@ -263,11 +243,11 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 		store_fsm_wait_change(s->fsm, seen, 500);
 	}
 	if (rv != 0) {
-		set_error(r, rv, "txn %s: %s", id, rv == MPC_ENOENT ? "unknown transaction" : mpc_strerror(rv));
+		api_set_error(r, rv, "txn %s: %s", id, rv == MPC_ENOENT ? "unknown transaction" : mpc_strerror(rv));
 		return;
 	}
 	add_local(s, id, txn);
-	set_json(r, txn);
+	api_set_json(r, txn);
 }
 
 static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp *r)
@@ -281,14 +261,14 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 	int outcome = 0, rv;
 
 	if (body == NULL || !json_is_object(body)) {
-		set_error(r, MPC_EINVAL, "body must be a JSON object {table, client, create, columns}");
+		api_set_error(r, MPC_EINVAL, "body must be a JSON object {table, client, create, columns}");
 		json_decref(body);
 		return;
 	}
 	table = json_string_value(json_object_get(body, "table"));
 	client = json_string_value(json_object_get(body, "client"));
 	if (table == NULL || client == NULL) {
-		set_error(r, MPC_EINVAL, "begin needs 'table' and 'client'");
+		api_set_error(r, MPC_EINVAL, "begin needs 'table' and 'client'");
 		json_decref(body);
 		return;
 	}
@@ -304,7 +284,7 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	if (rv != 0) {
 		json_decref(entry);
-		set_error(r, rv, "begin: %s", err);
+		api_set_error(r, rv, "begin: %s", err);
 		return;
 	}
 	if (outcome == 0) {
@@ -315,24 +295,24 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 		json_object_set_new(entry, "state", json_string("pending"));
 		json_object_set_new(entry, "revision", json_integer((json_int_t)index));
 		json_object_set_new(entry, "leader", json_integer(leader_hint(s)));
-		set_json(r, entry);
+		api_set_json(r, entry);
 		return;
 	}
 	json_decref(entry);
 	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
 	if (store_catalog_txn(s->db, id, &txn) != 0) {
-		set_error(r, outcome ? outcome : MPC_EINVAL, "begin refused: %s",
+		api_set_error(r, outcome ? outcome : MPC_EINVAL, "begin refused: %s",
 			  mpc_strerror(outcome ? outcome : MPC_EINVAL));
 		return;
 	}
 	if (outcome != 0) {
-		set_error(r, outcome, "%s", json_string_value(json_object_get(txn, "reason")));
+		api_set_error(r, outcome, "%s", json_string_value(json_object_get(txn, "reason")));
 		json_object_set_new(r->json, "txn", json_string(id));
 		json_decref(txn);
 		return;
 	}
 	json_object_set_new(txn, "revision", json_integer((json_int_t)index));
-	set_json(r, txn);
+	api_set_json(r, txn);
 }
 
 /* Asks the cluster to abort txn because of a bad request on this party. */
@@ -381,7 +361,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	int rv;
 
 	if (off == NULL || q->len < crypto_box_SEALBYTES) {
-		set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a sealed body");
+		api_set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a sealed body");
 		return;
 	}
 	if (wait_revision(s, c, r, &rev) != 0) /* the begin may not be applied here yet */
@@ -389,14 +369,14 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	plen = q->len - crypto_box_SEALBYTES;
 	plain = malloc(plen ? plen : 1);
 	if (plain == NULL) {
-		set_error(r, MPC_ENOMEM, "out of memory");
+		api_set_error(r, MPC_ENOMEM, "out of memory");
 		return;
 	}
 	/* Shares arrive sealed to this party's X25519 key: only it can read them. */
 	if (crypto_box_seal_open(plain, (const uint8_t *)q->body, q->len, me->box_pk,
 				 s->conf->box_sk) != 0) {
 		free(plain);
-		set_error(r, MPC_ECRYPTO, "chunk is not sealed to party %d's public key",
+		api_set_error(r, MPC_ECRYPTO, "chunk is not sealed to party %d's public key",
 			  s->conf->party_id);
 		return;
 	}
@@ -410,17 +390,17 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	json_decref(txn);
 	if (rv == MPC_ECONFLICT || rv == MPC_EINVAL) {
 		abort_txn(s, id, err);
-		set_error(r, rv, "%s; transaction aborted", err);
+		api_set_error(r, rv, "%s; transaction aborted", err);
 		return;
 	}
 	if (rv != 0) {
-		set_error(r, rv, "%s", err);
+		api_set_error(r, rv, "%s", err);
 		return;
 	}
 	{
 		struct store_staging_info si;
 		store_staging_get(s->db, id, &si, err);
-		set_json(r, json_pack("{s:s, s:i, s:I}", "txn", id, "party", s->conf->party_id,
+		api_set_json(r, json_pack("{s:s, s:i, s:I}", "txn", id, "party", s->conf->party_id,
 				      "received", (json_int_t)si.received));
 	}
 }
@@ -450,7 +430,7 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 		json_decref(txn);
 		if (rv == MPC_ESTATE && strstr(err, "no shares") != NULL)
 			abort_txn(s, id, err);
-		set_error(r, rv, "prepare: %s", err);
+		api_set_error(r, rv, "prepare: %s", err);
 		return;
 	}
 	ncols = json_array_size(json_object_get(txn, "columns"));
@@ -459,7 +439,7 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 		snprintf(msg, sizeof msg, "staged %" PRIu64 " bytes: not whole rows of %" PRIu64 " columns",
 			 si.received, ncols);
 		abort_txn(s, id, msg);
-		set_error(r, MPC_EINVAL, "prepare: %s; transaction aborted", msg);
+		api_set_error(r, MPC_EINVAL, "prepare: %s; transaction aborted", msg);
 		return;
 	}
 	mpc_fault_point("prepare"); /* staged shares are durable, the vote is not cast */
@@ -475,28 +455,28 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	json_decref(entry);
 	if (rv != 0) {
-		set_error(r, rv, "prepare: %s", err);
+		api_set_error(r, rv, "prepare: %s", err);
 		return;
 	}
 	if (outcome == 0) {
-		set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}", "id", id, "party",
+		api_set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}", "id", id, "party",
 				      s->conf->party_id, "vote", "prepared", "rows", (json_int_t)rows,
 				      "revision", (json_int_t)index, "leader", leader_hint(s)));
 		return;
 	}
 	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
 	if (store_catalog_txn(s->db, id, &txn) != 0) {
-		set_error(r, MPC_ENOENT, "txn %s vanished", id);
+		api_set_error(r, MPC_ENOENT, "txn %s vanished", id);
 		return;
 	}
 	if (outcome != 0) {
 		const char *reason = json_string_value(json_object_get(txn, "reason"));
-		set_error(r, outcome, "prepare refused: %s", reason ? reason : mpc_strerror(outcome));
+		api_set_error(r, outcome, "prepare refused: %s", reason ? reason : mpc_strerror(outcome));
 		json_decref(txn);
 		return;
 	}
 	add_local(s, id, txn);
-	set_json(r, txn);
+	api_set_json(r, txn);
 }
 
 static void h_txn_abort(struct api_server *s, const char *id, struct api_req *q,
@@ -515,16 +495,16 @@ static void h_txn_abort(struct api_server *s, const char *id, struct api_req *q,
 	rv = propose(s, e, &outcome, &index, err);
 	json_decref(e);
 	if (rv != 0) {
-		set_error(r, rv, "abort: %s", err);
+		api_set_error(r, rv, "abort: %s", err);
 		return;
 	}
 	if (outcome != 0) {
-		set_error(r, outcome, "abort of txn %s refused: %s", id,
+		api_set_error(r, outcome, "abort of txn %s refused: %s", id,
 			  outcome == MPC_ESTATE ? "already committed" : mpc_strerror(outcome));
 		return;
 	}
 	if (store_catalog_txn(s->db, id, &txn) == 0)
-		set_json(r, txn);
+		api_set_json(r, txn);
 }
 
 static void h_verify(struct api_server *s, struct api_resp *r)
@@ -532,7 +512,7 @@ static void h_verify(struct api_server *s, struct api_resp *r)
 	char hex[65];
 	uint64_t applied;
 	store_catalog_digest(s->db, &applied, hex);
-	set_json(r, json_pack("{s:i, s:I, s:s}", "party", s->conf->party_id, "applied_index",
+	api_set_json(r, json_pack("{s:i, s:I, s:s}", "party", s->conf->party_id, "applied_index",
 			      (json_int_t)applied, "digest", hex));
 }
 
@@ -546,7 +526,7 @@ static void h_internal_propose(struct api_server *s, struct MHD_Connection *c, s
 
 	if (party == NULL || q->body == NULL ||
 	    api_peer_verify(s->conf->cluster, atoi(party), q->body, q->len, sig) != 0) {
-		set_error(r, MPC_EPERM, "internal call without a valid party signature");
+		api_set_error(r, MPC_EPERM, "internal call without a valid party signature");
 		return;
 	}
 	rv = store_node_propose(s->node, q->body, q->len, PROPOSE_TIMEOUT_MS, &outcome, &index,
@@ -559,10 +539,10 @@ static void h_internal_propose(struct api_server *s, struct MHD_Connection *c, s
 		return;
 	}
 	if (rv != 0) {
-		set_error(r, rv, "propose: %s", mpc_strerror(rv));
+		api_set_error(r, rv, "propose: %s", mpc_strerror(rv));
 		return;
 	}
-	set_json(r, json_pack("{s:i, s:I}", "outcome", outcome, "index", (json_int_t)index));
+	api_set_json(r, json_pack("{s:i, s:I}", "outcome", outcome, "index", (json_int_t)index));
 }
 
 /* ---- routing ---- */
@@ -581,7 +561,7 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 	while (*p && n < 4) {
 		size_t len = strcspn(p, "/");
 		if (len >= sizeof seg[0]) {
-			set_error(r, MPC_EINVAL, "path segment too long");
+			api_set_error(r, MPC_EINVAL, "path segment too long");
 			return;
 		}
 		memcpy(seg[n], p, len);
@@ -620,8 +600,15 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 	}
 	if (n == 3 && post && strcmp(seg[1], "internal") == 0 && strcmp(seg[2], "propose") == 0)
 		return h_internal_propose(s, c, q, r);
+	if (strcmp(seg[1], "engine") == 0) {
+		const char *rest = url;
+		while (*rest == '/')
+			rest++;
+		rest += strlen("v1/engine"); /* "" or "/..." */
+		return api_engine_route(s, c, method, rest, q, r);
+	}
 notfound:
-	set_error(r, MPC_ENOENT, "no such endpoint: %s %s", method, url);
+	api_set_error(r, MPC_ENOENT, "no such endpoint: %s %s", method, url);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -673,7 +660,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		return MHD_YES;
 	}
 	if (q->too_big)
-		set_error(&r, MPC_EINVAL, "request body larger than %zu bytes", BODY_MAX);
+		api_set_error(&r, MPC_EINVAL, "request body larger than %zu bytes", BODY_MAX);
 	else
 		route(s, c, method, url, q, &r);
 	if (r.status >= 500 || (r.status >= 400 && r.status != 404))
@@ -702,7 +689,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 int api_server_start(struct store_node *node, struct store_fsm *fsm, struct store_db *db,
-		     const struct mpc_party_conf *conf, struct api_server **out, char *errmsg)
+		     const struct mpc_party_conf *conf, struct engine_service *engine,
+		     struct api_server **out, char *errmsg)
 {
 	const struct mpc_party_info *me = &conf->cluster->parties[conf->party_id];
 	struct addrinfo hints, *ai = NULL;
@@ -729,6 +717,7 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 	s->fsm = fsm;
 	s->db = db;
 	s->conf = conf;
+	s->engine = engine;
 	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 					  MHD_USE_ERROR_LOG,
 				  (uint16_t)me->api_port, NULL, NULL, on_request, s,

@@ -1,0 +1,46 @@
+/* Private to api/: the server state and the request/answer types shared by the route files. */
+#ifndef MPC_API_INTERNAL_H
+#define MPC_API_INTERNAL_H
+
+#include "common/conf.h"
+#include "store/node.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+struct engine_service;
+
+struct api_server {
+	struct MHD_Daemon *mhd;
+	struct store_node *node;
+	struct store_fsm *fsm;
+	struct store_db *db;
+	const struct mpc_party_conf *conf;
+	struct engine_service *engine; /* may be NULL */
+};
+
+struct api_req {
+	char *body; /* NUL-terminated, may be NULL */
+	size_t len;
+	size_t cap; /* allocated for body (from Content-Length) */
+	int too_big;
+};
+
+struct api_resp {
+	unsigned status;
+	json_t *json; /* owned */
+};
+
+/* The one mapping from MPC_E* to an HTTP status. */
+unsigned api_http_status(int rv);
+/* Sets r to {"error": text, "code": name} with the status of rv. */
+void api_set_error(struct api_resp *r, int rv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Sets r to 200 with j (ownership passes to r). */
+void api_set_json(struct api_resp *r, json_t *j);
+
+/* Routes /v1/engine/...: rest is the path after "/v1/engine" ("" or "/..."). In api/engine.c. */
+void api_engine_route(struct api_server *s, struct MHD_Connection *c, const char *method,
+		      const char *rest, struct api_req *q, struct api_resp *r);
+
+#endif

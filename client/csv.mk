@@ -1,0 +1,1 @@
+# CSV parser rules (client/csv.*)

@@ -1,0 +1,6 @@
+# Man pages and the annotated example configurations (installed under $(docdir)/examples).
+dist_man_MANS += man/mpcd.8 man/mpcstore-tool.1
+
+exampledir = $(docdir)/examples
+dist_example_DATA = examples/cluster.conf.example examples/mpcd.conf.example \
+	examples/client.conf.example
