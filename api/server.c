@@ -118,6 +118,8 @@ static int leader_hint(struct api_server *s)
 
 /* ---- handlers ---- */
 
+static void do_prepare(struct api_server *s, const char *id, struct api_resp *r);
+
 static void h_health(struct api_server *s, struct api_resp *r)
 {
 	struct store_node_status st;
@@ -233,14 +235,14 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 	int rv;
 
 	for (;;) {
-		uint64_t seen = store_fsm_applied(s->fsm);
+		uint64_t seen = store_fsm_finals(s->fsm);
 		rv = store_catalog_txn(s->db, id, &txn);
 		if (wait_ms == 0 || (rv == 0 && txn_is_final(txn)) ||
 		    (uint64_t)time(NULL) * 1000 >= until)
 			break;
 		json_decref(txn);
 		txn = NULL;
-		store_fsm_wait_change(s->fsm, seen, 500);
+		store_fsm_wait_final(s->fsm, seen, 500);
 	}
 	if (rv != 0) {
 		api_set_error(r, rv, "txn %s: %s", id, rv == MPC_ENOENT ? "unknown transaction" : mpc_strerror(rv));
@@ -397,6 +399,10 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		api_set_error(r, rv, "%s", err);
 		return;
 	}
+	if (arg_u64(c, "prepare", 0) != 0) {
+		do_prepare(s, id, r); /* the last chunk: one round trip less per party */
+		return;
+	}
 	{
 		struct store_staging_info si;
 		store_staging_get(s->db, id, &si, err);
@@ -409,6 +415,14 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 			  struct api_resp *r)
 {
 	uint64_t rev;
+	if (wait_revision(s, c, r, &rev) != 0)
+		return;
+	do_prepare(s, id, r);
+}
+
+/* Seals this party's staged shares, makes them durable and casts its signed vote. */
+static void do_prepare(struct api_server *s, const char *id, struct api_resp *r)
+{
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
 	uint8_t sig[crypto_sign_BYTES];
@@ -417,8 +431,6 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 	int outcome = 0, rv;
 	size_t mlen;
 
-	if (wait_revision(s, c, r, &rev) != 0)
-		return;
 	store_staging_lock(s->db);
 	rv = txn_open_locked(s, id, &txn, err);
 	if (rv == 0)

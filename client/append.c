@@ -61,7 +61,7 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
 }
 
 int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
-		       uint64_t offset, const void *shares, size_t len, char *errmsg)
+		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg)
 {
 	const struct mpc_party_info *p = &cl->cluster->parties[party];
 	uint8_t *sealed = malloc(len + crypto_box_SEALBYTES);
@@ -72,8 +72,8 @@ int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64
 		return MPC_ENOMEM;
 	/* Only the receiving party can open its shares (DESIGN.md §6). */
 	crypto_box_seal(sealed, shares, len, p->box_pk);
-	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64, txn,
-		 offset, revision);
+	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
+		 txn, offset, revision, prepare ? "&prepare=1" : "");
 	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + crypto_box_SEALBYTES, NULL,
 			     errmsg);
 	free(sealed);
@@ -124,50 +124,12 @@ int mpc_client_txn_wait(struct mpc_client *cl, int party, const char *txn, int t
 	return rv;
 }
 
-struct upload_job {
-	struct mpc_client *cl;
-	int party;
-	const char *txn;
-	uint64_t revision;
-	const struct mpc_append *req;
-	uint64_t **shares; /* per party, row-major */
-	int rv;
-	char errmsg[MPC_ERRMSG_SIZE];
-};
-
-static void *upload_main(void *arg)
-{
-	struct upload_job *j = arg;
-	size_t chunk = j->req->chunk_bytes ? j->req->chunk_bytes : DEFAULT_CHUNK;
-	size_t row_bytes = j->req->ncols * 8;
-	uint64_t total = j->req->rows * row_bytes, off = 0;
-	const uint8_t *data = (const uint8_t *)j->shares[j->party];
-
-	/* Chunks hold whole rows. */
-	chunk = chunk / row_bytes * row_bytes;
-	if (chunk == 0)
-		chunk = row_bytes;
-	while (off < total) {
-		size_t n = total - off < chunk ? (size_t)(total - off) : chunk;
-		j->rv = mpc_client_txn_put(j->cl, j->party, j->txn, j->revision, off, data + off, n,
-					   j->errmsg);
-		if (j->rv != 0)
-			return NULL;
-		off += n;
-	}
-	j->rv = mpc_client_txn_prepare(j->cl, j->party, j->txn, j->revision, j->errmsg);
-	return NULL;
-}
-
 int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
 		      struct mpc_append_result *result, char *errmsg)
 {
 	int n = cl->cluster->n_parties, rv, failed = -1;
 	size_t count = (size_t)req->rows * req->ncols;
 	uint64_t *shares[MPC_MAX_PARTIES] = {0};
-	struct upload_job jobs[MPC_MAX_PARTIES];
-	pthread_t th[MPC_MAX_PARTIES];
-	int started[MPC_MAX_PARTIES] = {0};
 
 	memset(result, 0, sizeof *result);
 	if (req->rows == 0 || req->ncols == 0) {
@@ -192,37 +154,72 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
 		snprintf(result->reason, sizeof result->reason, "%s", errmsg);
 		goto out;
 	}
-	for (int p = 0; p < n; p++) {
-		jobs[p] = (struct upload_job){cl, p, result->txn, result->revision, req, shares, 0, ""};
-		started[p] = pthread_create(&th[p], NULL, upload_main, &jobs[p]) == 0;
-		if (!started[p]) {
-			jobs[p].rv = MPC_ENOMEM;
-			snprintf(jobs[p].errmsg, sizeof jobs[p].errmsg, "cannot start upload thread");
+	/* Chunk k of every party in parallel, over connections that stay open;
+	 * the last chunk carries the prepare. Chunks hold whole rows. */
+	{
+		size_t row_bytes = req->ncols * 8;
+		size_t chunk = (req->chunk_bytes ? req->chunk_bytes : DEFAULT_CHUNK) / row_bytes * row_bytes;
+		uint64_t total = req->rows * row_bytes, off = 0;
+		struct mpc_call calls[MPC_MAX_PARTIES];
+		uint8_t *sealed[MPC_MAX_PARTIES] = {0};
+
+		if (chunk == 0)
+			chunk = row_bytes;
+		while (off < total && failed < 0) {
+			size_t len = total - off < chunk ? (size_t)(total - off) : chunk;
+			int last = off + len == total;
+			for (int p = 0; p < n; p++) {
+				uint8_t *b = realloc(sealed[p], len + crypto_box_SEALBYTES);
+				if (b == NULL) {
+					rv = MPC_ENOMEM;
+					failed = p;
+					break;
+				}
+				sealed[p] = b;
+				/* Only the receiving party can open its shares (DESIGN.md §6). */
+				crypto_box_seal(b, (const uint8_t *)shares[p] + off, len,
+						cl->cluster->parties[p].box_pk);
+				calls[p] = (struct mpc_call){.party = p, .method = "PUT", .body = b,
+							     .len = len + crypto_box_SEALBYTES};
+				snprintf(calls[p].path, sizeof calls[p].path,
+					 "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
+					 result->txn, off, result->revision, last ? "&prepare=1" : "");
+			}
+			if (failed >= 0)
+				break;
+			rv = mpc_client_call_many(cl, calls, n);
+			for (int p = 0; p < n; p++) {
+				if (calls[p].rv != 0 && failed < 0) {
+					failed = p;
+					memcpy(errmsg, calls[p].errmsg, MPC_ERRMSG_SIZE);
+				}
+				json_decref(calls[p].resp);
+			}
+			off += len;
 		}
-	}
-	for (int p = 0; p < n; p++) {
-		if (started[p])
-			pthread_join(th[p], NULL);
-		if (jobs[p].rv != 0 && failed < 0)
-			failed = p;
+		for (int p = 0; p < n; p++)
+			free(sealed[p]);
 	}
 	if (failed >= 0) {
 		char ignore[MPC_ERRMSG_SIZE];
-		memcpy(errmsg, jobs[failed].errmsg, MPC_ERRMSG_SIZE);
 		/* Nothing may become visible: abort through any party that answers. */
 		for (int p = 0; p < n; p++)
 			if (mpc_client_txn_abort(cl, p, result->txn, errmsg, ignore) != MPC_EUNAVAIL)
 				break;
 	}
-	rv = mpc_client_txn_wait(cl, result->leader, result->txn, 30000, result->state, result->reason,
-				 sizeof result->reason, failed >= 0 ? (char[MPC_ERRMSG_SIZE]){0} : errmsg);
-	if (rv == 0 && strcmp(result->state, "committed") != 0) {
-		rv = failed >= 0 ? jobs[failed].rv : MPC_ECONFLICT;
-		if (failed < 0)
-			mpc_errmsg_printf(errmsg, "txn %s %s: %s", result->txn, result->state,
-					  result->reason);
-	} else if (failed >= 0) {
-		rv = jobs[failed].rv;
+	{
+		int upload_rv = rv;
+		rv = mpc_client_txn_wait(cl, result->leader, result->txn, 30000, result->state,
+					 result->reason, sizeof result->reason,
+					 failed >= 0 ? (char[MPC_ERRMSG_SIZE]){0} : errmsg);
+		if (rv == 0 && strcmp(result->state, "committed") != 0) {
+			rv = failed >= 0 ? upload_rv : MPC_ECONFLICT;
+			if (failed < 0)
+				mpc_errmsg_printf(errmsg, "txn %s %s: %s", result->txn,
+						  result->state, result->reason);
+		} else if (failed >= 0) {
+			rv = upload_rv;
+		}
 	}
 out:
 	for (int p = 0; p < n; p++)

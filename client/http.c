@@ -1,21 +1,16 @@
 /* libmpcclient transport: one libcurl call per request, JSON answers, HTTP status → MPC_E*. */
 #include "client/internal.h"
+#include "common/curl_handle.h"
 #include "common/dynbuf.h"
 #include "common/err.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
-
-static void curl_init_once(void)
-{
-	curl_global_init(CURL_GLOBAL_DEFAULT);
-}
 
 int mpc_client_open(const char *path, struct mpc_client **out, char *errmsg)
 {
@@ -33,7 +28,6 @@ int mpc_client_open(const char *path, struct mpc_client **out, char *errmsg)
 		return rv;
 	}
 	cl->cluster = cl->conf->cluster;
-	pthread_once(&curl_once, curl_init_once);
 	*out = cl;
 	return 0;
 }
@@ -48,7 +42,6 @@ int mpc_client_open_cluster(const struct mpc_cluster *c, struct mpc_client **out
 		return MPC_ECRYPTO;
 	}
 	cl->cluster = c;
-	pthread_once(&curl_once, curl_init_once);
 	*out = cl;
 	return 0;
 }
@@ -57,6 +50,11 @@ void mpc_client_close(struct mpc_client *cl)
 {
 	if (cl == NULL)
 		return;
+	for (int p = 0; p < MPC_MAX_PARTIES; p++)
+		if (cl->party_handle[p] != NULL)
+			curl_easy_cleanup(cl->party_handle[p]);
+	if (cl->multi != NULL)
+		curl_multi_cleanup(cl->multi);
 	mpc_client_conf_free(cl->conf);
 	free(cl);
 }
@@ -72,36 +70,6 @@ const char *mpc_client_name(const struct mpc_client *cl)
 }
 
 
-/* One handle per thread, reset per call: libcurl keeps its connections to
- * the parties alive across calls (no TCP set-up per request). */
-static pthread_key_t handle_key;
-static pthread_once_t handle_once = PTHREAD_ONCE_INIT;
-
-static void handle_free(void *h)
-{
-	curl_easy_cleanup(h);
-}
-
-static void handle_key_init(void)
-{
-	pthread_key_create(&handle_key, handle_free);
-}
-
-static CURL *thread_handle(void)
-{
-	CURL *h;
-	pthread_once(&handle_once, handle_key_init);
-	h = pthread_getspecific(handle_key);
-	if (h == NULL) {
-		h = curl_easy_init();
-		if (h != NULL)
-			pthread_setspecific(handle_key, h);
-	} else {
-		curl_easy_reset(h);
-	}
-	return h;
-}
-
 static int status_err(long status)
 {
 	switch (status) {
@@ -115,25 +83,12 @@ static int status_err(long status)
 	}
 }
 
-int mpc_client_call(struct mpc_client *cl, int party, const char *method, const char *path,
-		    const void *body, size_t len, json_t **resp, char *errmsg)
+/* Sets curl up for one call; *hdrs must be freed by the caller after the transfer. */
+static void call_setup(CURL *curl, const struct mpc_party_info *p, const char *method,
+		       const char *path, const void *body, size_t len, struct mpc_dynbuf *bb,
+		       struct curl_slist **hdrs)
 {
-	const struct mpc_party_info *p;
-	struct mpc_dynbuf bb = {NULL, 0};
-	struct curl_slist *hdrs = NULL;
 	char url[1024];
-	long status = 0;
-	json_t *j = NULL;
-	CURLcode cc;
-	CURL *curl;
-	int rv;
-
-	if (party < 0 || party >= cl->cluster->n_parties)
-		return MPC_EINVAL;
-	p = &cl->cluster->parties[party];
-	curl = thread_handle();
-	if (curl == NULL)
-		return MPC_ENOMEM;
 	snprintf(url, sizeof url, "http://%s:%u%s", p->host, p->api_port, path);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -141,26 +96,33 @@ int mpc_client_call(struct mpc_client *cl, int party, const char *method, const 
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 3000L);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 120000L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, mpc_dynbuf_write);
-	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &bb);
-	hdrs = curl_slist_append(hdrs, "Expect:");
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, bb);
+	*hdrs = curl_slist_append(NULL, "Expect:");
 	if (body != NULL || strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0) {
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body ? (const char *)body : "");
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
-		hdrs = curl_slist_append(hdrs, "Content-Type: application/octet-stream");
+		*hdrs = curl_slist_append(*hdrs, "Content-Type: application/octet-stream");
 	}
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
-	cc = curl_easy_perform(curl);
-	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-	curl_slist_free_all(hdrs);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *hdrs);
+}
+
+/* Interprets a finished transfer: the one mapping from HTTP status to MPC_E*. */
+static int call_finish(const struct mpc_party_info *p, int party, CURLcode cc, long status,
+		       struct mpc_dynbuf *bb, json_t **resp, char *errmsg)
+{
+	json_t *j = NULL;
+	int rv;
+
 	if (cc != CURLE_OK) {
 		mpc_errmsg_printf(errmsg, "party %d (%s:%u) unreachable: %s", party, p->host,
 				  p->api_port, curl_easy_strerror(cc));
-		free(bb.data);
+		free(bb->data);
 		return MPC_EUNAVAIL;
 	}
-	if (bb.data != NULL)
-		j = json_loadb(bb.data, bb.len, 0, NULL);
-	free(bb.data);
+	if (bb->data != NULL)
+		j = json_loadb(bb->data, bb->len, 0, NULL);
+	free(bb->data);
+	bb->data = NULL;
 	if (status >= 200 && status < 300) {
 		if (resp != NULL)
 			*resp = j;
@@ -178,6 +140,78 @@ int mpc_client_call(struct mpc_client *cl, int party, const char *method, const 
 	else
 		json_decref(j);
 	return rv;
+}
+
+int mpc_client_call(struct mpc_client *cl, int party, const char *method, const char *path,
+		    const void *body, size_t len, json_t **resp, char *errmsg)
+{
+	struct mpc_dynbuf bb = {NULL, 0};
+	struct curl_slist *hdrs = NULL;
+	long status = 0;
+	CURLcode cc;
+	CURL *curl;
+
+	if (party < 0 || party >= cl->cluster->n_parties)
+		return MPC_EINVAL;
+	curl = mpc_curl_thread_handle();
+	if (curl == NULL)
+		return MPC_ENOMEM;
+	call_setup(curl, &cl->cluster->parties[party], method, path, body, len, &bb, &hdrs);
+	cc = curl_easy_perform(curl);
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_slist_free_all(hdrs);
+	return call_finish(&cl->cluster->parties[party], party, cc, status, &bb, resp, errmsg);
+}
+
+int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n)
+{
+	struct mpc_dynbuf bb[MPC_MAX_PARTIES];
+	struct curl_slist *hdrs[MPC_MAX_PARTIES] = {0};
+	int running = 0, first_rv = 0;
+	CURLMsg *msg;
+
+	if (n > MPC_MAX_PARTIES)
+		return MPC_EINVAL;
+	if (cl->multi == NULL && (cl->multi = curl_multi_init()) == NULL)
+		return MPC_ENOMEM;
+	for (int i = 0; i < n; i++) {
+		int p = calls[i].party;
+		calls[i].resp = NULL;
+		calls[i].errmsg[0] = '\0';
+		bb[i] = (struct mpc_dynbuf){NULL, 0};
+		if (cl->party_handle[p] == NULL && (cl->party_handle[p] = curl_easy_init()) == NULL)
+			return MPC_ENOMEM;
+		curl_easy_reset(cl->party_handle[p]);
+		call_setup(cl->party_handle[p], &cl->cluster->parties[p], calls[i].method,
+			   calls[i].path, calls[i].body, calls[i].len, &bb[i], &hdrs[i]);
+		curl_easy_setopt(cl->party_handle[p], CURLOPT_PRIVATE, (void *)(intptr_t)i);
+		curl_multi_add_handle(cl->multi, cl->party_handle[p]);
+	}
+	do {
+		curl_multi_perform(cl->multi, &running);
+		while ((msg = curl_multi_info_read(cl->multi, &(int){0})) != NULL) {
+			void *priv = NULL;
+			long status = 0;
+			int i;
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+			i = (int)(intptr_t)priv;
+			calls[i].rv = call_finish(&cl->cluster->parties[calls[i].party], calls[i].party,
+						  msg->data.result, status, &bb[i], &calls[i].resp,
+						  calls[i].errmsg);
+			curl_multi_remove_handle(cl->multi, msg->easy_handle);
+		}
+		if (running)
+			curl_multi_poll(cl->multi, NULL, 0, 1000, NULL);
+	} while (running);
+	for (int i = 0; i < n; i++) {
+		curl_slist_free_all(hdrs[i]);
+		if (calls[i].rv != 0 && first_rv == 0)
+			first_rv = calls[i].rv;
+	}
+	return first_rv;
 }
 
 int mpc_client_call_any(struct mpc_client *cl, const char *method, const char *path,

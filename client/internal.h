@@ -3,10 +3,33 @@
 #define MPC_CLIENT_INTERNAL_H
 
 #include "client/mpcclient.h"
+#include "common/err.h"
+
+#include <curl/curl.h>
 
 struct mpc_client {
 	struct mpc_client_conf *conf; /* NULL for a cluster-only client */
 	const struct mpc_cluster *cluster;
+	/* One persistent handle per party for calls made in parallel: their
+	 * connections stay open across calls (one thread uses a client at a time). */
+	CURL *party_handle[MPC_MAX_PARTIES];
+	CURLM *multi;
 };
+
+/* One call of a parallel batch; the outputs are filled by mpc_client_call_many(). */
+struct mpc_call {
+	int party;
+	const char *method;
+	char path[256];
+	const void *body; /* borrowed, may be NULL */
+	size_t len;
+	int rv;	      /* as mpc_client_call() */
+	json_t *resp; /* new reference or NULL; caller decrefs */
+	char errmsg[MPC_ERRMSG_SIZE];
+};
+
+/* Runs calls concurrently (at most one per party), each as mpc_client_call()
+ * would. Returns 0 when all succeeded, else the rv of the first that failed. */
+int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n);
 
 #endif

@@ -41,9 +41,11 @@ int mpc_client_call_any(struct mpc_client *cl, const char *method, const char *p
 int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
 			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
 			 int *leader, char *errmsg);
-/* Uploads bytes of this party's share stream at offset, sealed to the party. */
+/* Uploads bytes of this party's share stream at offset, sealed to the party;
+ * with prepare set, the party prepares right after storing them (the last
+ * chunk: saves the separate prepare call). */
 int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
-		       uint64_t offset, const void *shares, size_t len, char *errmsg);
+		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg);
 /* Asks party to prepare (seal its staged shares and vote). */
 int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 			   char *errmsg);

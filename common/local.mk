@@ -1,9 +1,10 @@
 noinst_LTLIBRARIES += libmpccommon.la
 libmpccommon_la_SOURCES = common/err.c common/err.h common/log.c common/log.h \
 	common/ini.c common/ini.h common/conf.c common/conf.h \
-	common/fault.c common/fault.h common/dynbuf.c common/dynbuf.h
-libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
-libmpccommon_la_LIBADD = $(SODIUM_LIBS)
+	common/fault.c common/fault.h common/dynbuf.c common/dynbuf.h \
+	common/curl_handle.c common/curl_handle.h
+libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CURL_CFLAGS)
+libmpccommon_la_LIBADD = $(SODIUM_LIBS) $(CURL_LIBS) -lpthread
 
 check_PROGRAMS += test_common_conf
 TESTS += test_common_conf

@@ -53,6 +53,7 @@ int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_
 	fsm->party_id = party_id;
 	pthread_mutex_init(&fsm->lock, NULL);
 	pthread_cond_init(&fsm->cond, NULL);
+	pthread_cond_init(&fsm->final_cond, NULL);
 	fsm->applied = read_applied(db);
 	return 0;
 }
@@ -61,6 +62,7 @@ void store_fsm_close(struct store_fsm *fsm)
 {
 	pthread_mutex_destroy(&fsm->lock);
 	pthread_cond_destroy(&fsm->cond);
+	pthread_cond_destroy(&fsm->final_cond);
 }
 
 uint64_t store_fsm_applied(struct store_fsm *fsm)
@@ -101,13 +103,22 @@ int store_fsm_wait_applied(struct store_fsm *fsm, uint64_t index, int timeout_ms
 	return rv;
 }
 
-void store_fsm_wait_change(struct store_fsm *fsm, uint64_t seen, int timeout_ms)
+uint64_t store_fsm_finals(struct store_fsm *fsm)
+{
+	uint64_t v;
+	pthread_mutex_lock(&fsm->lock);
+	v = fsm->finals;
+	pthread_mutex_unlock(&fsm->lock);
+	return v;
+}
+
+void store_fsm_wait_final(struct store_fsm *fsm, uint64_t seen, int timeout_ms)
 {
 	struct timespec ts;
 	deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&fsm->lock);
-	while (fsm->applied <= seen && !fsm->shutting_down)
-		if (pthread_cond_timedwait(&fsm->cond, &fsm->lock, &ts) == ETIMEDOUT)
+	while (fsm->finals <= seen && !fsm->shutting_down)
+		if (pthread_cond_timedwait(&fsm->final_cond, &fsm->lock, &ts) == ETIMEDOUT)
 			break;
 	pthread_mutex_unlock(&fsm->lock);
 }
@@ -117,6 +128,7 @@ void store_fsm_shutdown(struct store_fsm *fsm)
 	pthread_mutex_lock(&fsm->lock);
 	fsm->shutting_down = 1;
 	pthread_cond_broadcast(&fsm->cond);
+	pthread_cond_broadcast(&fsm->final_cond);
 	pthread_mutex_unlock(&fsm->lock);
 }
 
@@ -569,6 +581,10 @@ int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, si
 	pthread_mutex_lock(&fsm->lock);
 	fsm->applied = index;
 	pthread_cond_broadcast(&fsm->cond);
+	if (strcmp(changed_state, "committed") == 0 || strcmp(changed_state, "aborted") == 0) {
+		fsm->finals++;
+		pthread_cond_broadcast(&fsm->final_cond);
+	}
 	pthread_mutex_unlock(&fsm->lock);
 	if (changed_state[0] != '\0' && txn_id != NULL && fsm->on_txn != NULL)
 		fsm->on_txn(fsm->on_txn_data, txn_id, changed_state);
@@ -731,7 +747,9 @@ int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)
 	}
 	pthread_mutex_lock(&fsm->lock);
 	fsm->applied = applied;
+	fsm->finals++; /* txns may have finished inside the snapshot */
 	pthread_cond_broadcast(&fsm->cond);
+	pthread_cond_broadcast(&fsm->final_cond);
 	pthread_mutex_unlock(&fsm->lock);
 	LOG_INFO("restored snapshot at index %" PRIu64, applied);
 	return 0;

@@ -30,6 +30,8 @@ struct store_fsm {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* broadcast after every apply */
 	uint64_t applied;    /* highest index whose effects are in the db */
+	pthread_cond_t final_cond; /* broadcast when a txn is committed or aborted */
+	uint64_t finals;	   /* count of such events */
 	int shutting_down;
 	/* Called on the applying thread after a txn changed state ("pending",
 	 * "prepared", "committed", "aborted"). May be NULL. */
@@ -55,8 +57,11 @@ int store_fsm_wait_applied(struct store_fsm *fsm, uint64_t index, int timeout_ms
 uint64_t store_fsm_applied(struct store_fsm *fsm);
 /* Wakes every waiter with MPC_ESHUTDOWN. */
 void store_fsm_shutdown(struct store_fsm *fsm);
-/* Wait for any apply, up to timeout_ms (used by long polls). */
-void store_fsm_wait_change(struct store_fsm *fsm, uint64_t seen, int timeout_ms);
+/* Count of txns that reached a final state (committed/aborted) so far, and a
+ * wait until that count exceeds seen or timeout_ms passes (long polls: they
+ * wake per finished txn, not per applied entry). */
+uint64_t store_fsm_finals(struct store_fsm *fsm);
+void store_fsm_wait_final(struct store_fsm *fsm, uint64_t seen, int timeout_ms);
 
 /* Snapshot of the replicated state (every meta key outside local/) as one
  * malloc'd buffer; caller frees. */

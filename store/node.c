@@ -290,6 +290,17 @@ static int duty_one(void *vctx, const char *key, size_t klen, const char *val, s
 	return 0;
 }
 
+/* Proposes Commit(txn) now (the leader's step 2 of DESIGN.md §3). */
+static void propose_commit(struct store_node *node, const char *txn)
+{
+	json_t *e = json_pack("{s:s, s:s}", "op", "commit", "txn", txn);
+	struct open_txn *o = open_find(node, txn, now_ms());
+	if (o != NULL)
+		o->commit_sent_ms = now_ms();
+	propose_internal(node, e);
+	json_decref(e);
+}
+
 static void leader_duties(struct store_node *node)
 {
 	static int tick;
@@ -369,10 +380,9 @@ static void async_cb(uv_async_t *h)
 		rev = p->next;
 		submit(node, p);
 	}
-	if (node->commit_wanted) {
-		node->commit_wanted = 0;
-		leader_duties(node);
-	}
+	for (size_t i = 0; i < node->n_ready; i++)
+		propose_commit(node, node->ready[i]);
+	node->n_ready = 0;
 }
 
 static void timer_cb(uv_timer_t *h)
@@ -382,12 +392,14 @@ static void timer_cb(uv_timer_t *h)
 	leader_duties(node);
 }
 
-/* FSM callback on the loop thread: a txn became fully prepared → commit soon. */
+/* FSM callback on the loop thread: a txn became fully prepared → commit it
+ * right after this apply returns (not from inside raft's apply loop). */
 static void on_txn(void *data, const char *txn, const char *state)
 {
 	struct store_node *node = data;
-	if (strcmp(state, "prepared") == 0 && raft_state(&node->raft) == RAFT_LEADER) {
-		node->commit_wanted = 1;
+	if (strcmp(state, "prepared") == 0 && raft_state(&node->raft) == RAFT_LEADER &&
+	    node->n_ready < STORE_NODE_READY_MAX) {
+		snprintf(node->ready[node->n_ready++], STORE_TXN_ID_LEN + 1, "%s", txn);
 		uv_async_send(&node->async);
 	}
 }

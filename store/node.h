@@ -32,6 +32,8 @@ struct store_node_status {
 
 struct store_node_prop;
 
+#define STORE_NODE_READY_MAX 64
+
 struct store_node {
 	uv_loop_t *loop;
 	struct raft raft;
@@ -49,7 +51,10 @@ struct store_node {
 	/* leader duties: open txns seen, with local timestamps */
 	struct open_txn *open;
 	size_t n_open;
-	int commit_wanted; /* set by the FSM callback, served on the next loop turn */
+	/* txns that became fully prepared during apply: committed on the next loop turn
+	 * (the periodic duty catches any that did not fit) */
+	char ready[64][STORE_TXN_ID_LEN + 1];
+	size_t n_ready;
 	pthread_mutex_t slock;
 	struct store_node_status status;
 	char errmsg[MPC_ERRMSG_SIZE];

@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 			/* bad-rows: party 0 gets one row more than the others */
 			uint64_t r = rows + (strcmp(cmd, "bad-rows") == 0 && p == 0);
 			uint64_t off = strcmp(cmd, "bad-offset") == 0 && p == 1 ? 8 : 0;
-			rv = mpc_client_txn_put(cl, p, txn, rev, off, sh, r * ncols * 8, perr);
+			rv = mpc_client_txn_put(cl, p, txn, rev, off, sh, r * ncols * 8, 0, perr);
 			if (rv != 0)
 				break;
 		}
