@@ -1,5 +1,6 @@
 /* Forwarding of proposals from a follower to the leader over the leader's API, party-signed. */
 #include "api/peer.h"
+#include "common/curl_handle.h"
 #include "common/dynbuf.h"
 #include "common/err.h"
 
@@ -60,7 +61,7 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	CURL *curl;
 	int rv;
 
-	curl = curl_easy_init();
+	curl = mpc_curl_thread_handle(); /* keeps the connection to the leader alive */
 	if (curl == NULL)
 		return MPC_ENOMEM;
 	snprintf(url, sizeof url, "http://%s:%u/v1/internal/propose", p->host, p->api_port);
@@ -81,7 +82,6 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdrs);
-	curl_easy_cleanup(curl);
 	if (cc != CURLE_OK) {
 		mpc_errmsg_printf(errmsg, "forward to leader party %d (%s): %s", to, url,
 				  curl_easy_strerror(cc));
