@@ -384,8 +384,17 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 	store_staging_lock(s->db);
 	rv = txn_open_locked(s, id, &txn, err);
-	if (rv == 0)
-		rv = store_staging_put(s->db, id, strtoull(off, NULL, 10), plain, plen, err);
+	if (rv == 0) {
+		size_t row_bytes = json_array_size(json_object_get(txn, "columns")) * 8;
+		/* chunks hold whole rows: the shares are read back row by row */
+		if (row_bytes == 0 || plen % row_bytes != 0) {
+			mpc_errmsg_printf(err, "chunk of %zu bytes is not whole rows of %zu columns",
+					  plen, row_bytes / 8);
+			rv = MPC_EINVAL;
+		} else {
+			rv = store_staging_put(s->db, id, strtoull(off, NULL, 10), plain, plen, err);
+		}
+	}
 	store_staging_unlock(s->db);
 	sodium_memzero(plain, plen);
 	free(plain);

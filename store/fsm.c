@@ -44,6 +44,8 @@ static uint64_t read_applied(struct store_db *db)
 	return v;
 }
 
+static int reconcile_staging(struct store_fsm *fsm);
+
 int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_cluster *cluster,
 		   int party_id)
 {
@@ -55,7 +57,9 @@ int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_
 	pthread_cond_init(&fsm->cond, NULL);
 	pthread_cond_init(&fsm->final_cond, NULL);
 	fsm->applied = read_applied(db);
-	return 0;
+	/* A crash after a snapshot restore but before its staging was settled
+	 * leaves staged data of finished txns: settle it now (idempotent). */
+	return db->read_only ? 0 : reconcile_staging(fsm);
 }
 
 void store_fsm_close(struct store_fsm *fsm)
@@ -198,6 +202,29 @@ static int valid_txn_id(const char *s)
 	return 1;
 }
 
+/* The canonical form of a column list, as stored and compared: exactly
+ * {name, type, frac} per column (frac 0 when absent), so equal schemas compare
+ * equal however a client spelled them. New reference; NULL if cols is NULL. */
+static json_t *columns_canonical(json_t *cols)
+{
+	json_t *out, *c;
+	size_t i;
+	if (cols == NULL)
+		return NULL;
+	if (!json_is_array(cols))
+		return json_incref(cols); /* rejected by columns_valid() */
+	out = json_array();
+	json_array_foreach(cols, i, c)
+	{
+		json_t *name = json_object_get(c, "name"), *type = json_object_get(c, "type");
+		json_array_append_new(out, json_pack("{s:O, s:O, s:I}", "name",
+						     name ? name : json_null(), "type",
+						     type ? type : json_null(), "frac",
+						     json_integer_value(json_object_get(c, "frac"))));
+	}
+	return out;
+}
+
 /* Checks a column list; writes a reason on failure. */
 static int columns_valid(json_t *cols, char *reason, size_t rsize)
 {
@@ -258,7 +285,7 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	const char *id = json_string_value(json_object_get(e, "txn"));
 	const char *table = json_string_value(json_object_get(e, "table"));
 	const char *client = json_string_value(json_object_get(e, "client"));
-	json_t *cols = json_object_get(e, "columns");
+	json_t *cols = columns_canonical(json_object_get(e, "columns"));
 	int create = json_is_true(json_object_get(e, "create"));
 	json_int_t timeout = json_integer_value(json_object_get(e, "timeout_ms"));
 	const struct mpc_client_info *ci;
@@ -266,11 +293,14 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	char key[128], reason[512] = "";
 	int outcome = 0;
 
-	if (!valid_txn_id(id))
+	if (!valid_txn_id(id)) {
+		json_decref(cols);
 		return MPC_EINVAL; /* not even recordable */
+	}
 	txn_key(key, id);
 	if ((txn = meta_get_json(fsm->db, key)) != NULL) {
 		json_decref(txn); /* a retried proposal: already applied */
+		json_decref(cols);
 		return 0;
 	}
 	txn = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:{}}", "id", id, "table",
@@ -314,6 +344,7 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	json_object_set(txn, "columns",
 			tbl ? json_object_get(tbl, "columns") : (cols ? cols : json_array()));
 	json_decref(tbl);
+	json_decref(cols);
 	if (outcome != 0) {
 		txn_abort(fsm, wb, txn, index, reason);
 		strcpy(changed_state, "aborted");
@@ -687,10 +718,23 @@ static void reconcile_one(void *vctx, const char *txn_id)
 	json_decref(txn);
 }
 
+/* Settles this party's staged data against the catalog: staged shares of
+ * committed txns move to shares, of aborted or unknown ones are dropped. */
+static int reconcile_staging(struct store_fsm *fsm)
+{
+	struct reconcile_ctx rc = {fsm, rocksdb_writebatch_create(), 0};
+	int rv;
+	store_staging_lock(fsm->db);
+	store_staging_list(fsm->db, reconcile_one, &rc);
+	rv = rc.rv ? rc.rv : store_db_write(fsm->db, rc.wb, 1, fsm->errmsg);
+	store_staging_unlock(fsm->db);
+	rocksdb_writebatch_destroy(rc.wb);
+	return rv;
+}
+
 int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)
 {
 	const char *p = buf, *end = p + len;
-	struct reconcile_ctx rc;
 	rocksdb_writebatch_t *wb;
 	uint64_t applied;
 	char text[32];
@@ -731,16 +775,10 @@ int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)
 				  strlen(text));
 	rv = store_db_write(fsm->db, wb, 1, fsm->errmsg);
 	rocksdb_writebatch_clear(wb);
-	if (rv == 0) {
-		/* Now the catalog is the snapshot's: settle this party's staged data. */
-		rc.fsm = fsm;
-		rc.wb = wb;
-		rc.rv = 0;
-		store_staging_list(fsm->db, reconcile_one, &rc);
-		rv = rc.rv ? rc.rv : store_db_write(fsm->db, wb, 1, fsm->errmsg);
-	}
 	store_staging_unlock(fsm->db);
 	rocksdb_writebatch_destroy(wb);
+	if (rv == 0)
+		rv = reconcile_staging(fsm); /* the catalog is the snapshot's now */
 	if (rv != 0) {
 		LOG_ERROR("snapshot restore failed: %s", fsm->errmsg);
 		return rv;

@@ -540,7 +540,9 @@ int store_node_start(struct store_node *node, uv_loop_t *loop, const struct mpc_
 	node->timer.data = node;
 	rv = raft_start(&node->raft);
 	if (rv != 0) {
-		mpc_errmsg_printf(errmsg, "raft start: %s", raft_errmsg(&node->raft));
+		const char *why = raft_errmsg(&node->raft);
+		mpc_errmsg_printf(errmsg, "raft start in %s: %s", dir,
+				  why[0] ? why : raft_strerror(rv));
 		/* handles are closed by store_node_close() */
 		return MPC_ERAFT;
 	}

@@ -479,7 +479,7 @@ static int cmd_txns(struct opts *o, struct ctx *c)
 	       json_string_value(json_object_get(t, "state")),
 	       (long long)json_integer_value(json_object_get(t, "rows")),
 	       json_object_size(json_object_get(t, "prepared")),
-	       mpc_client_cluster(c->cl) ? mpc_client_cluster(c->cl)->n_parties : 0,
+	       c->cl != NULL ? mpc_client_cluster(c->cl)->n_parties : 0,
 	       json_string_value(json_object_get(t, "reason"))
 		       ? json_string_value(json_object_get(t, "reason"))
 		       : "");

@@ -370,3 +370,30 @@ Test(store_db, other_cluster_refused)
 }
 
 TestSuite(store_db, .init = setup, .fini = teardown);
+
+Test(store_fsm, columns_compare_in_canonical_form)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 1);
+	prepare_all(T1, 1);
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), 0);
+	/* the same schema with int64's frac left out: no mismatch */
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b,s:[{s:s,s:s},{s:s,s:s,s:i}]}", "op", "begin",
+			      "txn", T2, "table", "t1", "client", "admin", "create", 0, "columns",
+			      "name", "a", "type", "int64", "name", "b", "type", "fixed", "frac", 16);
+	cr_assert_eq(apply(e), 0, "%s", reason_of(T2));
+	cr_assert_str_eq(state_of(T2), "pending");
+}
+
+Test(store_fsm, startup_settles_staging_of_finished_txns)
+{
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 2);
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "x")), 0);
+	/* a chunk staged by a crashed process after the abort (the window the lock closes) */
+	stage(T1, 2);
+	cr_assert(staging_left(T1));
+	store_fsm_close(&fsm);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	cr_assert_not(staging_left(T1), "staging of an aborted txn is dropped at start-up");
+}
