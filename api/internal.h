@@ -24,6 +24,7 @@ struct api_req {
 	size_t len;
 	size_t cap; /* allocated for body (from Content-Length) */
 	int too_big;
+	int borrowed; /* body is this connection thread's reusable buffer */
 };
 
 struct api_resp {

@@ -145,22 +145,35 @@ static int call_finish(const struct mpc_party_info *p, int party, CURLcode cc, l
 int mpc_client_call(struct mpc_client *cl, int party, const char *method, const char *path,
 		    const void *body, size_t len, json_t **resp, char *errmsg)
 {
+	CURL *curl = mpc_curl_thread_handle();
+	if (curl == NULL)
+		return MPC_ENOMEM;
+	return mpc_client_call_on(cl, curl, party, method, path, body, len, resp, errmsg);
+}
+
+int mpc_client_call_on(struct mpc_client *cl, CURL *curl, int party, const char *method,
+		       const char *path, const void *body, size_t len, json_t **resp, char *errmsg)
+{
 	struct mpc_dynbuf bb = {NULL, 0};
 	struct curl_slist *hdrs = NULL;
 	long status = 0;
 	CURLcode cc;
-	CURL *curl;
 
 	if (party < 0 || party >= cl->cluster->n_parties)
 		return MPC_EINVAL;
-	curl = mpc_curl_thread_handle();
-	if (curl == NULL)
-		return MPC_ENOMEM;
+	curl_easy_reset(curl);
 	call_setup(curl, &cl->cluster->parties[party], method, path, body, len, &bb, &hdrs);
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdrs);
 	return call_finish(&cl->cluster->parties[party], party, cc, status, &bb, resp, errmsg);
+}
+
+CURL *mpc_client_party_handle(struct mpc_client *cl, int party)
+{
+	if (cl->party_handle[party] == NULL)
+		cl->party_handle[party] = curl_easy_init();
+	return cl->party_handle[party];
 }
 
 int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n)
@@ -179,7 +192,7 @@ int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n)
 		calls[i].resp = NULL;
 		calls[i].errmsg[0] = '\0';
 		bb[i] = (struct mpc_dynbuf){NULL, 0};
-		if (cl->party_handle[p] == NULL && (cl->party_handle[p] = curl_easy_init()) == NULL)
+		if (mpc_client_party_handle(cl, p) == NULL)
 			return MPC_ENOMEM;
 		curl_easy_reset(cl->party_handle[p]);
 		call_setup(cl->party_handle[p], &cl->cluster->parties[p], calls[i].method,

@@ -28,6 +28,12 @@ struct mpc_call {
 	char errmsg[MPC_ERRMSG_SIZE];
 };
 
+/* mpc_client_call() over the given handle (reset first). */
+int mpc_client_call_on(struct mpc_client *cl, CURL *curl, int party, const char *method,
+		       const char *path, const void *body, size_t len, json_t **resp, char *errmsg);
+/* The client's persistent handle for party (created on first use); NULL on ENOMEM. */
+CURL *mpc_client_party_handle(struct mpc_client *cl, int party);
+
 /* Runs calls concurrently (at most one per party), each as mpc_client_call()
  * would. Returns 0 when all succeeded, else the rv of the first that failed. */
 int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n);

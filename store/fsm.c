@@ -497,8 +497,9 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 				"rows", (json_int_t)0, "version", (json_int_t)0, "segments",
 				(json_int_t)0, "created_revision", (json_int_t)index);
 	segid = json_integer_value(json_object_get(tbl, "segments"));
-	/* This party's staged shares become visible in the same batch (DESIGN.md §3). */
-	rv = store_staging_batch_move(fsm->db, wb, id, table, (uint64_t)segid, &moved);
+	/* This party's uploaded shares become visible in the same batch (DESIGN.md §3):
+	 * the segment added below names this txn's data. */
+	rv = store_staging_batch_publish(fsm->db, wb, id, &moved);
 	if (rv != 0) {
 		json_decref(tbl);
 		json_decref(txn);
@@ -703,17 +704,14 @@ static void reconcile_one(void *vctx, const char *txn_id)
 	txn = meta_get_json(ctx->fsm->db, key);
 	state = txn ? json_string_value(json_object_get(txn, "state")) : "unknown";
 	if (strcmp(state, "committed") == 0) {
-		uint64_t moved = 0;
-		json_int_t seg = json_integer_value(json_object_get(txn, "segment"));
-		const char *table = json_string_value(json_object_get(txn, "table"));
-		if (store_staging_batch_move(ctx->fsm->db, ctx->wb, txn_id, table, (uint64_t)seg,
-					     &moved) != 0)
+		uint64_t bytes = 0;
+		if (store_staging_batch_publish(ctx->fsm->db, ctx->wb, txn_id, &bytes) != 0)
 			ctx->rv = MPC_EIO;
-		LOG_INFO("txn %s: committed in the snapshot; moved %" PRIu64 " staged bytes", txn_id,
-			 moved);
+		LOG_INFO("txn %s: committed; published %" PRIu64 " uploaded bytes left staged",
+			 txn_id, bytes);
 	} else if (strcmp(state, "pending") != 0 && strcmp(state, "prepared") != 0) {
 		store_staging_batch_drop(ctx->fsm->db, ctx->wb, txn_id);
-		LOG_INFO("txn %s: %s in the snapshot; dropped its staged data", txn_id, state);
+		LOG_INFO("txn %s: %s; dropped its uploaded data", txn_id, state);
 	}
 	json_decref(txn);
 }

@@ -1,4 +1,11 @@
-/* Staging of uploaded share chunks: ordered by offset, digest kept incrementally, sealed at prepare. */
+/* Uploads of share chunks: ordered by offset, digest kept incrementally, sealed at prepare.
+ *
+ * The bytes go to the shares column family under "<txn>/<offset>" from the
+ * start; the staging column family holds the upload's record ("<txn>/m").
+ * Uncommitted bytes are unreachable: a table's segments name the txn whose
+ * data they are, and only Commit adds a segment. So Commit publishes in O(1)
+ * (catalog + dropping the record, one WriteBatch) instead of copying every
+ * byte, and Abort deletes the bytes. */
 #include "store/staging.h"
 #include "common/err.h"
 
@@ -27,9 +34,9 @@ void store_staging_unlock(struct store_db *db)
 	pthread_mutex_unlock(&db->staging_lock);
 }
 
-size_t store_share_key(char *out, const char *table, uint64_t segment, uint64_t offset)
+size_t store_share_key(char *out, const char *txn, uint64_t offset)
 {
-	return (size_t)snprintf(out, 128, "%s/%08" PRIx64 "/%016" PRIx64, table, segment, offset);
+	return (size_t)snprintf(out, 128, "%s/%016" PRIx64, txn, offset);
 }
 
 static int rec_get(struct store_db *db, const char *txn, struct staging_rec *rec, char *errmsg)
@@ -96,8 +103,8 @@ int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, con
 	}
 	crypto_generichash_update(&rec.hash, data, len);
 	wb = rocksdb_writebatch_create();
-	klen = (size_t)snprintf(key, sizeof key, "%s/c/%016" PRIx64, txn, offset);
-	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, data, len);
+	klen = store_share_key(key, txn, offset);
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen, data, len);
 	rec.received += len;
 	klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, (const char *)&rec,
@@ -142,52 +149,31 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 	return 0;
 }
 
+static void drop_record(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn)
+{
+	char key[128];
+	size_t klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
+	rocksdb_writebatch_delete_cf(wb, db->cf[STORE_CF_STAGING], key, klen);
+}
+
 void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn)
 {
 	char prefix[128];
 	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", txn);
-	store_db_batch_delete_prefix(db, wb, STORE_CF_STAGING, prefix, plen);
+	drop_record(db, wb, txn);
+	store_db_batch_delete_prefix(db, wb, STORE_CF_SHARES, prefix, plen);
 }
 
-struct move_ctx {
-	struct store_db *db;
-	rocksdb_writebatch_t *wb;
-	const char *table;
-	uint64_t segment;
-	uint64_t bytes;
-	size_t plen;
-};
-
-static int move_chunk(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
+				uint64_t *bytes)
 {
-	struct move_ctx *ctx = vctx;
-	char skey[128];
-	uint64_t offset;
-	size_t n;
-
-	/* "<txn>/c/<offset>" */
-	if (klen != ctx->plen + 16)
-		return 0;
-	offset = strtoull(key + ctx->plen, NULL, 16);
-	n = store_share_key(skey, ctx->table, ctx->segment, offset);
-	rocksdb_writebatch_put_cf(ctx->wb, ctx->db->cf[STORE_CF_SHARES], skey, n, val, vlen);
-	ctx->bytes += vlen;
-	return 0;
-}
-
-int store_staging_batch_move(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
-			     const char *table, uint64_t segment, uint64_t *bytes)
-{
-	struct move_ctx ctx = {db, wb, table, segment, 0, 0};
-	char prefix[128];
-	int rv;
-
-	ctx.plen = (size_t)snprintf(prefix, sizeof prefix, "%s/c/", txn);
-	rv = store_db_scan(db, STORE_CF_STAGING, NULL, prefix, ctx.plen, move_chunk, &ctx);
-	if (rv != 0)
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE];
+	int rv = store_staging_get(db, txn, &si, err);
+	*bytes = rv == 0 ? si.received : 0;
+	if (rv != 0 && rv != MPC_ENOENT)
 		return rv;
-	store_staging_batch_drop(db, wb, txn);
-	*bytes = ctx.bytes;
+	drop_record(db, wb, txn);
 	return 0;
 }
 

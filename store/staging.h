@@ -22,8 +22,9 @@ int store_staging_get(struct store_db *db, const char *txn, struct store_staging
 		      char *errmsg);
 
 /* Appends a chunk at offset, which must equal the bytes already received
- * (MPC_ECONFLICT otherwise, naming the expected offset). Caller holds the
- * staging lock. Not synced: store_staging_seal() makes it durable. */
+ * (MPC_ECONFLICT otherwise, naming the expected offset). The bytes are
+ * unreachable until Commit (see staging.c). Caller holds the staging lock.
+ * Not synced: store_db_sync() after store_staging_seal() makes it durable. */
 int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
 		      size_t len, char *errmsg);
 
@@ -35,19 +36,21 @@ int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, con
 int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
 		       char *errmsg);
 
-/* Adds to wb the deletion of all staged data of txn. */
+/* Adds to wb the deletion of all uncommitted data of txn (record and bytes). */
 void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn);
 
-/* Adds to wb the move of txn's staged chunks into the shares of
- * table/segment, and the deletion of the staging data. *bytes gets the size
- * moved (0 when nothing was staged). */
-int store_staging_batch_move(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
-			     const char *table, uint64_t segment, uint64_t *bytes);
+/* Adds to wb what Commit does to this party's upload of txn: the bytes stay
+ * where they are (shares CF, "<txn>/<offset>"), now reachable through the
+ * segment the same batch adds; the staging record is dropped. *bytes gets the
+ * size uploaded (0 when this party has no record). */
+int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
+				uint64_t *bytes);
 
-/* Calls fn(ctx, txn) for each txn with staged data. */
+/* Calls fn(ctx, txn) for each txn with a staging record. */
 int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx);
 
-/* Key of share chunk at offset of table/segment (out >= 128 bytes). */
-size_t store_share_key(char *out, const char *table, uint64_t segment, uint64_t offset);
+/* Key in the shares column family of the chunk at byte offset of txn's upload
+ * (the data of the segment that txn committed). out >= 128 bytes. */
+size_t store_share_key(char *out, const char *txn, uint64_t offset);
 
 #endif

@@ -370,10 +370,10 @@ static int dump_chunk(void *vctx, const char *key, size_t klen, const char *val,
 static int cmd_dump(struct opts *o, struct ctx *c, const char *table)
 {
 	struct dump_ctx d = {0, 0, o->limit, 0, NULL};
-	json_t *t = NULL, *cols;
+	json_t *t = NULL, *cols, *seg;
 	char prefix[128];
 	size_t i;
-	int rv = store_catalog_table(c->db, table, 0, 0, &t);
+	int rv = store_catalog_table(c->db, table, o->revision, 1, &t);
 
 	if (rv != 0)
 		return die("table '%s': %s", table, rv == MPC_ENOENT ? "unknown table" : mpc_strerror(rv));
@@ -392,9 +392,15 @@ static int cmd_dump(struct opts *o, struct ctx *c, const char *table)
 	}
 	if (o->json)
 		d.values = json_array();
-	/* Shares of this party only: raw ring elements (uint64), one per line. */
-	snprintf(prefix, sizeof prefix, "%s/", table);
-	store_db_scan(c->db, STORE_CF_SHARES, NULL, prefix, strlen(prefix), dump_chunk, &d);
+	/* Shares of this party only: raw ring elements (uint64), one per line, in
+	 * segment order; a segment's data is the upload of the txn that committed it. */
+	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
+	{
+		snprintf(prefix, sizeof prefix, "%s/", json_string_value(json_object_get(seg, "txn")));
+		if (store_db_scan(c->db, STORE_CF_SHARES, NULL, prefix, strlen(prefix), dump_chunk,
+				  &d) != 0)
+			break; /* --limit reached */
+	}
 	if (o->json) {
 		json_t *j = json_pack("{s:s, s:s, s:i, s:o}", "table", table, "column",
 				      json_string_value(json_object_get(json_array_get(cols, d.col), "name")),

@@ -160,9 +160,9 @@ Test(store_fsm, commit_makes_rows_visible_and_drops_staging)
 	cr_assert_str_eq(state_of(T1), "committed");
 	cr_assert_eq(table_rows("t1"), 4);
 	cr_assert_not(staging_left(T1));
-	/* the shares moved into the shares CF under segment 0 */
+	/* the shares are reachable: segment 0 names T1, whose data is in the shares CF */
 	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
-	size_t vlen = 0, n = store_share_key(key, "t1", 0, 0);
+	size_t vlen = 0, n = store_share_key(key, T1, 0);
 	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, n, &val, &vlen, err), 0);
 	cr_assert_eq(vlen, 64);
 	uint64_t first;
@@ -261,6 +261,10 @@ Test(store_fsm, abort_drops_staging)
 	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "test")), 0);
 	cr_assert_str_eq(state_of(T1), "aborted");
 	cr_assert_not(staging_left(T1));
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
+	size_t n = store_share_key(key, T1, 0);
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, n, &val, NULL, err), MPC_ENOENT,
+		     "the aborted upload's bytes are deleted");
 	/* an abort after commit is refused */
 	cr_assert_eq(begin(T2, "t1", "admin", 1), 0);
 	stage(T2, 1);
@@ -325,9 +329,9 @@ Test(store_fsm, snapshot_restore_roundtrip_and_reconciles_staging)
 	cr_assert_str_eq(d1, d2);
 	cr_assert_eq(a1, a2);
 	char key[128], *val = NULL;
-	size_t vlen, n = store_share_key(key, "t1", 0, 0);
+	size_t vlen, n = store_share_key(key, T1, 0);
 	cr_assert_eq(store_db_get(db2, STORE_CF_SHARES, key, n, &val, &vlen, err), 0,
-		     "staged shares of a committed txn moved at restore");
+		     "uploaded shares of a committed txn stay published after restore");
 	cr_assert_eq(vlen, 32);
 	free(val);
 	struct store_staging_info si;
