@@ -33,6 +33,7 @@ unsigned api_http_status(int rv)
 	case MPC_EPERM:
 	case MPC_ECRYPTO: return 403;
 	case MPC_ECONFLICT:
+	case MPC_EOVERLAP:
 	case MPC_ESTATE:
 	case MPC_EEXIST: return 409;
 	case MPC_ENOTLEADER:

@@ -1,4 +1,5 @@
-# engine/: Beaver-triple MPC engine, pure compute core (ring, fixed point, Beaver, prss fuel, AEAD frames).
+# engine/: Beaver-triple MPC engine: compute core (ring, fixed point, Beaver, prss fuel, AEAD frames),
+# party mesh, fuel ledger, programs, resumable sessions and the service run by mpcd.
 noinst_LTLIBRARIES += libmpcengine.la
 libmpcengine_la_SOURCES = \
 	engine/ring.c engine/ring.h \
@@ -6,15 +7,21 @@ libmpcengine_la_SOURCES = \
 	engine/beaver.c engine/beaver.h \
 	engine/fuel.h \
 	engine/fuel_prss.c engine/fuel_prss.h \
-	engine/frame.c engine/frame.h
+	engine/frame.c engine/frame.h \
+	engine/mesh.c engine/mesh.h \
+	engine/ledger.c engine/ledger.h \
+	engine/exec.c engine/exec.h \
+	engine/session.c engine/session.h \
+	engine/service.c engine/service.h
 # gcc -O2 uses the "very-cheap" vector cost model, which leaves the uint64_t
 # share loops scalar on baseline x86-64; "cheap" allows the runtime alias
 # check that in-place use needs (see engine/ring.c).
-libmpcengine_la_CFLAGS = $(AM_CFLAGS) -fvect-cost-model=cheap $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS)
+libmpcengine_la_CFLAGS = $(AM_CFLAGS) -fvect-cost-model=cheap $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS) \
+	$(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
 libmpcengine_la_LIBADD = -lm
 
 ENGINE_TESTS = test_engine_ring test_engine_fixed test_engine_beaver \
-	test_engine_prss test_engine_frame
+	test_engine_prss test_engine_frame test_engine_mesh
 check_PROGRAMS += $(ENGINE_TESTS)
 TESTS += $(ENGINE_TESTS)
 
@@ -36,6 +43,9 @@ test_engine_prss_LDADD = $(ENGINE_TEST_LDADD)
 test_engine_frame_SOURCES = tests/unit/test_engine_frame.c
 test_engine_frame_CFLAGS = $(ENGINE_TEST_CFLAGS)
 test_engine_frame_LDADD = $(ENGINE_TEST_LDADD)
+test_engine_mesh_SOURCES = tests/unit/test_engine_mesh.c
+test_engine_mesh_CFLAGS = $(ENGINE_TEST_CFLAGS)
+test_engine_mesh_LDADD = $(ENGINE_TEST_LDADD)
 
 # Benchmarks: built by make, run by make bench (JSON lines).
 noinst_PROGRAMS += bench_engine

@@ -2,11 +2,12 @@ sbin_PROGRAMS += mpcd
 mpcd_SOURCES = tools/mpcd.c
 mpcd_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(RAFT_CFLAGS) $(ROCKSDB_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(CURL_CFLAGS)
-mpcd_LDADD = libmpcapi.la libmpcstore.la libmpccommon.la $(MHD_LIBS) $(CURL_LIBS) \
-	$(RAFT_LIBS) $(UV_LIBS) $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+mpcd_LDADD = libmpcapi.la libmpcengine.la libmpcstore.la libmpccommon.la $(MHD_LIBS) \
+	$(CURL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
+	$(CRYPTO_LIBS) -lm -lpthread
 
 bin_PROGRAMS += mpcstore-tool
-mpcstore_tool_SOURCES = tools/mpcstore_tool.c
+mpcstore_tool_SOURCES = tools/mpcstore_tool.c tools/fuel_cmd.c tools/fuel_cmd.h
 mpcstore_tool_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(JANSSON_CFLAGS) $(SODIUM_CFLAGS) \
 	$(CURL_CFLAGS)
 mpcstore_tool_LDADD = libmpcclient.la libmpcstore.la libmpccommon.la $(CURL_LIBS) \
@@ -18,3 +19,10 @@ mpc_testclient_SOURCES = tests/mpc_testclient.c
 mpc_testclient_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 mpc_testclient_LDADD = libmpcclient.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
 	$(SODIUM_LIBS) -lpthread
+
+# Engine driver (issue 3): runs a vector computation on a local 3-party cluster; tests and benchmarks.
+noinst_PROGRAMS += mpc-engine
+mpc_engine_SOURCES = tools/mpc_engine.c
+mpc_engine_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
+mpc_engine_LDADD = libmpcclient.la libmpcengine.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
+	$(SODIUM_LIBS) $(CRYPTO_LIBS) -lm -lpthread

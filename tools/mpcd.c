@@ -2,6 +2,7 @@
 #include "api/server.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "engine/service.h"
 #include "store/db.h"
 #include "store/fsm.h"
 #include "store/node.h"
@@ -25,6 +26,7 @@ struct mpcd {
 	struct store_fsm fsm;
 	struct store_node node;
 	struct api_server *api;
+	struct engine_service *engine;
 	uv_signal_t sigint, sigterm;
 	uv_async_t stop_async;
 	pthread_t stopper;
@@ -135,14 +137,16 @@ int main(int argc, char **argv)
 		LOG_ERROR("cannot create data dir %s: %s", d->conf->data_dir, strerror(errno));
 		return 1;
 	}
+	/* Fork before RocksDB (or anything else) starts threads or takes the
+	 * data dir's lock: a child keeps neither. */
+	if (daemonize && daemon(1, 1) != 0) {
+		LOG_ERROR("daemon: %s", strerror(errno));
+		return 1;
+	}
 	snprintf(dbdir, sizeof dbdir, "%s/db", d->conf->data_dir);
 	rv = store_db_open(dbdir, d->conf->cluster->id_hex, d->conf->party_id, 0, &d->db, errmsg);
 	if (rv != 0) {
 		LOG_ERROR("%s", errmsg);
-		return 1;
-	}
-	if (daemonize && daemon(1, 1) != 0) {
-		LOG_ERROR("daemon: %s", strerror(errno));
 		return 1;
 	}
 	if (pid_file != NULL) {
@@ -163,7 +167,12 @@ int main(int argc, char **argv)
 		LOG_ERROR("%s", errmsg);
 		return 1;
 	}
-	rv = api_server_start(&d->node, &d->fsm, d->db, d->conf, NULL, &d->api, errmsg);
+	rv = engine_service_start(d->conf, d->db, &d->engine, errmsg);
+	if (rv != 0) {
+		LOG_ERROR("%s", errmsg);
+		return 1;
+	}
+	rv = api_server_start(&d->node, &d->fsm, d->db, d->conf, d->engine, &d->api, errmsg);
 	if (rv != 0) {
 		LOG_ERROR("%s", errmsg);
 		return 1;
@@ -179,6 +188,7 @@ int main(int argc, char **argv)
 		 d->conf->cluster->parties[d->conf->party_id].api_port, d->conf->data_dir);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);
+	engine_service_stop(d->engine);
 	store_fsm_close(&d->fsm);
 	store_db_close(d->db);
 	if (pid_file != NULL)

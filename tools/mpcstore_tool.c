@@ -6,6 +6,7 @@
 #include "store/db.h"
 #include "store/fsm.h"
 #include "store/staging.h"
+#include "tools/fuel_cmd.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,7 +48,8 @@ static void usage(FILE *f)
 		"                         this party's shares (read from its data dir)\n"
 		"  raft                   raft state: leader, term, indexes, members\n"
 		"  txns [--all]           pending transactions (--all: every one)\n"
-		"  verify [--all]         digest of the replicated catalog; --all compares every party\n\n"
+		"  verify [--all]         digest of the replicated catalog; --all compares every party\n"
+		"  fuel                   preprocessing per generator: available, produced, consumed\n\n"
 		"Options:\n"
 		"  -c, --config FILE      party config (default $MPC_PARTY_CONFIG, /etc/mpcstore/mpcd.conf)\n"
 		"      --data-dir DIR     read a stopped party's data dir offline (read-only)\n"
@@ -647,7 +649,8 @@ int main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	if (strcmp(cmd, "tables") && strcmp(cmd, "describe") && strcmp(cmd, "dump") &&
-	    strcmp(cmd, "raft") && strcmp(cmd, "txns") && strcmp(cmd, "verify")) {
+	    strcmp(cmd, "raft") && strcmp(cmd, "txns") && strcmp(cmd, "verify") &&
+	    strcmp(cmd, "fuel")) {
 		fprintf(stderr, "mpcstore-tool: unknown command '%s' (see --help)\n", cmd);
 		return EXIT_USAGE;
 	}
@@ -663,6 +666,10 @@ int main(int argc, char **argv)
 		rv = cmd_raft(&o, &c);
 	else if (strcmp(cmd, "txns") == 0)
 		rv = cmd_txns(&o, &c);
+	else if (strcmp(cmd, "fuel") == 0 && c.cl == NULL)
+		rv = die("fuel asks a running party: it needs -c MPCD.CONF%s%s", "", "");
+	else if (strcmp(cmd, "fuel") == 0)
+		rv = tool_fuel_cmd(c.cl, c.pc->party_id, o.json);
 	else
 		rv = cmd_verify(&o, &c);
 	ctx_close(&c);
