@@ -1,4 +1,4 @@
-/* Forwarding of proposals from a follower to the leader over the leader's API, party-signed. */
+/* Forwarding of proposals from a follower to the leader over the leader's API, authenticated per pair. */
 #include "api/peer.h"
 #include "common/curl_handle.h"
 #include "common/dynbuf.h"
@@ -10,43 +10,61 @@
 #include <stdlib.h>
 #include <string.h>
 
-static size_t party_msg(char *out, size_t size, const char *cluster_hex, int party)
+/* Pairwise MAC keys of this party with every other party (sodium_malloc'd):
+ * K_ij = BLAKE2b-256(key = X25519(sk_i, pk_j), "mpcstore-party-mac|cluster|min|max").
+ * Both parties of a pair derive the same key from their static keys, so a
+ * party-to-party call is authenticated by a keyed hash (~1 us) instead of an
+ * Ed25519 signature and verification (~70 us, and several per append). */
+static uint8_t (*pair_keys)[crypto_generichash_BYTES];
+static int pair_n;
+
+int api_peer_init(const struct mpc_party_conf *conf)
 {
-	return (size_t)snprintf(out, size, "mpcstore-party|%s|%d|", cluster_hex, party);
+	uint8_t shared[crypto_scalarmult_BYTES];
+	char ctx[128];
+	pair_n = conf->cluster->n_parties;
+	pair_keys = sodium_malloc((size_t)pair_n * sizeof *pair_keys);
+	if (pair_keys == NULL)
+		return MPC_ENOMEM;
+	for (int j = 0; j < pair_n; j++) {
+		int lo = conf->party_id < j ? conf->party_id : j;
+		int hi = conf->party_id < j ? j : conf->party_id;
+		size_t n = (size_t)snprintf(ctx, sizeof ctx, "mpcstore-party-mac|%s|%d|%d",
+					    conf->cluster->id_hex, lo, hi);
+		if (crypto_scalarmult(shared, conf->box_sk, conf->cluster->parties[j].box_pk) != 0) {
+			sodium_memzero(shared, sizeof shared);
+			return MPC_ECRYPTO;
+		}
+		crypto_generichash(pair_keys[j], sizeof pair_keys[j], (const uint8_t *)ctx, n, shared,
+				   sizeof shared);
+	}
+	sodium_memzero(shared, sizeof shared);
+	return 0;
 }
 
-static void sign_body(const struct mpc_party_conf *conf, const char *body, size_t len,
-		      char *sig_b64, size_t sig_size)
+void api_peer_free(void)
 {
-	uint8_t sig[crypto_sign_BYTES];
-	char prefix[128];
-	size_t plen = party_msg(prefix, sizeof prefix, conf->cluster->id_hex, conf->party_id);
-	crypto_sign_state st;
-	crypto_sign_init(&st);
-	crypto_sign_update(&st, (const uint8_t *)prefix, plen);
-	crypto_sign_update(&st, (const uint8_t *)body, len);
-	crypto_sign_final_create(&st, sig, NULL, conf->sign_sk);
-	mpc_key_encode(sig, sizeof sig, sig_b64, sig_size);
+	sodium_free(pair_keys); /* zeroes */
+	pair_keys = NULL;
 }
 
-int api_peer_verify(const struct mpc_cluster *c, int party, const char *body, size_t len,
-		    const char *sig_b64)
+static void body_mac(int party, const char *body, size_t len, char *hex)
 {
-	uint8_t sig[crypto_sign_BYTES];
-	char prefix[128];
-	size_t plen;
-	crypto_sign_state st;
+	uint8_t mac[crypto_generichash_BYTES];
+	crypto_generichash(mac, sizeof mac, (const uint8_t *)body, len, pair_keys[party],
+			   sizeof pair_keys[party]);
+	sodium_bin2hex(hex, 2 * sizeof mac + 1, mac, sizeof mac);
+}
 
-	if (party < 0 || party >= c->n_parties || sig_b64 == NULL ||
-	    mpc_key_decode(sig_b64, sig, sizeof sig) != 0)
+int api_peer_verify(int party, const char *body, size_t len, const char *mac_hex)
+{
+	char want[2 * crypto_generichash_BYTES + 1];
+	if (pair_keys == NULL || party < 0 || party >= pair_n || mac_hex == NULL ||
+	    strlen(mac_hex) != sizeof want - 1)
 		return MPC_EPERM;
-	plen = party_msg(prefix, sizeof prefix, c->id_hex, party);
-	crypto_sign_init(&st);
-	crypto_sign_update(&st, (const uint8_t *)prefix, plen);
-	crypto_sign_update(&st, (const uint8_t *)body, len);
-	return crypto_sign_final_verify(&st, sig, c->parties[party].sign_pk) == 0 ? 0 : MPC_EPERM;
+	body_mac(party, body, len, want);
+	return sodium_memcmp(want, mac_hex, sizeof want - 1) == 0 ? 0 : MPC_EPERM;
 }
-
 
 int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entry, int *outcome,
 		     uint64_t *index, int *leader, char *errmsg)
@@ -54,7 +72,7 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	const struct mpc_party_info *p = &conf->cluster->parties[to];
 	struct mpc_dynbuf rb = {NULL, 0};
 	struct curl_slist *hdrs = NULL;
-	char url[512], hdr[256], sig[128];
+	char url[512], hdr[256], mac[2 * crypto_generichash_BYTES + 1];
 	long status = 0;
 	json_t *j;
 	CURLcode cc;
@@ -65,10 +83,10 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	if (curl == NULL)
 		return MPC_ENOMEM;
 	snprintf(url, sizeof url, "http://%s:%u/v1/internal/propose", p->host, p->api_port);
-	sign_body(conf, entry, strlen(entry), sig, sizeof sig);
+	body_mac(to, entry, strlen(entry), mac);
 	snprintf(hdr, sizeof hdr, "%s: %d", API_HDR_PARTY, conf->party_id);
 	hdrs = curl_slist_append(hdrs, hdr);
-	snprintf(hdr, sizeof hdr, "%s: %s", API_HDR_SIG, sig);
+	snprintf(hdr, sizeof hdr, "%s: %s", API_HDR_MAC, mac);
 	hdrs = curl_slist_append(hdrs, hdr);
 	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
 	curl_easy_setopt(curl, CURLOPT_URL, url);

@@ -7,16 +7,20 @@
 #include <jansson.h>
 
 #define API_HDR_PARTY "X-Mpc-Party"
-#define API_HDR_SIG "X-Mpc-Signature"
+#define API_HDR_MAC "X-Mpc-Mac"
 
-/* POSTs entry (JSON text) to party `to`'s /v1/internal/propose, signed by
- * conf's party. On 0 sets *outcome and *index from the leader's answer;
- * MPC_ENOTLEADER (with *leader) if `to` no longer leads. */
+/* Derives the pairwise MAC keys of conf's party with every party (once, at
+ * start); api_peer_free() zeroes and frees them. */
+int api_peer_init(const struct mpc_party_conf *conf);
+void api_peer_free(void);
+
+/* POSTs entry (JSON text) to party `to`'s /v1/internal/propose, authenticated
+ * with the pair's MAC key. On 0 sets *outcome and *index from the leader's
+ * answer; MPC_ENOTLEADER (with *leader) if `to` no longer leads. */
 int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entry, int *outcome,
 		     uint64_t *index, int *leader, char *errmsg);
 
-/* Signature text for a party-signed body: "mpcstore-party|<cluster>|<party>|" + body. */
-int api_peer_verify(const struct mpc_cluster *c, int party, const char *body, size_t len,
-		    const char *sig_b64);
+/* Checks the hex MAC of a body sent by party under this pair's key: 0 or MPC_EPERM. */
+int api_peer_verify(int party, const char *body, size_t len, const char *mac_hex);
 
 #endif

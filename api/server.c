@@ -538,13 +538,13 @@ static void h_internal_propose(struct api_server *s, struct MHD_Connection *c, s
 			       struct api_resp *r)
 {
 	const char *party = MHD_lookup_connection_value(c, MHD_HEADER_KIND, API_HDR_PARTY);
-	const char *sig = MHD_lookup_connection_value(c, MHD_HEADER_KIND, API_HDR_SIG);
+	const char *mac = MHD_lookup_connection_value(c, MHD_HEADER_KIND, API_HDR_MAC);
 	uint64_t index = 0;
 	int outcome = 0, leader = -1, rv;
 
 	if (party == NULL || q->body == NULL ||
-	    api_peer_verify(s->conf->cluster, atoi(party), q->body, q->len, sig) != 0) {
-		api_set_error(r, MPC_EPERM, "internal call without a valid party signature");
+	    api_peer_verify(atoi(party), q->body, q->len, mac) != 0) {
+		api_set_error(r, MPC_EPERM, "internal call without a valid party MAC");
 		return;
 	}
 	rv = store_node_propose(s->node, q->body, q->len, PROPOSE_TIMEOUT_MS, &outcome, &index,
@@ -776,9 +776,11 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 		return MPC_ECONFIG;
 	}
 	s = calloc(1, sizeof *s);
-	if (s == NULL) {
+	if (s == NULL || api_peer_init(conf) != 0) {
 		freeaddrinfo(ai);
-		return MPC_ENOMEM;
+		free(s);
+		mpc_errmsg_printf(errmsg, "cannot derive the party MAC keys");
+		return MPC_ECRYPTO;
 	}
 	s->node = node;
 	s->fsm = fsm;
@@ -795,6 +797,7 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 	if (s->mhd == NULL) {
 		mpc_errmsg_printf(errmsg, "cannot listen on %s:%u (port in use?)", me->host,
 				  me->api_port);
+		api_peer_free();
 		free(s);
 		return MPC_EIO;
 	}
@@ -807,5 +810,6 @@ void api_server_stop(struct api_server *srv)
 	if (srv == NULL)
 		return;
 	MHD_stop_daemon(srv->mhd);
+	api_peer_free();
 	free(srv);
 }

@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages mpcstore builds and runs with (root; uses sudo otherwise).
 # The one list of dependencies: .ci/run, quickstart.sh and test.sh all call this.
 set -euo pipefail
-PKGS="build-essential autoconf automake libtool pkg-config python3 procps
+PKGS="build-essential autoconf automake libtool pkg-config python3 procps curl
   libfuse3-dev fuse3 librocksdb-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev libcriterion-dev"
 missing=""

@@ -34,6 +34,15 @@ echo "$out" | grep -q "unknown table 'nosuch'" || fail "unknown table error: $ou
 out=$($TC append t1 --rows 5 --cols 3 2>&1) && fail "schema mismatch accepted: $out"
 echo "$out" | grep -q "schema mismatch" || fail "schema mismatch error: $out"
 check_rows "after a schema mismatch"
+log "internal proposals need the pair's MAC"
+api0=$(sed -n 's/^api_port = //p' "$T/cluster.conf" | head -n1)
+tid=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["txn"])' "$(head -n1 "$T/good.jsonl")")
+body='{"op":"abort","txn":"'"$tid"'","reason":"forged"}'
+code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$body" "http://127.0.0.1:$api0/v1/internal/propose")
+[ "$code" = 403 ] || fail "internal propose without a MAC answered $code, want 403"
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Mpc-Party: 1" -H "X-Mpc-Mac: $(printf '%064d' 0)" -X POST --data "$body" "http://127.0.0.1:$api0/v1/internal/propose")
+[ "$code" = 403 ] || fail "internal propose with a forged MAC answered $code, want 403"
+check_rows "after forged internal proposals"
 mpcstore-tool -c "$T/party0/mpcd.conf" txns --json | grep -q '"state": "pending"' && fail "open transactions left behind"
 wait_verify
 log "offline tool on a stopped party's data dir"
