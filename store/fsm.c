@@ -563,19 +563,15 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	return rv;
 }
 
-int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
-		    int *outcome)
+/* Applies one (non-batch) entry at index in its own WriteBatch; the applied
+ * index is recorded in that batch only when last is set. */
+static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last, int *outcome)
 {
 	rocksdb_writebatch_t *wb;
 	char applied[32], changed_state[16] = "";
 	const char *op, *txn_id = NULL;
-	json_t *e;
 	int rv;
 
-	*outcome = 0;
-	if (index <= fsm->applied)
-		return 0; /* already in the db: raft re-applies after a restart */
-	e = json_loadb(entry, len, 0, NULL);
 	wb = rocksdb_writebatch_create();
 	store_staging_lock(fsm->db);
 	op = e ? json_string_value(json_object_get(e, "op")) : NULL;
@@ -599,19 +595,21 @@ int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, si
 	if (strcmp(changed_state, "committed") == 0)
 		mpc_fault_point("commit");
 	/* The applied index goes in the same batch as the effects (DESIGN.md §11). */
-	snprintf(applied, sizeof applied, "%" PRIu64, index);
-	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "local/applied", 13, applied,
-				  strlen(applied));
+	if (last) {
+		snprintf(applied, sizeof applied, "%" PRIu64, index);
+		rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "local/applied", 13,
+					  applied, strlen(applied));
+	}
 	rv = store_db_write(fsm->db, wb, 0, fsm->errmsg);
 	store_staging_unlock(fsm->db);
 	rocksdb_writebatch_destroy(wb);
 	if (rv != 0) {
 		LOG_ERROR("apply of entry %" PRIu64 " failed: %s", index, fsm->errmsg);
-		json_decref(e);
 		return rv;
 	}
 	pthread_mutex_lock(&fsm->lock);
-	fsm->applied = index;
+	if (last)
+		fsm->applied = index;
 	pthread_cond_broadcast(&fsm->cond);
 	if (strcmp(changed_state, "committed") == 0 || strcmp(changed_state, "aborted") == 0) {
 		fsm->finals++;
@@ -620,8 +618,56 @@ int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, si
 	pthread_mutex_unlock(&fsm->lock);
 	if (changed_state[0] != '\0' && txn_id != NULL && fsm->on_txn != NULL)
 		fsm->on_txn(fsm->on_txn_data, txn_id, changed_state);
-	json_decref(e);
 	return 0;
+}
+
+int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
+		    int *outcome)
+{
+	json_t *e, *subs;
+	const char *op;
+	int rv = 0;
+
+	*outcome = 0;
+	if (index <= fsm->applied)
+		return 0; /* already in the db: raft re-applies after a restart */
+	e = json_loadb(entry, len, 0, NULL);
+	op = e ? json_string_value(json_object_get(e, "op")) : NULL;
+	subs = json_object_get(e, "entries");
+	if (op == NULL || strcmp(op, "batch") != 0 || !json_is_array(subs) ||
+	    json_array_size(subs) == 0) {
+		rv = apply_one(fsm, index, e, 1, outcome);
+	} else {
+		/* Group commit: the sub-entries in order, each in its own WriteBatch
+		 * (later ones read what earlier ones wrote); the applied index with the
+		 * last. A crash in between re-applies the whole batch, and every entry
+		 * type is idempotent, so the result is the same. */
+		size_t n = json_array_size(subs), slot = index % STORE_FSM_BATCH_RING;
+		int outcomes[STORE_FSM_BATCH_MAX] = {0};
+		for (size_t i = 0; i < n && rv == 0; i++)
+			rv = apply_one(fsm, index, json_array_get(subs, i), i + 1 == n,
+				       i < STORE_FSM_BATCH_MAX ? &outcomes[i] : &(int){0});
+		pthread_mutex_lock(&fsm->lock);
+		fsm->batch_ring[slot].index = index;
+		fsm->batch_ring[slot].n = n < STORE_FSM_BATCH_MAX ? n : STORE_FSM_BATCH_MAX;
+		memcpy(fsm->batch_ring[slot].outcomes, outcomes, sizeof outcomes);
+		pthread_mutex_unlock(&fsm->lock);
+	}
+	json_decref(e);
+	return rv;
+}
+
+int store_fsm_batch_outcome(struct store_fsm *fsm, uint64_t index, size_t i, int *outcome)
+{
+	size_t slot = index % STORE_FSM_BATCH_RING;
+	int rv = MPC_ENOENT;
+	pthread_mutex_lock(&fsm->lock);
+	if (fsm->batch_ring[slot].index == index && i < fsm->batch_ring[slot].n) {
+		*outcome = fsm->batch_ring[slot].outcomes[i];
+		rv = 0;
+	}
+	pthread_mutex_unlock(&fsm->lock);
+	return rv;
 }
 
 /* ---- snapshots: "MPCSNAP1", u64 applied, then (u32 klen, key, u32 vlen, val)* ---- */

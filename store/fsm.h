@@ -15,6 +15,8 @@
  *   prepared {txn, party, rows, bytes, digest, sig}   (sig: Ed25519 of the party)
  *   commit   {txn}
  *   abort    {txn, reason}
+ *   batch    {entries: [entry...]}   (group commit: up to STORE_FSM_BATCH_MAX
+ *            entries proposed together by the leader, applied in order)
  * Apply is deterministic: its effect depends only on the entry and the prior
  * replicated state. Rejections are recorded in the txn record (state
  * "aborted" with a reason), so every party agrees on them. */
@@ -22,6 +24,16 @@
 #define STORE_TXN_ID_LEN 32 /* hex chars */
 #define STORE_NAME_MAX 64
 #define STORE_MAX_COLUMNS 256
+
+#define STORE_FSM_BATCH_MAX 128 /* entries in one batch entry */
+#define STORE_FSM_BATCH_RING 256
+
+/* Outcomes of the sub-entries of a recent batch entry, for its proposer. */
+struct store_fsm_batch {
+	uint64_t index;
+	size_t n;
+	int outcomes[STORE_FSM_BATCH_MAX];
+};
 
 struct store_fsm {
 	struct store_db *db;
@@ -37,6 +49,7 @@ struct store_fsm {
 	 * "prepared", "committed", "aborted"). May be NULL. */
 	void (*on_txn)(void *data, const char *txn, const char *state);
 	void *on_txn_data;
+	struct store_fsm_batch batch_ring[STORE_FSM_BATCH_RING];
 	char errmsg[MPC_ERRMSG_SIZE];
 };
 
@@ -51,6 +64,10 @@ void store_fsm_close(struct store_fsm *fsm);
  * only for a local I/O failure. */
 int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
 		    int *outcome);
+
+/* Outcome of sub-entry i of the batch entry at index, if that batch is still
+ * in the ring of recent batches (MPC_ENOENT otherwise). */
+int store_fsm_batch_outcome(struct store_fsm *fsm, uint64_t index, size_t i, int *outcome);
 
 /* Blocks until applied >= index or timeout_ms passes (MPC_ETIMEDOUT) or shutdown. */
 int store_fsm_wait_applied(struct store_fsm *fsm, uint64_t index, int timeout_ms);

@@ -146,6 +146,16 @@ static struct store_node_prop *prop_new(const char *entry, size_t len, int refs)
 }
 
 /* The node's own proposals (commit/abort decided by the leader). */
+static void enqueue(struct store_node *node, struct store_node_prop *p)
+{
+	pthread_mutex_lock(&node->qlock);
+	p->next = node->queue;
+	node->queue = p;
+	pthread_mutex_unlock(&node->qlock);
+	uv_async_send(&node->async);
+}
+
+/* The node's own proposals join the queue, so they are batched with the rest. */
 static void propose_internal(struct store_node *node, json_t *entry)
 {
 	char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
@@ -154,7 +164,79 @@ static void propose_internal(struct store_node *node, json_t *entry)
 	if (p == NULL)
 		return;
 	p->internal = 1;
-	submit(node, p);
+	enqueue(node, p);
+}
+
+/* A group of proposals appended as one batch entry (group commit). */
+struct batch_req {
+	struct raft_apply req;
+	struct store_node *node;
+	size_t n;
+	struct store_node_prop *props[STORE_FSM_BATCH_MAX];
+};
+
+static void batch_apply_cb(struct raft_apply *req, int status, void *result)
+{
+	struct batch_req *b = req->data;
+	for (size_t i = 0; i < b->n; i++) {
+		int outcome = 0;
+		if (status != 0)
+			prop_finish(b->props[i],
+				    status == RAFT_LEADERSHIPLOST || status == RAFT_NOTLEADER
+					    ? MPC_EUNAVAIL
+					    : MPC_ERAFT,
+				    0, req->index, -1);
+		else if (store_fsm_batch_outcome(b->node->fsm, req->index, i, &outcome) == 0)
+			prop_finish(b->props[i], 0, outcome, req->index, -1);
+		else
+			prop_finish(b->props[i], MPC_EUNAVAIL, 0, req->index, -1);
+	}
+	free(b);
+}
+
+/* On the loop thread: proposes props[0..n) as one raft entry
+ * {"op":"batch","entries":[...]}: one append, one fsync and one replication
+ * round for all of them instead of one each. */
+static void submit_batch(struct store_node *node, struct store_node_prop **props, size_t n)
+{
+	struct batch_req *b = calloc(1, sizeof *b);
+	struct raft_buffer buf;
+	size_t len = 32, off;
+	int rv;
+
+	for (size_t i = 0; i < n; i++)
+		len += props[i]->len + 1;
+	len = (len + 7) & ~(size_t)7; /* canonical/raft's uv segments: 8-byte multiples */
+	buf.base = b ? raft_malloc(len) : NULL;
+	if (buf.base == NULL) {
+		free(b);
+		for (size_t i = 0; i < n; i++)
+			prop_finish(props[i], MPC_ENOMEM, 0, 0, -1);
+		return;
+	}
+	off = (size_t)sprintf(buf.base, "{\"op\":\"batch\",\"entries\":[");
+	for (size_t i = 0; i < n; i++) {
+		if (i > 0)
+			((char *)buf.base)[off++] = ',';
+		memcpy((char *)buf.base + off, props[i]->entry, props[i]->len);
+		off += props[i]->len;
+		b->props[i] = props[i];
+	}
+	memcpy((char *)buf.base + off, "]}", 2);
+	off += 2;
+	memset((char *)buf.base + off, ' ', len - off); /* JSON allows trailing blanks */
+	buf.len = len;
+	b->n = n;
+	b->node = node;
+	b->req.data = b;
+	rv = raft_apply(&node->raft, &b->req, &buf, 1, batch_apply_cb);
+	if (rv != 0) {
+		raft_free(buf.base);
+		for (size_t i = 0; i < n; i++)
+			prop_finish(props[i], rv == RAFT_NOTLEADER ? MPC_ENOTLEADER : MPC_ERAFT, 0, 0,
+				    leader_party(node));
+		free(b);
+	}
 }
 
 int store_node_propose(struct store_node *node, const char *entry, size_t len, int timeout_ms,
@@ -166,11 +248,7 @@ int store_node_propose(struct store_node *node, const char *entry, size_t len, i
 
 	if (p == NULL)
 		return MPC_ENOMEM;
-	pthread_mutex_lock(&node->qlock);
-	p->next = node->queue;
-	node->queue = p;
-	pthread_mutex_unlock(&node->qlock);
-	uv_async_send(&node->async);
+	enqueue(node, p);
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_sec += timeout_ms / 1000;
@@ -363,8 +441,12 @@ void store_node_status(struct store_node *node, struct store_node_status *out)
 static void async_cb(uv_async_t *h)
 {
 	struct store_node *node = h->data;
-	struct store_node_prop *list, *rev = NULL, *p;
+	struct store_node_prop *list, *rev = NULL, *p, *group[STORE_FSM_BATCH_MAX];
+	size_t n = 0;
 
+	for (size_t i = 0; i < node->n_ready; i++)
+		propose_commit(node, node->ready[i]); /* joins the queue */
+	node->n_ready = 0;
 	pthread_mutex_lock(&node->qlock);
 	list = node->queue;
 	node->queue = NULL;
@@ -375,14 +457,20 @@ static void async_cb(uv_async_t *h)
 		p->next = rev;
 		rev = p;
 	}
+	/* Everything that queued up while the loop was busy goes out together. */
 	while (rev != NULL) {
 		p = rev;
 		rev = p->next;
-		submit(node, p);
+		group[n++] = p;
+		if (n == STORE_FSM_BATCH_MAX || rev == NULL) {
+			if (n == 1 || node->closing || raft_state(&node->raft) != RAFT_LEADER)
+				for (size_t i = 0; i < n; i++)
+					submit(node, group[i]);
+			else
+				submit_batch(node, group, n);
+			n = 0;
+		}
 	}
-	for (size_t i = 0; i < node->n_ready; i++)
-		propose_commit(node, node->ready[i]);
-	node->n_ready = 0;
 }
 
 static void timer_cb(uv_timer_t *h)
