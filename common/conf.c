@@ -298,6 +298,28 @@ static void resolve_path(const char *file, const char *rel, char *out)
 	snprintf(out, PATH_MAX, "%s/%s", dirname(dir), rel);
 }
 
+/* The secret keys of a config file must be those of its public keys in the
+ * cluster file (section `who`, e.g. "party.0" or "client.alice"). */
+static int keys_match(const uint8_t *sign_sk, const uint8_t *box_sk, const uint8_t *sign_pk,
+		      const uint8_t *box_pk, const char *path, const char *who,
+		      const char *cluster_path, char *errmsg)
+{
+	uint8_t pk[MPC_KEY_BYTES];
+	crypto_sign_ed25519_sk_to_pk(pk, sign_sk);
+	if (sodium_memcmp(pk, sign_pk, sizeof pk) != 0) {
+		mpc_errmsg_printf(errmsg, "%s: sign_sk does not match [%s] sign_pk in %s", path, who,
+				  cluster_path);
+		return MPC_ECONFIG;
+	}
+	crypto_scalarmult_base(pk, box_sk);
+	if (sodium_memcmp(pk, box_pk, sizeof pk) != 0) {
+		mpc_errmsg_printf(errmsg, "%s: box_sk does not match [%s] box_pk in %s", path, who,
+				  cluster_path);
+		return MPC_ECONFIG;
+	}
+	return 0;
+}
+
 static int secret_key(const char *value, uint8_t **dst, size_t len, const char *key, char *errmsg)
 {
 	if (*dst == NULL)
@@ -367,7 +389,6 @@ static int party_key(void *vctx, const char *section, const char *key, const cha
 int mpc_party_conf_load(const char *path, struct mpc_party_conf **out, char *errmsg)
 {
 	struct mpc_party_conf *pc;
-	uint8_t pk[MPC_KEY_BYTES];
 	int rv;
 
 	if (sodium_init() < 0)
@@ -403,18 +424,14 @@ int mpc_party_conf_load(const char *path, struct mpc_party_conf **out, char *err
 				  pc->party_id, pc->cluster_path, pc->cluster->n_parties);
 		goto err;
 	}
-	/* The secret keys must belong to this party's public keys in the cluster file. */
-	crypto_sign_ed25519_sk_to_pk(pk, pc->sign_sk);
-	if (sodium_memcmp(pk, pc->cluster->parties[pc->party_id].sign_pk, sizeof pk) != 0) {
-		mpc_errmsg_printf(errmsg, "%s: sign_sk does not match party.%d sign_pk in %s",
-				  path, pc->party_id, pc->cluster_path);
-		goto err;
-	}
-	crypto_scalarmult_base(pk, pc->box_sk);
-	if (sodium_memcmp(pk, pc->cluster->parties[pc->party_id].box_pk, sizeof pk) != 0) {
-		mpc_errmsg_printf(errmsg, "%s: box_sk does not match party.%d box_pk in %s", path,
-				  pc->party_id, pc->cluster_path);
-		goto err;
+	{
+		char who[32];
+		const struct mpc_party_info *me = &pc->cluster->parties[pc->party_id];
+		snprintf(who, sizeof who, "party.%d", pc->party_id);
+		rv = keys_match(pc->sign_sk, pc->box_sk, me->sign_pk, me->box_pk, path, who,
+				pc->cluster_path, errmsg);
+		if (rv != 0)
+			goto err;
 	}
 	*out = pc;
 	return 0;
@@ -489,6 +506,21 @@ int mpc_client_conf_load(const char *path, struct mpc_client_conf **out, char *e
 	rv = mpc_cluster_load(cc->cluster_path, &cc->cluster, errmsg);
 	if (rv != 0)
 		goto err;
+	{
+		const struct mpc_client_info *ci = mpc_cluster_client(cc->cluster, cc->name);
+		char who[MPC_NAME_MAX + 8];
+		snprintf(who, sizeof who, "client.%s", cc->name);
+		if (ci == NULL) {
+			mpc_errmsg_printf(errmsg, "%s: client '%s' has no [%s] section in %s", path,
+					  cc->name, who, cc->cluster_path);
+			rv = MPC_ECONFIG;
+			goto err;
+		}
+		rv = keys_match(cc->sign_sk, cc->box_sk, ci->sign_pk, ci->box_pk, path, who,
+				cc->cluster_path, errmsg);
+		if (rv != 0)
+			goto err;
+	}
 	*out = cc;
 	return 0;
 err:
