@@ -9,6 +9,7 @@
 #include <microhttpd.h>
 
 struct engine_service;
+struct sched_service;
 
 struct api_server {
 	struct MHD_Daemon *mhd;
@@ -17,6 +18,7 @@ struct api_server {
 	struct store_db *db;
 	const struct mpc_party_conf *conf;
 	struct engine_service *engine; /* may be NULL */
+	struct sched_service *sched;   /* may be NULL */
 };
 
 struct api_req {
@@ -43,5 +45,14 @@ void api_set_json(struct api_resp *r, json_t *j);
 /* Routes /v1/engine/...: rest is the path after "/v1/engine" ("" or "/..."). In api/engine.c. */
 void api_engine_route(struct api_server *s, struct MHD_Connection *c, const char *method,
 		      const char *rest, struct api_req *q, struct api_resp *r);
+
+/* Routes /v1/jobs...: rest is the path after "/v1/jobs" ("" or "/..."). In api/jobs.c. */
+void api_jobs_route(struct api_server *s, struct MHD_Connection *c, const char *method,
+		    const char *rest, struct api_req *q, struct api_resp *r);
+
+/* Proposes entry through the leader (forwarding when this party does not
+ * lead); with wait_local also waits until this party applied it. */
+int api_propose(struct api_server *s, json_t *entry, int wait_local, int *outcome,
+		uint64_t *index, char *errmsg);
 
 #endif

@@ -110,6 +110,12 @@ static int propose(struct api_server *s, json_t *entry, int *outcome, uint64_t *
 	return propose_opt(s, entry, 1, outcome, index, errmsg);
 }
 
+int api_propose(struct api_server *s, json_t *entry, int wait_local, int *outcome,
+		uint64_t *index, char *errmsg)
+{
+	return propose_opt(s, entry, wait_local, outcome, index, errmsg);
+}
+
 /* The party that leads now (this one if unknown): where clients long-poll outcomes. */
 static int leader_hint(struct api_server *s)
 {
@@ -618,6 +624,13 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 	}
 	if (n == 3 && post && strcmp(seg[1], "internal") == 0 && strcmp(seg[2], "propose") == 0)
 		return h_internal_propose(s, c, q, r);
+	if (strcmp(seg[1], "jobs") == 0) {
+		const char *rest = url;
+		while (*rest == '/')
+			rest++;
+		rest += strlen("v1/jobs"); /* "" or "/..." */
+		return api_jobs_route(s, c, method, rest, q, r);
+	}
 	if (strcmp(seg[1], "engine") == 0) {
 		const char *rest = url;
 		while (*rest == '/')
@@ -757,7 +770,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 int api_server_start(struct store_node *node, struct store_fsm *fsm, struct store_db *db,
 		     const struct mpc_party_conf *conf, struct engine_service *engine,
-		     struct api_server **out, char *errmsg)
+		     struct sched_service *sched, struct api_server **out, char *errmsg)
 {
 	const struct mpc_party_info *me = &conf->cluster->parties[conf->party_id];
 	struct addrinfo hints, *ai = NULL;
@@ -787,6 +800,7 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 	s->db = db;
 	s->conf = conf;
 	s->engine = engine;
+	s->sched = sched;
 	s->mhd = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
 					  MHD_USE_ERROR_LOG,
 				  (uint16_t)me->api_port, NULL, NULL, on_request, s,

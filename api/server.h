@@ -10,11 +10,12 @@ struct api_server;
 /* Starts serving on the party's api host:port with its own threads. node,
  * fsm, db and conf must outlive the server. */
 struct engine_service;
+struct sched_service;
 
-/* engine may be NULL (no /v1/engine routes). */
+/* engine and sched may be NULL (no /v1/engine or /v1/jobs routes). */
 int api_server_start(struct store_node *node, struct store_fsm *fsm, struct store_db *db,
 		     const struct mpc_party_conf *conf, struct engine_service *engine,
-		     struct api_server **out, char *errmsg);
+		     struct sched_service *sched, struct api_server **out, char *errmsg);
 /* Stops accepting, waits for running requests, frees the server. Call after
  * store_fsm_shutdown() so that waiting requests return. */
 void api_server_stop(struct api_server *srv);

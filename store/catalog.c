@@ -1,6 +1,7 @@
 /* Catalog reads over the meta column family: tables (at a revision), segments, txns, digest. */
 #include "store/catalog.h"
 #include "common/err.h"
+#include "store/staging.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -204,5 +205,75 @@ int store_catalog_digest(struct store_db *db, uint64_t *applied, char *hex)
 	crypto_generichash_final(&ctx.h, d, sizeof d);
 	sodium_bin2hex(hex, 65, d, sizeof d);
 	*applied = ctx.applied;
+	return 0;
+}
+
+struct column_ctx {
+	size_t ncols, col;
+	uint64_t *out, n, cap;
+	int oom;
+};
+
+static int column_chunk(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct column_ctx *c = vctx;
+	size_t rows = vlen / (c->ncols * 8);
+	if (c->n + rows > c->cap) {
+		uint64_t cap = c->cap ? c->cap * 2 : 4096;
+		uint64_t *o;
+		while (cap < c->n + rows)
+			cap *= 2;
+		o = realloc(c->out, cap * sizeof *o);
+		if (o == NULL) {
+			c->oom = 1;
+			return 1;
+		}
+		c->out = o;
+		c->cap = cap;
+	}
+	for (size_t r = 0; r < rows; r++)
+		memcpy(&c->out[c->n++], val + (r * c->ncols + c->col) * 8, 8);
+	return 0;
+}
+
+int store_catalog_read_column(struct store_db *db, const char *table, const char *column,
+			      uint64_t revision, uint64_t **out, uint64_t *rows, char *errmsg)
+{
+	struct column_ctx c = {0};
+	json_t *t = NULL, *cols, *seg;
+	char prefix[128];
+	size_t i;
+	int rv = store_catalog_table(db, table, revision, 1, &t);
+
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "unknown table '%s'", table);
+		return rv;
+	}
+	cols = json_object_get(t, "columns");
+	c.ncols = json_array_size(cols);
+	for (c.col = 0; c.col < c.ncols; c.col++)
+		if (strcmp(json_string_value(json_object_get(json_array_get(cols, c.col), "name")),
+			   column) == 0)
+			break;
+	if (c.col == c.ncols) {
+		mpc_errmsg_printf(errmsg, "table '%s' has no column '%s'", table, column);
+		json_decref(t);
+		return MPC_ENOENT;
+	}
+	/* a segment's data is the upload of the txn that committed it */
+	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
+	{
+		snprintf(prefix, sizeof prefix, "%s/", json_string_value(json_object_get(seg, "txn")));
+		store_db_scan(db, STORE_CF_SHARES, NULL, prefix, strlen(prefix), column_chunk, &c);
+		if (c.oom)
+			break;
+	}
+	json_decref(t);
+	if (c.oom) {
+		free(c.out);
+		return MPC_ENOMEM;
+	}
+	*out = c.out;
+	*rows = c.n;
 	return 0;
 }

@@ -22,6 +22,13 @@ int store_catalog_txns(struct store_db *db, int only_open, json_t **out);
 /* BLAKE2b-256 hex digest of the replicated catalog, and the applied index it
  * was taken at (one consistent RocksDB snapshot). hex >= 65 bytes. */
 int store_catalog_digest(struct store_db *db, uint64_t *applied, char *hex);
+/* This party's shares of table.column as of revision (0: latest), in segment
+ * order: *out gets rows values (malloc'd; caller frees with free(), after
+ * sodium_memzero if it cares). MPC_ENOENT names the missing table or column
+ * in errmsg. */
+int store_catalog_read_column(struct store_db *db, const char *table, const char *column,
+			      uint64_t revision, uint64_t **out, uint64_t *rows, char *errmsg);
+
 /* Applied index persisted in the db. */
 uint64_t store_catalog_applied(struct store_db *db);
 

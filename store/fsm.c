@@ -570,7 +570,7 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 	rocksdb_writebatch_t *wb;
 	char applied[32], changed_state[16] = "";
 	const char *op, *txn_id = NULL;
-	int rv;
+	int rv, ext = 0;
 
 	wb = rocksdb_writebatch_create();
 	store_staging_lock(fsm->db);
@@ -587,7 +587,18 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 			*outcome = apply_commit(fsm, wb, e, index, changed_state);
 		else if (strcmp(op, "abort") == 0)
 			*outcome = apply_abort(fsm, wb, e, index, changed_state);
-		else
+		else if (fsm->ext_apply != NULL) {
+			txn_id = NULL;
+			rv = fsm->ext_apply(fsm->ext_data, wb, e, index, outcome);
+			if (rv != 0) {
+				store_staging_unlock(fsm->db);
+				rocksdb_writebatch_destroy(wb);
+				LOG_ERROR("apply of entry %" PRIu64 " (%s) failed: %s", index, op,
+					  mpc_strerror(rv));
+				return rv;
+			}
+			ext = 1;
+		} else
 			*outcome = MPC_EINVAL;
 	}
 	if (*outcome == MPC_EINVAL && changed_state[0] == '\0')
@@ -618,6 +629,8 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 	pthread_mutex_unlock(&fsm->lock);
 	if (changed_state[0] != '\0' && txn_id != NULL && fsm->on_txn != NULL)
 		fsm->on_txn(fsm->on_txn_data, txn_id, changed_state);
+	if (ext && fsm->ext_applied != NULL)
+		fsm->ext_applied(fsm->ext_data, e, index, *outcome);
 	return 0;
 }
 

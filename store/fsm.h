@@ -49,6 +49,18 @@ struct store_fsm {
 	 * "prepared", "committed", "aborted"). May be NULL. */
 	void (*on_txn)(void *data, const char *txn, const char *state);
 	void *on_txn_data;
+	/* Entries with an op the store does not know (e.g. the scheduler's) go to
+	 * this handler, on the applying thread, with the entry's WriteBatch: it
+	 * writes its replicated state under its own meta key prefix (covered by
+	 * snapshots and digests), must be deterministic (DESIGN.md §2) and
+	 * idempotent, returns 0 or an I/O error, and sets *outcome. NULL: such
+	 * entries are malformed. */
+	int (*ext_apply)(void *data, rocksdb_writebatch_t *wb, json_t *entry, uint64_t index,
+			 int *outcome);
+	/* Called after the entry's batch is written (same thread), e.g. to act
+	 * on what the entry decided. May be NULL. */
+	void (*ext_applied)(void *data, json_t *entry, uint64_t index, int outcome);
+	void *ext_data;
 	struct store_fsm_batch batch_ring[STORE_FSM_BATCH_RING];
 	char errmsg[MPC_ERRMSG_SIZE];
 };

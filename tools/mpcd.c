@@ -172,7 +172,7 @@ int main(int argc, char **argv)
 		LOG_ERROR("%s", errmsg);
 		return 1;
 	}
-	rv = api_server_start(&d->node, &d->fsm, d->db, d->conf, d->engine, &d->api, errmsg);
+	rv = api_server_start(&d->node, &d->fsm, d->db, d->conf, d->engine, NULL, &d->api, errmsg);
 	if (rv != 0) {
 		LOG_ERROR("%s", errmsg);
 		return 1;

@@ -448,3 +448,63 @@ Test(store_fsm, batch_applies_entries_in_order_with_outcomes)
 	cr_assert_eq(table_rows("t1"), 2);
 	free(text);
 }
+
+static int ext_calls, ext_after;
+
+static int ext_apply(void *data, rocksdb_writebatch_t *wb, json_t *entry, uint64_t index,
+		     int *outcome)
+{
+	struct store_fsm *f = data;
+	ext_calls++;
+	rocksdb_writebatch_put_cf(wb, f->db->cf[STORE_CF_META], "job/x", 5, "1", 1);
+	*outcome = MPC_ECONFLICT;
+	return 0;
+}
+
+static void ext_applied(void *data, json_t *entry, uint64_t index, int outcome)
+{
+	ext_after += outcome == MPC_ECONFLICT;
+}
+
+Test(store_fsm, unknown_ops_go_to_the_extension_in_the_same_batch)
+{
+	int outcome;
+	fsm.ext_apply = ext_apply;
+	fsm.ext_applied = ext_applied;
+	fsm.ext_data = &fsm;
+	cr_assert_eq(apply(json_pack("{s:s}", "op", "job_submit")), MPC_ECONFLICT);
+	cr_assert_eq(ext_calls, 1);
+	cr_assert_eq(ext_after, 1);
+	char *val = NULL, err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(store_db_get(db, STORE_CF_META, "job/x", 5, &val, NULL, err), 0);
+	free(val);
+	cr_assert_eq(store_catalog_applied(db), next_index - 1);
+	fsm.ext_apply = NULL;
+	cr_assert_eq(store_fsm_apply(&fsm, next_index++, "{\"op\":\"job_submit\"}", 19, &outcome), 0);
+	cr_assert_eq(outcome, MPC_EINVAL, "without an extension the op is malformed");
+}
+
+Test(store_catalog, read_column_in_segment_order_at_a_revision)
+{
+	uint64_t *col, rows;
+	char err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 3); /* values 1..6 row-major: column a = 1,3,5; b = 2,4,6 */
+	prepare_all(T1, 3);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	uint64_t rev1 = store_catalog_applied(db);
+	cr_assert_eq(begin(T2, "t1", "admin", 0), 0);
+	stage(T2, 1);
+	prepare_all(T2, 1);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T2));
+	cr_assert_eq(store_catalog_read_column(db, "t1", "b", 0, &col, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, 4);
+	cr_assert(col[0] == 2 && col[1] == 4 && col[2] == 6 && col[3] == 2);
+	free(col);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "a", rev1, &col, &rows, err), 0);
+	cr_assert_eq(rows, 3, "at the first commit's revision the second segment is not there");
+	free(col);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "zz", 0, &col, &rows, err), MPC_ENOENT);
+	cr_assert(strstr(err, "no column 'zz'") != NULL, "%s", err);
+}
+TestSuite(store_catalog, .init = setup, .fini = teardown);
