@@ -58,7 +58,7 @@ int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_
 	pthread_cond_init(&fsm->final_cond, NULL);
 	fsm->applied = read_applied(db);
 	/* A crash after a snapshot restore but before its staging was settled
-	 * leaves staged data of finished txns: settle it now (idempotent). */
+	 * leaves uploads of finished txns unsettled: settle them now (idempotent). */
 	return db->read_only ? 0 : reconcile_staging(fsm);
 }
 
@@ -180,7 +180,7 @@ static void txn_finish(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
 }
 
-/* Marks txn aborted with reason in wb and drops this party's staged data. */
+/* Marks txn aborted with reason in wb and deletes this party's upload of it. */
 static void txn_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn, uint64_t index,
 		      const char *reason)
 {
@@ -512,7 +512,7 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 		mine = json_object_get(json_object_get(txn, "prepared"), pkey);
 		if (mine != NULL && moved != (uint64_t)json_integer_value(json_object_get(mine, "bytes")))
 			LOG_ERROR("txn %s: this party prepared %lld bytes but has %" PRIu64
-				  " staged at commit: its data dir lost staged shares",
+				  " uploaded at commit: its data dir lost uploaded shares",
 				  id, (long long)json_integer_value(json_object_get(mine, "bytes")),
 				  moved);
 	}
@@ -766,7 +766,7 @@ static void reconcile_one(void *vctx, const char *txn_id)
 		uint64_t bytes = 0;
 		if (store_staging_batch_publish(ctx->fsm->db, ctx->wb, txn_id, &bytes) != 0)
 			ctx->rv = MPC_EIO;
-		LOG_INFO("txn %s: committed; published %" PRIu64 " uploaded bytes left staged",
+		LOG_INFO("txn %s: committed; published %" PRIu64 " uploaded bytes",
 			 txn_id, bytes);
 	} else if (strcmp(state, "pending") != 0 && strcmp(state, "prepared") != 0) {
 		store_staging_batch_drop(ctx->fsm->db, ctx->wb, txn_id);
@@ -775,8 +775,8 @@ static void reconcile_one(void *vctx, const char *txn_id)
 	json_decref(txn);
 }
 
-/* Settles this party's staged data against the catalog: staged shares of
- * committed txns move to shares, of aborted or unknown ones are dropped. */
+/* Settles this party's uploads against the catalog: those of committed txns
+ * are published (record dropped), those of aborted or unknown ones deleted. */
 static int reconcile_staging(struct store_fsm *fsm)
 {
 	struct reconcile_ctx rc = {fsm, rocksdb_writebatch_create(), 0};

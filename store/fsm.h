@@ -96,8 +96,8 @@ void store_fsm_wait_final(struct store_fsm *fsm, uint64_t seen, int timeout_ms);
  * malloc'd buffer; caller frees. */
 int store_fsm_snapshot(struct store_fsm *fsm, void **buf, size_t *len);
 /* Replaces the replicated state with a snapshot, unless this party already
- * applied past it. Reconciles staging: staged data of txns the snapshot
- * committed moves to shares, of aborted ones is dropped. */
+ * applied past it. Then settles this party's uploads: those of txns the
+ * snapshot committed are published, those of aborted ones deleted. */
 int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len);
 
 /* Canonical message a party signs for a Prepared vote. out >= 512 bytes. */

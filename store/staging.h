@@ -1,4 +1,4 @@
-/* Staged (uncommitted) share data of open append transactions, in the staging column family. */
+/* Uploads of open append transactions: records in the staging CF, bytes in the shares CF (see staging.c). */
 #ifndef MPC_STORE_STAGING_H
 #define MPC_STORE_STAGING_H
 
