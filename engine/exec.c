@@ -14,6 +14,8 @@
 #include <time.h>
 
 #define MSG_DATA 1
+/* chunks in flight per operation (pipeline depth) */
+#define EXEC_SLOTS 4
 
 static const struct {
 	const char *name;
@@ -193,6 +195,41 @@ void engine_reg_clear(struct engine_reg *r)
 
 /* ---- network steps ---- */
 
+/*
+ * Scratch: EXEC_SLOTS pipeline slots of (5 + 2 (np - 1)) chunk words each:
+ * a b c (derived fuel) | de (2 chunk: what this party contributes to an
+ * opening) | one 2-chunk receive buffer per peer.
+ */
+static size_t slot_words(const struct engine_exec *x)
+{
+	return (5 + 2 * (size_t)(x->n_parties - 1)) * x->scratch_chunk;
+}
+
+static uint64_t *slot_base(struct engine_exec *x, int slot)
+{
+	return x->scratch + (size_t)slot * slot_words(x);
+}
+
+static uint64_t *slot_rx(struct engine_exec *x, int slot, int k)
+{
+	return slot_base(x, slot) + (5 + 2 * (size_t)k) * x->scratch_chunk;
+}
+
+static void xchg_fill(struct engine_exec *x, uint32_t round, struct engine_mesh_send *s, int ns,
+		      struct engine_mesh_recv *r, int nr)
+{
+	for (int k = 0; k < nr; k++) {
+		r[k].session = x->wire_session;
+		r[k].round = round;
+		r[k].type = MSG_DATA;
+	}
+	for (int k = 0; k < ns; k++) {
+		s[k].session = x->wire_session;
+		s[k].round = round;
+		s[k].type = MSG_DATA;
+	}
+}
+
 static int xchg_run(struct engine_exec *x, struct engine_mesh_send *s, int ns,
 		    struct engine_mesh_recv *r, int nr)
 {
@@ -200,18 +237,13 @@ static int xchg_run(struct engine_exec *x, struct engine_mesh_send *s, int ns,
 	struct engine_mesh_recv *rp[MPC_MAX_PARTIES];
 	int rv = 0;
 
+	xchg_fill(x, x->xchg, s, ns, r, nr);
 	for (int k = 0; k < nr; k++) {
-		r[k].session = x->wire_session;
-		r[k].round = x->xchg;
-		r[k].type = MSG_DATA;
 		rp[k] = &r[k];
 		if (rv == 0)
 			rv = engine_mesh_post(x->mesh, &r[k]);
 	}
 	for (int k = 0; k < ns; k++) {
-		s[k].session = x->wire_session;
-		s[k].round = x->xchg;
-		s[k].type = MSG_DATA;
 		sp[k] = &s[k];
 		if (rv == 0)
 			rv = engine_mesh_send(x->mesh, &s[k]);
@@ -225,44 +257,41 @@ static int xchg_run(struct engine_exec *x, struct engine_mesh_send *s, int ns,
 	return rv;
 }
 
-static uint64_t *scratch_king(struct engine_exec *x, int k)
-{
-	/* layout: a b c (chunk each) | de (2 chunk) | pub (2 chunk) | king (2 chunk per peer) */
-	return x->scratch + 7 * x->scratch_chunk + (size_t)k * 2 * x->scratch_chunk;
-}
-
-/* Opens n elements (n <= 2 chunk) through party 0. out and share may be the same array. */
+/* Opens n elements (n <= 2 chunk) through party xchg mod np, one round, nothing overlapped.
+ * out and share may be the same array. */
 static int open_king(struct engine_exec *x, uint64_t *out, const uint64_t *share, size_t n)
 {
 	struct engine_mesh_send s[MPC_MAX_PARTIES];
 	struct engine_mesh_recv r[MPC_MAX_PARTIES];
-	int np = x->n_parties, rv;
+	int np = x->n_parties, king = (int)(x->xchg % (uint32_t)np), nr = 0, rv;
 
 	memset(s, 0, sizeof s);
 	memset(r, 0, sizeof r);
-	if (x->party == 0) {
-		for (int p = 1; p < np; p++) {
-			r[p - 1].peer = p;
-			r[p - 1].buf = scratch_king(x, p - 1);
-			r[p - 1].len = n * 8;
-		}
-		rv = xchg_run(x, NULL, 0, r, np - 1);
+	if (x->party == king) {
+		for (int p = 0; p < np; p++)
+			if (p != king) {
+				r[nr].peer = p;
+				r[nr].buf = slot_rx(x, 0, nr);
+				r[nr].len = n * 8;
+				nr++;
+			}
+		rv = xchg_run(x, NULL, 0, r, nr);
 		if (rv != 0)
 			return rv;
-		engine_ring_add(out, share, scratch_king(x, 0), n);
-		for (int p = 2; p < np; p++)
-			engine_ring_add(out, out, scratch_king(x, p - 1), n);
-		for (int p = 1; p < np; p++) {
-			s[p - 1].peer = p;
-			s[p - 1].buf = out;
-			s[p - 1].len = n * 8;
+		engine_ring_add(out, share, slot_rx(x, 0, 0), n);
+		for (int k = 1; k < nr; k++)
+			engine_ring_add(out, out, slot_rx(x, 0, k), n);
+		for (int k = 0; k < nr; k++) {
+			s[k].peer = r[k].peer;
+			s[k].buf = out;
+			s[k].len = n * 8;
 		}
-		rv = xchg_run(x, s, np - 1, NULL, 0);
+		rv = xchg_run(x, s, nr, NULL, 0);
 	} else {
-		s[0].peer = 0;
+		s[0].peer = king;
 		s[0].buf = share;
 		s[0].len = n * 8;
-		r[0].peer = 0;
+		r[0].peer = king;
 		r[0].buf = out;
 		r[0].len = n * 8;
 		rv = xchg_run(x, s, 1, r, 1);
@@ -285,7 +314,7 @@ static int open_to_cb(void *ctx, int receiver, uint64_t *out, const uint64_t *sh
 			if (p == receiver)
 				continue;
 			r[nr].peer = p;
-			r[nr].buf = scratch_king(x, nr);
+			r[nr].buf = slot_rx(x, 0, nr);
 			r[nr].len = n * 8;
 			nr++;
 		}
@@ -294,7 +323,7 @@ static int open_to_cb(void *ctx, int receiver, uint64_t *out, const uint64_t *sh
 			if (out != share)
 				memcpy(out, share, n * 8);
 			for (int k = 0; k < nr; k++)
-				engine_ring_add(out, out, scratch_king(x, k), n);
+				engine_ring_add(out, out, slot_rx(x, 0, k), n);
 		}
 	} else {
 		s[0].peer = receiver;
@@ -326,35 +355,34 @@ static void fuel_count(struct engine_exec *x, size_t n, uint64_t t)
 		engine_ledger_produced(x->ledger, n, dt);
 }
 
-/* Triples for the next c indices: pre-generated or derived now. */
-static int fuel_triples(struct engine_exec *x, size_t c, uint64_t **a, uint64_t **b, uint64_t **cc)
+/* Triples t .. t+c-1: pre-generated, or derived now into buf (3 chunk words). */
+static int fuel_triples(struct engine_exec *x, uint64_t t, size_t c, uint64_t *buf,
+			const uint64_t **a, const uint64_t **b, const uint64_t **cc)
 {
-	uint64_t t = x->cursor, t0 = now_ns();
+	uint64_t t0 = now_ns();
 	int rv;
 
-	x->cursor += c;
 	if (x->pre_a != NULL && t >= x->pre_t0 && t + c <= x->pre_t0 + x->pre_n) {
 		*a = x->pre_a + (t - x->pre_t0);
 		*b = x->pre_b + (t - x->pre_t0);
 		*cc = x->pre_c + (t - x->pre_t0);
 		return 0;
 	}
-	*a = x->scratch;
-	*b = x->scratch + x->scratch_chunk;
-	*cc = x->scratch + 2 * x->scratch_chunk;
-	rv = engine_fuel_triples(x->fuel, t, c, *a, *b, *cc);
+	*a = buf;
+	*b = buf + x->scratch_chunk;
+	*cc = buf + 2 * x->scratch_chunk;
+	rv = engine_fuel_triples(x->fuel, t, c, buf, buf + x->scratch_chunk,
+				 buf + 2 * x->scratch_chunk);
 	fuel_count(x, c, t0);
 	return rv;
 }
 
 static int scratch_ensure(struct engine_exec *x)
 {
-	size_t words;
 	if (x->scratch != NULL)
 		return 0;
 	x->scratch_chunk = x->chunk;
-	words = (7 + 2 * (size_t)(x->n_parties - 1)) * x->scratch_chunk;
-	x->scratch = malloc(words * 8);
+	x->scratch = malloc(EXEC_SLOTS * slot_words(x) * 8);
 	return x->scratch != NULL ? 0 : MPC_ENOMEM;
 }
 
@@ -376,8 +404,8 @@ static int reg_alloc(struct engine_reg *r, size_t n, enum engine_reg_kind kind)
 static int do_trunc_chunk(struct engine_exec *x, struct engine_opener *op, uint64_t *z,
 			  const uint64_t *in, size_t c)
 {
-	uint64_t *mask = x->scratch + 3 * x->scratch_chunk;
-	uint64_t *base = x->scratch + 4 * x->scratch_chunk;
+	uint64_t *mask = slot_base(x, 0) + 3 * x->scratch_chunk;
+	uint64_t *base = slot_base(x, 0) + 4 * x->scratch_chunk;
 	int receiver = (int)(x->xchg % 3), rv;
 	uint64_t t0 = now_ns();
 
@@ -389,12 +417,240 @@ static int do_trunc_chunk(struct engine_exec *x, struct engine_opener *op, uint6
 	return rv;
 }
 
+/* ---- pipelined openings (mul, fmul, dot, square, open) ---- */
+
+/*
+ * One chunk in flight. Chunk j of an operation is exchange round
+ * xchg0 + j and is opened through party (xchg0 + j) mod np, the chunk's
+ * "king": the others send it their shares of the masked values, it adds
+ * them up and returns the sums (64 wire bytes per multiplication). Kings
+ * rotate so every party does the same cipher work. Up to EXEC_SLOTS
+ * chunks are in flight: chunk j + EXEC_SLOTS - 1 is derived (fuel, masks)
+ * and sent while chunk j is still being opened, so network, cipher
+ * threads and arithmetic overlap. Everything a chunk uses (round, king,
+ * fuel indices) is a function of the operation's starting (xchg, cursor)
+ * and j alone, so a replay from a checkpoint sends the same messages with
+ * the same triples.
+ */
+struct pipe_slot {
+	const uint64_t *a, *b, *c; /* this chunk's triples (b unused for squares) */
+	const uint64_t *in;	   /* this party's share of the values to open */
+	uint64_t *pub;		   /* where the opened values land */
+	size_t o, n, words;	   /* element offset and count; words opened */
+	int king, ns, nr;	   /* ns, nr: operations not waited for yet */
+	struct engine_mesh_send s[MPC_MAX_PARTIES];
+	struct engine_mesh_recv r[MPC_MAX_PARTIES];
+	struct engine_mesh_send *sp[MPC_MAX_PARTIES];
+	struct engine_mesh_recv *rp[MPC_MAX_PARTIES];
+};
+
+struct pipe {
+	struct engine_exec *x;
+	const struct engine_op *op;
+	const struct engine_reg *A, *B;
+	struct engine_reg *Z;
+	uint32_t round0;
+	uint64_t cursor0;
+	uint64_t acc; /* dot */
+	struct pipe_slot slot[EXEC_SLOTS];
+};
+
+static int pipe_wait(struct pipe *pp, struct pipe_slot *sl)
+{
+	struct engine_exec *x = pp->x;
+	int rv;
+
+	if (sl->ns + sl->nr == 0)
+		return 0;
+	rv = engine_mesh_wait(x->mesh, sl->sp, sl->ns, sl->rp, sl->nr, x->watch, x->timeout_ms);
+	if (rv == 0)
+		sl->ns = sl->nr = 0;
+	return rv;
+}
+
+/* Derives chunk j's masked shares and starts its exchange. */
+static int pipe_issue(struct pipe *pp, size_t j)
+{
+	struct engine_exec *x = pp->x;
+	int si = (int)(j % EXEC_SLOTS), np = x->n_parties, rv;
+	struct pipe_slot *sl = &pp->slot[si];
+	uint64_t *base = slot_base(x, si), *de = base + 3 * x->scratch_chunk;
+	size_t o = j * x->chunk, c = pp->A->n - o < x->chunk ? pp->A->n - o : x->chunk;
+	uint32_t round = pp->round0 + (uint32_t)j;
+
+	/* the slot's previous chunk may still be sending from its buffers */
+	if ((rv = pipe_wait(pp, sl)) != 0)
+		return rv;
+	sl->o = o;
+	sl->n = c;
+	sl->king = (int)(round % (uint32_t)np);
+	switch (pp->op->kind) {
+	case ENGINE_OP_MUL:
+	case ENGINE_OP_FMUL:
+	case ENGINE_OP_DOT:
+		rv = fuel_triples(x, pp->cursor0 + o, c, base, &sl->a, &sl->b, &sl->c);
+		if (rv != 0)
+			return rv;
+		engine_beaver_mul_open_shares(de, pp->A->v + o, pp->B->v + o, sl->a, sl->b, c);
+		sl->in = de;
+		sl->words = 2 * c;
+		break;
+	case ENGINE_OP_SQUARE: {
+		uint64_t t0 = now_ns();
+		rv = engine_fuel_squares(x->fuel, pp->cursor0 + o, c, base,
+					 base + x->scratch_chunk);
+		fuel_count(x, c, t0);
+		if (rv != 0)
+			return rv;
+		sl->a = base;
+		sl->c = base + x->scratch_chunk;
+		engine_beaver_square_open_shares(de, pp->A->v + o, sl->a, c);
+		sl->in = de;
+		sl->words = c;
+		break;
+	}
+	default: /* ENGINE_OP_OPEN */
+		sl->in = pp->A->v + o;
+		sl->words = c;
+		break;
+	}
+	if (pp->op->kind == ENGINE_OP_OPEN)
+		sl->pub = pp->Z->v + o;
+	else
+		sl->pub = x->party == sl->king ? de : slot_rx(x, si, 0);
+	memset(sl->s, 0, sizeof sl->s);
+	memset(sl->r, 0, sizeof sl->r);
+	if (x->party == sl->king) {
+		int nr = 0;
+		for (int p = 0; p < np; p++)
+			if (p != x->party) {
+				sl->r[nr].peer = p;
+				sl->r[nr].buf = slot_rx(x, si, nr);
+				sl->r[nr].len = sl->words * 8;
+				nr++;
+			}
+		sl->nr = nr;
+		sl->ns = 0;
+	} else {
+		sl->s[0].peer = sl->king;
+		sl->s[0].buf = sl->in;
+		sl->s[0].len = sl->words * 8;
+		sl->r[0].peer = sl->king;
+		sl->r[0].buf = sl->pub;
+		sl->r[0].len = sl->words * 8;
+		sl->ns = sl->nr = 1;
+	}
+	xchg_fill(x, round, sl->s, sl->ns, sl->r, sl->nr);
+	for (int k = 0; k < sl->nr; k++) {
+		sl->rp[k] = &sl->r[k];
+		if ((rv = engine_mesh_post(x->mesh, &sl->r[k])) != 0) {
+			sl->nr = k;
+			sl->ns = 0;
+			return rv;
+		}
+	}
+	for (int k = 0; k < sl->ns; k++) {
+		sl->sp[k] = &sl->s[k];
+		if ((rv = engine_mesh_send(x->mesh, &sl->s[k])) != 0) {
+			sl->ns = k;
+			return rv;
+		}
+	}
+	return 0;
+}
+
+/* Waits for chunk j's opening (the king adds and returns it) and finishes the chunk. */
+static int pipe_complete(struct pipe *pp, size_t j)
+{
+	struct engine_exec *x = pp->x;
+	int si = (int)(j % EXEC_SLOTS), rv;
+	struct pipe_slot *sl = &pp->slot[si];
+	size_t o = sl->o, c = sl->n;
+
+	if ((rv = pipe_wait(pp, sl)) != 0)
+		return rv;
+	if (x->party == sl->king) {
+		int nr = x->n_parties - 1;
+		engine_ring_add(sl->pub, sl->in, slot_rx(x, si, 0), sl->words);
+		for (int k = 1; k < nr; k++)
+			engine_ring_add(sl->pub, sl->pub, slot_rx(x, si, k), sl->words);
+		memset(sl->s, 0, sizeof sl->s);
+		for (int k = 0; k < nr; k++) {
+			sl->s[k].peer = sl->r[k].peer;
+			sl->s[k].buf = sl->pub;
+			sl->s[k].len = sl->words * 8;
+		}
+		xchg_fill(x, pp->round0 + (uint32_t)j, sl->s, nr, NULL, 0);
+		for (int k = 0; k < nr; k++) {
+			sl->sp[k] = &sl->s[k];
+			if ((rv = engine_mesh_send(x->mesh, &sl->s[k])) != 0)
+				return rv;
+			sl->ns = k + 1;
+		}
+	}
+	switch (pp->op->kind) {
+	case ENGINE_OP_MUL:
+	case ENGINE_OP_FMUL:
+		engine_beaver_mul_finish(pp->Z->v + o, sl->pub, sl->a, sl->b, sl->c, x->party, c);
+		x->mults += c;
+		break;
+	case ENGINE_OP_DOT:
+		pp->acc += engine_beaver_dot_finish(sl->pub, sl->a, sl->b, sl->c, x->party, c);
+		x->mults += c;
+		break;
+	case ENGINE_OP_SQUARE:
+		engine_beaver_square_finish(pp->Z->v + o, sl->pub, sl->a, sl->c, x->party, c);
+		x->mults += c;
+		break;
+	default: break;
+	}
+	return 0;
+}
+
+/* Runs op (mul, fmul's product, dot, square, open) over all chunks with up to EXEC_SLOTS in flight. */
+static int pipe_run(struct engine_exec *x, const struct engine_op *op, const struct engine_reg *A,
+		    const struct engine_reg *B, struct engine_reg *Z, uint64_t *acc)
+{
+	struct pipe pp;
+	size_t nchunks = (A->n + x->chunk - 1) / x->chunk, issued = 0, done = 0;
+	int rv = 0;
+
+	memset(&pp, 0, sizeof pp);
+	pp.x = x;
+	pp.op = op;
+	pp.A = A;
+	pp.B = B;
+	pp.Z = Z;
+	pp.round0 = x->xchg;
+	pp.cursor0 = x->cursor;
+	while (done < nchunks) {
+		while (issued < nchunks && issued < done + EXEC_SLOTS)
+			if ((rv = pipe_issue(&pp, issued++)) != 0)
+				goto fail;
+		if ((rv = pipe_complete(&pp, done++)) != 0)
+			goto fail;
+	}
+	for (int k = 0; k < EXEC_SLOTS; k++)
+		if ((rv = pipe_wait(&pp, &pp.slot[k])) != 0)
+			goto fail;
+	x->xchg = pp.round0 + (uint32_t)nchunks;
+	if (op->kind != ENGINE_OP_OPEN)
+		x->cursor = pp.cursor0 + A->n;
+	*acc = pp.acc;
+	return 0;
+fail:
+	for (int k = 0; k < EXEC_SLOTS; k++)
+		engine_mesh_cancel(x->mesh, pp.slot[k].sp, pp.slot[k].ns, pp.slot[k].rp,
+				   pp.slot[k].nr);
+	return rv;
+}
+
 int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct engine_reg *regs)
 {
 	struct engine_reg *A = &regs[op->a], *B = op->b >= 0 ? &regs[op->b] : NULL;
 	struct engine_reg *Z = &regs[op->dst];
 	struct engine_opener opener = {x->party, x->n_parties, x, open_cb, open_to_cb};
-	uint64_t *de, *pub, acc = 0;
+	uint64_t acc = 0;
 	size_t n = A->n, outn = n;
 	int rv;
 
@@ -402,8 +658,6 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		return MPC_ESTATE;
 	if ((rv = scratch_ensure(x)) != 0)
 		return rv;
-	de = x->scratch + 3 * x->scratch_chunk;
-	pub = x->scratch + 5 * x->scratch_chunk;
 	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM)
 		outn = 1;
 	/* Z may be A or B only for in-place ops; programs write each register once. */
@@ -417,53 +671,32 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 	case ENGINE_OP_MULC: engine_ring_mul_const(Z->v, A->v, op->k, n); return 0;
 	case ENGINE_OP_ADDC: engine_ring_add_const(Z->v, A->v, op->k, x->party, n); return 0;
 	case ENGINE_OP_SUM: Z->v[0] = engine_ring_sum(A->v, n); return 0;
+	case ENGINE_OP_MUL:
+	case ENGINE_OP_SQUARE:
+	case ENGINE_OP_OPEN: return pipe_run(x, op, A, B, Z, &acc);
+	case ENGINE_OP_DOT:
+		if ((rv = pipe_run(x, op, A, B, Z, &acc)) == 0)
+			Z->v[0] = acc;
+		return rv;
+	case ENGINE_OP_FMUL:
+		/* all products first (pipelined), then truncation chunk by chunk:
+		 * fuel [cursor, +n) for the triples, [+n, +2n) for truncation */
+		if ((rv = pipe_run(x, op, A, B, Z, &acc)) != 0)
+			return rv;
+		for (size_t o = 0; o < n; o += x->chunk) {
+			size_t c = n - o < x->chunk ? n - o : x->chunk;
+			if ((rv = do_trunc_chunk(x, &opener, Z->v + o, Z->v + o, c)) != 0)
+				return rv;
+		}
+		return 0;
 	default: break;
 	}
 	for (size_t o = 0; o < n; o += x->chunk) {
 		size_t c = n - o < x->chunk ? n - o : x->chunk;
-		uint64_t *a, *b, *cc;
 
 		switch (op->kind) {
-		case ENGINE_OP_MUL:
-		case ENGINE_OP_FMUL:
-		case ENGINE_OP_DOT:
-			if ((rv = fuel_triples(x, c, &a, &b, &cc)) != 0)
-				return rv;
-			engine_beaver_mul_open_shares(de, A->v + o, B->v + o, a, b, c);
-			if ((rv = open_king(x, pub, de, 2 * c)) != 0)
-				return rv;
-			if (op->kind == ENGINE_OP_DOT) {
-				acc += engine_beaver_dot_finish(pub, a, b, cc, x->party, c);
-			} else {
-				engine_beaver_mul_finish(Z->v + o, pub, a, b, cc, x->party, c);
-				if (op->kind == ENGINE_OP_FMUL &&
-				    (rv = do_trunc_chunk(x, &opener, Z->v + o, Z->v + o, c)) != 0)
-					return rv;
-			}
-			x->mults += c;
-			break;
-		case ENGINE_OP_SQUARE: {
-			uint64_t t0 = now_ns();
-			a = x->scratch;
-			cc = x->scratch + x->scratch_chunk;
-			rv = engine_fuel_squares(x->fuel, x->cursor, c, a, cc);
-			fuel_count(x, c, t0);
-			x->cursor += c;
-			if (rv != 0)
-				return rv;
-			engine_beaver_square_open_shares(de, A->v + o, a, c);
-			if ((rv = open_king(x, pub, de, c)) != 0)
-				return rv;
-			engine_beaver_square_finish(Z->v + o, pub, a, cc, x->party, c);
-			x->mults += c;
-			break;
-		}
 		case ENGINE_OP_TRUNC:
 			if ((rv = do_trunc_chunk(x, &opener, Z->v + o, A->v + o, c)) != 0)
-				return rv;
-			break;
-		case ENGINE_OP_OPEN:
-			if ((rv = open_king(x, Z->v + o, A->v + o, c)) != 0)
 				return rv;
 			break;
 		case ENGINE_OP_REVEAL: {
@@ -479,8 +712,6 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		default: return MPC_EINVAL;
 		}
 	}
-	if (op->kind == ENGINE_OP_DOT)
-		Z->v[0] = acc;
 	if (op->kind == ENGINE_OP_REVEAL) {
 		const uint8_t *pk = x->cluster->clients[op->client].box_pk;
 		size_t len = n * 8 + crypto_box_SEALBYTES;
@@ -525,8 +756,7 @@ void engine_exec_clear(struct engine_exec *x)
 	free(x->pre_c);
 	x->pre_a = x->pre_b = x->pre_c = NULL;
 	if (x->scratch != NULL) {
-		sodium_memzero(x->scratch,
-			       (7 + 2 * (size_t)(x->n_parties - 1)) * x->scratch_chunk * 8);
+		sodium_memzero(x->scratch, EXEC_SLOTS * slot_words(x) * 8);
 		free(x->scratch);
 	}
 	x->scratch = NULL;

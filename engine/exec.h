@@ -15,18 +15,23 @@
  * A program is a list of operations on named vector registers of shares
  * (docs/engine.md has the JSON form). Inputs are registers given at start;
  * every other register is written once by one operation. Linear
- * operations are local; mul, fmul, square, dot open through party 0 (the
- * "king": parties 1, 2 send their shares to 0, which returns the opened
- * values: 64 wire bytes per multiplication instead of 96 all-to-all);
- * trunc opens to one party (engine/fixed.h). Vectors are processed in
- * chunks of `chunk` elements, one exchange per chunk, so scratch memory
- * is O(chunk) whatever the length.
+ * operations are local; mul, fmul, square, dot and open open through one
+ * party per chunk (the "king": the others send it their shares, it returns
+ * the opened values: 64 wire bytes per multiplication instead of 96
+ * all-to-all); the king of exchange round r is party r mod n, so the
+ * cipher work rotates. trunc opens to one party (engine/fixed.h). Vectors
+ * are processed in chunks of `chunk` elements, one exchange per chunk,
+ * with up to 4 chunks in flight (exec.c "pipelined openings"), so scratch
+ * memory is O(chunk) whatever the length.
  *
  * Fuel: every operation that needs correlated randomness takes the next
  * indices of the session's triple range (a cursor), so the same operation
  * uses the same indices on every party and on every replay after a
  * resume; fuel_need() is the total a program takes.
  */
+
+/* Elements per chunk when the spec names none: 1 MiB of masked shares per multiplication message. */
+#define ENGINE_EXEC_DEFAULT_CHUNK ((size_t)1 << 16)
 
 enum engine_op_kind {
 	ENGINE_OP_ADD,

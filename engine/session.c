@@ -32,6 +32,7 @@ struct engine_session {
 	struct engine_reg *regs;
 	uint64_t t0, tn;
 	int ckpt_every, fuel_ready, delay_ms;
+	int inputs_fresh; /* regs hold exactly the loaded inputs (pc 0, nothing run) */
 	struct engine_exec x;
 	pthread_t thread;
 	pthread_mutex_t lock; /* guards the fields below and regs for status */
@@ -204,6 +205,15 @@ static int ckpt_load(struct engine_session *s, int pc, char *errmsg)
 	uint64_t hdr[5];
 	int rv;
 
+	if (pc == 0 && s->inputs_fresh) {
+		/* the inputs loaded at start, untouched: deriving them again
+		 * would only delay this party's first round */
+		s->pc = 0;
+		s->x.xchg = 0;
+		s->x.cursor = s->t0;
+		return 0;
+	}
+	s->inputs_fresh = 0;
 	for (int i = 0; i < p->n_regs; i++)
 		engine_reg_clear(&s->regs[i]);
 	if (pc == 0) {
@@ -472,6 +482,10 @@ static void *session_main(void *arg)
 	int need_sync = 1, rv;
 	uint64_t linger_end = 0;
 
+	/* Fuel "ready": generated before the first synchronisation, so that
+	 * the sync is the barrier after which all parties go online together. */
+	if (s->fuel_ready && engine_exec_pregen(&s->x, s->t0, s->prog.fuel_need) != 0)
+		LOG_WARN("engine: session %" PRIu64 ": no memory to pre-generate fuel", s->id);
 	for (;;) {
 		if (s->stop)
 			break;
@@ -482,10 +496,6 @@ static void *session_main(void *arg)
 			if (rv != 0)
 				goto failed;
 			need_sync = 0;
-			if (s->fuel_ready && s->x.pre_a == NULL &&
-			    engine_exec_pregen(&s->x, s->t0, s->prog.fuel_need) != 0)
-				LOG_WARN("engine: session %" PRIu64 ": no memory to pre-generate fuel",
-					 s->id);
 			if (s->start_ns == 0)
 				s->start_ns = now_ns();
 		}
@@ -507,6 +517,7 @@ static void *session_main(void *arg)
 			}
 			continue;
 		}
+		s->inputs_fresh = 0;
 		{
 			uint64_t t = now_ns();
 			rv = engine_exec_op(&s->x, &s->prog.ops[s->pc], s->regs);
@@ -598,7 +609,7 @@ static int spec_parse(struct engine_session *s, char *errmsg)
 	s->ckpt_every = (int)json_integer_value(json_object_get(s->spec, "checkpoint_every"));
 	s->fuel_ready = json_is_true(json_object_get(s->spec, "fuel_ready"));
 	s->delay_ms = (int)json_integer_value(json_object_get(s->spec, "delay_ms"));
-	s->x.chunk = chunk > 0 && chunk <= (1 << 24) ? (size_t)chunk : (size_t)1 << 18;
+	s->x.chunk = chunk > 0 && chunk <= (1 << 22) ? (size_t)chunk : ENGINE_EXEC_DEFAULT_CHUNK;
 	s->x.f = json_object_get(s->spec, "f") ? (unsigned)f : 16;
 	if (s->x.f > 62) {
 		mpc_errmsg_printf(errmsg, "f must be 0 .. 62");
@@ -643,6 +654,7 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 		for (int k = 0; k < s->prog.n_inputs; k++)
 			if ((rv = input_load(s, k, &s->regs[k], errmsg)) != 0)
 				goto err;
+		s->inputs_fresh = 1;
 		rv = engine_ledger_claim(env->ledger, s->t0, s->tn, s->id, errmsg);
 		if (rv != 0)
 			goto err;

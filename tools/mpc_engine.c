@@ -557,6 +557,11 @@ int main(int argc, char **argv)
 					o.fuel_ready, "seeded", o.seeded, "fuel_need", (json_int_t)need,
 					"resyncs", json_integer_value(json_object_get(st[0], "resyncs")));
 		char a[24], *text;
+		json_t *per = json_array();
+		for (int p = 0; p < NP; p++)
+			json_array_append_new(per, json_real(json_real_value(
+				json_array_get(json_object_get(st[p], "op_ms"), 0))));
+		json_object_set_new(res, "op0_ms_party", per);
 		snprintf(a, sizeof a, "%" PRIu64, t0);
 		json_object_set_new(res, "t0", json_string(a));
 		text = json_dumps(res, JSON_COMPACT);
