@@ -3,4 +3,4 @@ libmpcapi_la_SOURCES = api/server.c api/server.h api/peer.c api/peer.h api/inter
 	api/engine.c api/jobs.c
 libmpcapi_la_CFLAGS = $(AM_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(RAFT_CFLAGS) $(UV_CFLAGS) $(ROCKSDB_CFLAGS)
-libmpcapi_la_LIBADD = libmpcstore.la $(MHD_LIBS) $(CURL_LIBS)
+libmpcapi_la_LIBADD = libmpcsched.la libmpcengine.la libmpcstore.la $(MHD_LIBS) $(CURL_LIBS)

@@ -12,6 +12,7 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; d
 for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
 for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
 "$B/bench_store" "$T/client/client.conf" "${BENCH_CLIENTS:-16}" "${BENCH_SECONDS:-5}"
+bash "$(dirname "$0")/bench_mpcput.sh" "$B" "$T/client/client.conf" 1000000
 # engine (issue 3): online multiplications/s on the same 3 local parties, JSON lines from mpc-engine
 # (sleep 1: the previous session's final checkpoint is flushed by RocksDB in the background;
 # without the pause that work lands in the next run's online phase on these 2 cores)

@@ -85,6 +85,76 @@ struct mpc_append_result {
 int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
 		      struct mpc_append_result *result, char *errmsg);
 
+/* ---- streaming appends ----
+ *
+ * One append transaction fed with rows as they come (e.g. from a CSV
+ * parser), whatever the total size, in bounded memory: per party at most
+ * MPC_APPEND_STREAM_SLOTS chunks of shares plus one sealed chunk.
+ * mpc_client_append() is a wrapper over it.
+ *
+ * Flow: begin proposes the txn (POST /v1/txns on the first party that
+ * answers); rows() splits rows into additive shares (mpc_share_split) and
+ * buffers a chunk per party; a chunk full when more rows arrive goes to that
+ * party's upload thread (one per party, over the party's persistent
+ * connection, started with the first full chunk). commit() sends the last
+ * chunk with prepare=1 (all of it as one parallel batch without threads when
+ * the whole append fits in one chunk) and waits for the outcome.
+ *
+ * Resume: a chunk stays in its buffer until the party acknowledged it (the
+ * client keeps the unacknowledged data; nothing is re-derived). When an
+ * upload fails with a connection error, the stream backs off, asks the party
+ * for its received count (GET /v1/txns/ID, "local"."received"; a vote already
+ * recorded for the last chunk counts as done) and sends the rest of the chunk
+ * from there, up to `retries` times per chunk; then the upload fails, and
+ * commit()/abort() abort the txn so nothing becomes visible.
+ *
+ * A stream is used by one thread at a time. */
+#define MPC_APPEND_STREAM_SLOTS 3
+
+struct mpc_append_stream;
+
+struct mpc_append_stream_opts {
+	size_t ncols;	     /* values per row; 0: the length of columns, else the table's */
+	size_t chunk_bytes;  /* per party and chunk; 0: 4 MiB; whole rows, at most 64 MiB */
+	unsigned timeout_ms; /* txn timeout from its begin; 0: the cluster's txn_timeout_ms */
+	int retries;	     /* reconnects per chunk after a connection error; 0: 4; <0: none */
+	unsigned backoff_ms; /* first wait before a reconnect, doubled each time; 0: 250 */
+};
+
+/* Begins an append transaction on table (see mpc_client_txn_begin(): columns
+ * is borrowed, may be NULL for an existing table; create the table if create
+ * is set). opts may be NULL (defaults). On 0 *out is a new stream that
+ * mpc_append_stream_commit() or mpc_append_stream_abort() frees; otherwise
+ * (begin refused, no party reachable, ENOMEM) the MPC_E* code and errmsg. */
+int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *columns, int create,
+			    const struct mpc_append_stream_opts *opts,
+			    struct mpc_append_stream **out, char *errmsg);
+
+/* Adds rows x ncols plaintext ring elements (row-major; borrowed, only read
+ * during the call). Blocks while every buffer of a party waits for its upload.
+ * Returns 0, or the upload error that stopped the stream (text in
+ * mpc_append_stream_errmsg()); the caller then aborts. */
+int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, uint64_t rows);
+
+/* Uploads the rest, prepares on every party and waits for the outcome; frees
+ * s. Returns 0 when committed; MPC_EINVAL when no row was added; otherwise
+ * the upload error or MPC_ECONFLICT with result->reason when aborted. On any
+ * client-side failure the txn is aborted first, so nothing becomes visible.
+ * result is filled in every case (txn, revision, leader, state, reason). */
+int mpc_append_stream_commit(struct mpc_append_stream *s, struct mpc_append_result *result,
+			     char *errmsg);
+
+/* Stops the uploads, aborts the txn ("aborted by client: REASON") through the
+ * first party that answers, and frees s. Returns 0 or the abort call's error. */
+int mpc_append_stream_abort(struct mpc_append_stream *s, const char *reason);
+
+/* The txn id (32 hex digits) of the stream. Owned by s. */
+const char *mpc_append_stream_txn(const struct mpc_append_stream *s);
+/* Rows added so far. */
+uint64_t mpc_append_stream_row_count(const struct mpc_append_stream *s);
+/* Text of the error that stopped the stream ("" if none). Owned by s. */
+const char *mpc_append_stream_errmsg(const struct mpc_append_stream *s);
+
 /* Splits n plaintext values into `parties` additive shares: out[p] must hold n values. */
 void mpc_share_split(const uint64_t *values, size_t n, int parties, uint64_t **out);
 

@@ -9,3 +9,18 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/store_crash.sh \
 print-unit-tests:
 	@for t in $(TESTS); do case $$t in test_*) printf '%s ' $$t;; esac; done; echo
 .PHONY: print-unit-tests
+TESTS += tests/integration/mpcput.sh
+EXTRA_DIST += tests/integration/mpcput.sh
+
+# Unit test of the streaming append (client issue): the library's append code against a mock of
+# the parties' REST API defined in the test itself (it replaces client/http.c there).
+check_PROGRAMS += test_client_stream
+TESTS += test_client_stream
+test_client_stream_SOURCES = tests/unit/test_client_stream.c client/append.c client/append_stream.c
+test_client_stream_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) \
+	$(SODIUM_CFLAGS)
+test_client_stream_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
+	-lpthread
+# Scheduler end to end (issue 4).
+TESTS += tests/integration/jobs_e2e.sh
+EXTRA_DIST += tests/integration/jobs_e2e.sh

@@ -2,7 +2,8 @@ sbin_PROGRAMS += mpcd
 mpcd_SOURCES = tools/mpcd.c
 mpcd_CFLAGS = $(AM_CFLAGS) $(UV_CFLAGS) $(RAFT_CFLAGS) $(ROCKSDB_CFLAGS) $(JANSSON_CFLAGS) \
 	$(SODIUM_CFLAGS) $(CURL_CFLAGS)
-mpcd_LDADD = libmpcapi.la libmpcengine.la libmpcstore.la libmpccommon.la $(MHD_LIBS) \
+# Layers top to bottom (STYLE.md): api -> scheduler -> engine -> store -> common.
+mpcd_LDADD = libmpcapi.la libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la $(MHD_LIBS) \
 	$(CURL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
 	$(CRYPTO_LIBS) -lm -lpthread
 
@@ -26,3 +27,28 @@ mpc_engine_SOURCES = tools/mpc_engine.c
 mpc_engine_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
 mpc_engine_LDADD = libmpcclient.la libmpcengine.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
 	$(SODIUM_LIBS) $(CRYPTO_LIBS) -lm -lpthread
+
+# mpcput: a CSV file appended as one transaction (streamed, bounded memory).
+bin_PROGRAMS += mpcput
+mpcput_SOURCES = tools/mpcput.c
+mpcput_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
+mpcput_LDADD = libmpcclient.la libmpccsv.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
+	$(SODIUM_LIBS) -lm -lpthread
+
+# The job tools: mpcsub, mpcstat, mpcresult, mpccancel.
+MPC_JOB_TOOL_LDADD = libmpcclient.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) \
+	-lm -lpthread
+MPC_JOB_TOOL_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
+bin_PROGRAMS += mpcsub mpcstat mpcresult mpccancel
+mpcsub_SOURCES = tools/mpcsub.c
+mpcsub_CFLAGS = $(MPC_JOB_TOOL_CFLAGS)
+mpcsub_LDADD = $(MPC_JOB_TOOL_LDADD)
+mpcstat_SOURCES = tools/mpcstat.c
+mpcstat_CFLAGS = $(MPC_JOB_TOOL_CFLAGS)
+mpcstat_LDADD = $(MPC_JOB_TOOL_LDADD)
+mpcresult_SOURCES = tools/mpcresult.c
+mpcresult_CFLAGS = $(MPC_JOB_TOOL_CFLAGS)
+mpcresult_LDADD = $(MPC_JOB_TOOL_LDADD)
+mpccancel_SOURCES = tools/mpccancel.c
+mpccancel_CFLAGS = $(MPC_JOB_TOOL_CFLAGS)
+mpccancel_LDADD = $(MPC_JOB_TOOL_LDADD)

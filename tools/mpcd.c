@@ -1,8 +1,10 @@
 /* mpcd: one party's daemon: RocksDB store, Raft member, REST API. */
+#include "api/peer.h"
 #include "api/server.h"
 #include "common/conf.h"
 #include "common/log.h"
 #include "engine/service.h"
+#include "scheduler/sched_service.h"
 #include "store/db.h"
 #include "store/fsm.h"
 #include "store/node.h"
@@ -27,6 +29,7 @@ struct mpcd {
 	struct store_node node;
 	struct api_server *api;
 	struct engine_service *engine;
+	struct sched_service *sched;
 	uv_signal_t sigint, sigterm;
 	uv_async_t stop_async;
 	pthread_t stopper;
@@ -160,7 +163,12 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	curl_global_init(CURL_GLOBAL_DEFAULT);
-	store_fsm_init(&d->fsm, d->db, d->conf->cluster, d->conf->party_id);
+	rv = store_fsm_init(&d->fsm, d->db, d->conf->cluster, d->conf->party_id);
+	if (rv != 0) { /* settling uploads left by a crash failed */
+		LOG_ERROR("store: %s", d->fsm.errmsg[0] ? d->fsm.errmsg : mpc_strerror(rv));
+		return 1;
+	}
+	sched_fsm_attach(&d->fsm, d->db, d->conf->cluster->n_parties); /* before raft re-applies */
 	uv_loop_init(&d->loop);
 	rv = store_node_start(&d->node, &d->loop, d->conf, &d->fsm, errmsg);
 	if (rv != 0) {
@@ -172,11 +180,18 @@ int main(int argc, char **argv)
 		LOG_ERROR("%s", errmsg);
 		return 1;
 	}
-	rv = api_server_start(&d->node, &d->fsm, d->db, d->conf, d->engine, NULL, &d->api, errmsg);
+	rv = sched_service_start(d->conf, &d->node, &d->fsm, d->db, d->engine, &d->sched, errmsg);
 	if (rv != 0) {
 		LOG_ERROR("%s", errmsg);
 		return 1;
 	}
+	rv = api_server_start(&d->node, &d->fsm, d->db, d->conf, d->engine, d->sched, &d->api,
+			      errmsg);
+	if (rv != 0) {
+		LOG_ERROR("%s", errmsg);
+		return 1;
+	}
+	sched_service_set_forward(d->sched, api_peer_propose); /* after api_peer_init */
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_async_init(&d->loop, &d->stop_async, stop_cb);
@@ -188,6 +203,7 @@ int main(int argc, char **argv)
 		 d->conf->cluster->parties[d->conf->party_id].api_port, d->conf->data_dir);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	uv_loop_close(&d->loop);
+	sched_service_stop(d->sched);
 	engine_service_stop(d->engine);
 	store_fsm_close(&d->fsm);
 	store_db_close(d->db);

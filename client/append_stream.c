@@ -1,0 +1,561 @@
+/* Streaming appends: rows in, shares buffered a few chunks per party, uploaded, resumed. */
+#include "client/internal.h"
+#include "common/err.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_CHUNK      (4u << 20)
+#define MAX_CHUNK          (64u << 20) /* the party's limit (docs/rest-api.md) */
+#define DEFAULT_RETRIES    4
+#define DEFAULT_BACKOFF_MS 250
+#define WAIT_MS            30000
+#define NSLOTS             MPC_APPEND_STREAM_SLOTS
+
+/* One chunk of one party's share stream. */
+struct slot {
+	uint64_t *data;  /* sodium_malloc'd: shares of all parties together reveal the values */
+	size_t cap;      /* values */
+	size_t fill;     /* values */
+	uint64_t offset; /* byte offset of data[0] in the party's stream */
+	int last;        /* carries the prepare */
+};
+
+/*
+ * A party's pipeline: slot[head % NSLOTS] is being filled by rows(); slots
+ * tail..head-1 are queued for the party's upload thread, which releases a
+ * slot (tail++) only once the party acknowledged it — so the slot in flight
+ * still holds its data when a dropped connection makes us resume.
+ */
+struct party_pipe {
+	struct mpc_append_stream *s;
+	int party;
+	struct slot slot[NSLOTS];
+	uint64_t head, tail;
+	uint64_t sent; /* bytes handed to the pipeline so far (next chunk's offset) */
+	pthread_t thread;
+	int started;
+	int rv;
+	char errmsg[MPC_ERRMSG_SIZE];
+};
+
+struct mpc_append_stream {
+	struct mpc_client *cl;
+	int n;
+	size_t ncols, chunk_vals;
+	int retries;
+	unsigned backoff_ms;
+	char table[128];
+	char txn[33];
+	uint64_t revision;
+	int leader;
+	uint64_t rows;
+	int threads; /* upload threads started */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int closing;   /* under mu: no more chunks will be queued */
+	int cancelled; /* under mu: abort; threads stop after their current call */
+	int failed;    /* under mu: an upload failed; its pipe has rv and errmsg */
+	int rv;
+	char errmsg[MPC_ERRMSG_SIZE];
+	struct party_pipe pipe[MPC_MAX_PARTIES];
+};
+
+/* Makes room for need values in sl (grows by doubling up to the chunk size,
+ * so a one-row append does not pay for a 4 MiB buffer). */
+static int slot_reserve(struct slot *sl, size_t need, size_t chunk_vals)
+{
+	size_t cap = sl->cap ? sl->cap : 512;
+	uint64_t *data;
+
+	if (need <= sl->cap)
+		return 0;
+	while (cap < need)
+		cap *= 2;
+	if (cap > chunk_vals)
+		cap = chunk_vals;
+	data = sodium_malloc(cap * sizeof(uint64_t));
+	if (data == NULL)
+		return MPC_ENOMEM;
+	if (sl->data != NULL) {
+		memcpy(data, sl->data, sl->fill * sizeof(uint64_t));
+		sodium_free(sl->data); /* zeroes */
+	}
+	sl->data = data;
+	sl->cap = cap;
+	return 0;
+}
+
+/* Sleeps ms unless the stream is cancelled meanwhile; returns 1 if cancelled. */
+static int backoff_sleep(struct mpc_append_stream *s, unsigned ms)
+{
+	struct timespec ts;
+	int cancelled;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&s->mu);
+	while (!s->cancelled && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
+		;
+	cancelled = s->cancelled;
+	pthread_mutex_unlock(&s->mu);
+	return cancelled;
+}
+
+/* Sends bytes [done, len) of the chunk in sl to party, sealed to it (only it
+ * can open its shares, DESIGN.md §6); with nothing left of a last chunk, asks
+ * for the prepare alone. */
+static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, size_t done,
+		     uint8_t *sealed, char *errmsg)
+{
+	struct mpc_append_stream *s = pp->s;
+	size_t len = sl->fill * sizeof(uint64_t);
+	char path[256];
+
+	if (done == len) {
+		snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64, s->txn,
+			 s->revision);
+		return mpc_client_call_on(s->cl, curl, pp->party, "POST", path, NULL, 0, NULL,
+					  errmsg);
+	}
+	crypto_box_seal(sealed, (const uint8_t *)sl->data + done, len - done,
+			s->cl->cluster->parties[pp->party].box_pk);
+	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
+		 s->txn, sl->offset + done, s->revision, sl->last ? "&prepare=1" : "");
+	return mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, sealed,
+				  len - done + crypto_box_SEALBYTES, NULL, errmsg);
+}
+
+/*
+ * After a connection error: what the party holds of the chunk in sl, from
+ * its txn record. Returns 1 when the chunk (and for the last one its vote) is
+ * in, 0 with *done set to resume from there, or a negative MPC_E* code.
+ */
+static int resume_point(struct party_pipe *pp, const struct slot *sl, json_t *rec, size_t *done,
+			char *errmsg)
+{
+	const char *state = json_string_value(json_object_get(rec, "state"));
+	json_t *local = json_object_get(rec, "local");
+	uint64_t received = (uint64_t)json_integer_value(json_object_get(local, "received"));
+	size_t len = sl->fill * sizeof(uint64_t), row_bytes = pp->s->ncols * sizeof(uint64_t);
+	char key[16];
+
+	snprintf(key, sizeof key, "%d", pp->party);
+	if (state == NULL)
+		state = "unknown";
+	if (sl->last && json_object_get(json_object_get(rec, "prepared"), key) != NULL)
+		return 1; /* the last chunk arrived and the party voted */
+	if (strcmp(state, "pending") != 0) {
+		const char *reason = json_string_value(json_object_get(rec, "reason"));
+		mpc_errmsg_printf(errmsg, "party %d: txn %s is %s%s%s", pp->party, pp->s->txn,
+				  state, reason ? ": " : "", reason ? reason : "");
+		return MPC_ECONFLICT;
+	}
+	if (received < sl->offset || received > sl->offset + len ||
+	    (received - sl->offset) % row_bytes != 0) {
+		mpc_errmsg_printf(errmsg,
+				  "party %d holds %" PRIu64 " bytes of txn %s: cannot resume the "
+				  "chunk at offset %" PRIu64 " (%zu bytes)",
+				  pp->party, received, pp->s->txn, sl->offset, len);
+		return MPC_EPROTO;
+	}
+	*done = (size_t)(received - sl->offset);
+	return *done == len && !sl->last ? 1 : 0;
+}
+
+/*
+ * Delivers the chunk in sl to the party: sends it (unless the first attempt
+ * already failed with a connection error, errmsg holding it) and resumes
+ * after connection errors with backoff, up to s->retries reconnects.
+ */
+static int deliver_chunk(struct party_pipe *pp, CURL *curl, const struct slot *sl, int failed_once,
+			 uint8_t *sealed, char *errmsg)
+{
+	struct mpc_append_stream *s = pp->s;
+	char lost[MPC_ERRMSG_SIZE], path[128];
+	size_t done = 0;
+	int attempt = 0,
+	    rv = failed_once ? MPC_EUNAVAIL : send_rest(pp, curl, sl, 0, sealed, errmsg);
+
+	snprintf(path, sizeof path, "/v1/txns/%s", s->txn);
+	while (rv == MPC_EUNAVAIL) {
+		json_t *rec = NULL;
+		memcpy(lost, errmsg, sizeof lost);
+		do {
+			if (attempt >= s->retries ||
+			    backoff_sleep(s, s->backoff_ms << (attempt < 10 ? attempt : 10))) {
+				mpc_errmsg_printf(errmsg,
+						  "%s (gave up after %d reconnect attempt%s)", lost,
+						  attempt, attempt == 1 ? "" : "s");
+				return MPC_EUNAVAIL;
+			}
+			attempt++;
+			rv = mpc_client_call_on(s->cl, curl, pp->party, "GET", path, NULL, 0, &rec,
+						errmsg);
+		} while (rv == MPC_EUNAVAIL);
+		if (rv == 0)
+			rv = resume_point(pp, sl, rec, &done, errmsg);
+		json_decref(rec);
+		if (rv != 0)
+			return rv > 0 ? 0 : rv;
+		rv = send_rest(pp, curl, sl, done, sealed, errmsg);
+	}
+	return rv;
+}
+
+/* A party's upload thread: sends queued chunks in order over the party's persistent connection,
+ * so sealing the next chunk for one party overlaps the transfers to the others. */
+static void *upload_thread(void *arg)
+{
+	struct party_pipe *pp = arg;
+	struct mpc_append_stream *s = pp->s;
+	uint8_t *sealed = malloc(s->chunk_vals * sizeof(uint64_t) + crypto_box_SEALBYTES);
+	CURL *curl = mpc_client_party_handle(s->cl, pp->party);
+	int rv = sealed != NULL && curl != NULL ? 0 : MPC_ENOMEM;
+
+	pthread_mutex_lock(&s->mu);
+	while (rv == 0) {
+		struct slot *sl;
+		while (pp->tail == pp->head && !s->closing && !s->cancelled && !s->failed)
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (s->cancelled || s->failed || pp->tail == pp->head)
+			break;
+		sl = &pp->slot[pp->tail % NSLOTS];
+		pthread_mutex_unlock(&s->mu);
+		rv = deliver_chunk(pp, curl, sl, 0, sealed, pp->errmsg);
+		pthread_mutex_lock(&s->mu);
+		if (rv == 0) {
+			sl->fill = 0;
+			pp->tail++;
+			pthread_cond_broadcast(&s->cv);
+		}
+	}
+	if (rv != 0) {
+		if (rv == MPC_ENOMEM)
+			mpc_errmsg_printf(pp->errmsg, "party %d: upload: out of memory", pp->party);
+		pp->rv = rv;
+		s->failed = 1;
+		pthread_cond_broadcast(&s->cv);
+	}
+	pthread_mutex_unlock(&s->mu);
+	free(sealed);
+	return NULL;
+}
+
+/* The first failed party's error into the stream (under mu or with the threads joined). */
+static int stream_failure(struct mpc_append_stream *s)
+{
+	for (int p = 0; p < s->n; p++)
+		if (s->pipe[p].rv != 0) {
+			s->rv = s->pipe[p].rv;
+			memcpy(s->errmsg, s->pipe[p].errmsg, sizeof s->errmsg);
+			return s->rv;
+		}
+	return s->rv;
+}
+
+/* Hands every party's full filling slot to its upload thread and waits for a free one. */
+static int queue_chunks(struct mpc_append_stream *s, int last)
+{
+	pthread_mutex_lock(&s->mu);
+	for (int p = 0; p < s->n; p++) {
+		struct party_pipe *pp = &s->pipe[p];
+		struct slot *sl = &pp->slot[pp->head % NSLOTS];
+		sl->offset = pp->sent;
+		sl->last = last;
+		pp->sent += sl->fill * sizeof(uint64_t);
+		pp->head++;
+	}
+	if (last)
+		s->closing = 1;
+	pthread_cond_broadcast(&s->cv);
+	for (int p = 0; p < s->n; p++) {
+		struct party_pipe *pp = &s->pipe[p];
+		if (pp->started || s->failed)
+			continue;
+		pp->started = pthread_create(&pp->thread, NULL, upload_thread, pp) == 0;
+		if (!pp->started) {
+			pp->rv = MPC_ENOMEM;
+			mpc_errmsg_printf(pp->errmsg, "party %d: cannot start an upload thread", p);
+			s->failed = 1;
+		}
+	}
+	s->threads = 1;
+	while (!last && !s->failed) {
+		int busy = 0;
+		for (int p = 0; p < s->n; p++)
+			busy |= s->pipe[p].head - s->pipe[p].tail >= NSLOTS;
+		if (!busy)
+			break;
+		pthread_cond_wait(&s->cv, &s->mu);
+	}
+	if (s->failed)
+		stream_failure(s);
+	pthread_mutex_unlock(&s->mu);
+	return s->failed ? s->rv : 0;
+}
+
+static void join_threads(struct mpc_append_stream *s)
+{
+	for (int p = 0; p < s->n; p++)
+		if (s->pipe[p].started) {
+			pthread_join(s->pipe[p].thread, NULL);
+			s->pipe[p].started = 0;
+		}
+}
+
+static void stream_free(struct mpc_append_stream *s)
+{
+	join_threads(s);
+	for (int p = 0; p < s->n; p++)
+		for (int k = 0; k < NSLOTS; k++)
+			if (s->pipe[p].slot[k].data != NULL)
+				sodium_free(s->pipe[p].slot[k].data); /* zeroes */
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+/* The table's column count (for an existing table appended without columns). */
+static int table_ncols(struct mpc_client *cl, const char *table, size_t *ncols, char *errmsg)
+{
+	char path[256];
+	json_t *t = NULL;
+	int rv;
+
+	snprintf(path, sizeof path, "/v1/tables/%s", table);
+	rv = mpc_client_call_any(cl, "GET", path, NULL, 0, &t, errmsg);
+	if (rv == 0)
+		*ncols = json_array_size(json_object_get(t, "columns"));
+	json_decref(t);
+	if (rv == 0 && *ncols == 0) {
+		mpc_errmsg_printf(errmsg, "table '%s' has no columns", table);
+		rv = MPC_EPROTO;
+	}
+	return rv;
+}
+
+int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *columns, int create,
+			    const struct mpc_append_stream_opts *opts,
+			    struct mpc_append_stream **out, char *errmsg)
+{
+	struct mpc_append_stream_opts o = opts ? *opts : (struct mpc_append_stream_opts){0};
+	struct mpc_append_stream *s;
+	size_t chunk, row_bytes;
+	int rv;
+
+	if (o.ncols == 0 && columns != NULL)
+		o.ncols = json_array_size(columns);
+	if (o.ncols == 0 && (rv = table_ncols(cl, table, &o.ncols, errmsg)) != 0)
+		return rv;
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return MPC_ENOMEM;
+	s->cl = cl;
+	s->n = cl->cluster->n_parties;
+	s->ncols = o.ncols;
+	s->retries = o.retries == 0 ? DEFAULT_RETRIES : o.retries < 0 ? 0 : o.retries;
+	s->backoff_ms = o.backoff_ms ? o.backoff_ms : DEFAULT_BACKOFF_MS;
+	snprintf(s->table, sizeof s->table, "%s", table);
+	row_bytes = o.ncols * sizeof(uint64_t);
+	chunk = o.chunk_bytes ? o.chunk_bytes : DEFAULT_CHUNK;
+	if (chunk > MAX_CHUNK)
+		chunk = MAX_CHUNK;
+	chunk = chunk / row_bytes * row_bytes; /* chunks are whole rows */
+	s->chunk_vals = (chunk ? chunk : row_bytes) / sizeof(uint64_t);
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	for (int p = 0; p < s->n; p++) {
+		s->pipe[p].s = s;
+		s->pipe[p].party = p;
+	}
+	rv = MPC_EUNAVAIL;
+	for (int p = 0; p < s->n && rv == MPC_EUNAVAIL; p++)
+		rv = mpc_client_txn_begin(cl, p, table, columns, create, o.timeout_ms, s->txn,
+					  &s->revision, &s->leader, errmsg);
+	if (rv != 0) {
+		stream_free(s);
+		return rv;
+	}
+	*out = s;
+	return 0;
+}
+
+int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, uint64_t rows)
+{
+	size_t ncols = s->ncols;
+
+	if (s->rv != 0)
+		return s->rv;
+	while (rows > 0) {
+		size_t fill = s->pipe[0].slot[s->pipe[0].head % NSLOTS].fill, k;
+		uint64_t *dst[MPC_MAX_PARTIES];
+
+		/* A full chunk goes out only when more rows come: the last one carries the prepare.
+		 */
+		if (fill == s->chunk_vals) {
+			if (queue_chunks(s, 0) != 0)
+				return s->rv;
+			fill = 0;
+		}
+		k = (s->chunk_vals - fill) / ncols;
+		if (k > rows)
+			k = (size_t)rows;
+		for (int p = 0; p < s->n; p++) {
+			struct slot *sl = &s->pipe[p].slot[s->pipe[p].head % NSLOTS];
+			if (slot_reserve(sl, fill + k * ncols, s->chunk_vals) != 0) {
+				mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory",
+						  s->table);
+				return s->rv = MPC_ENOMEM;
+			}
+			dst[p] = sl->data + fill;
+		}
+		mpc_share_split(values, k * ncols, s->n, dst);
+		for (int p = 0; p < s->n; p++)
+			s->pipe[p].slot[s->pipe[p].head % NSLOTS].fill += k * ncols;
+		values += k * ncols;
+		rows -= k;
+		s->rows += k;
+	}
+	return 0;
+}
+
+/* The whole append in one chunk per party: one parallel batch of calls, no threads. */
+static int upload_single(struct mpc_append_stream *s)
+{
+	struct mpc_call calls[MPC_MAX_PARTIES];
+	uint8_t *sealed[MPC_MAX_PARTIES] = {0};
+	int rv = 0;
+
+	for (int p = 0; p < s->n; p++) {
+		struct slot *sl = &s->pipe[p].slot[0];
+		size_t len = sl->fill * sizeof(uint64_t);
+		sl->offset = 0;
+		sl->last = 1;
+		sealed[p] = malloc(len + crypto_box_SEALBYTES);
+		if (sealed[p] == NULL) {
+			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
+			rv = MPC_ENOMEM;
+			goto out;
+		}
+		crypto_box_seal(sealed[p], (const uint8_t *)sl->data, len,
+				s->cl->cluster->parties[p].box_pk);
+		calls[p] = (struct mpc_call){.party = p,
+					     .method = "PUT",
+					     .body = sealed[p],
+					     .len = len + crypto_box_SEALBYTES};
+		snprintf(calls[p].path, sizeof calls[p].path,
+			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1", s->txn,
+			 s->revision);
+	}
+	mpc_client_call_many(s->cl, calls, s->n);
+	for (int p = 0; p < s->n; p++) {
+		struct party_pipe *pp = &s->pipe[p];
+		pp->rv = calls[p].rv;
+		memcpy(pp->errmsg, calls[p].errmsg, MPC_ERRMSG_SIZE);
+		json_decref(calls[p].resp);
+		if (pp->rv == MPC_EUNAVAIL) {
+			CURL *curl = mpc_client_party_handle(s->cl, p);
+			pp->rv =
+			    curl ? deliver_chunk(pp, curl, &pp->slot[0], 1, sealed[p], pp->errmsg)
+				 : MPC_ENOMEM;
+		}
+	}
+	rv = stream_failure(s);
+out:
+	for (int p = 0; p < s->n; p++)
+		free(sealed[p]);
+	return rv;
+}
+
+/* Aborts the txn through the first party that answers (nothing may become visible). */
+static int abort_txn(struct mpc_append_stream *s, const char *reason)
+{
+	char ignore[MPC_ERRMSG_SIZE];
+	int rv = MPC_EUNAVAIL;
+	for (int p = 0; p < s->n && rv == MPC_EUNAVAIL; p++)
+		rv = mpc_client_txn_abort(s->cl, p, s->txn, reason, ignore);
+	return rv;
+}
+
+int mpc_append_stream_commit(struct mpc_append_stream *s, struct mpc_append_result *result,
+			     char *errmsg)
+{
+	int rv = s->rv, wrv;
+
+	memset(result, 0, sizeof *result);
+	snprintf(result->txn, sizeof result->txn, "%s", s->txn);
+	result->revision = s->revision;
+	result->leader = s->leader;
+	if (rv == 0 && s->rows == 0) {
+		mpc_errmsg_printf(s->errmsg, "append of no rows to '%s'", s->table);
+		rv = s->rv = MPC_EINVAL;
+	}
+	if (rv == 0 && !s->threads) {
+		rv = upload_single(s);
+	} else if (rv == 0) {
+		queue_chunks(s, 1);
+		join_threads(s);
+		rv = stream_failure(s);
+	}
+	if (rv != 0) {
+		/* Stop the other uploads, then abort: nothing may become visible. */
+		pthread_mutex_lock(&s->mu);
+		s->cancelled = 1;
+		pthread_cond_broadcast(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		join_threads(s);
+		memcpy(errmsg, s->errmsg, MPC_ERRMSG_SIZE);
+		abort_txn(s, s->errmsg);
+	}
+	wrv = mpc_client_txn_wait(s->cl, s->leader, s->txn, WAIT_MS, result->state, result->reason,
+				  sizeof result->reason, rv ? (char[MPC_ERRMSG_SIZE]){0} : errmsg);
+	if (rv == 0 && wrv != 0) {
+		rv = wrv;
+	} else if (rv == 0 && strcmp(result->state, "committed") != 0) {
+		rv = MPC_ECONFLICT;
+		mpc_errmsg_printf(errmsg, "txn %s %s: %s", s->txn, result->state, result->reason);
+	}
+	stream_free(s);
+	return rv;
+}
+
+int mpc_append_stream_abort(struct mpc_append_stream *s, const char *reason)
+{
+	int rv;
+
+	pthread_mutex_lock(&s->mu);
+	s->cancelled = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	join_threads(s);
+	rv = abort_txn(s, reason);
+	stream_free(s);
+	return rv;
+}
+
+const char *mpc_append_stream_txn(const struct mpc_append_stream *s)
+{
+	return s->txn;
+}
+
+uint64_t mpc_append_stream_row_count(const struct mpc_append_stream *s)
+{
+	return s->rows;
+}
+
+const char *mpc_append_stream_errmsg(const struct mpc_append_stream *s)
+{
+	return s->errmsg;
+}

@@ -1,0 +1,38 @@
+/* libmpcclient's job API: submit, list, show, wait, cancel and fetch the results of jobs (REST /v1/jobs). */
+#ifndef MPCJOBS_H
+#define MPCJOBS_H
+
+#include "client/mpcclient.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Final job states (Slurm's names): COMPLETED, FAILED, CANCELLED, TIMEOUT. */
+int mpc_job_state_final(const char *state);
+
+/*
+ * Submits program (text, NUL-terminated) as client cl. file_name prefixes
+ * error positions (FILE:LINE:COL); name, queue may be NULL; args is a JSON
+ * object of strings (borrowed, may be NULL). On 0 *job is the new job record
+ * (new reference; "id", "state", ...). A program error gives MPC_EINVAL and
+ * the FILE:LINE:COL message in errmsg; nothing is queued then.
+ */
+int mpc_job_submit(struct mpc_client *cl, const char *file_name, const char *program,
+		   const char *name, const char *queue, int priority, json_t *args, json_t **job,
+		   char *errmsg);
+/* Jobs as an array (new reference), filtered by comma-separated states and client (NULL: all). */
+int mpc_job_list(struct mpc_client *cl, const char *states, const char *client, json_t **jobs,
+		 char *errmsg);
+/* One job with its attempts (new reference). MPC_ENOENT if unknown. */
+int mpc_job_get(struct mpc_client *cl, uint64_t id, json_t **job, char *errmsg);
+/* Polls until the job is final or timeout_ms passes (0: forever; MPC_ETIMEDOUT).
+ * progress (may be NULL) is called with every job record seen. */
+int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
+		 void (*progress)(void *ctx, json_t *job), void *ctx, json_t **job, char *errmsg);
+/* Cancels a job; MPC_ESTATE if it is already final. */
+int mpc_job_cancel(struct mpc_client *cl, uint64_t id, char *errmsg);
+/* The public results {name: number or array} of a COMPLETED job (new
+ * reference); MPC_ESTATE with the state in errmsg otherwise. */
+int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *errmsg);
+
+#endif

@@ -1,0 +1,95 @@
+/* Replicated job state of the scheduler: the Raft log entries it applies through the store's FSM extension hook. */
+#ifndef MPC_SCHEDULER_SCHED_FSM_H
+#define MPC_SCHEDULER_SCHED_FSM_H
+
+#include "store/db.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/*
+ * Entries (JSON objects, field "op"; DESIGN.md §2, §5). Every decision is
+ * one of them; apply depends only on the entry and the replicated state
+ * (never on the clock, the shares or randomness) and is idempotent:
+ *   job_submit    {req, client, name, queue, priority, file, program, args{}, time_ms}
+ *                 compiles the program against the catalog at apply time: the job
+ *                 is PENDING, or FAILED with the FILE:LINE:COL error
+ *   task_lease    {job, task, attempt, n, expiry_ms, time_ms}   (leader)
+ *                 the triple range [t0, t0+n) comes from the replicated counter at
+ *                 apply, so no two attempts ever share a triple index
+ *   task_done     {job, task, attempt, party, digest, outputs{}} (each party)
+ *   task_commit   {job, task, attempt, time_ms}  (leader, all digests equal)
+ *   task_abort    {job, task, attempt, reason, time_ms}
+ *   lease_expired {job, task, attempt, time_ms}  (leader)
+ *   job_cancel    {job, client, time_ms}
+ * Keys in the meta column family (replicated, covered by snapshots):
+ *   sched/state      {"next_job": N, "next_triple": T}
+ *   job/<%012 id>    the job record (below)
+ *   jobact/<%012 id> present while the job is not final
+ *   jobreq/<req>     id of the job a submit request created
+ * Job record: {id, name, client, queue, priority, file, program, args,
+ *   state, reason, submit_ms, start_ms, end_ms, input_revision, error,
+ *   attempts: [{attempt, t0, n, state, reason, expiry_ms, leased_ms,
+ *               done: {"<party>": digest}, outputs}], results}
+ */
+
+#define SCHED_TRIPLE_BASE ((uint64_t)1 << 40) /* first triple index the scheduler hands out */
+#define SCHED_MAX_ATTEMPTS 4
+#define SCHED_ERR_MAX 4096
+
+enum sched_job_state {
+	SCHED_JOB_PENDING,
+	SCHED_JOB_RUNNING,
+	SCHED_JOB_COMPLETING,
+	SCHED_JOB_COMPLETED,
+	SCHED_JOB_FAILED,
+	SCHED_JOB_CANCELLED,
+	SCHED_JOB_TIMEOUT,
+};
+
+/* Slurm's upper-case name of a state, and back (-1 unknown). */
+const char *sched_job_state_name(int state);
+int sched_job_state_parse(const char *name);
+/* Whether a state is final (COMPLETED, FAILED, CANCELLED, TIMEOUT). */
+int sched_job_state_final(int state);
+
+/* The applier, with the db it reads and the cluster size. */
+struct sched_fsm {
+	struct store_db *db;
+	int n_parties;
+};
+
+/* Applies a scheduler entry into wb (the store's per-entry WriteBatch).
+ * Returns 0 (with *outcome 0 or the MPC_E* of a rejected entry) or an I/O
+ * error. Signature of store_fsm.ext_apply (data is a struct sched_fsm). */
+int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *entry, uint64_t index,
+		    int *outcome);
+
+/* Job record id (new reference) or NULL (MPC_ENOENT). */
+json_t *sched_job_get(struct store_db *db, uint64_t id);
+/* Id of the job created by submit request req, 0 if none. */
+uint64_t sched_job_by_req(struct store_db *db, const char *req);
+/* Ids of non-final jobs in id order into *ids (malloc'd, caller frees). */
+int sched_jobs_active(struct store_db *db, uint64_t **ids, size_t *n);
+/* Array of all job records (new reference). */
+json_t *sched_jobs_all(struct store_db *db);
+/* The current (last) attempt of a job record, or NULL. Borrowed. */
+json_t *sched_job_attempt(json_t *job);
+
+/* Schema callback over the catalog (ctx is a struct sched_schema_ctx). */
+struct sched_schema_ctx {
+	struct store_db *db;
+	uint64_t revision; /* 0: latest */
+};
+struct sched_lang_column;
+int sched_schema_lookup(void *ctx, const char *table, const char *column,
+			struct sched_lang_column *out);
+
+struct sched_ir;
+/* Compiles a job's program (args a JSON object of strings) against the
+ * catalog at revision. On 0 *ir is owned by the caller (sched_ir_free);
+ * otherwise err holds the FILE:LINE:COL lines or the reason. */
+int sched_compile(struct store_db *db, uint64_t revision, const char *file, const char *program,
+		  json_t *args, struct sched_ir **ir, char *err, size_t cap);
+
+#endif

@@ -1,0 +1,533 @@
+/* The scheduler inside mpcd: leader duties on a timer and the per-party runner of leased attempts (one engine session each). */
+#include "scheduler/sched_service.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "engine/service.h"
+#include "scheduler/lang.h"
+#include "scheduler/sched_fsm.h"
+#include "scheduler/sched_plan.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#define MAX_RUNNING_JOBS 8
+#define MAX_LOCAL 256
+#define REPROPOSE_MS 2000
+
+/* A session this party started or resumed, until its attempt is over. */
+struct local_run {
+	uint64_t job;
+	int attempt;
+	uint64_t session;
+	uint64_t proposed_ms; /* last task_done/task_abort proposal */
+	struct sched_ir *ir;
+	struct sched_plan *plan;
+};
+
+struct sched_service {
+	struct sched_fsm sf; /* first: ext_data points here */
+	const struct mpc_party_conf *conf;
+	struct store_node *node;
+	struct store_fsm *fsm;
+	struct store_db *db;
+	struct engine_service *engine;
+	sched_forward_fn forward;
+	unsigned lease_ms, delay_ms;
+	pthread_t leader_thr, runner_thr;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	uint64_t kicks;
+	int stop;
+	int deleting; /* session deletes in flight */
+	struct local_run runs[MAX_LOCAL];
+	int n_runs;
+};
+
+static struct sched_service *attached; /* the one per process, made by sched_fsm_attach */
+
+static uint64_t now_ms(void)
+{
+	struct timeval tv;
+	gettimeofday(&tv, NULL);
+	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+}
+
+static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
+{
+	struct sched_service *svc = data;
+	(void)entry;
+	(void)index;
+	(void)outcome;
+	pthread_mutex_lock(&svc->lock);
+	svc->kicks++;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
+{
+	struct sched_service *svc = calloc(1, sizeof *svc);
+	if (svc == NULL)
+		return MPC_ENOMEM;
+	svc->sf.db = db;
+	svc->sf.n_parties = n_parties;
+	pthread_mutex_init(&svc->lock, NULL);
+	pthread_cond_init(&svc->cond, NULL);
+	fsm->ext_data = svc;
+	fsm->ext_apply = sched_fsm_apply;
+	fsm->ext_applied = on_applied;
+	attached = svc;
+	return 0;
+}
+
+/* Waits for an applied entry or ms, whichever first; returns non-zero on stop. */
+static int nap(struct sched_service *svc, unsigned ms)
+{
+	struct timespec ts;
+	int stop;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&svc->lock);
+	uint64_t k = svc->kicks;
+	while (!svc->stop && svc->kicks == k)
+		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+			break;
+	stop = svc->stop;
+	pthread_mutex_unlock(&svc->lock);
+	return stop;
+}
+
+int sched_service_propose(struct sched_service *svc, json_t *entry, int *outcome,
+			  uint64_t *index, char *errmsg)
+{
+	char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+	int rv, leader = -1;
+	if (text == NULL)
+		return MPC_ENOMEM;
+	rv = store_node_propose(svc->node, text, strlen(text), 10000, outcome, index, &leader);
+	if (rv == MPC_ENOTLEADER && leader >= 0 && leader != svc->conf->party_id &&
+	    svc->forward != NULL)
+		rv = svc->forward(svc->conf, leader, text, outcome, index, &leader, errmsg);
+	free(text);
+	return rv;
+}
+
+/* ---- leader duties ---- */
+
+static int all_reachable(const struct store_node_status *st, int self)
+{
+	for (int i = 0; i < st->n_members; i++)
+		if (st->members[i].party != self && !st->members[i].recent_contact)
+			return 0;
+	return 1;
+}
+
+static void propose_quiet(struct sched_service *svc, json_t *e)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	int outcome = 0;
+	uint64_t index = 0;
+	int rv = sched_service_propose(svc, e, &outcome, &index, err);
+	if (rv != 0)
+		LOG_DEBUG("sched: propose %s: %s %s", json_string_value(json_object_get(e, "op")),
+			  mpc_strerror(rv), err);
+	json_decref(e);
+}
+
+struct cand {
+	uint64_t id;
+	int priority;
+	uint64_t fuel;
+	int attempts;
+};
+
+static int cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->priority != y->priority)
+		return y->priority - x->priority;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static void leader_turn(struct sched_service *svc)
+{
+	struct store_node_status st;
+	uint64_t *ids = NULL, now = now_ms();
+	size_t n = 0, nc = 0;
+	struct cand *cands;
+	int running = 0;
+
+	store_node_status(svc->node, &st);
+	if (strcmp(st.state, "leader") != 0)
+		return;
+	if (sched_jobs_active(svc->db, &ids, &n) != 0 || n == 0) {
+		free(ids);
+		return;
+	}
+	cands = calloc(n, sizeof *cands);
+	for (size_t i = 0; cands != NULL && i < n; i++) {
+		json_t *job = sched_job_get(svc->db, ids[i]), *a;
+		int state;
+		if (job == NULL)
+			continue;
+		state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
+		a = sched_job_attempt(job);
+		if (state == SCHED_JOB_PENDING) {
+			cands[nc].id = ids[i];
+			cands[nc].priority = (int)json_integer_value(json_object_get(job, "priority"));
+			cands[nc].fuel = (uint64_t)json_integer_value(json_object_get(job, "fuel"));
+			cands[nc].attempts = (int)json_array_size(json_object_get(job, "attempts"));
+			nc++;
+		} else if (state == SCHED_JOB_RUNNING && a != NULL) {
+			running++;
+			if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
+				propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:O, s:I}", "op",
+							     "lease_expired", "job", (json_int_t)ids[i],
+							     "task", 0, "attempt",
+							     json_object_get(a, "attempt"), "time_ms",
+							     (json_int_t)now));
+		} else if (state == SCHED_JOB_COMPLETING && a != NULL) {
+			running++;
+			propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:O, s:I}", "op", "task_commit",
+						     "job", (json_int_t)ids[i], "task", 0, "attempt",
+						     json_object_get(a, "attempt"), "time_ms",
+						     (json_int_t)now));
+		}
+		json_decref(job);
+	}
+	if (nc > 0 && all_reachable(&st, svc->conf->party_id)) {
+		qsort(cands, nc, sizeof *cands, cand_cmp);
+		for (size_t i = 0; i < nc && running < MAX_RUNNING_JOBS; i++, running++)
+			propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:I}", "op",
+						     "task_lease", "job", (json_int_t)cands[i].id,
+						     "task", 0, "attempt", cands[i].attempts + 1, "n",
+						     (json_int_t)(cands[i].fuel ? cands[i].fuel : 1),
+						     "expiry_ms", (json_int_t)(now + svc->lease_ms),
+						     "time_ms", (json_int_t)now));
+	}
+	free(cands);
+	free(ids);
+}
+
+static void *leader_main(void *arg)
+{
+	struct sched_service *svc = arg;
+	while (!nap(svc, 100))
+		leader_turn(svc);
+	return NULL;
+}
+
+/* ---- runner ---- */
+
+static uint64_t session_id(uint64_t job, int attempt)
+{
+	return 0x40000000u | (((job << 3) | (uint64_t)(attempt & 7)) & 0x3fffffffu);
+}
+
+static struct local_run *run_find(struct sched_service *svc, uint64_t job, int attempt)
+{
+	for (int i = 0; i < svc->n_runs; i++)
+		if (svc->runs[i].job == job && svc->runs[i].attempt == attempt)
+			return &svc->runs[i];
+	return NULL;
+}
+
+struct session_delete {
+	struct sched_service *svc;
+	uint64_t session;
+};
+
+static void *delete_main(void *arg)
+{
+	struct session_delete *d = arg;
+	engine_service_session_delete(d->svc->engine, d->session);
+	pthread_mutex_lock(&d->svc->lock);
+	d->svc->deleting--;
+	pthread_cond_broadcast(&d->svc->cond);
+	pthread_mutex_unlock(&d->svc->lock);
+	free(d);
+	return NULL;
+}
+
+/* Stopping a session joins its thread, which may wait for a resynchronisation
+ * with a party that is down: done off the runner thread. */
+static void session_delete_async(struct sched_service *svc, uint64_t session)
+{
+	struct session_delete *d = malloc(sizeof *d);
+	pthread_t t;
+	if (d == NULL)
+		return;
+	d->svc = svc;
+	d->session = session;
+	pthread_mutex_lock(&svc->lock);
+	svc->deleting++;
+	pthread_mutex_unlock(&svc->lock);
+	if (pthread_create(&t, NULL, delete_main, d) != 0) {
+		delete_main(d);
+		return;
+	}
+	pthread_detach(t);
+}
+
+static void run_drop(struct sched_service *svc, struct local_run *r)
+{
+	session_delete_async(svc, r->session);
+	sched_plan_free(r->plan);
+	sched_ir_free(r->ir);
+	*r = svc->runs[--svc->n_runs];
+}
+
+static void propose_abort(struct sched_service *svc, struct local_run *r, const char *reason)
+{
+	uint64_t now = now_ms();
+	if (now - r->proposed_ms < REPROPOSE_MS)
+		return;
+	r->proposed_ms = now;
+	LOG_WARN("sched: job %" PRIu64 " attempt %d fails here: %s", r->job, r->attempt, reason);
+	propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:i, s:s, s:I}", "op", "task_abort", "job",
+				     (json_int_t)r->job, "task", 0, "attempt", r->attempt, "reason",
+				     reason, "time_ms", (json_int_t)now));
+}
+
+/* Starts (or finds, after a restart) this party's session of the attempt. */
+static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct local_run *r)
+{
+	char *err = calloc(1, SCHED_ERR_MAX), msg[MPC_ERRMSG_SIZE] = "";
+	uint64_t rev = (uint64_t)json_integer_value(json_object_get(job, "input_revision"));
+	json_t *inputs = NULL, *spec, *have;
+	int rv;
+
+	if (err == NULL)
+		return;
+	rv = sched_compile(svc->db, rev, json_string_value(json_object_get(job, "file")),
+			   json_string_value(json_object_get(job, "program")),
+			   json_object_get(job, "args"), &r->ir, err, SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_plan_build(r->ir, svc->db, rev, &r->plan, err, SCHED_ERR_MAX);
+	if (rv != 0) {
+		propose_abort(svc, r, err);
+		goto out;
+	}
+	have = engine_service_session_get(svc->engine, r->session, 0);
+	if (have != NULL) { /* resumed by the engine after a restart */
+		json_decref(have);
+		goto out;
+	}
+	rv = sched_plan_inputs(r->plan, svc->db, rev,
+			       svc->conf->cluster->parties[svc->conf->party_id].box_pk, &inputs,
+			       err, SCHED_ERR_MAX);
+	if (rv != 0) {
+		propose_abort(svc, r, err);
+		goto out;
+	}
+	spec = json_pack("{s:I, s:O, s:O, s:i, s:i, s:i, s:o, s:O}", "id", (json_int_t)r->session,
+			 "t0", json_object_get(a, "t0"), "n", json_object_get(a, "n"), "f", 16,
+			 "checkpoint_every", 4, "delay_ms", (int)svc->delay_ms, "inputs", inputs,
+			 "ops", sched_plan_ops(r->plan));
+	rv = engine_service_session_start(svc->engine, spec, msg);
+	json_decref(spec);
+	if (rv != 0) {
+		snprintf(err, SCHED_ERR_MAX, "engine: %s", msg[0] ? msg : mpc_strerror(rv));
+		propose_abort(svc, r, err);
+	} else
+		LOG_INFO("sched: job %" PRIu64 " attempt %d: session %" PRIu64 " started",
+			 r->job, r->attempt, r->session);
+out:
+	free(err);
+}
+
+static void run_poll(struct sched_service *svc, struct local_run *r)
+{
+	json_t *s = engine_service_session_get(svc->engine, r->session, 1);
+	const char *state = s ? json_string_value(json_object_get(s, "state")) : NULL;
+	char err[1024] = "";
+	if (state == NULL || r->plan == NULL) {
+		json_decref(s);
+		return;
+	}
+	if (strcmp(state, "done") == 0) {
+		json_t *res = NULL;
+		if (sched_plan_results(r->plan, json_object_get(s, "outputs"), &res, err,
+				       sizeof err) != 0) {
+			propose_abort(svc, r, err);
+		} else if (now_ms() - r->proposed_ms >= REPROPOSE_MS) {
+			char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
+			uint8_t h[32];
+			char hex[65];
+			crypto_generichash(h, sizeof h, (const uint8_t *)text, strlen(text), NULL, 0);
+			sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+			free(text);
+			r->proposed_ms = now_ms();
+			propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:i, s:i, s:s, s:O}", "op",
+						     "task_done", "job", (json_int_t)r->job, "task",
+						     0, "attempt", r->attempt, "party",
+						     svc->conf->party_id, "digest", hex, "outputs",
+						     res));
+		}
+		json_decref(res);
+	} else if (strcmp(state, "failed") == 0) {
+		snprintf(err, sizeof err, "engine session failed: %s",
+			 json_string_value(json_object_get(s, "error")) ?: "?");
+		propose_abort(svc, r, err);
+	}
+	json_decref(s);
+}
+
+static void runner_turn(struct sched_service *svc)
+{
+	uint64_t *ids = NULL;
+	size_t n = 0;
+	char me[16];
+	snprintf(me, sizeof me, "%d", svc->conf->party_id);
+	/* sessions whose attempt is over (committed, aborted, expired, cancelled) */
+	for (int i = 0; i < svc->n_runs;) {
+		struct local_run *r = &svc->runs[i];
+		json_t *job = sched_job_get(svc->db, r->job), *a = job ? sched_job_attempt(job) : NULL;
+		int live = a != NULL && json_integer_value(json_object_get(a, "attempt")) == r->attempt &&
+			   strcmp(json_string_value(json_object_get(a, "state")), "leased") == 0;
+		json_decref(job);
+		if (!live)
+			run_drop(svc, r);
+		else
+			i++;
+	}
+	if (sched_jobs_active(svc->db, &ids, &n) != 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		json_t *job = sched_job_get(svc->db, ids[i]), *a = job ? sched_job_attempt(job) : NULL;
+		struct local_run *r;
+		int attempt;
+		if (a == NULL || strcmp(json_string_value(json_object_get(a, "state")), "leased") != 0 ||
+		    json_object_get(json_object_get(a, "done"), me) != NULL) {
+			json_decref(job);
+			continue;
+		}
+		attempt = (int)json_integer_value(json_object_get(a, "attempt"));
+		r = run_find(svc, ids[i], attempt);
+		if (r == NULL && svc->n_runs < MAX_LOCAL) {
+			r = &svc->runs[svc->n_runs++];
+			memset(r, 0, sizeof *r);
+			r->job = ids[i];
+			r->attempt = attempt;
+			r->session = session_id(ids[i], attempt);
+			run_start(svc, job, a, r);
+		}
+		if (r != NULL)
+			run_poll(svc, r);
+		json_decref(job);
+	}
+	free(ids);
+}
+
+/* After a restart the engine resumes every stored session, also those of
+ * attempts that ended meanwhile: stop those. */
+static void drop_stale_sessions(struct sched_service *svc)
+{
+	json_t *jobs = sched_jobs_all(svc->db), *job;
+	size_t i;
+	json_array_foreach(jobs, i, job)
+	{
+		json_t *atts = json_object_get(job, "attempts"), *a;
+		size_t k;
+		uint64_t id = (uint64_t)json_integer_value(json_object_get(job, "id"));
+		json_array_foreach(atts, k, a)
+		{
+			if (strcmp(json_string_value(json_object_get(a, "state")), "leased") != 0)
+				session_delete_async(
+					svc, session_id(id, (int)json_integer_value(
+								    json_object_get(a, "attempt"))));
+		}
+	}
+	json_decref(jobs);
+}
+
+static void *runner_main(void *arg)
+{
+	struct sched_service *svc = arg;
+	drop_stale_sessions(svc);
+	do
+		runner_turn(svc);
+	while (!nap(svc, 50));
+	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
+		struct local_run *r = &svc->runs[--svc->n_runs];
+		sched_plan_free(r->plan);
+		sched_ir_free(r->ir);
+	}
+	return NULL;
+}
+
+static unsigned env_ms(const char *name, unsigned def)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v ? (unsigned)strtoul(v, NULL, 10) : def;
+}
+
+int sched_service_start(const struct mpc_party_conf *conf, struct store_node *node,
+			struct store_fsm *fsm, struct store_db *db, struct engine_service *engine,
+			struct sched_service **out, char *errmsg)
+{
+	struct sched_service *svc;
+	if (attached == NULL || fsm->ext_data != attached) {
+		int rv = sched_fsm_attach(fsm, db, conf->cluster->n_parties);
+		if (rv != 0) {
+			mpc_errmsg_printf(errmsg, "scheduler: %s", mpc_strerror(rv));
+			return rv;
+		}
+	}
+	svc = attached;
+	svc->conf = conf;
+	svc->node = node;
+	svc->fsm = fsm;
+	svc->db = db;
+	svc->engine = engine;
+	svc->lease_ms = env_ms("MPC_SCHED_LEASE_MS", 60000);
+	svc->delay_ms = env_ms("MPC_SCHED_DELAY_MS", 0);
+	if (pthread_create(&svc->leader_thr, NULL, leader_main, svc) != 0) {
+		mpc_errmsg_printf(errmsg, "scheduler: cannot start the leader thread");
+		return MPC_ENOMEM;
+	}
+	if (engine != NULL && pthread_create(&svc->runner_thr, NULL, runner_main, svc) != 0) {
+		svc->stop = 1;
+		pthread_join(svc->leader_thr, NULL);
+		mpc_errmsg_printf(errmsg, "scheduler: cannot start the runner thread");
+		return MPC_ENOMEM;
+	}
+	*out = svc;
+	return 0;
+}
+
+void sched_service_set_forward(struct sched_service *svc, sched_forward_fn fn)
+{
+	svc->forward = fn;
+}
+
+struct store_db *sched_service_db(struct sched_service *svc)
+{
+	return svc->db;
+}
+
+void sched_service_stop(struct sched_service *svc)
+{
+	if (svc == NULL)
+		return;
+	pthread_mutex_lock(&svc->lock);
+	svc->stop = 1;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+	pthread_join(svc->leader_thr, NULL);
+	if (svc->engine != NULL)
+		pthread_join(svc->runner_thr, NULL);
+	pthread_mutex_lock(&svc->lock);
+	while (svc->deleting > 0)
+		pthread_cond_wait(&svc->cond, &svc->lock);
+	pthread_mutex_unlock(&svc->lock);
+	/* the FSM keeps applying until the node closes: the extension stays attached */
+}

@@ -1,0 +1,127 @@
+#!/bin/bash
+# Scheduler end to end on a real 3-party cluster: mpcput a CSV, the statistics job equals the
+# plaintext (int and fixed-point columns, negatives); program errors exit 1 with FILE:LINE:COL and
+# queue nothing; kill -9 of a party during a job: the lease expires, a retry with a fresh triple
+# range completes correctly and no triple range is handed out twice; mpccancel -> CANCELLED.
+. "$(dirname "$0")/lib.sh"
+# below the ranges of pick_port (20000..): ports under 32768 that differ per run
+BASE=$((17000 + ($$ % 100) * 30))
+cluster_init 3 "$BASE"
+# short leases and slow engine operations so that a kill lands inside a running job
+ENVS="MPC_SCHED_LEASE_MS=${JOBS_LEASE_MS:-6000}"
+for i in 0 1 2; do start_party $i $ENVS; done
+wait_leader
+export MPC_CONFIG=$CLIENT
+
+python3 - "$T/pay.csv" <<'PY'
+import random, sys
+random.seed(7)
+with open(sys.argv[1], "w") as f:
+    f.write("amount,hours\n")
+    for i in range(3000):
+        f.write("%d,%.2f\n" % (random.randint(-50000, 250000), random.uniform(-5, 80)))
+PY
+mpcput pay "$T/pay.csv" >"$T/put.log" 2>&1 || fail "mpcput: $(cat "$T/put.log")"
+cat >"$T/stats.mpc" <<'JOB'
+x = load pay.amount
+h = load pay.hours
+n = count(x)
+s = sum(x)
+m = mean(x)
+v = var(x)
+mh = mean(h)
+d = dot(x, h)
+sd = stddev(h)
+reveal n, s, m, v, mh, d, sd to public
+JOB
+check() { # check RESULT.json: the statistics equal the plaintext
+	python3 - "$T/pay.csv" "$1" <<'PY'
+import csv, json, sys, statistics as st
+rows = list(csv.DictReader(open(sys.argv[1])))
+x = [int(r["amount"]) for r in rows]; h = [float(r["hours"]) for r in rows]
+want = {"n": len(x), "s": sum(x), "m": st.mean(x), "v": st.variance(x), "mh": st.mean(h),
+        "d": sum(a * b for a, b in zip(x, h)), "sd": st.stdev(h)}
+got = json.load(open(sys.argv[2]))
+bad = ["%s=%r want %r" % (k, got.get(k), w) for k, w in want.items()
+       if got.get(k) is None or abs(got[k] - w) > 1e-3 * max(1, abs(w))]
+if got.get("n") != 3000 or got.get("s") != sum(x): bad.append("n/s not exact integers")
+if bad: print("wrong results: " + "; ".join(bad)); sys.exit(1)
+PY
+}
+
+log "statistics job equals plaintext"
+mpcsub --parsable --wait "$T/stats.mpc" >"$T/sub.out" 2>"$T/sub.err" || fail "mpcsub --wait: $(cat "$T/sub.err")"
+id=$(head -n1 "$T/sub.out")
+mpcresult "$id" --format json >"$T/res.json" 2>"$T/res.err" || fail "mpcresult: $(cat "$T/res.err")"
+check "$T/res.json" || fail "results of job $id: $(cat "$T/res.json")"
+mpcresult "$id" >"$T/res.csv" || fail "mpcresult csv"
+grep -q '^n,3000$' "$T/res.csv" || fail "csv: $(cat "$T/res.csv")"
+mpcstat >"$T/stat.out" || fail "mpcstat"
+grep -q "COMPLETED" "$T/stat.out" || fail "mpcstat: $(cat "$T/stat.out")"
+
+log "program errors: exit 1, FILE:LINE:COL, nothing queued"
+njobs() { mpcstat --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["jobs"]))'; }
+before=$(njobs)
+printf 'x = load pay.amount\ny = (x +\nreveal y to public\n' >"$T/bad.mpc"
+mpcsub "$T/bad.mpc" >"$T/bad.out" 2>"$T/bad.err"; rc=$?
+[ $rc -eq 1 ] || fail "syntax error: exit $rc, want 1 ($(cat "$T/bad.err"))"
+grep -q "bad.mpc:2:" "$T/bad.err" || fail "syntax error without FILE:LINE:COL: $(cat "$T/bad.err")"
+printf 'x = load nope.amount\ns = sum(x)\nreveal s to public\n' >"$T/nope.mpc"
+mpcsub "$T/nope.mpc" 2>"$T/nope.err"; rc=$?
+[ $rc -eq 1 ] || fail "unknown table: exit $rc"
+grep -q "nope.mpc:1:.*unknown table 'nope'" "$T/nope.err" || fail "unknown table: $(cat "$T/nope.err")"
+[ "$(njobs)" = "$before" ] || fail "a job was queued for a bad program"
+
+log "kill -9 of a party during a job: lease expiry, retry with a fresh triple range"
+for i in 0 1 2; do kill "$(party_pid $i)"; done
+sleep 1
+for i in 0 1 2; do start_party $i $ENVS MPC_SCHED_DELAY_MS=100; done
+wait_leader
+id2=$(mpcsub --parsable "$T/stats.mpc") || fail "submit for the kill test"
+for t in $(seq 100); do
+	mpcstat -j "$id2" | grep -q RUNNING && break; sleep 0.1
+done
+sleep 1
+victim=2
+kill9_party $victim
+sleep 9   # longer than the lease: the leader expires it (and grants no lease while a party is down)
+start_party $victim $ENVS MPC_SCHED_DELAY_MS=100
+mpcsub --help >/dev/null
+for t in $(seq 600); do
+	st=$(mpcstat -j "$id2" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["state"])')
+	case $st in COMPLETED|FAILED|CANCELLED|TIMEOUT) break;; esac; sleep 0.1
+done
+mpcstat -l -j "$id2" >"$T/long.out"
+[ "$st" = COMPLETED ] || fail "job $id2 after the kill: $st $(cat "$T/long.out")"
+grep -q "Attempt=2" "$T/long.out" || fail "no retry after the lease expired: $(cat "$T/long.out")"
+grep -q "lease expired" "$T/long.out" || fail "attempt 1 not expired: $(cat "$T/long.out")"
+mpcresult "$id2" --format json >"$T/res2.json" || fail "mpcresult $id2"
+check "$T/res2.json" || fail "results after the kill: $(cat "$T/res2.json")"
+for i in 0 1 2; do
+	curl -s "http://127.0.0.1:$((BASE + 10 * i + 1))/v1/engine/fuel" >"$T/fuel$i.json"
+	python3 - "$T/fuel$i.json" <<'PY' || fail "triple ranges of party $i overlap: $(cat "$T/fuel$i.json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+rs = []
+def walk(o):
+    if isinstance(o, dict):
+        if "t0" in o and "n" in o and "session" in o: rs.append((int(o["t0"]), int(o["n"])))
+        for v in o.values(): walk(v)
+    elif isinstance(o, list):
+        for v in o: walk(v)
+walk(j)
+rs.sort()
+if len(rs) < 2: print("fewer than 2 ranges", rs); sys.exit(1)
+for (a, n), (b, _) in zip(rs, rs[1:]):
+    if a + n > b: print("overlap", rs); sys.exit(1)
+PY
+done
+
+log "mpccancel -> CANCELLED"
+id3=$(mpcsub --parsable "$T/stats.mpc") || fail "submit for cancel"
+sleep 0.5
+mpccancel "$id3" || fail "mpccancel $id3"
+mpcstat -j "$id3" | grep -q CANCELLED || fail "job $id3 not CANCELLED: $(mpcstat -l -j "$id3")"
+mpcresult "$id3" >/dev/null 2>&1 && fail "a cancelled job has results"
+mpccancel "$id3" 2>/dev/null && fail "cancel of a cancelled job succeeded"
+log "ok"

@@ -1,0 +1,422 @@
+/* Unit tests of the streaming append against a mock REST API: chunks, prepare, resume, abort. */
+#include "client/internal.h"
+#include "common/err.h"
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- the mock: replaces client/http.c for this test only ---- */
+
+#define NP    3
+#define NCOLS 3
+#define TXN   "0123456789abcdef0123456789abcdef"
+
+struct mock_party {
+	uint8_t box_sk[crypto_box_SECRETKEYBYTES];
+	uint8_t *received;
+	size_t len, cap;
+	int prepared;
+	int puts, prepare_puts, prepare_calls, gets;
+	size_t max_chunk;
+	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
+	int drop_before_store; /* next PUTs: report a dropped connection, store nothing */
+	int down;              /* every call fails as unreachable */
+};
+
+static struct mock {
+	pthread_mutex_t mu;
+	struct mpc_cluster cluster;
+	struct mock_party party[NP];
+	char state[16];
+	char reason[256];
+	int aborts;
+} m = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void mock_reset(void)
+{
+	cr_assert(sodium_init() >= 0);
+	for (int p = 0; p < NP; p++)
+		free(m.party[p].received);
+	memset(&m.party, 0, sizeof m.party);
+	memset(&m.cluster, 0, sizeof m.cluster);
+	m.cluster.n_parties = NP;
+	for (int p = 0; p < NP; p++) {
+		snprintf(m.cluster.parties[p].host, sizeof m.cluster.parties[p].host, "mock");
+		m.cluster.parties[p].api_port = 1000 + (unsigned)p;
+		crypto_box_keypair(m.cluster.parties[p].box_pk, m.party[p].box_sk);
+	}
+	strcpy(m.state, "pending");
+	m.reason[0] = '\0';
+	m.aborts = 0;
+}
+
+static json_t *record(int party)
+{
+	json_t *prepared = json_object();
+	for (int p = 0; p < NP; p++)
+		if (m.party[p].prepared) {
+			char k[8];
+			snprintf(k, sizeof k, "%d", p);
+			json_object_set_new(prepared, k, json_object());
+		}
+	return json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:I}}", "id", TXN, "state", m.state,
+			 "reason", m.reason, "prepared", prepared, "local", "party", party,
+			 "received", (json_int_t)m.party[party].len);
+}
+
+static void vote(int party)
+{
+	int all = 1;
+	m.party[party].prepared = 1;
+	for (int p = 0; p < NP; p++)
+		all &= m.party[p].prepared;
+	if (all)
+		strcpy(m.state, "committed");
+}
+
+static int unreachable(int party, char *errmsg)
+{
+	mpc_errmsg_printf(errmsg, "party %d (mock:%d) unreachable: Connection refused", party,
+			  1000 + party);
+	return MPC_EUNAVAIL;
+}
+
+static int mock_call(int party, const char *method, const char *path, const void *body, size_t len,
+		     json_t **resp, char *errmsg)
+{
+	struct mock_party *mp = &m.party[party];
+	int rv = 0;
+
+	if (resp != NULL)
+		*resp = NULL;
+	pthread_mutex_lock(&m.mu);
+	if (mp->down) {
+		rv = unreachable(party, errmsg);
+	} else if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/txns") == 0) {
+		if (resp != NULL)
+			*resp = json_pack("{s:s, s:i, s:i}", "id", TXN, "revision", 1, "leader", 0);
+	} else if (strcmp(method, "PUT") == 0) {
+		uint64_t off = 0;
+		int prepare = strstr(path, "&prepare=1") != NULL;
+		size_t plain = len - crypto_box_SEALBYTES;
+		cr_assert(sscanf(strstr(path, "offset="), "offset=%" SCNu64, &off) == 1);
+		cr_assert(strncmp(path, "/v1/txns/" TXN "/chunks?", 16 + 32) == 0, "%s", path);
+		if (mp->drop_before_store > 0) {
+			mp->drop_before_store--;
+			rv = unreachable(party, errmsg);
+			goto out;
+		}
+		mp->puts++;
+		cr_assert_eq(plain % (NCOLS * 8), 0, "chunks are whole rows");
+		cr_assert_eq(off, mp->len, "party %d: offset %" PRIu64 " after %zu bytes", party,
+			     off, mp->len);
+		cr_assert(!mp->prepared, "no chunk after the prepare");
+		cr_assert_str_eq(m.state, "pending");
+		if (plain > mp->max_chunk)
+			mp->max_chunk = plain;
+		if (mp->len + plain > mp->cap) {
+			mp->cap = (mp->len + plain) * 2;
+			mp->received = realloc(mp->received, mp->cap);
+		}
+		cr_assert(crypto_box_seal_open(mp->received + mp->len, body, len,
+					       m.cluster.parties[party].box_pk, mp->box_sk) == 0,
+			  "sealed to the party");
+		mp->len += plain;
+		if (prepare) {
+			mp->prepare_puts++;
+			vote(party);
+		}
+		if (mp->drop_after_store > 0) {
+			mp->drop_after_store--;
+			rv = unreachable(party, errmsg);
+		}
+	} else if (strcmp(method, "POST") == 0 && strstr(path, "/prepare") != NULL) {
+		mp->prepare_calls++;
+		vote(party);
+	} else if (strcmp(method, "POST") == 0 && strstr(path, "/abort") != NULL) {
+		json_t *b = json_loadb(body, len, 0, NULL);
+		m.aborts++;
+		if (strcmp(m.state, "aborted") != 0) {
+			strcpy(m.state, "aborted");
+			snprintf(m.reason, sizeof m.reason, "aborted by client: %s",
+				 json_string_value(json_object_get(b, "reason")));
+		}
+		json_decref(b);
+	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/txns/" TXN, 41) == 0) {
+		if (strstr(path, "?wait=") == NULL)
+			mp->gets++; /* resume lookups, not the final long poll */
+		if (resp != NULL)
+			*resp = record(party);
+	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/tables/", 11) == 0) {
+		if (resp != NULL)
+			*resp = json_pack("{s:[{s:s},{s:s},{s:s}]}", "columns", "name", "a", "name",
+					  "b", "name", "c");
+	} else {
+		cr_assert_fail("unexpected call %s %s", method, path);
+	}
+out:
+	pthread_mutex_unlock(&m.mu);
+	return rv;
+}
+
+int mpc_client_call(struct mpc_client *cl, int party, const char *method, const char *path,
+		    const void *body, size_t len, json_t **resp, char *errmsg)
+{
+	return mock_call(party, method, path, body, len, resp, errmsg);
+}
+
+int mpc_client_call_on(struct mpc_client *cl, CURL *curl, int party, const char *method,
+		       const char *path, const void *body, size_t len, json_t **resp, char *errmsg)
+{
+	cr_assert_eq((void *)curl, (void *)&m.party[party], "the party's own handle");
+	return mock_call(party, method, path, body, len, resp, errmsg);
+}
+
+CURL *mpc_client_party_handle(struct mpc_client *cl, int party)
+{
+	return (CURL *)&m.party[party];
+}
+
+int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n)
+{
+	int first = 0;
+	for (int i = 0; i < n; i++) {
+		calls[i].resp = NULL;
+		calls[i].rv =
+		    mock_call(calls[i].party, calls[i].method, calls[i].path, calls[i].body,
+			      calls[i].len, &calls[i].resp, calls[i].errmsg);
+		if (calls[i].rv != 0 && first == 0)
+			first = calls[i].rv;
+	}
+	return first;
+}
+
+int mpc_client_call_any(struct mpc_client *cl, const char *method, const char *path,
+			const void *body, size_t len, json_t **resp, char *errmsg)
+{
+	int rv = MPC_EUNAVAIL;
+	for (int p = 0; p < NP && rv == MPC_EUNAVAIL; p++)
+		rv = mock_call(p, method, path, body, len, resp, errmsg);
+	return rv;
+}
+
+const char *mpc_client_name(const struct mpc_client *cl)
+{
+	return "tester";
+}
+
+/* ---- helpers ---- */
+
+static struct mpc_client client = {.cluster = &m.cluster};
+
+static uint64_t *make_rows(uint64_t rows)
+{
+	uint64_t *v = malloc(rows * NCOLS * sizeof *v);
+	for (uint64_t i = 0; i < rows * NCOLS; i++)
+		v[i] = i * 0x9e3779b97f4a7c15ULL - 12345;
+	return v;
+}
+
+/* The parties' shares add up to values, row by row. */
+static void assert_joined(const uint64_t *values, uint64_t rows)
+{
+	for (int p = 0; p < NP; p++)
+		cr_assert_eq(m.party[p].len, rows * NCOLS * 8, "party %d got %zu bytes", p,
+			     m.party[p].len);
+	for (uint64_t i = 0; i < rows * NCOLS; i++) {
+		uint64_t sum = 0, s;
+		for (int p = 0; p < NP; p++) {
+			memcpy(&s, m.party[p].received + i * 8, 8);
+			sum += s;
+		}
+		cr_assert_eq(sum, values[i], "value %" PRIu64 " joins", i);
+	}
+}
+
+/* Streams rows in batches of batch rows with chunks of chunk_rows rows; returns commit's rv. */
+static int stream(const uint64_t *values, uint64_t rows, uint64_t batch, size_t chunk_rows,
+		  struct mpc_append_result *res, char *errmsg)
+{
+	struct mpc_append_stream_opts o = {.chunk_bytes = chunk_rows * NCOLS * 8, .backoff_ms = 1};
+	struct mpc_append_stream *s;
+	json_t *cols = json_pack("[{s:s},{s:s},{s:s}]", "name", "a", "name", "b", "name", "c");
+	int rv = mpc_append_stream_begin(&client, "t", cols, 1, &o, &s, errmsg);
+
+	json_decref(cols);
+	cr_assert_eq(rv, 0, "%s", errmsg);
+	cr_assert_str_eq(mpc_append_stream_txn(s), TXN);
+	for (uint64_t r = 0; r < rows; r += batch) {
+		uint64_t k = rows - r < batch ? rows - r : batch;
+		if (mpc_append_stream_rows(s, values + r * NCOLS, k) != 0)
+			break;
+	}
+	return mpc_append_stream_commit(s, res, errmsg);
+}
+
+TestSuite(append_stream, .init = mock_reset);
+
+/* ---- tests ---- */
+
+Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(1000);
+
+	cr_assert_eq(stream(v, 1000, 7, 10, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.state, "committed");
+	assert_joined(v, 1000);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_eq(m.party[p].puts, 100, "party %d: %d chunks", p, m.party[p].puts);
+		cr_assert_eq(m.party[p].max_chunk, 10 * NCOLS * 8);
+		cr_assert_eq(m.party[p].prepare_puts, 1, "the last chunk carries the prepare");
+		cr_assert_eq(m.party[p].prepare_calls, 0, "no separate prepare");
+		cr_assert_eq(m.party[p].gets, 0);
+	}
+	free(v);
+}
+
+Test(append_stream, single_chunk_is_one_call_per_party)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(5);
+
+	cr_assert_eq(stream(v, 5, 2, 1000, &res, err), 0, "%s", err);
+	assert_joined(v, 5);
+	for (int p = 0; p < NP; p++)
+		cr_assert(m.party[p].puts == 1 && m.party[p].prepare_puts == 1);
+	free(v);
+}
+
+Test(append_stream, exact_multiple_of_the_chunk_needs_no_empty_last_chunk)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(40);
+
+	cr_assert_eq(stream(v, 40, 40, 10, &res, err), 0, "%s", err);
+	assert_joined(v, 40);
+	for (int p = 0; p < NP; p++)
+		cr_assert(m.party[p].puts == 4 && m.party[p].prepare_puts == 1 &&
+			  m.party[p].prepare_calls == 0);
+	free(v);
+}
+
+Test(append_stream, resumes_when_the_answer_was_lost)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(100);
+
+	m.party[1].drop_after_store = 2; /* chunks 1 and 2 arrive, their answers do not */
+	cr_assert_eq(stream(v, 100, 3, 10, &res, err), 0, "%s", err);
+	assert_joined(v, 100);
+	cr_assert_eq(m.party[1].puts, 10, "nothing sent twice");
+	cr_assert_eq(m.party[1].gets, 2, "asked for the received count");
+	free(v);
+}
+
+Test(append_stream, resumes_when_the_chunk_was_lost)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(100);
+
+	m.party[2].drop_before_store = 3; /* three attempts fail: within the 4 retries */
+	cr_assert_eq(stream(v, 100, 100, 10, &res, err), 0, "%s", err);
+	assert_joined(v, 100);
+	cr_assert_eq(m.party[2].gets, 3);
+	free(v);
+}
+
+Test(append_stream, lost_answer_to_the_prepare_chunk_counts_the_vote)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(3);
+
+	m.party[0].drop_after_store = 1; /* single-chunk path: the vote is in, the answer lost */
+	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.state, "committed");
+	assert_joined(v, 3);
+	cr_assert_eq(m.party[0].puts, 1);
+	free(v);
+}
+
+Test(append_stream, party_down_aborts_and_names_it)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(100);
+
+	m.party[2].down = 1;
+	cr_assert_eq(stream(v, 100, 10, 10, &res, err), MPC_EUNAVAIL);
+	cr_assert(strstr(err, "party 2") && strstr(err, "unreachable") &&
+		      strstr(err, "gave up after 4 reconnect attempts"),
+		  "%s", err);
+	cr_assert_str_eq(m.state, "aborted");
+	cr_assert_str_eq(res.state, "aborted");
+	cr_assert(strstr(m.reason, "party 2"), "%s", m.reason);
+	free(v);
+}
+
+Test(append_stream, commit_without_rows_aborts)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+
+	cr_assert_eq(stream(NULL, 0, 1, 10, &res, err), MPC_EINVAL);
+	cr_assert(strstr(err, "no rows"), "%s", err);
+	cr_assert_str_eq(m.state, "aborted");
+}
+
+Test(append_stream, abort_stops_the_uploads)
+{
+	struct mpc_append_stream_opts o = {.ncols = NCOLS, .chunk_bytes = 10 * NCOLS * 8};
+	struct mpc_append_stream *s;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(100);
+
+	cr_assert_eq(mpc_append_stream_begin(&client, "t", NULL, 0, &o, &s, err), 0, "%s", err);
+	cr_assert_eq(mpc_append_stream_rows(s, v, 100), 0);
+	cr_assert_eq(mpc_append_stream_row_count(s), 100);
+	cr_assert_eq(mpc_append_stream_abort(s, "parse error"), 0);
+	cr_assert_str_eq(m.state, "aborted");
+	cr_assert_str_eq(m.reason, "aborted by client: parse error");
+	for (int p = 0; p < NP; p++)
+		cr_assert(!m.party[p].prepared);
+	free(v);
+}
+
+Test(append_stream, columns_of_an_existing_table)
+{
+	struct mpc_append_stream *s;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t v[NCOLS] = {1, 2, 3};
+	struct mpc_append_result res;
+
+	cr_assert_eq(mpc_append_stream_begin(&client, "t", NULL, 0, NULL, &s, err), 0, "%s", err);
+	cr_assert_eq(mpc_append_stream_rows(s, v, 1), 0);
+	cr_assert_eq(mpc_append_stream_commit(s, &res, err), 0, "%s", err);
+	assert_joined(v, 1);
+}
+
+Test(append_stream, client_append_is_the_stream)
+{
+	uint64_t *v = make_rows(50);
+	struct mpc_append req = {"t", NULL, 0, v, 50, NCOLS, 10 * NCOLS * 8, 0};
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+
+	cr_assert_eq(mpc_client_append(&client, &req, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.txn, TXN);
+	assert_joined(v, 50);
+	cr_assert_eq(m.party[0].puts, 5);
+	free(v);
+}

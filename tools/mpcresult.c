@@ -1,0 +1,102 @@
+/* mpcresult: print the public results of a completed job as CSV (name,value) or one JSON object. */
+#include "client/mpcjobs.h"
+#include "common/err.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: mpcresult [-c CONF] [--format csv|json] JOBID\n"
+		   "Prints the results a job revealed to public: CSV rows name,value (a vector as one\n"
+		   "row per element) or one JSON object {name: number or array}.\n\n"
+		   "  -c, --config FILE   client config (else $MPC_CONFIG, else ~/.config/mpcstore/client.conf)\n"
+		   "  -f, --format F      csv (default) or json\n"
+		   "  -h, --help          this text\n"
+		   "  -V, --version       print the version\n\n"
+		   "Exit status: 0 printed; 1 the job is unknown or not COMPLETED; 2 usage; 3 the\n"
+		   "cluster could not be reached.\n");
+}
+
+static void print_num(json_t *v)
+{
+	if (json_is_integer(v))
+		printf("%" PRId64, (int64_t)json_integer_value(v));
+	else if (json_is_real(v))
+		printf("%.17g", json_real_value(v));
+	else
+		printf("NA");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+					     {"format", required_argument, NULL, 'f'},
+					     {"help", no_argument, NULL, 'h'},
+					     {"version", no_argument, NULL, 'V'},
+					     {NULL, 0, NULL, 0}};
+	const char *conf = NULL, *format = "csv", *k;
+	char errmsg[MPC_ERRMSG_SIZE] = "", *end;
+	struct mpc_client *cl;
+	json_t *res, *v;
+	uint64_t id;
+	int c, rv;
+
+	while ((c = getopt_long(argc, argv, "c:f:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'f': format = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mpcresult %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind + 1 != argc || (strcmp(format, "csv") && strcmp(format, "json"))) {
+		usage(stderr);
+		return 2;
+	}
+	id = strtoull(argv[optind], &end, 10);
+	if (*end != '\0' || id == 0) {
+		fprintf(stderr, "mpcresult: '%s' is not a job id\n", argv[optind]);
+		return 2;
+	}
+	if (mpc_client_open(conf, &cl, errmsg) != 0) {
+		fprintf(stderr, "mpcresult: %s\n", errmsg);
+		return 3;
+	}
+	rv = mpc_job_result(cl, id, &res, errmsg);
+	if (rv != 0) {
+		fprintf(stderr, "mpcresult: %s\n", errmsg);
+		return rv == MPC_EUNAVAIL ? 3 : 1;
+	}
+	if (strcmp(format, "json") == 0) {
+		char *text = json_dumps(res, JSON_COMPACT | JSON_REAL_PRECISION(17));
+		printf("%s\n", text);
+		free(text);
+	} else {
+		printf("name,value\n");
+		json_object_foreach(res, k, v)
+		{
+			if (json_is_array(v)) {
+				size_t i;
+				json_t *e;
+				json_array_foreach(v, i, e)
+				{
+					printf("%s,", k);
+					print_num(e);
+					printf("\n");
+				}
+			} else {
+				printf("%s,", k);
+				print_num(v);
+				printf("\n");
+			}
+		}
+	}
+	json_decref(res);
+	mpc_client_close(cl);
+	return 0;
+}

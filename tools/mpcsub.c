@@ -1,0 +1,172 @@
+/* mpcsub: submit a job program to the cluster (sbatch-like), optionally wait for it and print its results. */
+#include "client/mpcjobs.h"
+#include "common/err.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXIT_JOB 1   /* program error, or the job did not complete */
+#define EXIT_USAGE 2
+#define EXIT_CLUSTER 3
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: mpcsub [-c CONF] [--name N] [-q QUEUE] [--priority P] [--arg K=V]...\n"
+		"              [--parsable] [--wait] FILE\n"
+		"Submits the job program FILE (docs/job-language.md) and prints 'Submitted job ID'.\n\n"
+		"  -c, --config FILE   client config (else $MPC_CONFIG, else ~/.config/mpcstore/client.conf)\n"
+		"  -J, --name N        job name (default: FILE's base name)\n"
+		"  -q, --queue Q       queue (default: default)\n"
+		"  -p, --priority P    priority, higher first (default 0)\n"
+		"  -a, --arg K=V       value of arg(\"K\") in the program (repeatable)\n"
+		"      --parsable      print the job id alone\n"
+		"  -W, --wait          wait until the job ends and print its results (JSON)\n"
+		"  -h, --help          this text\n"
+		"  -V, --version       print the version\n\n"
+		"Exit status: 0 submitted (with --wait: COMPLETED); 1 program error (FILE:LINE:COL on\n"
+		"stderr, nothing queued) or the job FAILED/CANCELLED/TIMEOUT; 2 usage; 3 the cluster\n"
+		"could not be reached or refused the request.\n");
+}
+
+/* "party N (host:port): text" -> "text" for program errors */
+static const char *strip_party(const char *msg)
+{
+	const char *p = strstr(msg, "): ");
+	return strncmp(msg, "party ", 6) == 0 && p != NULL ? p + 3 : msg;
+}
+
+static void progress(void *ctx, json_t *job)
+{
+	char *last = ctx;
+	const char *st = json_string_value(json_object_get(job, "state"));
+	if (st != NULL && strcmp(st, last) != 0) {
+		fprintf(stderr, "job %" PRId64 ": %s\n",
+			(int64_t)json_integer_value(json_object_get(job, "id")), st);
+		snprintf(last, 32, "%s", st);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"name", required_argument, NULL, 'J'},
+		{"queue", required_argument, NULL, 'q'},  {"priority", required_argument, NULL, 'p'},
+		{"arg", required_argument, NULL, 'a'},	  {"parsable", no_argument, NULL, 'P'},
+		{"wait", no_argument, NULL, 'W'},	  {"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0}};
+	const char *conf = NULL, *name = NULL, *queue = NULL, *file;
+	int priority = 0, parsable = 0, wait = 0, c, rv;
+	json_t *args = json_object(), *job = NULL, *res = NULL;
+	char errmsg[MPC_ERRMSG_SIZE] = "", *program;
+	struct mpc_client *cl;
+	uint64_t id;
+	FILE *f;
+	long size;
+
+	while ((c = getopt_long(argc, argv, "c:J:q:p:a:WhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 'J': name = optarg; break;
+		case 'q': queue = optarg; break;
+		case 'p': priority = atoi(optarg); break;
+		case 'a': {
+			char *eq = strchr(optarg, '=');
+			if (eq == NULL || eq == optarg) {
+				fprintf(stderr, "mpcsub: --arg needs KEY=VALUE, got '%s'\n", optarg);
+				return EXIT_USAGE;
+			}
+			*eq = '\0';
+			json_object_set_new(args, optarg, json_string(eq + 1));
+			break;
+		}
+		case 'P': parsable = 1; break;
+		case 'W': wait = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("mpcsub %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	file = argv[optind];
+	if ((f = fopen(file, "rb")) == NULL) {
+		fprintf(stderr, "mpcsub: %s: cannot open\n", file);
+		return EXIT_USAGE;
+	}
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	program = calloc(1, (size_t)(size > 0 ? size : 0) + 1);
+	if (program == NULL || (size > 0 && fread(program, 1, (size_t)size, f) != (size_t)size)) {
+		fprintf(stderr, "mpcsub: %s: cannot read\n", file);
+		return EXIT_USAGE;
+	}
+	fclose(f);
+	if (name == NULL) {
+		const char *b = strrchr(file, '/');
+		name = b ? b + 1 : file;
+	}
+	if ((rv = mpc_client_open(conf, &cl, errmsg)) != 0) {
+		fprintf(stderr, "mpcsub: %s\n", errmsg);
+		return EXIT_CLUSTER;
+	}
+	rv = mpc_job_submit(cl, file, program, name, queue, priority, args, &job, errmsg);
+	if (rv == MPC_EINVAL) {
+		fprintf(stderr, "%s\n", strip_party(errmsg));
+		return EXIT_JOB;
+	}
+	if (rv != 0) {
+		fprintf(stderr, "mpcsub: submit failed: %s\n", errmsg);
+		return EXIT_CLUSTER;
+	}
+	id = (uint64_t)json_integer_value(json_object_get(job, "id"));
+	if (strcmp(json_string_value(json_object_get(job, "state")), "FAILED") == 0) {
+		fprintf(stderr, "%s\n", json_string_value(json_object_get(job, "error")) ?: "job failed");
+		return EXIT_JOB;
+	}
+	if (parsable)
+		printf("%" PRIu64 "\n", id);
+	else
+		printf("Submitted job %" PRIu64 "\n", id);
+	fflush(stdout);
+	json_decref(job);
+	if (!wait)
+		return 0;
+	{
+		char last[32] = "";
+		rv = mpc_job_wait(cl, id, 0, isatty(2) ? progress : NULL, last, &job, errmsg);
+	}
+	if (rv != 0) {
+		fprintf(stderr, "mpcsub: waiting for job %" PRIu64 ": %s\n", id, errmsg);
+		return EXIT_CLUSTER;
+	}
+	if (strcmp(json_string_value(json_object_get(job, "state")), "COMPLETED") != 0) {
+		fprintf(stderr, "mpcsub: job %" PRIu64 " %s%s%s\n", id,
+			json_string_value(json_object_get(job, "state")),
+			json_string_length(json_object_get(job, "reason")) ? ": " : "",
+			json_string_value(json_object_get(job, "reason")));
+		return EXIT_JOB;
+	}
+	if ((rv = mpc_job_result(cl, id, &res, errmsg)) != 0) {
+		fprintf(stderr, "mpcsub: results of job %" PRIu64 ": %s\n", id, errmsg);
+		return EXIT_CLUSTER;
+	}
+	{
+		char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+		printf("%s\n", text);
+		free(text);
+	}
+	json_decref(res);
+	json_decref(job);
+	json_decref(args);
+	free(program);
+	mpc_client_close(cl);
+	return 0;
+}
