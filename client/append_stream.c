@@ -1,5 +1,6 @@
 /* Streaming appends: rows in, shares buffered a few chunks per party, uploaded, resumed. */
 #include "client/internal.h"
+#include "common/deadline.h"
 #include "common/err.h"
 
 #include <errno.h>
@@ -98,13 +99,7 @@ static int backoff_sleep(struct mpc_append_stream *s, unsigned ms)
 	struct timespec ts;
 	int cancelled;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	mpc_deadline_after(&ts, ms);
 	pthread_mutex_lock(&s->mu);
 	while (!s->cancelled && pthread_cond_timedwait(&s->cv, &s->mu, &ts) != ETIMEDOUT)
 		;

@@ -1,6 +1,7 @@
 /* Party mesh: authenticated TCP connections between parties, AES-256-GCM frames, per-peer sender and receiver threads. */
 #include "engine/mesh.h"
 
+#include "common/deadline.h"
 #include "common/err.h"
 #include "common/log.h"
 
@@ -500,13 +501,7 @@ static void receive_loop(struct mesh_peer *p)
 static void mesh_sleep(struct engine_mesh *m, int ms)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	mpc_deadline_after(&ts, ms);
 	pthread_mutex_lock(&m->lock);
 	if (!m->stopping)
 		pthread_cond_timedwait(&m->cond, &m->lock, &ts);
@@ -883,23 +878,13 @@ int engine_mesh_gens(struct engine_mesh *m, uint64_t *gens)
 	return all;
 }
 
-static void deadline_after(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 int engine_mesh_wait_connected(struct engine_mesh *m, int timeout_ms)
 {
 	struct timespec ts;
 	int rv = 0;
 
-	deadline_after(&ts, timeout_ms);
+	mpc_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		int all = 1;
@@ -1069,7 +1054,7 @@ int engine_mesh_wait(struct engine_mesh *m, struct engine_mesh_send **s, int ns,
 	int rv = 0;
 
 	if (timeout_ms >= 0)
-		deadline_after(&ts, timeout_ms);
+		mpc_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&m->lock);
 	for (;;) {
 		int all = 1;
@@ -1178,7 +1163,7 @@ int engine_mesh_wait_event(struct engine_mesh *m, uint64_t *seq, int timeout_ms)
 	struct timespec ts;
 	int rv = 0;
 
-	deadline_after(&ts, timeout_ms);
+	mpc_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&m->lock);
 	while (m->event_seq == *seq && !m->stopping)
 		if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT) {

@@ -41,14 +41,7 @@ static void job_key(char *out, size_t size, uint64_t id)
 
 static json_t *meta_json(struct store_db *db, const char *key)
 {
-	char *val = NULL;
-	size_t vlen = 0;
-	json_t *j;
-	if (store_db_get(db, STORE_CF_META, key, strlen(key), &val, &vlen, NULL) != 0)
-		return NULL;
-	j = json_loadb(val, vlen, 0, NULL);
-	free(val);
-	return j;
+	return store_db_get_json(db, STORE_CF_META, key);
 }
 
 static void meta_put(struct store_db *db, rocksdb_writebatch_t *wb, const char *key, json_t *j)

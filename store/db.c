@@ -48,6 +48,18 @@ int store_db_get(struct store_db *db, enum store_cf cf, const char *key, size_t 
 	return 0;
 }
 
+json_t *store_db_get_json(struct store_db *db, enum store_cf cf, const char *key)
+{
+	char *val = NULL;
+	size_t vlen = 0;
+	json_t *j;
+	if (store_db_get(db, cf, key, strlen(key), &val, &vlen, NULL) != 0)
+		return NULL;
+	j = json_loadb(val, vlen, 0, NULL);
+	free(val);
+	return j;
+}
+
 int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char *errmsg)
 {
 	char *err = NULL;

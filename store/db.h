@@ -2,6 +2,7 @@
 #ifndef MPC_STORE_DB_H
 #define MPC_STORE_DB_H
 
+#include <jansson.h>
 #include <pthread.h>
 #include <rocksdb/c.h>
 #include <stddef.h>
@@ -39,6 +40,10 @@ void store_db_close(struct store_db *db);
  * NUL-terminated for convenience; MPC_ENOENT when absent. */
 int store_db_get(struct store_db *db, enum store_cf cf, const char *key, size_t klen, char **val,
 		 size_t *vlen, char *errmsg);
+/* Reads key from cf and parses it as JSON: a new reference, or NULL when the
+ * key is absent or not JSON. */
+json_t *store_db_get_json(struct store_db *db, enum store_cf cf, const char *key);
+
 /* Writes a batch; sync makes it durable before returning. */
 int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char *errmsg);
 /* Makes every earlier write durable (fsync of the WAL). */

@@ -1,5 +1,6 @@
 /* Deterministic apply of catalog and transaction entries; one RocksDB WriteBatch per entry. */
 #include "store/fsm.h"
+#include "common/deadline.h"
 #include "common/fault.h"
 #include "common/log.h"
 #include "store/staging.h"
@@ -78,22 +79,12 @@ uint64_t store_fsm_applied(struct store_fsm *fsm)
 	return v;
 }
 
-static void deadline_after(struct timespec *ts, int timeout_ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += timeout_ms / 1000;
-	ts->tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
 
 int store_fsm_wait_applied(struct store_fsm *fsm, uint64_t index, int timeout_ms)
 {
 	struct timespec ts;
 	int rv = 0;
-	deadline_after(&ts, timeout_ms);
+	mpc_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&fsm->lock);
 	while (fsm->applied < index && !fsm->shutting_down) {
 		if (pthread_cond_timedwait(&fsm->cond, &fsm->lock, &ts) == ETIMEDOUT) {
@@ -119,7 +110,7 @@ uint64_t store_fsm_finals(struct store_fsm *fsm)
 void store_fsm_wait_final(struct store_fsm *fsm, uint64_t seen, int timeout_ms)
 {
 	struct timespec ts;
-	deadline_after(&ts, timeout_ms);
+	mpc_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&fsm->lock);
 	while (fsm->finals <= seen && !fsm->shutting_down)
 		if (pthread_cond_timedwait(&fsm->final_cond, &fsm->lock, &ts) == ETIMEDOUT)
@@ -140,14 +131,7 @@ void store_fsm_shutdown(struct store_fsm *fsm)
 
 static json_t *meta_get_json(struct store_db *db, const char *key)
 {
-	char *val = NULL;
-	size_t vlen = 0;
-	json_t *j;
-	if (store_db_get(db, STORE_CF_META, key, strlen(key), &val, &vlen, NULL) != 0)
-		return NULL;
-	j = json_loadb(val, vlen, 0, NULL);
-	free(val);
-	return j;
+	return store_db_get_json(db, STORE_CF_META, key);
 }
 
 static void batch_put_json(struct store_fsm *fsm, rocksdb_writebatch_t *wb, const char *key,

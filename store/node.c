@@ -1,5 +1,6 @@
 /* Raft member on a libuv loop: FSM glue, thread-safe proposal queue, leader duties, status. */
 #include "store/node.h"
+#include "common/deadline.h"
 #include "common/log.h"
 
 #include <errno.h>
@@ -250,13 +251,7 @@ int store_node_propose(struct store_node *node, const char *entry, size_t len, i
 		return MPC_ENOMEM;
 	enqueue(node, p);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	mpc_deadline_after(&ts, timeout_ms);
 	pthread_mutex_lock(&p->m);
 	while (!p->done)
 		if (pthread_cond_timedwait(&p->c, &p->m, &ts) == ETIMEDOUT)
@@ -320,14 +315,9 @@ static int duty_one(void *vctx, const char *key, size_t klen, const char *val, s
 		return 0;
 	o->seen_tick = ctx->tick;
 	{
-		char tkey[128], *text = NULL;
-		size_t tlen = 0;
+		char tkey[128];
 		snprintf(tkey, sizeof tkey, "txn/%s", id);
-		if (store_db_get(node->fsm->db, STORE_CF_META, tkey, strlen(tkey), &text, &tlen,
-				 NULL) == 0) {
-			txn = json_loadb(text, tlen, 0, NULL);
-			free(text);
-		}
+		txn = store_db_get_json(node->fsm->db, STORE_CF_META, tkey);
 	}
 	if (txn == NULL)
 		return 0;
