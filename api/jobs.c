@@ -77,7 +77,8 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 		rv = sched_compile(s->db, 0, file ? file : "job.mpc", program,
 				   json_is_object(args) ? args : NULL, &ir, err, SCHED_ERR_MAX);
 		if (rv == 0)
-			rv = sched_plan_build(ir, s->db, 0, &plan, err, SCHED_ERR_MAX);
+			rv = sched_plan_build(ir, s->db, 0, file ? file : "job.mpc", &plan, err,
+					      SCHED_ERR_MAX);
 		sched_plan_free(plan);
 		sched_ir_free(ir);
 		plan = NULL;

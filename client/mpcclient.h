@@ -158,4 +158,45 @@ const char *mpc_append_stream_errmsg(const struct mpc_append_stream *s);
 /* Splits n plaintext values into `parties` additive shares: out[p] must hold n values. */
 void mpc_share_split(const uint64_t *values, size_t n, int parties, uint64_t **out);
 
+/* ---- CSV uploads (mpcput, mpcfs) ----
+ *
+ * One CSV input appended to a table in one streaming append transaction:
+ * the header names the columns; an existing table gives the schema (the
+ * header must equal its columns), a missing one is created (unless
+ * no_create) with types inferred from the first rows (integers: int64,
+ * decimals: fixed). Parse errors read "NAME:LINE:COL (COLUMN): what". On
+ * any error the txn is aborted, so nothing is appended on any party. */
+struct mpc_put_opts {
+	unsigned char delimiter;  /* 0: ',' */
+	int no_create;		  /* a missing table is an error (MPC_ENOENT) */
+	const char *display_name; /* the input's name in messages; NULL: "<input>" */
+	unsigned timeout_ms;	  /* txn timeout from its begin; 0: one hour */
+	/* Called (may be NULL) after each piece of input, and with final set
+	 * once before the commit; rows are those handed to the upload. */
+	void (*progress)(void *ctx, uint64_t rows, uint64_t bytes, int final);
+	void *progress_ctx;
+};
+
+struct mpc_put_result {
+	char txn[33];	/* "" if no txn was begun */
+	char state[16]; /* committed, aborted, refused (begin refused), pending (abort not
+			   confirmed: the cluster aborts at the txn timeout), failed */
+	uint64_t rows;	/* rows appended (0 unless committed) */
+	uint64_t bytes; /* input bytes read */
+	int created;	/* the table was created by this put */
+};
+
+/* Reads fd (borrowed, not closed; read until EOF from its current offset)
+ * as CSV and appends its rows to table. opts may be NULL. Returns 0 when
+ * committed; MPC_EINVAL/MPC_ERANGE for bad input (empty file, header only,
+ * ragged row, non-numeric or out-of-range value, header differing from the
+ * table's), MPC_ENOENT (no_create), MPC_EIO (read error), or the append's
+ * error (MPC_EUNAVAIL, MPC_EPERM, MPC_ECONFLICT, ...); errmsg says why and
+ * res (may be NULL) is filled in every case. */
+int mpc_client_put_csv(struct mpc_client *cl, const char *table, int fd,
+		       const struct mpc_put_opts *opts, struct mpc_put_result *res, char *errmsg);
+
+/* Whether name is a valid table name: [A-Za-z_][A-Za-z0-9_]{0,62}. */
+int mpc_table_name_valid(const char *name);
+
 #endif

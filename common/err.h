@@ -2,7 +2,7 @@
 #ifndef MPC_COMMON_ERR_H
 #define MPC_COMMON_ERR_H
 
-#define MPC_ERRMSG_SIZE 256
+#define MPC_ERRMSG_SIZE 1024 /* room for a located message plus the party that said it */
 
 /* X(name, value, text). Functions return 0 or a negative MPC_E* code. */
 #define MPC_ERR_MAP(X)                                                     \

@@ -275,7 +275,8 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	rv = sched_compile(f->db, 0, file ? file : "job.mpc", program,
 			   args, &ir, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build(ir, f->db, 0, &plan, err, SCHED_ERR_MAX);
+		rv = sched_plan_build(ir, f->db, 0, file ? file : "job.mpc", &plan, err,
+				      SCHED_ERR_MAX);
 	if (rv == 0) {
 		json_object_set_new(job, "fuel", json_integer((json_int_t)sched_plan_fuel(plan)));
 		set_state(job, SCHED_JOB_PENDING, "Priority");

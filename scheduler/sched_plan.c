@@ -225,7 +225,7 @@ static void plan_open(struct sched_plan *p, struct reg_state *rs, char *opened, 
 }
 
 int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
-		     struct sched_plan **out, char *err, size_t cap)
+		     const char *file, struct sched_plan **out, char *err, size_t cap)
 {
 	struct sched_plan *p = calloc(1, sizeof *p);
 	struct reg_state *rs = calloc(ir->n_regs + 1, sizeof *rs);
@@ -455,6 +455,15 @@ fail:
 	free(rs);
 	free(opened);
 	sched_plan_free(p);
+	/* messages located as "LINE:COL: ..." get the file in front, as the compiler's */
+	if (file != NULL && cap > 0 && err[0] >= '0' && err[0] <= '9') {
+		size_t fl = strlen(file), el = strnlen(err, cap - 1);
+		if (fl + 1 + el < cap) {
+			memmove(err + fl + 1, err, el + 1);
+			memcpy(err, file, fl);
+			err[fl] = ':';
+		}
+	}
 	return rv == 0 ? MPC_EINVAL : rv;
 }
 

@@ -31,9 +31,10 @@
 struct sched_plan;
 
 /* Builds the plan of ir with row counts and shapes at revision. On 0 *out
- * is the caller's (sched_plan_free); otherwise err says why. */
+ * is the caller's (sched_plan_free); otherwise err says why, as
+ * "FILE:LINE:COL: message" with file the program's name. */
 int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
-		     struct sched_plan **out, char *err, size_t cap);
+		     const char *file, struct sched_plan **out, char *err, size_t cap);
 void sched_plan_free(struct sched_plan *p);
 
 /* Triples the session consumes. */

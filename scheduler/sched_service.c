@@ -311,7 +311,7 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 			   json_string_value(json_object_get(job, "program")),
 			   json_object_get(job, "args"), &r->ir, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build(r->ir, svc->db, rev, &r->plan, err, SCHED_ERR_MAX);
+		rv = sched_plan_build(r->ir, svc->db, rev, "job.mpc", &r->plan, err, SCHED_ERR_MAX);
 	if (rv != 0) {
 		propose_abort(svc, r, err);
 		goto out;

@@ -9,6 +9,11 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/store_crash.sh \
 print-unit-tests:
 	@for t in $(TESTS); do case $$t in test_*) printf '%s ' $$t;; esac; done; echo
 .PHONY: print-unit-tests
+
+# The installed programs (tests/integration/tools_help.sh checks each one's --help, --version and man page).
+print-installed-programs:
+	@echo $(bin_PROGRAMS) $(sbin_PROGRAMS)
+.PHONY: print-installed-programs
 TESTS += tests/integration/mpcput.sh
 EXTRA_DIST += tests/integration/mpcput.sh
 
@@ -24,3 +29,8 @@ test_client_stream_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(S
 # Scheduler end to end (issue 4).
 TESTS += tests/integration/jobs_e2e.sh
 EXTRA_DIST += tests/integration/jobs_e2e.sh
+TESTS += tests/integration/tools_help.sh
+EXTRA_DIST += tests/integration/tools_help.sh
+# mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
+TESTS += tests/integration/mpcfs.sh
+EXTRA_DIST += tests/integration/mpcfs.sh

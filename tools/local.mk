@@ -32,7 +32,7 @@ mpc_engine_LDADD = libmpcclient.la libmpcengine.la libmpccommon.la $(CURL_LIBS) 
 bin_PROGRAMS += mpcput
 mpcput_SOURCES = tools/mpcput.c
 mpcput_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
-mpcput_LDADD = libmpcclient.la libmpccsv.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
+mpcput_LDADD = libmpcclient.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
 	$(SODIUM_LIBS) -lm -lpthread
 
 # The job tools: mpcsub, mpcstat, mpcresult, mpccancel.

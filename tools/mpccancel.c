@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': conf = optarg; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("mpccancel %s\n", PACKAGE_VERSION); return 0;
+		case 'V': printf("mpccancel (mpcstore) %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

@@ -1,5 +1,4 @@
 /* mpcput: append the rows of a CSV file to a table as secret shares, in one transaction. */
-#include "client/csv.h"
 #include "client/mpcclient.h"
 #include "common/err.h"
 
@@ -16,11 +15,6 @@
 /* Exit codes: 0 committed, 1 error (nothing appended), 2 usage. */
 enum { EXIT_USAGE = 2 };
 
-#define READ_SIZE (1u << 20)
-/* Type inference looks at the rows in this prefix of the input (at least one row). */
-#define INFER_BYTES       (64u << 10)
-#define INFER_ROWS        1000
-#define INFER_MAX         (2u * CSV_MAX_LINE + INFER_BYTES)
 #define DEFAULT_TIMEOUT_S 3600
 
 struct opts {
@@ -32,18 +26,11 @@ struct opts {
 	unsigned timeout_s;
 };
 
-/* The state of one upload, shared with the parser's on_rows callback. */
-struct put {
-	struct opts *o;
-	struct mpc_append_stream *stream;
-	int fd;
-	uint8_t *prefix; /* input read for type inference, fed again to the strict parser */
-	size_t prefix_len;
-	int eof;
-	uint64_t bytes;
-	double start, last_progress;
-	int progress;
-	int upload_rv; /* the stream's error stopped the parser */
+/* Progress line state (the library calls progress() after each piece of input). */
+struct progress {
+	const char *table;
+	double start, last;
+	int on;
 };
 
 static void usage(FILE *f)
@@ -85,167 +72,24 @@ static const char *input_name(const struct opts *o)
 	return strcmp(o->file, "-") == 0 ? "<stdin>" : o->file;
 }
 
-static void show_progress(struct put *u, uint64_t rows, int final)
+static void show_progress(void *ctx, uint64_t rows, uint64_t bytes, int final)
 {
-	double now = now_s(), secs = now - u->start;
-	if (!u->progress || (!final && now - u->last_progress < 0.25))
+	struct progress *pr = ctx;
+	double now = now_s(), secs = now - pr->start;
+	if (!pr->on || (!final && now - pr->last < 0.25))
 		return;
-	u->last_progress = now;
-	fprintf(stderr, "\rmpcput: %s: %" PRIu64 " rows, %.1f MB, %.1f MB/s   %s", u->o->table,
-		rows, (double)u->bytes / 1e6, secs > 0 ? (double)u->bytes / 1e6 / secs : 0.0,
+	pr->last = now;
+	fprintf(stderr, "\rmpcput: %s: %" PRIu64 " rows, %.1f MB, %.1f MB/s   %s", pr->table, rows,
+		(double)bytes / 1e6, secs > 0 ? (double)bytes / 1e6 / secs : 0.0,
 		final ? "\n" : "");
 }
 
-/* Reads up to len bytes; 0 at the end of the input, -1 on an error (errno). */
-static ssize_t read_some(struct put *u, uint8_t *buf, size_t len)
-{
-	ssize_t n;
-	do
-		n = read(u->fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	if (n == 0)
-		u->eof = 1;
-	if (n > 0)
-		u->bytes += (uint64_t)n;
-	return n;
-}
-
-static int on_rows(void *ud, const struct csv_batch *b)
-{
-	struct put *u = ud;
-	int rv = mpc_append_stream_rows(u->stream, b->values, b->rows);
-	if (rv != 0)
-		u->upload_rv = rv;
-	return rv;
-}
-
-/*
- * Type inference for a new table: reads a prefix of the input (the rows in
- * the first INFER_BYTES, at most INFER_ROWS, at least one row) into
- * u->prefix and derives the columns. Returns 0 with *cols (new reference).
- */
-static int infer_columns(struct put *u, json_t **cols, char *errmsg)
-{
-	struct csv_options co = {.file = input_name(u->o), .delimiter = u->o->delimiter};
-	const struct csv_column *c;
-	struct csv_parser *p;
-	size_t ncols;
-	int rv = csv_parser_new(&co, &p, errmsg);
-
-	if (rv != 0)
-		return rv;
-	u->prefix = malloc(INFER_MAX);
-	if (u->prefix == NULL) {
-		csv_parser_free(p);
-		return MPC_ENOMEM;
-	}
-	while (!u->eof && u->prefix_len < INFER_MAX) {
-		uint64_t rows = csv_rows(p);
-		size_t want = INFER_MAX - u->prefix_len;
-		ssize_t n;
-		if (rows >= 1 && (rows >= INFER_ROWS || u->prefix_len >= INFER_BYTES))
-			break;
-		n = read_some(u, u->prefix + u->prefix_len, want < 16384 ? want : 16384);
-		if (n < 0) {
-			mpc_errmsg_printf(errmsg, "%s: read: %s", input_name(u->o),
-					  strerror(errno));
-			rv = MPC_EIO;
-			break;
-		}
-		if ((rv = csv_feed(p, u->prefix + u->prefix_len, (size_t)n)) != 0)
-			break;
-		u->prefix_len += (size_t)n;
-	}
-	/* At the end of the input the prefix is the whole file: finish checks for an empty file
-	 * etc. */
-	if (rv == 0 && u->eof)
-		rv = csv_finish(p);
-	if (rv != 0 && rv != MPC_EIO)
-		mpc_errmsg_printf(errmsg, "%s", csv_errmsg(p));
-	c = csv_columns(p, &ncols);
-	if (rv == 0 && (c == NULL || csv_rows(p) == 0)) {
-		mpc_errmsg_printf(errmsg, "%s: no complete data row in the first %zu bytes",
-				  input_name(u->o), u->prefix_len);
-		rv = MPC_EINVAL;
-	}
-	if (rv == 0) {
-		*cols = json_array();
-		for (size_t k = 0; k < ncols; k++)
-			json_array_append_new(
-			    *cols, json_pack("{s:s, s:s, s:i}", "name", c[k].name, "type",
-					     c[k].type == CSV_FIXED ? "fixed" : "int64", "frac",
-					     c[k].type == CSV_FIXED ? (int)c[k].frac_bits : 0));
-	}
-	csv_parser_free(p);
-	return rv;
-}
-
-/* The schema of the strict parser, from the table's column list. */
-static int schema_from_columns(json_t *cols, struct csv_column **schema, const char ***names,
-			       size_t *ncols)
-{
-	size_t n = json_array_size(cols), i;
-	json_t *v;
-
-	*schema = calloc(n ? n : 1, sizeof **schema);
-	*names = calloc(n ? n : 1, sizeof **names);
-	if (*schema == NULL || *names == NULL)
-		return MPC_ENOMEM;
-	json_array_foreach(cols, i, v)
-	{
-		const char *name = json_string_value(json_object_get(v, "name"));
-		const char *type = json_string_value(json_object_get(v, "type"));
-		(*names)[i] = name ? name : "";
-		snprintf((*schema)[i].name, sizeof(*schema)[i].name, "%s", (*names)[i]);
-		if (type != NULL && strcmp(type, "fixed") == 0) {
-			(*schema)[i].type = CSV_FIXED;
-			(*schema)[i].frac_bits =
-			    (unsigned)json_integer_value(json_object_get(v, "frac"));
-		} else {
-			(*schema)[i].type = CSV_INT64;
-		}
-	}
-	*ncols = n;
-	return 0;
-}
-
-/* Parses the whole input strictly (the inference prefix first) and streams the rows out. */
-static int parse_all(struct put *u, struct csv_parser *p, char *errmsg)
-{
-	uint8_t *buf = malloc(READ_SIZE);
-	int rv = 0;
-
-	if (buf == NULL)
-		return MPC_ENOMEM;
-	if (u->prefix_len > 0)
-		rv = csv_feed(p, u->prefix, u->prefix_len);
-	while (rv == 0 && !u->eof) {
-		ssize_t n = read_some(u, buf, READ_SIZE);
-		if (n < 0) {
-			mpc_errmsg_printf(errmsg, "%s: read: %s", input_name(u->o),
-					  strerror(errno));
-			free(buf);
-			return MPC_EIO;
-		}
-		rv = csv_feed(p, buf, (size_t)n);
-		show_progress(u, mpc_append_stream_row_count(u->stream), 0);
-	}
-	if (rv == 0)
-		rv = csv_finish(p);
-	if (rv != 0)
-		mpc_errmsg_printf(errmsg, "%s",
-				  u->upload_rv ? mpc_append_stream_errmsg(u->stream)
-					       : csv_errmsg(p));
-	free(buf);
-	return rv;
-}
-
-static void print_json(const struct put *u, const char *txn, uint64_t rows, const char *state,
+static void print_json(const struct opts *o, const struct mpc_put_result *res, double start,
 		       const char *error)
 {
-	json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:f, s:s}", "table", u->o->table, "txn", txn,
-			      "rows", (json_int_t)rows, "bytes", (json_int_t)u->bytes, "seconds",
-			      now_s() - u->start, "state", state);
+	json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:f, s:s}", "table", o->table, "txn", res->txn,
+			      "rows", (json_int_t)res->rows, "bytes", (json_int_t)res->bytes,
+			      "seconds", now_s() - start, "state", res->state);
 	char *text;
 	if (error != NULL)
 		json_object_set_new(j, "error", json_string(error));
@@ -257,98 +101,45 @@ static void print_json(const struct put *u, const char *txn, uint64_t rows, cons
 
 static int run(struct opts *o)
 {
-	char errmsg[MPC_ERRMSG_SIZE] = "", path[256], txn[33] = "";
-	struct put u = {.o = o, .fd = -1};
+	char errmsg[MPC_ERRMSG_SIZE] = "";
+	struct progress pr = {.table = o->table};
+	struct mpc_put_opts po = {.delimiter = o->delimiter,
+				  .no_create = !o->create,
+				  .display_name = input_name(o),
+				  .timeout_ms = o->timeout_s * 1000u,
+				  .progress = show_progress,
+				  .progress_ctx = &pr};
+	struct mpc_put_result res = {.state = "failed"};
 	struct mpc_client *cl = NULL;
-	struct mpc_append_stream_opts so = {.timeout_ms = o->timeout_s * 1000u};
-	struct mpc_append_result res = {0};
-	struct csv_options co = {
-	    .file = input_name(o), .delimiter = o->delimiter, .on_rows = on_rows, .ud = &u};
-	struct csv_column *schema = NULL;
-	const char **names = NULL;
-	struct csv_parser *p = NULL;
-	json_t *table = NULL, *cols = NULL;
-	const char *state = "failed";
-	size_t ncols = 0;
-	uint64_t rows = 0;
-	int rv, create = 0;
+	int rv, fd = -1;
 
-	u.start = u.last_progress = now_s();
-	u.progress = !o->quiet && isatty(STDERR_FILENO);
+	pr.start = pr.last = now_s();
+	pr.on = !o->quiet && isatty(STDERR_FILENO);
 	if ((rv = mpc_client_open(o->conf, &cl, errmsg)) != 0)
 		goto out;
-	u.fd = strcmp(o->file, "-") == 0 ? STDIN_FILENO : open(o->file, O_RDONLY | O_CLOEXEC);
-	if (u.fd < 0) {
+	fd = strcmp(o->file, "-") == 0 ? STDIN_FILENO : open(o->file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
 		mpc_errmsg_printf(errmsg, "%s: %s", o->file, strerror(errno));
 		rv = MPC_EIO;
 		goto out;
 	}
-	/* An existing table gives the schema; the header must name its columns. */
-	snprintf(path, sizeof path, "/v1/tables/%s", o->table);
-	rv = mpc_client_call_any(cl, "GET", path, NULL, 0, &table, errmsg);
-	if (rv == 0) {
-		cols = json_incref(json_object_get(table, "columns"));
-	} else if (rv == MPC_ENOENT && !o->create) {
-		mpc_errmsg_printf(errmsg, "table '%s' does not exist (and --no-create)", o->table);
-		goto out;
-	} else if (rv == MPC_ENOENT) {
-		if ((rv = infer_columns(&u, &cols, errmsg)) != 0)
-			goto out;
-		create = 1;
-	} else {
-		goto out;
-	}
-	if ((rv = schema_from_columns(cols, &schema, &names, &ncols)) != 0 ||
-	    (rv = csv_parser_new(&co, &p, errmsg)) != 0)
-		goto out;
-	if ((rv = csv_set_schema(p, schema, ncols)) != 0 ||
-	    (rv = csv_expect_header(p, names, ncols)) != 0) {
-		mpc_errmsg_printf(errmsg, "%s", csv_errmsg(p));
-		goto out;
-	}
-	so.ncols = ncols;
-	rv = mpc_append_stream_begin(cl, o->table, create ? cols : NULL, create, &so, &u.stream,
-				     errmsg);
-	if (rv != 0) {
-		mpc_errmsg_wrapf(errmsg, "append to '%s'", o->table);
-		state = "refused";
-		goto out;
-	}
-	snprintf(txn, sizeof txn, "%s", mpc_append_stream_txn(u.stream));
-	rv = parse_all(&u, p, errmsg);
-	rows = mpc_append_stream_row_count(u.stream);
-	if (rv != 0) {
-		/* Not aborted (no party answered): the cluster aborts it at its timeout. */
-		state = mpc_append_stream_abort(u.stream, errmsg) == 0 ? "aborted" : "pending";
-		goto out;
-	}
-	show_progress(&u, rows, 1);
-	rv = mpc_append_stream_commit(u.stream, &res, errmsg);
-	state = res.state[0] ? res.state : "failed";
-	if (rv != 0)
-		mpc_errmsg_wrapf(errmsg, "append to '%s'", o->table);
+	rv = mpc_client_put_csv(cl, o->table, fd, &po, &res, errmsg);
 out:
-	if (u.progress && rows > 0 && rv != 0)
+	if (pr.on && res.bytes > 0 && rv != 0)
 		fputc('\n', stderr);
-	if (rv != 0 && txn[0] != '\0' && strcmp(state, "aborted") == 0)
-		fprintf(stderr, "mpcput: %s (txn %s aborted, nothing appended)\n", errmsg, txn);
-	else if (rv != 0 && txn[0] != '\0')
-		fprintf(stderr, "mpcput: %s (txn %s: %s)\n", errmsg, txn, state);
+	if (rv != 0 && res.txn[0] != '\0' && strcmp(res.state, "aborted") == 0)
+		fprintf(stderr, "mpcput: %s (txn %s aborted, nothing appended)\n", errmsg, res.txn);
+	else if (rv != 0 && res.txn[0] != '\0')
+		fprintf(stderr, "mpcput: %s (txn %s: %s)\n", errmsg, res.txn, res.state);
 	else if (rv != 0)
 		fprintf(stderr, "mpcput: %s\n", errmsg);
 	if (o->json)
-		print_json(&u, txn, rv == 0 ? rows : 0, state, rv ? errmsg : NULL);
+		print_json(o, &res, pr.start, rv ? errmsg : NULL);
 	else if (rv == 0 && !o->quiet)
-		printf("Appended %" PRIu64 " rows to %s (txn %s, %.2f s)\n", rows, o->table, txn,
-		       now_s() - u.start);
-	csv_parser_free(p);
-	free(schema);
-	free(names);
-	json_decref(cols);
-	json_decref(table);
-	free(u.prefix);
-	if (u.fd > STDIN_FILENO)
-		close(u.fd);
+		printf("Appended %" PRIu64 " rows to %s (txn %s, %.2f s)\n", res.rows, o->table,
+		       res.txn, now_s() - pr.start);
+	if (fd > STDIN_FILENO)
+		close(fd);
 	mpc_client_close(cl);
 	return rv == 0 ? 0 : 1;
 }

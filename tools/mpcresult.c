@@ -50,7 +50,7 @@ int main(int argc, char **argv)
 		case 'c': conf = optarg; break;
 		case 'f': format = optarg; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("mpcresult %s\n", PACKAGE_VERSION); return 0;
+		case 'V': printf("mpcresult (mpcstore) %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

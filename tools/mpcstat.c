@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 		case 'J': json = 1; break;
 		case 'l': lng = 1; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("mpcstat %s\n", PACKAGE_VERSION); return 0;
+		case 'V': printf("mpcstat (mpcstore) %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}

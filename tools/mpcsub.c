@@ -87,7 +87,7 @@ int main(int argc, char **argv)
 		case 'P': parsable = 1; break;
 		case 'W': wait = 1; break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("mpcsub %s\n", PACKAGE_VERSION); return 0;
+		case 'V': printf("mpcsub (mpcstore) %s\n", PACKAGE_VERSION); return 0;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

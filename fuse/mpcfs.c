@@ -1,0 +1,1306 @@
+/* mpcfs: the client mount (DESIGN.md §8): CSV files dropped into inbox/TABLE/ are appended to TABLE
+ * at close; tables/TABLE/schema.json. */
+#define FUSE_USE_VERSION 31
+
+#include "client/mpcclient.h"
+#include "common/err.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+/* How long a table list fetched from the cluster answers readdir/getattr. */
+#define TABLES_TTL_S 1.0
+#define ERRORS_DIR   ".errors"
+
+/*
+ * A file being written into inbox/TABLE/: its bytes live only in a spool
+ * file in the private spool dir (mode 0700) until the commit. The commit
+ * runs at the flush of the last open handle (close(2) returns its error);
+ * afterwards, success or not, the spool file is unlinked and the entry
+ * leaves the inbox (the plaintext is not kept).
+ */
+enum spool_state { SPOOL_OPEN, SPOOL_COMMITTING, SPOOL_DONE, SPOOL_FAILED, SPOOL_DISCARDED };
+
+struct spool {
+	struct spool *next;
+	char table[64];
+	char name[NAME_MAX + 1];
+	char path[PATH_MAX]; /* the spool file */
+	int fd;
+	int opens; /* open handles; the entry is freed by the release of the last */
+	enum spool_state state;
+	int err;     /* SPOOL_FAILED: the errno close(2) returns */
+	int listed;  /* in fs.spools */
+	int written; /* a write came (a flush before one is a dup's close, see fs_flush) */
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	struct timespec mtime;
+};
+
+/* The reason a commit failed: inbox/TABLE/.errors/NAME. */
+struct fs_error {
+	struct fs_error *next;
+	char table[64];
+	char name[NAME_MAX + 1];
+	char *text;
+	uid_t uid;
+	gid_t gid;
+	time_t when;
+};
+
+/* A table inbox made with mkdir (the table itself appears with the first commit). */
+struct new_inbox {
+	struct new_inbox *next;
+	char table[64];
+	uid_t uid;
+	gid_t gid;
+};
+
+struct mpcfs {
+	char conf[PATH_MAX];      /* absolute path of client.conf */
+	char spool_dir[PATH_MAX]; /* private, mode 0700 */
+	unsigned timeout_ms;
+	int foreground;
+	uid_t uid; /* of the mounting process: owner of the fixed directories */
+	gid_t gid;
+	time_t mounted;
+	pthread_mutex_t lock; /* the lists below */
+	struct spool *spools;
+	struct fs_error *errors;
+	struct new_inbox *inboxes;
+	unsigned spool_seq;
+	/* Metadata calls (table list, schema) over one client, one at a time;
+	 * commits open their own client so a long upload blocks no listing. */
+	pthread_mutex_t meta_lock;
+	struct mpc_client *meta;
+	json_t *tables; /* cached GET /v1/tables "tables" */
+	double tables_at;
+};
+
+static struct mpcfs fs = {.lock = PTHREAD_MUTEX_INITIALIZER,
+			  .meta_lock = PTHREAD_MUTEX_INITIALIZER};
+
+/* An open file: a spool, or a snapshot of generated text (schema.json, .errors/NAME). */
+struct handle {
+	struct spool *sp;
+	char *text;
+	size_t len;
+};
+
+enum loc_kind {
+	LOC_NONE,
+	LOC_ROOT,
+	LOC_INBOX,
+	LOC_TABLES,
+	LOC_INBOX_TABLE,
+	LOC_INBOX_FILE,
+	LOC_ERRORS_DIR,
+	LOC_ERROR_FILE,
+	LOC_TABLE_DIR,
+	LOC_SCHEMA
+};
+
+struct loc {
+	enum loc_kind kind;
+	char table[64];
+	char name[NAME_MAX + 1];
+};
+
+static void fs_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void fs_log(int prio, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	syslog(prio, "%s", line);
+	if (fs.foreground)
+		fprintf(stderr, "mpcfs: %s\n", line);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Splits path into the mount's layout; LOC_NONE for anything outside it. */
+static void parse_path(const char *path, struct loc *l)
+{
+	char part[4][NAME_MAX + 1];
+	int n = 0;
+	const char *p = path;
+
+	memset(l, 0, sizeof *l);
+	while (*p != '\0') {
+		const char *end;
+		size_t len;
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		end = strchr(p, '/');
+		len = end ? (size_t)(end - p) : strlen(p);
+		if (n == 4 || len > NAME_MAX)
+			return;
+		memcpy(part[n], p, len);
+		part[n++][len] = '\0';
+		p += len;
+	}
+	if (n == 0) {
+		l->kind = LOC_ROOT;
+		return;
+	}
+	if (strcmp(part[0], "inbox") == 0) {
+		if (n >= 2) {
+			if (strlen(part[1]) >= sizeof l->table)
+				return;
+			strcpy(l->table, part[1]);
+		}
+		if (n >= 3)
+			strcpy(l->name, part[2]);
+		if (n == 1)
+			l->kind = LOC_INBOX;
+		else if (n == 2)
+			l->kind = LOC_INBOX_TABLE;
+		else if (n == 3)
+			l->kind =
+			    strcmp(part[2], ERRORS_DIR) == 0 ? LOC_ERRORS_DIR : LOC_INBOX_FILE;
+		else if (strcmp(part[2], ERRORS_DIR) == 0) {
+			strcpy(l->name, part[3]);
+			l->kind = LOC_ERROR_FILE;
+		}
+	} else if (strcmp(part[0], "tables") == 0) {
+		if (n >= 2) {
+			if (strlen(part[1]) >= sizeof l->table)
+				return;
+			strcpy(l->table, part[1]);
+		}
+		if (n == 1)
+			l->kind = LOC_TABLES;
+		else if (n == 2)
+			l->kind = LOC_TABLE_DIR;
+		else if (n == 3 && strcmp(part[2], "schema.json") == 0)
+			l->kind = LOC_SCHEMA;
+	}
+}
+
+/* MPC_E* -> the errno of a FUSE reply (the one mapping of this edge). */
+static int errno_of(int rv)
+{
+	switch (rv) {
+	case 0: return 0;
+	case MPC_EINVAL:
+	case MPC_ERANGE: return EINVAL;
+	case MPC_EPERM: return EACCES;
+	case MPC_ENOENT: return ENOENT;
+	case MPC_ENOMEM: return ENOMEM;
+	case MPC_ETIMEDOUT: return ETIMEDOUT;
+	default: return EIO;
+	}
+}
+
+/* ---- cluster metadata ---- */
+
+/* The table list (new reference) from the cluster, cached for TABLES_TTL_S. */
+static int tables_get(json_t **out)
+{
+	char errmsg[MPC_ERRMSG_SIZE];
+	json_t *resp = NULL;
+	int rv = 0;
+
+	pthread_mutex_lock(&fs.meta_lock);
+	if (fs.tables == NULL || now_s() - fs.tables_at > TABLES_TTL_S) {
+		rv = mpc_client_call_any(fs.meta, "GET", "/v1/tables", NULL, 0, &resp, errmsg);
+		if (rv == 0) {
+			json_decref(fs.tables);
+			fs.tables = json_incref(json_object_get(resp, "tables"));
+			fs.tables_at = now_s();
+		} else {
+			fs_log(LOG_WARNING, "list tables: %s", errmsg);
+		}
+		json_decref(resp);
+	}
+	*out = fs.tables ? json_incref(fs.tables) : json_array();
+	pthread_mutex_unlock(&fs.meta_lock);
+	return rv;
+}
+
+static void tables_invalidate(void)
+{
+	pthread_mutex_lock(&fs.meta_lock);
+	fs.tables_at = 0;
+	pthread_mutex_unlock(&fs.meta_lock);
+}
+
+static int table_known(const char *table)
+{
+	json_t *arr, *t;
+	size_t i;
+	int found = 0;
+	tables_get(&arr);
+	json_array_foreach(arr, i, t)
+	{
+		const char *name = json_string_value(json_object_get(t, "name"));
+		if (name && strcmp(name, table) == 0)
+			found = 1;
+	}
+	json_decref(arr);
+	return found;
+}
+
+/* schema.json of table: {table, columns, rows, version}, from the first party that answers. */
+static int schema_text(const char *table, char **text, size_t *len)
+{
+	char errmsg[MPC_ERRMSG_SIZE], path[256];
+	json_t *t = NULL, *out;
+	int rv;
+
+	if (!mpc_table_name_valid(table))
+		return -ENOENT;
+	snprintf(path, sizeof path, "/v1/tables/%s", table);
+	pthread_mutex_lock(&fs.meta_lock);
+	rv = mpc_client_call_any(fs.meta, "GET", path, NULL, 0, &t, errmsg);
+	pthread_mutex_unlock(&fs.meta_lock);
+	if (rv != 0) {
+		if (rv != MPC_ENOENT)
+			fs_log(LOG_WARNING, "tables/%s/schema.json: %s", table, errmsg);
+		return -errno_of(rv);
+	}
+	out = json_pack("{s:s, s:O, s:O, s:O}", "table", table, "columns",
+			json_object_get(t, "columns"), "rows", json_object_get(t, "rows"),
+			"version", json_object_get(t, "version"));
+	json_decref(t);
+	if (out == NULL)
+		return -EIO;
+	*text = json_dumps(out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	json_decref(out);
+	if (*text == NULL)
+		return -ENOMEM;
+	*len = strlen(*text);
+	/* A trailing newline, as cat users expect. */
+	{
+		char *t2 = realloc(*text, *len + 2);
+		if (t2 == NULL) {
+			free(*text);
+			return -ENOMEM;
+		}
+		*text = t2;
+		(*text)[(*len)++] = '\n';
+		(*text)[*len] = '\0';
+	}
+	return 0;
+}
+
+/* ---- in-memory state (callers hold fs.lock) ---- */
+
+static struct spool *spool_find(const char *table, const char *name)
+{
+	for (struct spool *sp = fs.spools; sp; sp = sp->next)
+		if (strcmp(sp->table, table) == 0 && strcmp(sp->name, name) == 0)
+			return sp;
+	return NULL;
+}
+
+static void spool_unlist(struct spool *sp)
+{
+	for (struct spool **pp = &fs.spools; *pp; pp = &(*pp)->next)
+		if (*pp == sp) {
+			*pp = sp->next;
+			break;
+		}
+	sp->listed = 0;
+	sp->next = NULL;
+}
+
+/* Drops the entry from the inbox and its plaintext from the disk; freed by the last release. */
+static void spool_drop(struct spool *sp, enum spool_state state)
+{
+	if (sp->listed)
+		spool_unlist(sp);
+	if (sp->path[0] != '\0') {
+		unlink(sp->path);
+		sp->path[0] = '\0';
+	}
+	sp->state = state;
+}
+
+static void spool_free(struct spool *sp)
+{
+	if (sp->fd >= 0)
+		close(sp->fd);
+	free(sp);
+}
+
+static struct fs_error **error_slot(const char *table, const char *name)
+{
+	struct fs_error **pp;
+	for (pp = &fs.errors; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->table, table) == 0 && strcmp((*pp)->name, name) == 0)
+			break;
+	return pp;
+}
+
+static void error_remove(const char *table, const char *name)
+{
+	struct fs_error **pp = error_slot(table, name), *e = *pp;
+	if (e != NULL) {
+		*pp = e->next;
+		free(e->text);
+		free(e);
+	}
+}
+
+static void error_set(const struct spool *sp, const char *text)
+{
+	struct fs_error *e;
+	error_remove(sp->table, sp->name);
+	e = calloc(1, sizeof *e);
+	if (e == NULL || (e->text = malloc(strlen(text) + 2)) == NULL) {
+		free(e);
+		return;
+	}
+	snprintf(e->table, sizeof e->table, "%s", sp->table);
+	snprintf(e->name, sizeof e->name, "%s", sp->name);
+	sprintf(e->text, "%s\n", text);
+	e->uid = sp->uid;
+	e->gid = sp->gid;
+	e->when = time(NULL);
+	e->next = fs.errors;
+	fs.errors = e;
+}
+
+static struct new_inbox *inbox_find(const char *table)
+{
+	for (struct new_inbox *n = fs.inboxes; n; n = n->next)
+		if (strcmp(n->table, table) == 0)
+			return n;
+	return NULL;
+}
+
+/* Whether inbox/TABLE exists: a table of the cluster, made with mkdir, or holding spools. */
+static int inbox_exists(const char *table, uid_t *uid, gid_t *gid)
+{
+	int found = 0;
+	*uid = fs.uid;
+	*gid = fs.gid;
+	pthread_mutex_lock(&fs.lock);
+	struct new_inbox *n = inbox_find(table);
+	if (n != NULL) {
+		*uid = n->uid;
+		*gid = n->gid;
+		found = 1;
+	}
+	for (struct spool *sp = fs.spools; !found && sp; sp = sp->next)
+		found = strcmp(sp->table, table) == 0;
+	pthread_mutex_unlock(&fs.lock);
+	return found || (mpc_table_name_valid(table) && table_known(table));
+}
+
+/* ---- the commit ---- */
+
+/*
+ * After a commit: waits (the party's own bound, 10 s) until every party that
+ * answers has applied it, so that a reader of any party sees the rows once
+ * close(2) returned. A party that does not answer is only logged: the commit
+ * stands, the party catches up from the raft log.
+ */
+static void commit_barrier(struct mpc_client *cl, const char *txn)
+{
+	char errmsg[MPC_ERRMSG_SIZE], path[128];
+
+	/* A party answers once its state machine applied the txn's end. */
+	snprintf(path, sizeof path, "/v1/txns/%s?wait=10000", txn);
+	for (int p = 0; p < mpc_client_cluster(cl)->n_parties; p++)
+		if (mpc_client_call(cl, p, "GET", path, NULL, 0, NULL, errmsg) != 0)
+			fs_log(LOG_WARNING, "txn %s: not seen applied: %s", txn, errmsg);
+}
+
+/* Appends the spooled file to its table (mpc_client_put_csv, as mpcput does); 0 or -errno. */
+static int spool_commit(struct spool *sp)
+{
+	char errmsg[MPC_ERRMSG_SIZE] = "", display[64 + NAME_MAX + 16], table[64];
+	struct mpc_put_opts po = {.timeout_ms = fs.timeout_ms, .display_name = display};
+	struct mpc_put_result res;
+	struct mpc_client *cl = NULL;
+	int rv, fd;
+
+	pthread_mutex_lock(&fs.lock);
+	if (sp->state != SPOOL_OPEN) {
+		int err = sp->state == SPOOL_FAILED ? sp->err : 0;
+		pthread_mutex_unlock(&fs.lock);
+		return -err;
+	}
+	sp->state = SPOOL_COMMITTING;
+	/* The name as of now: a rename (rsync's temp file) before close decides the table. */
+	snprintf(table, sizeof table, "%s", sp->table);
+	snprintf(display, sizeof display, "inbox/%s/%s", sp->table, sp->name);
+	fd = open(sp->path, O_RDONLY | O_CLOEXEC);
+	pthread_mutex_unlock(&fs.lock);
+
+	if (fd < 0) {
+		mpc_errmsg_printf(errmsg, "%s: spool: %s", display, strerror(errno));
+		rv = MPC_EIO;
+	} else if ((rv = mpc_client_open(fs.conf, &cl, errmsg)) == 0) {
+		rv = mpc_client_put_csv(cl, table, fd, &po, &res, errmsg);
+		if (rv == 0)
+			commit_barrier(cl, res.txn);
+		mpc_client_close(cl);
+	}
+	if (fd >= 0)
+		close(fd);
+
+	pthread_mutex_lock(&fs.lock);
+	if (rv == 0) {
+		fs_log(LOG_INFO, "%s: appended %llu rows to %s (txn %s)", display,
+		       (unsigned long long)res.rows, table, res.txn);
+		error_remove(sp->table, sp->name);
+		spool_drop(sp, SPOOL_DONE);
+	} else {
+		if (res.txn[0] != '\0')
+			fs_log(LOG_ERR, "%s: %s (txn %s %s, nothing appended)", display, errmsg,
+			       res.txn, res.state);
+		else
+			fs_log(LOG_ERR, "%s: %s (nothing appended)", display, errmsg);
+		error_set(sp, errmsg);
+		sp->err = errno_of(rv);
+		spool_drop(sp, SPOOL_FAILED);
+	}
+	pthread_mutex_unlock(&fs.lock);
+	tables_invalidate();
+	return -errno_of(rv);
+}
+
+/* ---- FUSE operations ---- */
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	char errmsg[MPC_ERRMSG_SIZE];
+	(void)conn;
+	/* Entries come and go with commits: no kernel caching of names or attributes. */
+	cfg->entry_timeout = 0;
+	cfg->attr_timeout = 0;
+	cfg->negative_timeout = 0;
+	cfg->hard_remove = 1;
+	if (mpc_client_open(fs.conf, &fs.meta, errmsg) != 0)
+		fs_log(LOG_ERR, "%s", errmsg); /* checked in main: not expected */
+	return NULL;
+}
+
+static void fs_destroy(void *private_data)
+{
+	(void)private_data;
+	pthread_mutex_lock(&fs.lock);
+	while (fs.spools != NULL) {
+		fs_log(LOG_WARNING, "inbox/%s/%s: never closed, discarded", fs.spools->table,
+		       fs.spools->name);
+		spool_drop(fs.spools, SPOOL_DISCARDED);
+	}
+	pthread_mutex_unlock(&fs.lock);
+	rmdir(fs.spool_dir);
+	mpc_client_close(fs.meta);
+	fs.meta = NULL;
+	json_decref(fs.tables);
+	fs.tables = NULL;
+}
+
+static void dir_stat(struct stat *st, uid_t uid, gid_t gid, mode_t mode)
+{
+	st->st_mode = S_IFDIR | mode;
+	st->st_nlink = 2;
+	st->st_uid = uid;
+	st->st_gid = gid;
+	st->st_atime = st->st_mtime = st->st_ctime = fs.mounted;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	struct loc l;
+	uid_t uid;
+	gid_t gid;
+	int rv = 0;
+
+	(void)fi;
+	memset(st, 0, sizeof *st);
+	parse_path(path, &l);
+	switch (l.kind) {
+	case LOC_ROOT:
+	case LOC_INBOX:
+	case LOC_TABLES: dir_stat(st, fs.uid, fs.gid, 0755); return 0;
+	case LOC_INBOX_TABLE:
+	case LOC_ERRORS_DIR:
+		if (!inbox_exists(l.table, &uid, &gid))
+			return -ENOENT;
+		dir_stat(st, uid, gid, l.kind == LOC_ERRORS_DIR ? 0555 : 0755);
+		return 0;
+	case LOC_TABLE_DIR:
+		if (!mpc_table_name_valid(l.table) || !table_known(l.table))
+			return -ENOENT;
+		dir_stat(st, fs.uid, fs.gid, 0555);
+		return 0;
+	case LOC_INBOX_FILE: {
+		struct stat sst;
+		pthread_mutex_lock(&fs.lock);
+		struct spool *sp = spool_find(l.table, l.name);
+		if (sp == NULL || fstat(sp->fd, &sst) != 0) {
+			rv = -ENOENT;
+		} else {
+			st->st_mode = S_IFREG | (sp->mode & 07777);
+			st->st_nlink = 1;
+			st->st_uid = sp->uid;
+			st->st_gid = sp->gid;
+			st->st_size = sst.st_size;
+			st->st_blocks = sst.st_blocks;
+			st->st_atim = st->st_mtim = sp->mtime;
+			st->st_ctim = sst.st_ctim;
+		}
+		pthread_mutex_unlock(&fs.lock);
+		return rv;
+	}
+	case LOC_ERROR_FILE: {
+		pthread_mutex_lock(&fs.lock);
+		struct fs_error *e = *error_slot(l.table, l.name);
+		if (e == NULL) {
+			rv = -ENOENT;
+		} else {
+			st->st_mode = S_IFREG | 0444;
+			st->st_nlink = 1;
+			st->st_uid = e->uid;
+			st->st_gid = e->gid;
+			st->st_size = (off_t)strlen(e->text);
+			st->st_atime = st->st_mtime = st->st_ctime = e->when;
+		}
+		pthread_mutex_unlock(&fs.lock);
+		return rv;
+	}
+	case LOC_SCHEMA: {
+		char *text;
+		size_t len;
+		if ((rv = schema_text(l.table, &text, &len)) != 0)
+			return rv;
+		free(text);
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_uid = fs.uid;
+		st->st_gid = fs.gid;
+		st->st_size = (off_t)len;
+		st->st_atime = st->st_mtime = st->st_ctime = time(NULL);
+		return 0;
+	}
+	default: return -ENOENT;
+	}
+}
+
+/* readdir's set of names, without duplicates. */
+struct names {
+	char **v;
+	size_t n, cap;
+};
+
+static void names_add(struct names *ns, const char *name)
+{
+	for (size_t i = 0; i < ns->n; i++)
+		if (strcmp(ns->v[i], name) == 0)
+			return;
+	if (ns->n == ns->cap) {
+		size_t cap = ns->cap ? 2 * ns->cap : 16;
+		char **v = realloc(ns->v, cap * sizeof *v);
+		if (v == NULL)
+			return;
+		ns->v = v;
+		ns->cap = cap;
+	}
+	if ((ns->v[ns->n] = strdup(name)) != NULL)
+		ns->n++;
+}
+
+static void names_add_tables(struct names *ns)
+{
+	json_t *arr, *t;
+	size_t i;
+	tables_get(&arr);
+	json_array_foreach(arr, i, t)
+	{
+		const char *name = json_string_value(json_object_get(t, "name"));
+		if (name != NULL)
+			names_add(ns, name);
+	}
+	json_decref(arr);
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct names ns = {0};
+	struct loc l;
+	uid_t uid;
+	gid_t gid;
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	parse_path(path, &l);
+	switch (l.kind) {
+	case LOC_ROOT:
+		names_add(&ns, "inbox");
+		names_add(&ns, "tables");
+		break;
+	case LOC_INBOX:
+		names_add_tables(&ns);
+		pthread_mutex_lock(&fs.lock);
+		for (struct new_inbox *n = fs.inboxes; n; n = n->next)
+			names_add(&ns, n->table);
+		for (struct spool *sp = fs.spools; sp; sp = sp->next)
+			names_add(&ns, sp->table);
+		pthread_mutex_unlock(&fs.lock);
+		break;
+	case LOC_TABLES: names_add_tables(&ns); break;
+	case LOC_INBOX_TABLE:
+		if (!inbox_exists(l.table, &uid, &gid))
+			return -ENOENT;
+		names_add(&ns, ERRORS_DIR);
+		pthread_mutex_lock(&fs.lock);
+		for (struct spool *sp = fs.spools; sp; sp = sp->next)
+			if (strcmp(sp->table, l.table) == 0)
+				names_add(&ns, sp->name);
+		pthread_mutex_unlock(&fs.lock);
+		break;
+	case LOC_ERRORS_DIR:
+		if (!inbox_exists(l.table, &uid, &gid))
+			return -ENOENT;
+		pthread_mutex_lock(&fs.lock);
+		for (struct fs_error *e = fs.errors; e; e = e->next)
+			if (strcmp(e->table, l.table) == 0)
+				names_add(&ns, e->name);
+		pthread_mutex_unlock(&fs.lock);
+		break;
+	case LOC_TABLE_DIR:
+		if (!mpc_table_name_valid(l.table) || !table_known(l.table))
+			return -ENOENT;
+		names_add(&ns, "schema.json");
+		break;
+	case LOC_NONE: return -ENOENT;
+	default: return -ENOTDIR;
+	}
+	filler(buf, ".", NULL, 0, 0);
+	filler(buf, "..", NULL, 0, 0);
+	for (size_t i = 0; i < ns.n; i++) {
+		filler(buf, ns.v[i], NULL, 0, 0);
+		free(ns.v[i]);
+	}
+	free(ns.v);
+	return 0;
+}
+
+static int fs_mkdir(const char *path, mode_t mode)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	struct new_inbox *n;
+	struct loc l;
+	uid_t uid;
+	gid_t gid;
+
+	(void)mode;
+	parse_path(path, &l);
+	if (l.kind != LOC_INBOX_TABLE)
+		return l.kind == LOC_NONE ? -EACCES : -EEXIST;
+	if (!mpc_table_name_valid(l.table))
+		return -EINVAL;
+	if (inbox_exists(l.table, &uid, &gid))
+		return -EEXIST;
+	if ((n = calloc(1, sizeof *n)) == NULL)
+		return -ENOMEM;
+	snprintf(n->table, sizeof n->table, "%s", l.table);
+	n->uid = ctx->uid;
+	n->gid = ctx->gid;
+	pthread_mutex_lock(&fs.lock);
+	if (inbox_find(l.table) != NULL) {
+		pthread_mutex_unlock(&fs.lock);
+		free(n);
+		return -EEXIST;
+	}
+	n->next = fs.inboxes;
+	fs.inboxes = n;
+	pthread_mutex_unlock(&fs.lock);
+	return 0;
+}
+
+/* rmdir inbox/NAME: only an empty inbox made with mkdir (a table is not removed from here). */
+static int fs_rmdir(const char *path)
+{
+	struct loc l;
+	int rv = -EACCES;
+
+	parse_path(path, &l);
+	if (l.kind != LOC_INBOX_TABLE)
+		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	pthread_mutex_lock(&fs.lock);
+	for (struct new_inbox **pp = &fs.inboxes; *pp; pp = &(*pp)->next) {
+		if (strcmp((*pp)->table, l.table) != 0)
+			continue;
+		rv = 0;
+		for (struct spool *sp = fs.spools; sp; sp = sp->next)
+			if (strcmp(sp->table, l.table) == 0)
+				rv = -ENOTEMPTY;
+		if (rv == 0) {
+			struct new_inbox *n = *pp;
+			*pp = n->next;
+			free(n);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	if (rv == -EACCES && !table_known(l.table))
+		rv = -ENOENT;
+	return rv;
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	struct handle *h;
+	struct spool *sp;
+	struct loc l;
+	uid_t uid;
+	gid_t gid;
+	int err;
+
+	parse_path(path, &l);
+	if (l.kind == LOC_ERRORS_DIR)
+		return -EEXIST;
+	if (l.kind != LOC_INBOX_FILE)
+		return -EACCES;
+	if (!inbox_exists(l.table, &uid, &gid))
+		return -ENOENT;
+	h = calloc(1, sizeof *h);
+	sp = calloc(1, sizeof *sp);
+	if (h == NULL || sp == NULL) {
+		free(h);
+		free(sp);
+		return -ENOMEM;
+	}
+	snprintf(sp->table, sizeof sp->table, "%s", l.table);
+	snprintf(sp->name, sizeof sp->name, "%s", l.name);
+	sp->uid = ctx->uid;
+	sp->gid = ctx->gid;
+	sp->mode = mode & 0777 & ~ctx->umask;
+	clock_gettime(CLOCK_REALTIME, &sp->mtime);
+	sp->opens = 1;
+	sp->listed = 1;
+
+	pthread_mutex_lock(&fs.lock);
+	if (spool_find(l.table, l.name) != NULL) {
+		/* A race with another create (O_EXCL is the kernel's, after a lookup). */
+		pthread_mutex_unlock(&fs.lock);
+		free(h);
+		free(sp);
+		return -EEXIST;
+	}
+	snprintf(sp->path, sizeof sp->path, "%s/spool.%u", fs.spool_dir, fs.spool_seq++);
+	sp->fd = open(sp->path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (sp->fd < 0) {
+		err = errno;
+		pthread_mutex_unlock(&fs.lock);
+		fs_log(LOG_ERR, "spool %s: %s", sp->path, strerror(err));
+		free(h);
+		free(sp);
+		return -err;
+	}
+	sp->next = fs.spools;
+	fs.spools = sp;
+	/* A new file of this name: an old failure report no longer applies. */
+	error_remove(l.table, l.name);
+	pthread_mutex_unlock(&fs.lock);
+	h->sp = sp;
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h;
+	struct loc l;
+	int rv = 0;
+
+	parse_path(path, &l);
+	if ((h = calloc(1, sizeof *h)) == NULL)
+		return -ENOMEM;
+	switch (l.kind) {
+	case LOC_INBOX_FILE:
+		pthread_mutex_lock(&fs.lock);
+		h->sp = spool_find(l.table, l.name);
+		if (h->sp == NULL) {
+			rv = -ENOENT;
+		} else {
+			h->sp->opens++;
+			if ((fi->flags & O_TRUNC) && ftruncate(h->sp->fd, 0) != 0)
+				rv = -errno;
+		}
+		pthread_mutex_unlock(&fs.lock);
+		break;
+	case LOC_ERROR_FILE:
+	case LOC_SCHEMA:
+		if ((fi->flags & O_ACCMODE) != O_RDONLY) {
+			rv = -EACCES;
+			break;
+		}
+		if (l.kind == LOC_SCHEMA) {
+			rv = schema_text(l.table, &h->text, &h->len);
+		} else {
+			pthread_mutex_lock(&fs.lock);
+			struct fs_error *e = *error_slot(l.table, l.name);
+			if (e == NULL || (h->text = strdup(e->text)) == NULL)
+				rv = e == NULL ? -ENOENT : -ENOMEM;
+			else
+				h->len = strlen(h->text);
+			pthread_mutex_unlock(&fs.lock);
+		}
+		/* Generated text: its size may change between stat and read. */
+		fi->direct_io = 1;
+		break;
+	default: rv = l.kind == LOC_NONE ? -ENOENT : -EISDIR;
+	}
+	if (rv != 0) {
+		free(h->text);
+		free(h);
+		return rv;
+	}
+	fi->fh = (uint64_t)(uintptr_t)h;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	ssize_t n;
+
+	(void)path;
+	if (h->sp == NULL) {
+		if ((size_t)off >= h->len)
+			return 0;
+		if (size > h->len - (size_t)off)
+			size = h->len - (size_t)off;
+		memcpy(buf, h->text + off, size);
+		return (int)size;
+	}
+	n = pread(h->sp->fd, buf, size, off);
+	return n < 0 ? -errno : (int)n;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	ssize_t n;
+
+	(void)path;
+	if (h->sp == NULL)
+		return -EBADF;
+	if (h->sp->state != SPOOL_OPEN)
+		return -EIO; /* written after its commit (or discard) */
+	n = pwrite(h->sp->fd, buf, size, off);
+	if (n < 0)
+		return -errno;
+	clock_gettime(CLOCK_REALTIME, &h->sp->mtime);
+	h->sp->written = 1;
+	return (int)n;
+}
+
+/* Reports a file closed without a write: empty, never committed. Caller holds fs.lock. */
+static void spool_empty(struct spool *sp)
+{
+	char text[64 + 2 * NAME_MAX];
+	snprintf(text, sizeof text, "inbox/%s/%s: empty file (nothing written): not appended",
+		 sp->table, sp->name);
+	error_set(sp, text);
+}
+
+/*
+ * close(2) returns flush's error: the last handle's flush commits. A flush
+ * while other handles are open (a reader, a dup in another process) waits
+ * for theirs.
+ *
+ * The kernel sends a flush for every close(2), also of a descriptor that
+ * has a dup (a shell's `> FILE`: open, dup2 to 1, close, then write); the
+ * two cannot be told apart here. So a file that got no write yet is not
+ * committed at flush: the close fails with EINVAL ("empty file", which is
+ * what cp of an empty file should see) and the file stays open for writes;
+ * its last release drops it unless a later flush committed it.
+ */
+static int fs_flush(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	int last, empty;
+
+	(void)path;
+	if (h->sp == NULL)
+		return 0;
+	pthread_mutex_lock(&fs.lock);
+	last = h->sp->opens == 1;
+	empty = h->sp->state == SPOOL_OPEN && !h->sp->written;
+	if (last && empty)
+		spool_empty(h->sp);
+	pthread_mutex_unlock(&fs.lock);
+	if (!last)
+		return 0;
+	return empty ? -EINVAL : spool_commit(h->sp);
+}
+
+static int fs_release(const char *path, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	struct spool *sp = h->sp;
+	int last = 0, empty = 0;
+
+	(void)path;
+	if (sp != NULL) {
+		pthread_mutex_lock(&fs.lock);
+		last = sp->opens == 1;
+		if (last && sp->state == SPOOL_OPEN && !sp->written) {
+			empty = 1;
+			spool_empty(sp);
+			fs_log(LOG_ERR, "inbox/%s/%s: empty file (nothing written): not appended",
+			       sp->table, sp->name);
+			spool_drop(sp, SPOOL_FAILED);
+		}
+		pthread_mutex_unlock(&fs.lock);
+		/* Written but no flush came for the last handle (it is not always sent):
+		 * commit now; the error can only go to .errors and the log. */
+		if (last && !empty)
+			spool_commit(sp);
+		pthread_mutex_lock(&fs.lock);
+		if (--sp->opens == 0 && !sp->listed)
+			spool_free(sp);
+		pthread_mutex_unlock(&fs.lock);
+	}
+	free(h->text);
+	free(h);
+	return 0;
+}
+
+static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+{
+	struct handle *h = (struct handle *)(uintptr_t)fi->fh;
+	(void)path;
+	(void)datasync;
+	/* The spool is scratch space (lost with the mount anyway): the commit at close is what
+	 * makes data durable. */
+	return h != NULL && h->sp != NULL && h->sp->state == SPOOL_FAILED ? -h->sp->err : 0;
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	struct loc l;
+	int rv = 0;
+
+	parse_path(path, &l);
+	if (l.kind != LOC_INBOX_FILE)
+		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	pthread_mutex_lock(&fs.lock);
+	struct spool *sp =
+	    fi ? ((struct handle *)(uintptr_t)fi->fh)->sp : spool_find(l.table, l.name);
+	if (sp == NULL)
+		rv = -ENOENT;
+	else if (sp->state != SPOOL_OPEN)
+		rv = -EIO;
+	else if (ftruncate(sp->fd, size) != 0)
+		rv = -errno;
+	pthread_mutex_unlock(&fs.lock);
+	return rv;
+}
+
+/* unlink of an inbox file discards it (nothing committed); of .errors/NAME clears the report. */
+static int fs_unlink(const char *path)
+{
+	struct loc l;
+	int rv = 0;
+
+	parse_path(path, &l);
+	pthread_mutex_lock(&fs.lock);
+	if (l.kind == LOC_INBOX_FILE) {
+		struct spool *sp = spool_find(l.table, l.name);
+		if (sp == NULL)
+			rv = -ENOENT;
+		else if (sp->state == SPOOL_COMMITTING)
+			rv = -EBUSY;
+		else {
+			spool_drop(sp, SPOOL_DISCARDED);
+			if (sp->opens == 0)
+				spool_free(sp);
+		}
+	} else if (l.kind == LOC_ERROR_FILE) {
+		if (*error_slot(l.table, l.name) == NULL)
+			rv = -ENOENT;
+		else
+			error_remove(l.table, l.name);
+	} else {
+		rv = l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	return rv;
+}
+
+/* rename within the inbox before close (rsync's temp file, an editor's save): the commit
+ * goes to the table of the name the file has at its last close. */
+static int fs_rename(const char *from, const char *to, unsigned int flags)
+{
+	struct loc a, b;
+	uid_t uid;
+	gid_t gid;
+	int rv = 0;
+
+	parse_path(from, &a);
+	parse_path(to, &b);
+	if (a.kind != LOC_INBOX_FILE || b.kind != LOC_INBOX_FILE)
+		return a.kind == LOC_NONE ? -ENOENT : -EACCES;
+	if (flags & RENAME_EXCHANGE)
+		return -EINVAL;
+	if (strcmp(a.table, b.table) != 0 && !inbox_exists(b.table, &uid, &gid))
+		return -ENOENT;
+	pthread_mutex_lock(&fs.lock);
+	struct spool *sp = spool_find(a.table, a.name), *old = spool_find(b.table, b.name);
+	if (sp == NULL)
+		rv = -ENOENT;
+	else if (sp == old)
+		rv = 0;
+	else if (old != NULL && (flags & RENAME_NOREPLACE))
+		rv = -EEXIST;
+	else if (sp->state == SPOOL_COMMITTING || (old && old->state == SPOOL_COMMITTING))
+		rv = -EBUSY;
+	else {
+		if (old != NULL) {
+			spool_drop(old, SPOOL_DISCARDED);
+			if (old->opens == 0)
+				spool_free(old);
+		}
+		snprintf(sp->table, sizeof sp->table, "%s", b.table);
+		snprintf(sp->name, sizeof sp->name, "%s", b.name);
+		/* Closed before the rename: its commit already ran under the old name. */
+	}
+	pthread_mutex_unlock(&fs.lock);
+	return rv;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	struct loc l;
+	int rv = 0;
+	(void)fi;
+	parse_path(path, &l);
+	if (l.kind != LOC_INBOX_FILE)
+		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	pthread_mutex_lock(&fs.lock);
+	struct spool *sp = spool_find(l.table, l.name);
+	if (sp == NULL)
+		rv = -ENOENT;
+	else
+		sp->mode = mode & 07777;
+	pthread_mutex_unlock(&fs.lock);
+	return rv;
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	struct fuse_context *ctx = fuse_get_context();
+	struct loc l;
+	int rv = 0;
+	(void)fi;
+	parse_path(path, &l);
+	if (l.kind != LOC_INBOX_FILE)
+		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	pthread_mutex_lock(&fs.lock);
+	struct spool *sp = spool_find(l.table, l.name);
+	if (sp == NULL)
+		rv = -ENOENT;
+	else if (ctx->uid != 0 && ((uid != (uid_t)-1 && uid != sp->uid)))
+		rv = -EPERM;
+	else {
+		if (uid != (uid_t)-1)
+			sp->uid = uid;
+		if (gid != (gid_t)-1)
+			sp->gid = gid;
+	}
+	pthread_mutex_unlock(&fs.lock);
+	return rv;
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+{
+	struct loc l;
+	int rv = 0;
+	(void)fi;
+	parse_path(path, &l);
+	if (l.kind != LOC_INBOX_FILE)
+		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	pthread_mutex_lock(&fs.lock);
+	struct spool *sp = spool_find(l.table, l.name);
+	if (sp == NULL)
+		rv = -ENOENT;
+	else if (tv == NULL || tv[1].tv_nsec == UTIME_NOW)
+		clock_gettime(CLOCK_REALTIME, &sp->mtime);
+	else if (tv[1].tv_nsec != UTIME_OMIT)
+		sp->mtime = tv[1];
+	pthread_mutex_unlock(&fs.lock);
+	return rv;
+}
+
+static int fs_statfs(const char *path, struct statvfs *st)
+{
+	(void)path;
+	/* Space for spooling is the spool dir's. */
+	return statvfs(fs.spool_dir, st) == 0 ? 0 : -errno;
+}
+
+static const struct fuse_operations mpcfs_ops = {
+    .init = fs_init,
+    .destroy = fs_destroy,
+    .getattr = fs_getattr,
+    .readdir = fs_readdir,
+    .mkdir = fs_mkdir,
+    .rmdir = fs_rmdir,
+    .create = fs_create,
+    .open = fs_open,
+    .read = fs_read,
+    .write = fs_write,
+    .flush = fs_flush,
+    .release = fs_release,
+    .fsync = fs_fsync,
+    .truncate = fs_truncate,
+    .unlink = fs_unlink,
+    .rename = fs_rename,
+    .chmod = fs_chmod,
+    .chown = fs_chown,
+    .utimens = fs_utimens,
+    .statfs = fs_statfs,
+};
+
+/* ---- command line ---- */
+
+struct cmdline {
+	char *conf;
+	unsigned timeout_s;
+	int help, version;
+};
+
+#define CMD_OPT(t, p)                                                                              \
+	{                                                                                          \
+		t, offsetof(struct cmdline, p), 1                                                  \
+	}
+static const struct fuse_opt cmd_spec[] = {CMD_OPT("-c %s", conf),
+					   CMD_OPT("--config=%s", conf),
+					   CMD_OPT("--timeout=%u", timeout_s),
+					   CMD_OPT("-h", help),
+					   CMD_OPT("--help", help),
+					   CMD_OPT("-V", version),
+					   CMD_OPT("--version", version),
+					   FUSE_OPT_END};
+
+/* Options not ours: -f, -d, -s and the -o list go on to fuse_main; anything else is an error. */
+static int cmd_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	(void)data;
+	(void)outargs;
+	if (key != FUSE_OPT_KEY_OPT || arg[0] != '-')
+		return 1; /* the mount point, or one option of an -o list */
+	if (strcmp(arg, "-f") == 0 || strcmp(arg, "-d") == 0 || strcmp(arg, "-s") == 0 ||
+	    strncmp(arg, "-o", 2) == 0)
+		return 1;
+	fprintf(stderr, "mpcfs: unknown option '%s' (see mpcfs --help)\n", arg);
+	return -1;
+}
+
+static void usage(void)
+{
+	printf("Usage: mpcfs [-c CONF] MOUNTPOINT [-f] [-o OPTION,...]\n\n"
+	       "Mounts an mpcstore cluster as the client of CONF. A CSV file written into\n"
+	       "MOUNTPOINT/inbox/TABLE/ is split into secret shares on this host and appended to\n"
+	       "TABLE in one transaction when it is closed; close(2) fails if the append failed,\n"
+	       "and then nothing was appended (the reason: inbox/TABLE/.errors/FILE).\n"
+	       "mkdir inbox/NAME makes the inbox of a new table. tables/TABLE/schema.json shows\n"
+	       "the columns, types, rows and version of a table.\n\n"
+	       "Options:\n"
+	       "  -c, --config=FILE   client config (default $MPC_CONFIG,\n"
+	       "                      ~/.config/mpcstore/client.conf)\n"
+	       "  --timeout=SEC       abort an append not committed within SEC (default 3600)\n"
+	       "  -f                  stay in the foreground (log to stderr too)\n"
+	       "  -d                  FUSE debug output (implies -f)\n"
+	       "  -s                  single-threaded\n"
+	       "  -o OPTION           FUSE mount options (default: auto_unmount)\n"
+	       "  -h, --help          this text and the FUSE options\n"
+	       "  -V, --version       print the version\n\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct cmdline cmd = {.timeout_s = 3600};
+	char errmsg[MPC_ERRMSG_SIZE], conf[PATH_MAX];
+	struct mpc_client *probe;
+	int rv;
+
+	if (fuse_opt_parse(&args, &cmd, cmd_spec, cmd_proc) == -1)
+		return 2;
+	if (cmd.version) {
+		printf("mpcfs (mpcstore) %s, libfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
+		return 0;
+	}
+	if (cmd.help) {
+		usage();
+		/* fuse_main prints the FUSE options (no usage line: empty program name). */
+		fuse_opt_add_arg(&args, "--help");
+		args.argv[0][0] = '\0';
+		rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
+		fuse_opt_free_args(&args);
+		return rv;
+	}
+	/* Commits open the config again after daemonizing (cwd /): resolve it now, and fail
+	 * before mounting if it does not load. */
+	mpc_client_conf_path(cmd.conf, conf);
+	if (realpath(conf, fs.conf) == NULL) {
+		fprintf(stderr, "mpcfs: %s: %s\n", conf, strerror(errno));
+		return 1;
+	}
+	if (mpc_client_open(fs.conf, &probe, errmsg) != 0) {
+		fprintf(stderr, "mpcfs: %s\n", errmsg);
+		return 1;
+	}
+	mpc_client_close(probe);
+	fs.timeout_ms = cmd.timeout_s * 1000u;
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.mounted = time(NULL);
+	for (int i = 1; i < args.argc; i++)
+		if (strcmp(args.argv[i], "-f") == 0 || strcmp(args.argv[i], "-d") == 0)
+			fs.foreground = 1;
+
+	snprintf(fs.spool_dir, sizeof fs.spool_dir, "%s/mpcfs-spool.XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(fs.spool_dir) == NULL) { /* mode 0700 */
+		fprintf(stderr, "mpcfs: spool dir %s: %s\n", fs.spool_dir, strerror(errno));
+		return 1;
+	}
+	fuse_opt_insert_arg(&args, 1, "-oauto_unmount,fsname=mpcfs,subtype=mpcfs");
+	openlog("mpcfs", LOG_PID, LOG_USER);
+	rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
+	rmdir(fs.spool_dir); /* empty unless mounting failed before init */
+	fuse_opt_free_args(&args);
+	free(cmd.conf);
+	closelog();
+	return rv;
+}

@@ -1,0 +1,173 @@
+#!/bin/bash
+# mpcfs on a real 3-party cluster and a real mount: mkdir makes a new table's inbox; cp and a shell
+# redirect into inbox/TABLE/ append the file at close (shares sum to the plaintext on every
+# party); a malformed or empty file fails at close, names the cause in .errors/FILE and leaves
+# every party's row count unchanged; tables/TABLE/schema.json passes ls, stat, cat, find.
+[ -e /dev/fuse ] || { echo "SKIP: no /dev/fuse"; exit 77; }
+[ "$(id -u)" = 0 ] || { echo "SKIP: mounting needs root here"; exit 77; }
+command -v fusermount3 >/dev/null || { echo "SKIP: no fusermount3"; exit 77; }
+. "$(dirname "$0")/lib.sh"
+# pick_port's ranges (20000 + 3000 * RANGE) would pass 32768 for a 7th test: ports below those of
+# the jobs test (17000..19999), differing per run; the cluster uses BASE..BASE+22.
+BASE=$((14000 + ($$ % 100) * 30))
+[ $((BASE + 30)) -lt 32768 ] || fail "base port $BASE is in the ephemeral range"
+cluster_init 3 "$BASE"
+for i in 0 1 2; do start_party $i; done
+wait_leader
+
+M="$T/mnt"
+mkdir -p "$M"
+MPCFS_PID=""
+# Unmount first (the daemon exits on unmount), then lib.sh's cleanup ends the parties.
+umount_all() {
+	if mountpoint -q "$M" 2>/dev/null; then fusermount3 -u "$M" 2>/dev/null || fusermount3 -uz "$M"; fi
+	[ -n "$MPCFS_PID" ] && kill "$MPCFS_PID" 2>/dev/null
+	cleanup
+}
+trap umount_all EXIT
+# Foreground in the background: the test knows the daemon's pid (and ends only that process).
+mpcfs -c "$CLIENT" "$M" -f -o default_permissions >"$T/mpcfs.log" 2>&1 &
+MPCFS_PID=$!
+for t in $(seq 50); do mountpoint -q "$M" && break; sleep 0.1; done
+mountpoint -q "$M" || fail "mpcfs did not mount: $(cat "$T/mpcfs.log")"
+
+rows_on() { mpcstore-tool -c "$T/party$1/mpcd.conf" describe "$2" --json 2>/dev/null |
+	python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])' 2>/dev/null || echo none; }
+# expect_rows TABLE N WHAT: every party shows N rows right away (close waits for every party)
+expect_rows() {
+	local i
+	for i in 0 1 2; do
+		[ "$(rows_on $i "$1")" = "$2" ] || fail "$3: party $i shows $(rows_on $i "$1") rows of $1, want $2"
+	done
+}
+# check_sums TABLE CSV...: per column, the shares of all parties sum (mod 2^64) to the plaintext
+check_sums() {
+	local table=$1 c i; shift
+	mpcstore-tool -c "$T/party0/mpcd.conf" describe "$table" --json >"$T/desc.json" || fail "describe $table"
+	for c in $(python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(open(sys.argv[1]))["columns"]))' "$T/desc.json"); do
+		for i in 0 1 2; do
+			mpcstore-tool -c "$T/party$i/mpcd.conf" dump "$table" --column "$c" --json >"$T/dump$i.json" \
+				|| fail "dump $table.$c on party $i"
+		done
+		python3 - "$T/desc.json" "$c" "$T"/dump0.json "$T"/dump1.json "$T"/dump2.json "$@" <<'PY' || fail "shares of $table.$c do not sum to the plaintext"
+import csv, json, sys
+from decimal import Decimal, ROUND_HALF_UP
+desc, col, dumps, files = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3:6], sys.argv[6:]
+spec = [c for c in desc["columns"] if c["name"] == col][0]
+f = spec["frac"] if spec["type"] == "fixed" else 0
+want = 0
+for path in files:
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            want += int((Decimal(row[col]) * (1 << f)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+shares = [json.load(open(d))["shares"] for d in dumps]
+n = len(shares[0])
+assert all(len(s) == n for s in shares), "parties hold different share counts"
+assert n == desc["rows"], "%d shares for %d rows" % (n, desc["rows"])
+got = sum(int(v) for s in shares for v in s) % 2**64
+assert got == want % 2**64, "column %s: shares sum to %d, plaintext encodes to %d" % (col, got, want % 2**64)
+PY
+	done
+}
+# expect_refused WHAT FILE TEXT ERRNO_TEXT: cp FILE into inbox/t1 fails at close with ERRNO_TEXT,
+# .errors/NAME says TEXT, the file left the inbox and t1 keeps $ROWS rows on every party
+expect_refused() {
+	local what=$1 file=$2 text=$3 errtext=$4 name
+	name=$(basename "$file")
+	cp "$file" "$M/inbox/t1/$name" 2>"$T/cp.err" && fail "$what: cp succeeded"
+	grep -q "failed to close" "$T/cp.err" || fail "$what: cp did not fail at close: $(cat "$T/cp.err")"
+	grep -q "$errtext" "$T/cp.err" || fail "$what: close error '$(cat "$T/cp.err")', want '$errtext'"
+	[ -f "$M/inbox/t1/.errors/$name" ] || fail "$what: no .errors/$name"
+	grep -qF -- "$text" "$M/inbox/t1/.errors/$name" || fail "$what: .errors/$name says '$(cat "$M/inbox/t1/.errors/$name")', want '$text'"
+	[ -e "$M/inbox/t1/$name" ] && fail "$what: the refused file is still in the inbox"
+	expect_rows t1 "$ROWS" "after $what"
+}
+
+log "layout, --help, --version"
+[ -d "$M/inbox" ] && [ -d "$M/tables" ] || fail "no inbox/ or tables/ in the mount: $(ls -la "$M")"
+mpcfs --help | grep -q "inbox/TABLE" || fail "--help"
+mpcfs --version | grep -q "mpcfs (mpcstore)" || fail "--version"
+
+log "mkdir of a new table's inbox; a bad name is refused"
+mkdir "$M/inbox/t1" || fail "mkdir inbox/t1"
+[ -d "$M/inbox/t1" ] || fail "inbox/t1 is not a directory"
+ls "$M/inbox" | grep -qx t1 || fail "ls inbox does not list t1: $(ls "$M/inbox")"
+mkdir "$M/inbox/9bad-name" 2>/dev/null && fail "mkdir of an invalid table name succeeded"
+mkdir "$M/tables/x" 2>/dev/null && fail "mkdir under tables/ succeeded"
+
+log "cp of a good CSV (integers, decimals, quoted fields): committed on every party, shares sum"
+cat >"$T/a.csv" <<'EOF'
+id,amount
+1,10.5
+2,"-0.25"
+3,1234.75
+-4,0.01
+EOF
+cp "$T/a.csv" "$M/inbox/t1/a.csv" || fail "cp a.csv: $(tail -n 3 "$T/mpcfs.log")"
+expect_rows t1 4 "cp a.csv"
+[ -e "$M/inbox/t1/a.csv" ] && fail "a.csv still in the inbox after its commit"
+[ "$(stat -c %U "$M/inbox/t1")" = "$(id -un)" ] || fail "inbox/t1 is not owned by its creator"
+check_sums t1 "$T/a.csv"
+
+log "shell redirect"
+printf 'id,amount\n5,1.5\n6,-2\n' >"$M/inbox/t1/b.csv" || fail "printf > inbox/t1/b.csv"
+printf 'id,amount\n5,1.5\n6,-2\n' >"$T/b.csv"
+expect_rows t1 6 "shell redirect"
+check_sums t1 "$T/a.csv" "$T/b.csv"
+
+log "rename within the inbox before close (temp file, then its final name)"
+python3 - "$M/inbox/t1" <<'PY' || fail "write + rename before close"
+import os, sys
+d = sys.argv[1]
+fd = os.open(os.path.join(d, ".c.csv.tmp"), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+os.write(fd, b"id,amount\n7,0.5\n")
+os.rename(os.path.join(d, ".c.csv.tmp"), os.path.join(d, "c.csv"))
+os.close(fd)
+PY
+expect_rows t1 7 "rename before close"
+ROWS=7
+
+log "bad input: close fails, .errors names the cause, nothing appended on any party"
+printf 'id,amount\n8,1\n9,abc\n10,2\n' >"$T/bad_value.csv"
+expect_refused "non-numeric value" "$T/bad_value.csv" "inbox/t1/bad_value.csv:3:2 (amount)" "Invalid argument"
+: >"$T/empty.csv"
+expect_refused "empty file" "$T/empty.csv" "empty.csv" "Invalid argument"
+printf 'id,amount\n' >"$T/header_only.csv"
+expect_refused "header-only file" "$T/header_only.csv" "header_only.csv" "Invalid argument"
+printf 'id,other\n1,2\n' >"$T/bad_header.csv"
+expect_refused "header differing from the table" "$T/bad_header.csv" "other" "Invalid argument"
+printf 'id,amount\n1,2\n3\n' >"$T/ragged.csv"
+expect_refused "ragged row" "$T/ragged.csv" "ragged.csv:3" "Invalid argument"
+ls -a "$M/inbox/t1/.errors" | grep -qx bad_value.csv || fail "ls .errors does not list bad_value.csv"
+rm "$M/inbox/t1/.errors/bad_value.csv" || fail "rm of a failure report"
+[ -e "$M/inbox/t1/.errors/bad_value.csv" ] && fail "the failure report is still there after rm"
+grep -q "bad_value.csv:3:2" "$T/mpcfs.log" || fail "the failure is not logged: $(cat "$T/mpcfs.log")"
+mpcstore-tool -c "$T/party0/mpcd.conf" txns --json | grep -q '"state": "pending"' && fail "open transactions left behind"
+mkdir "$M/inbox/t_empty" || fail "mkdir inbox/t_empty"
+cp "$T/empty.csv" "$M/inbox/t_empty/x.csv" 2>/dev/null && fail "an empty file created a table"
+for i in 0 1 2; do [ "$(rows_on $i t_empty)" = none ] || fail "party $i has a table t_empty"; done
+
+log "tables/: ls, stat, cat, find of schema.json (read-only)"
+ls "$M/tables" | grep -qx t1 || fail "ls tables: $(ls "$M/tables")"
+ls -l "$M/tables/t1" | grep -q "schema.json" || fail "ls -l tables/t1"
+S="$M/tables/t1/schema.json"
+[ "$(stat -c %s "$S")" = "$(cat "$S" | wc -c)" ] || fail "stat size $(stat -c %s "$S") != read size"
+python3 - "$S" <<'PY' || fail "schema.json: $(cat "$S")"
+import json, sys
+s = json.load(open(sys.argv[1]))
+assert s["table"] == "t1" and s["rows"] == 7 and s["version"] == 3, s
+c = {c["name"]: c for c in s["columns"]}
+assert c["id"]["type"] == "int64" and c["amount"]["type"] == "fixed", c
+PY
+find "$M" -name schema.json | grep -q "tables/t1/schema.json" || fail "find does not see schema.json"
+( echo x >>"$S" ) 2>/dev/null && fail "schema.json is writable"
+rm "$S" 2>/dev/null && fail "schema.json could be removed"
+[ -e "$M/tables/nosuch/schema.json" ] && fail "schema.json of an unknown table"
+
+log "unmount"
+fusermount3 -u "$M" || fail "fusermount3 -u"
+for t in $(seq 50); do kill -0 "$MPCFS_PID" 2>/dev/null || break; sleep 0.1; done
+kill -0 "$MPCFS_PID" 2>/dev/null && fail "mpcfs still runs after the unmount"
+wait "$MPCFS_PID" || fail "mpcfs exited with an error after the unmount"
+MPCFS_PID=""
+echo "PASS mpcfs"
