@@ -3,7 +3,9 @@
 #include "api/server.h"
 #include "api/peer.h"
 #include "common/fault.h"
+#include "common/dynbuf.h"
 #include "common/log.h"
+#include "engine/service.h"
 #include "store/catalog.h"
 #include "store/staging.h"
 
@@ -687,6 +689,78 @@ static char *thread_body(size_t need)
 	return bc->buf;
 }
 
+/* GET /metrics: Prometheus text format (the one non-JSON answer). */
+static void metric(struct mpc_dynbuf *b, const char *name, const char *type, const char *help,
+		   const char *labels, double value)
+{
+	char line[512];
+	int n = snprintf(line, sizeof line, "# HELP %s %s\n# TYPE %s %s\n%s%s %.17g\n", name, help,
+			 name, type, name, labels ? labels : "", value);
+	mpc_dynbuf_write(line, 1, (size_t)n, b);
+}
+
+static char *metrics_text(struct api_server *s)
+{
+	struct mpc_dynbuf b = {NULL, 0};
+	struct store_node_status st;
+	json_t *tables = NULL, *open = NULL, *fuel, *g, *t;
+	double rows = 0;
+	char labels[64];
+	size_t i;
+
+	store_node_status(s->node, &st);
+	snprintf(labels, sizeof labels, "{party=\"%d\"}", s->conf->party_id);
+	metric(&b, "mpcstore_up", "gauge", "1 while this party serves its API.", labels, 1);
+	metric(&b, "mpcstore_raft_leader", "gauge", "1 if this party leads the Raft group.", labels,
+	       strcmp(st.state, "leader") == 0);
+	metric(&b, "mpcstore_raft_has_leader", "gauge", "1 if this party knows a leader.", labels,
+	       st.leader >= 0);
+	metric(&b, "mpcstore_raft_term", "gauge", "Current Raft term.", labels, (double)st.term);
+	metric(&b, "mpcstore_raft_commit_index", "gauge", "Highest Raft index known committed.",
+	       labels, (double)st.commit_index);
+	metric(&b, "mpcstore_raft_applied_index", "gauge", "Highest Raft index applied here.",
+	       labels, (double)st.applied_index);
+	metric(&b, "mpcstore_raft_last_index", "gauge", "Last Raft index in this party's log.",
+	       labels, (double)st.last_index);
+	metric(&b, "mpcstore_txns_finished_total", "counter",
+	       "Append transactions committed or aborted since this process started.", labels,
+	       (double)store_fsm_finals(s->fsm));
+	store_catalog_txns(s->db, 1, &open);
+	metric(&b, "mpcstore_txns_open", "gauge", "Append transactions pending or prepared.",
+	       labels, (double)json_array_size(open));
+	json_decref(open);
+	store_catalog_tables(s->db, 0, &tables);
+	json_array_foreach(tables, i, t)
+	rows += (double)json_integer_value(json_object_get(t, "rows"));
+	metric(&b, "mpcstore_tables", "gauge", "Tables in the catalog.", labels,
+	       (double)json_array_size(tables));
+	metric(&b, "mpcstore_rows", "gauge", "Rows in all tables.", labels, rows);
+	json_decref(tables);
+	fuel = s->engine ? engine_service_fuel(s->engine) : NULL;
+	json_array_foreach(json_object_get(fuel, "generators"), i, g)
+	{
+		char gl[128];
+		snprintf(gl, sizeof gl, "{party=\"%d\",generator=\"%s\"}", s->conf->party_id,
+			 json_string_value(json_object_get(g, "name")));
+		metric(&b, "mpcstore_fuel_consumed_total", "counter",
+		       "Preprocessing items (triples) consumed.", gl,
+		       (double)json_integer_value(json_object_get(g, "consumed")));
+	}
+	if (fuel != NULL) {
+		json_t *mesh = json_object_get(fuel, "mesh");
+		metric(&b, "mpcstore_mesh_connected", "gauge", "1 if every engine peer is connected.",
+		       labels, json_is_true(json_object_get(mesh, "connected")));
+		metric(&b, "mpcstore_mesh_frames_rejected_total", "counter",
+		       "Engine frames that failed authentication.", labels,
+		       (double)json_integer_value(json_object_get(mesh, "frames_rejected")));
+		metric(&b, "mpcstore_mesh_peers_refused_total", "counter",
+		       "Engine connections refused (unknown key).", labels,
+		       (double)json_integer_value(json_object_get(mesh, "peers_refused")));
+	}
+	json_decref(fuel);
+	return b.data;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -737,6 +811,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		}
 		*upload_size = 0;
 		return MHD_YES;
+	}
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/metrics") == 0) {
+		text = metrics_text(s);
+		resp = MHD_create_response_from_buffer(text ? strlen(text) : 0, text ? text : "",
+						       text ? MHD_RESPMEM_MUST_FREE
+							    : MHD_RESPMEM_PERSISTENT);
+		MHD_add_response_header(resp, "Content-Type", "text/plain; version=0.0.4");
+		ret = MHD_queue_response(c, 200, resp);
+		MHD_destroy_response(resp);
+		return ret;
 	}
 	if (q->too_big)
 		api_set_error(&r, MPC_EINVAL, "request body larger than %zu bytes", BODY_MAX);

@@ -215,6 +215,10 @@ struct sched_lang_options {
 	const struct sched_lang_arg *args;      /* may be NULL when n_args is 0 */
 	size_t n_args;
 	unsigned max_errors; /* error lines to collect; 0 means 1 */
+	/* NULL-terminated names of functions the caller cannot run yet: a call
+	 * to one is an error "FILE:LINE:COL: ... <refused_reason>". May be NULL. */
+	const char *const *refused;
+	const char *refused_reason;
 };
 
 /*

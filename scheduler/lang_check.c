@@ -601,6 +601,13 @@ static struct value check_call(struct checker *c, const struct sched_lang_expr *
 		return bad;
 	}
 	enum fn_id id = functions[fi].id;
+	for (const char *const *rf = c->opt->refused; rf != NULL && *rf != NULL; rf++)
+		if (strcmp(*rf, e->text) == 0) {
+			sched_lang_error(c->diag, e->line, e->col, "%s() %s", e->text,
+					 c->opt->refused_reason ? c->opt->refused_reason
+								: "is not available here");
+			return bad;
+		}
 	if (id != FN_ARG)
 		for (size_t i = 0; i < e->n_args; i++)
 			if (e->args[i]->kind == SCHED_EXPR_STRING) {

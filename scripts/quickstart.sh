@@ -1,8 +1,9 @@
 #!/bin/bash
-# The main job for now: install, build, start a local 3-party cluster, append secret-shared data in
-# Raft-committed transactions, kill -9 a party mid-way, check that every party agrees, compute a
-# dot product on secret-shared vectors with the Beaver engine, and check that the parties' shares
-# add up to the plaintext, which no single party holds.
+# The main job: install, build, start a local 3-party cluster, mount mpcfs, drop two data providers'
+# CSV files into the inbox (secret-shared on this host, appended in one transaction each), run the
+# example statistics job with mpcsub --wait, print the revealed results next to the same statistics
+# computed in plaintext here, show mpcstat and the catalog, then unmount and stop everything (also
+# on Ctrl-C or failure). Exits non-zero if anything disagrees.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
@@ -10,15 +11,20 @@ bash scripts/build.sh
 B=$PWD
 D=${MPC_DEMO_DIR:-$B/demo}
 PORT=${MPC_DEMO_PORT:-7100}
+M=$D/mnt
 PIDS=""
+MOUNTED=""
 cleanup() {
+	[ -n "$MOUNTED" ] && { fusermount3 -u "$M" 2>/dev/null || umount -l "$M" 2>/dev/null || true; }
+	MOUNTED=""
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	sleep 0.5
 	for p in $PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	PIDS=""
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'exit 130' INT TERM
 say() { printf '\n== %s\n' "$*"; }
-start() { "$B/mpcd" -c "$D/party$1/mpcd.conf" >>"$D/party$1.log" 2>&1 & echo $! >"$D/party$1.pid"; PIDS="$PIDS $!"; }
 # every party answers on its API and sees a raft leader
 wait_leader() {
 	for i in 0 1 2; do
@@ -29,58 +35,69 @@ wait_leader() {
 		done
 	done
 }
+export MPC_CONFIG="$D/client/client.conf"
 
+[ -d "$M" ] && { fusermount3 -u "$M" 2>/dev/null || true; }
 rm -rf "$D"
-say "cluster of 3 parties on 127.0.0.1 in $D"
+say "a cluster of 3 parties on 127.0.0.1 in $D"
 "$B/mpcstore-tool" cluster init --parties 3 --dir "$D" --base-port "$PORT"
-for i in 0 1 2; do start $i; done
+for i in 0 1 2; do
+	"$B/mpcd" -c "$D/party$i/mpcd.conf" >>"$D/party$i.log" 2>&1 &
+	PIDS="$PIDS $!"
+done
 wait_leader
 "$B/mpcstore-tool" -c "$D/party0/mpcd.conf" raft
 
-say "appending 5 transactions of 1000 rows (secret-shared on the client, sealed to each party)"
-"$B/mpc-testclient" -c "$D/client/client.conf" append payroll --create --rows 1000 --cols 2 --count 5 --seed 42 >"$D/appends.jsonl"
-say "kill -9 party 1, append 3 more transactions with 2 of 3 parties up (they must abort), restart it"
-kill -9 "$(cat "$D/party1.pid")"
-"$B/mpc-testclient" -c "$D/client/client.conf" append payroll --rows 1000 --cols 2 --count 3 --seed 43 >>"$D/appends.jsonl" || true
-start 1
-wait_leader
-"$B/mpc-testclient" -c "$D/client/client.conf" append payroll --rows 1000 --cols 2 --count 2 --seed 44 >>"$D/appends.jsonl"
-python3 -c 'import json,sys; [print("  txn %s %s%s" % (a["txn"] or "-", a["state"], (": " + a["error"][:90]) if a["error"] else "")) for a in map(json.loads, open(sys.argv[1]))]' "$D/appends.jsonl"
+mkdir -p "$M"
+if [ -e /dev/fuse ] && command -v fusermount3 >/dev/null && "$B/mpcfs" "$M" 2>"$D/mpcfs.log"; then
+	MOUNTED=1
+	say "mpcfs mounted on $M: two data providers drop their CSV files into inbox/pay/"
+	mkdir "$M/inbox/pay"
+	cp examples/data/provider_a.csv "$M/inbox/pay/"
+	cp examples/data/provider_b.csv "$M/inbox/pay/"
+	echo "  committed: $(ls "$M/inbox/pay" | wc -l) files left in the inbox (none is kept in plaintext)"
+	cat "$M/tables/pay/schema.json"; echo
+else
+	say "no FUSE here ($(tail -n1 "$D/mpcfs.log" 2>/dev/null || echo 'no /dev/fuse')): uploading with mpcput instead"
+	"$B/mpcput" pay examples/data/provider_a.csv
+	"$B/mpcput" pay examples/data/provider_b.csv
+fi
 
-say "the catalog, as party 2 sees it"
-"$B/mpcstore-tool" -c "$D/party2/mpcd.conf" tables
-say "catalog digests of all parties"
-for t in $(seq 20); do "$B/mpcstore-tool" -c "$D/party0/mpcd.conf" verify --all >"$D/verify.out" 2>&1 && break; sleep 1; done
-cat "$D/verify.out"
-grep -q "all 3 parties agree" "$D/verify.out"
+say "the statistics job (examples/stats.mpc), run by the 3 parties on secret shares"
+sed -n '/^x = /,$p' examples/stats.mpc
+"$B/mpcsub" --parsable --wait examples/stats.mpc >"$D/submit.out"
+id=$(head -n1 "$D/submit.out")
+echo "  job $id completed"
+"$B/mpcresult" "$id" --format json >"$D/result.json"
 
-say "computing on secrets: a Beaver dot product of 100,000 secret-shared pairs on the 3 parties"
-"$B/mpc-engine" -c "$D/client/client.conf" dot --n 100000 --seed 7 >"$D/engine.json"
-python3 - "$D/engine.json" <<'PY2'
-import json, sys
-r = json.load(open(sys.argv[1]))
-print("  opened result %s the plaintext dot product; %.1f ms online, %.0f bytes per element on the wire"
-      % ("equals" if r["ok"] else "DIFFERS FROM", r["online_ms"], r["bytes_per_elem"]))
-sys.exit(0 if r["ok"] and r["bad"] == 0 else 1)
-PY2
-"$B/mpcstore-tool" -c "$D/party0/mpcd.conf" fuel
-
-say "stopping the parties; adding up their shares of column c0"
-cleanup; PIDS=""
-for i in 0 1 2; do "$B/mpcstore-tool" -c "$D/party$i/mpcd.conf" dump payroll --column c0 >"$D/shares$i.txt"; done
-python3 - "$D" <<'PY'
-import json, sys
-D = sys.argv[1]; M = 1 << 64
-appends = [json.loads(l) for l in open(D + "/appends.jsonl")]
-want = sum(int(a["sums"][0]) for a in appends if a["state"] == "committed") % M
-shares = [[int(x) for x in open("%s/shares%d.txt" % (D, i))] for i in range(3)]
-got = sum(map(sum, shares)) % M
-signed = lambda v: v - M if v >= M // 2 else v
-print("  rows per party: %s" % [len(s) for s in shares])
-print("  party 0's shares alone sum to %d (random)" % signed(sum(shares[0]) % M))
-print("  all parties' shares sum to    %d" % signed(got))
-print("  plaintext sum on the client:  %d" % signed(want))
-if got != want or len(set(map(len, shares))) != 1:
-    print("MISMATCH"); sys.exit(1)
-print("OK: the committed appends are on every party, and only together do the shares give the plaintext")
+say "revealed results next to the plaintext computed here"
+python3 - "$D/result.json" examples/data/provider_a.csv examples/data/provider_b.csv <<'PY'
+import csv, json, statistics as st, sys
+got = json.load(open(sys.argv[1]))
+rows = [r for f in sys.argv[2:] for r in csv.DictReader(open(f))]
+x = [int(r["amount"]) for r in rows]; h = [float(r["hours"]) for r in rows]
+want = {"n": len(x), "total": sum(x), "m": st.mean(x), "v": st.variance(x), "pv": st.pvariance(x),
+        "sd": st.stdev(x), "mh": st.mean(h), "pay_hours": sum(a * b for a, b in zip(x, h))}
+# Fixed point (16 fractional bits) is exact to ~1e-5 per value; a difference of large terms
+# (variance, covariance) is compared relative to those terms, not to the small result.
+mx, mh = st.mean(x), st.mean(h)
+scale = {"v": mx * mx, "pv": mx * mx}
+bad = 0
+print("  %-10s %22s %22s  %s" % ("NAME", "MPC (revealed)", "PLAINTEXT (here)", "AGREE"))
+for k, w in want.items():
+    g = got.get(k)
+    ok = g is not None and abs(g - w) <= 1e-4 * max(1.0, abs(w), scale.get(k, 0.0))
+    bad += not ok
+    print("  %-10s %22.6f %22.6f  %s" % (k, g if g is not None else float("nan"), w, "yes" if ok else "NO"))
+print("OK: all %d statistics agree" % len(want) if not bad else "MISMATCH in %d statistics" % bad)
+sys.exit(1 if bad else 0)
 PY
+
+say "mpcstat"
+"$B/mpcstat"
+say "the catalog, as party 2 sees it, and the parties' catalog digests"
+"$B/mpcstore-tool" -c "$D/party2/mpcd.conf" tables
+"$B/mpcstore-tool" -c "$D/party0/mpcd.conf" verify --all
+say "unmounting and stopping the parties"
+cleanup
+echo "done"

@@ -70,6 +70,10 @@ printf 'x = load nope.amount\ns = sum(x)\nreveal s to public\n' >"$T/nope.mpc"
 mpcsub "$T/nope.mpc" 2>"$T/nope.err"; rc=$?
 [ $rc -eq 1 ] || fail "unknown table: exit $rc"
 grep -q "nope.mpc:1:.*unknown table 'nope'" "$T/nope.err" || fail "unknown table: $(cat "$T/nope.err")"
+printf 'x = load pay.amount\nh = load pay.hours\nc = cov(x, h)\nreveal c to public\n' >"$T/cov.mpc"
+mpcsub "$T/cov.mpc" 2>"$T/cov.err"; rc=$?
+[ $rc -eq 1 ] || fail "cov (refused until its bug is fixed): exit $rc"
+grep -q "cov.mpc:3:5: cov() is not run by the scheduler yet" "$T/cov.err" || fail "cov: $(cat "$T/cov.err")"
 [ "$(njobs)" = "$before" ] || fail "a job was queued for a bad program"
 
 log "kill -9 of a party during a job: lease expiry, retry with a fresh triple range"

@@ -43,6 +43,11 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$body" "http://127
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Mpc-Party: 1" -H "X-Mpc-Mac: $(printf '%064d' 0)" -X POST --data "$body" "http://127.0.0.1:$api0/v1/internal/propose")
 [ "$code" = 403 ] || fail "internal propose with a forged MAC answered $code, want 403"
 check_rows "after forged internal proposals"
+log "/metrics (Prometheus text)"
+m=$(curl -s "http://127.0.0.1:$api0/metrics") || fail "GET /metrics"
+echo "$m" | grep -q '^mpcstore_rows{party="0"} 20$' || fail "/metrics does not show 20 rows: $(echo "$m" | grep rows)"
+echo "$m" | grep -q '^mpcstore_raft_has_leader{party="0"} 1$' || fail "/metrics shows no leader"
+echo "$m" | grep -q '^# TYPE mpcstore_txns_finished_total counter$' || fail "/metrics lacks TYPE lines"
 mpcstore-tool -c "$T/party0/mpcd.conf" txns --json | grep -q '"state": "pending"' && fail "open transactions left behind"
 wait_verify
 log "offline tool on a stopped party's data dir"

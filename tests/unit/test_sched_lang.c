@@ -45,7 +45,8 @@ static char err[4096];
 
 static int compile_n(const char *text, unsigned max_errors, struct sched_ir **ir)
 {
-	struct sched_lang_options opt = {&schema, args, 4, max_errors};
+	struct sched_lang_options opt = {.schema = &schema, .args = args, .n_args = 4,
+					  .max_errors = max_errors};
 	return sched_lang_compile("t.mpc", text, strlen(text), &opt, ir, err, sizeof(err));
 }
 
@@ -461,7 +462,7 @@ Test(sched_lang, error_buffer_is_cut_not_overrun)
 {
 	char small[16];
 	memset(small, 'X', sizeof(small));
-	struct sched_lang_options opt = {&schema, NULL, 0, 1};
+	struct sched_lang_options opt = {.schema = &schema, .max_errors = 1};
 	struct sched_ir *ir = NULL;
 	const char *text = "y = undefined_name_that_is_long\n";
 	cr_assert_eq(sched_lang_compile("t.mpc", text, strlen(text), &opt, &ir, small, 10),
@@ -479,7 +480,7 @@ Test(sched_lang, empty_and_comment_only_programs_compile)
 	ir = compile_ok("# nothing\n\n   # still nothing\r\n");
 	sched_ir_free(ir);
 	/* Text need not be NUL-terminated: only len bytes are read. */
-	struct sched_lang_options opt = {&schema, NULL, 0, 1};
+	struct sched_lang_options opt = {.schema = &schema, .max_errors = 1};
 	cr_assert_eq(sched_lang_compile("t.mpc", "x = 1\nreveal x to public\n!!!", 25, &opt, &ir,
 					err, sizeof(err)),
 		     0, "%s", err);
@@ -541,7 +542,8 @@ static int fuzz_ok, fuzz_rejected;
 
 static void compile_any(const char *text, size_t len)
 {
-	struct sched_lang_options opt = {&schema, args, 4, 1 + (unsigned)(rnd() % 4)};
+	struct sched_lang_options opt = {.schema = &schema, .args = args, .n_args = 4,
+					  .max_errors = 1 + (unsigned)(rnd() % 4)};
 	struct sched_ir *ir = NULL;
 	int rc = sched_lang_compile("fuzz.mpc", text, len, &opt, &ir, err, sizeof(err));
 	cr_assert(rc == 0 || rc == MPC_EINVAL, "rc %d", rc);
@@ -618,4 +620,19 @@ Test(sched_lang, garbage_and_mutated_programs_never_crash)
 	/* Both paths were exercised: some mutants still compile. */
 	cr_assert_gt(fuzz_ok, 20, "%d", fuzz_ok);
 	cr_assert_gt(fuzz_rejected, 500, "%d", fuzz_rejected);
+}
+
+Test(sched_lang, refused_functions_are_located_errors)
+{
+	static const char *const refused[] = {"cov", NULL};
+	char err[512];
+	struct sched_ir *ir = NULL;
+	const char *prog = "x = load salaries.amount\nh = load salaries.hours\nc = cov(x, h)\n";
+	struct sched_lang_options opt = {.schema = &schema, .max_errors = 1};
+	opt.refused = refused;
+	opt.refused_reason = "is not run here";
+	cr_assert_eq(sched_lang_compile("t.mpc", prog, strlen(prog), &opt, &ir, err, sizeof err),
+		     MPC_EINVAL);
+	cr_assert_null(ir);
+	cr_assert(strstr(err, "t.mpc:3:5: cov() is not run here") != NULL, "%s", err);
 }
