@@ -74,18 +74,6 @@ struct checker {
 
 static const struct value bad = {0};
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p = realloc(*arr, ncap * elem);
-	if (p == NULL)
-		return -1;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static int find_function(const char *name)
 {
@@ -748,7 +736,7 @@ static void check_assign(struct checker *c, const struct sched_lang_stmt *s)
 		return;
 	}
 	struct value v = check_expr(c, s->value);
-	if (grow((void **)&c->names, &c->cap_names, c->n_names, sizeof(*c->names)) != 0) {
+	if (sched_lang_grow((void **)&c->names, &c->cap_names, c->n_names, sizeof(*c->names)) != 0) {
 		c->fatal = MPC_ENOMEM;
 		return;
 	}
@@ -791,7 +779,7 @@ static void check_reveal(struct checker *c, const struct sched_lang_stmt *s)
 			}
 		if (dup)
 			continue;
-		if (grow((void **)&c->reveals, &c->cap_reveals, c->n_reveals,
+		if (sched_lang_grow((void **)&c->reveals, &c->cap_reveals, c->n_reveals,
 			 sizeof(*c->reveals)) != 0) {
 			c->fatal = MPC_ENOMEM;
 			return;
@@ -887,7 +875,7 @@ static void check_store(struct checker *c, const struct sched_lang_stmt *s)
 	int table = sched_lang_ir_table(c->b, s->name);
 	int column = table < 0 ? -1 : sched_lang_ir_column(c->b, table, s->column, num, f, 1);
 	if (column < 0 ||
-	    grow((void **)&c->stores, &c->cap_stores, c->n_stores, sizeof(*c->stores)) != 0) {
+	    sched_lang_grow((void **)&c->stores, &c->cap_stores, c->n_stores, sizeof(*c->stores)) != 0) {
 		c->fatal = MPC_ENOMEM;
 		return;
 	}

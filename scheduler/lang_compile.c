@@ -16,6 +16,19 @@ struct sched_lang_arena_block {
 
 #define ARENA_BLOCK_SIZE 8192
 
+int sched_lang_grow(void **arr, size_t *cap, size_t n, size_t elem)
+{
+	if (n < *cap)
+		return 0;
+	size_t ncap = *cap ? *cap * 2 : 16;
+	void *p = realloc(*arr, ncap * elem);
+	if (p == NULL)
+		return -1;
+	*arr = p;
+	*cap = ncap;
+	return 0;
+}
+
 void *sched_lang_arena_alloc(struct sched_lang_arena *arena, size_t size)
 {
 	size_t align = sizeof(max_align_t);

@@ -18,6 +18,10 @@ struct sched_lang_arena {
 	int oom; /* an allocation failed: the compile returns MPC_ENOMEM */
 };
 
+/* Makes room for element n of a heap array of elem-sized items with *cap
+ * allocated (doubling, from 16): 0, or -1 when out of memory (*arr unchanged). */
+int sched_lang_grow(void **arr, size_t *cap, size_t n, size_t elem);
+
 /* Returns zeroed memory or NULL (and sets arena->oom). */
 void *sched_lang_arena_alloc(struct sched_lang_arena *arena, size_t size);
 /* Copies len bytes and a NUL; NULL on failure. */

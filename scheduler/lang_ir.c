@@ -9,18 +9,6 @@
 /* How far back emit looks for an identical op to reuse (bounds the cost on huge inputs). */
 #define IR_CSE_WINDOW 4096
 
-static int grow(void **arr, size_t *cap, size_t n, size_t elem)
-{
-	if (n < *cap)
-		return 0;
-	size_t ncap = *cap ? *cap * 2 : 16;
-	void *p = realloc(*arr, ncap * elem);
-	if (p == NULL)
-		return -1;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 static int is_secret_scalar(const struct sched_ir_type *t)
 {
@@ -55,7 +43,7 @@ static unsigned stage_for_map(struct sched_lang_ir_builder *b, int r)
 static int new_op(struct sched_lang_ir_builder *b)
 {
 	struct sched_ir *ir = b->ir;
-	if (grow((void **)&ir->ops, &b->cap_ops, ir->n_ops, sizeof(*ir->ops)) != 0) {
+	if (sched_lang_grow((void **)&ir->ops, &b->cap_ops, ir->n_ops, sizeof(*ir->ops)) != 0) {
 		b->oom = 1;
 		return -1;
 	}
@@ -71,7 +59,7 @@ static int new_reg(struct sched_lang_ir_builder *b, const struct sched_ir_type *
 {
 	struct sched_ir *ir = b->ir;
 	size_t cap = b->cap_regs;
-	if (grow((void **)&ir->regs, &b->cap_regs, ir->n_regs, sizeof(*ir->regs)) != 0) {
+	if (sched_lang_grow((void **)&ir->regs, &b->cap_regs, ir->n_regs, sizeof(*ir->regs)) != 0) {
 		b->oom = 1;
 		return -1;
 	}
@@ -235,7 +223,7 @@ int sched_lang_ir_table(struct sched_lang_ir_builder *b, const char *name)
 	for (size_t i = 0; i < ir->n_tables; i++)
 		if (strcmp(ir->tables[i].name, name) == 0)
 			return (int)i;
-	if (grow((void **)&ir->tables, &b->cap_tables, ir->n_tables,
+	if (sched_lang_grow((void **)&ir->tables, &b->cap_tables, ir->n_tables,
 		 sizeof(*ir->tables)) != 0) {
 		b->oom = 1;
 		return -1;
@@ -257,7 +245,7 @@ int sched_lang_ir_column(struct sched_lang_ir_builder *b, int table,
 		    strcmp(ir->columns[i].name, name) == 0 &&
 		    ir->columns[i].is_store == is_store)
 			return (int)i;
-	if (grow((void **)&ir->columns, &b->cap_columns, ir->n_columns,
+	if (sched_lang_grow((void **)&ir->columns, &b->cap_columns, ir->n_columns,
 		 sizeof(*ir->columns)) != 0) {
 		b->oom = 1;
 		return -1;
@@ -279,7 +267,7 @@ int sched_lang_ir_reveal(struct sched_lang_ir_builder *b, const char *name,
 			 const struct sched_ir_type *t)
 {
 	struct sched_ir *ir = b->ir;
-	if (grow((void **)&ir->reveals, &b->cap_reveals, ir->n_reveals,
+	if (sched_lang_grow((void **)&ir->reveals, &b->cap_reveals, ir->n_reveals,
 		 sizeof(*ir->reveals)) != 0) {
 		b->oom = 1;
 		return -1;
@@ -300,7 +288,7 @@ int sched_lang_ir_name(struct sched_lang_ir_builder *b, const char *name,
 		       unsigned col)
 {
 	struct sched_ir *ir = b->ir;
-	if (grow((void **)&ir->names, &b->cap_names, ir->n_names,
+	if (sched_lang_grow((void **)&ir->names, &b->cap_names, ir->n_names,
 		 sizeof(*ir->names)) != 0) {
 		b->oom = 1;
 		return -1;

@@ -3,6 +3,7 @@
 #include "common/deadline.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "store/catalog.h"
 #include "store/staging.h"
 
 #include <ctype.h>
@@ -34,16 +35,6 @@ size_t store_prepared_message(char *out, const char *cluster_id_hex, const char 
 				cluster_id_hex, txn, party, rows, bytes, digest_hex);
 }
 
-static uint64_t read_applied(struct store_db *db)
-{
-	char *val = NULL;
-	uint64_t v = 0;
-	if (store_db_get(db, STORE_CF_META, "local/applied", 13, &val, NULL, NULL) == 0) {
-		v = strtoull(val, NULL, 10);
-		free(val);
-	}
-	return v;
-}
 
 static int reconcile_staging(struct store_fsm *fsm);
 
@@ -57,7 +48,7 @@ int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_
 	pthread_mutex_init(&fsm->lock, NULL);
 	pthread_cond_init(&fsm->cond, NULL);
 	pthread_cond_init(&fsm->final_cond, NULL);
-	fsm->applied = read_applied(db);
+	fsm->applied = store_catalog_applied(db);
 	/* A crash after a snapshot restore but before its staging was settled
 	 * leaves uploads of finished txns unsettled: settle them now (idempotent). */
 	return db->read_only ? 0 : reconcile_staging(fsm);

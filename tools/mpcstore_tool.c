@@ -90,10 +90,25 @@ static int write_file(const char *path, const char *text, mode_t mode)
 	return close(fd);
 }
 
+/* A fresh Ed25519 + X25519 key set for one party or client, base64 into the
+ * 128-byte strings: sign_pk, box_pk (public) and sign_sk, box_sk (secret;
+ * sk and bsk are the caller's sodium_malloc'd scratch). */
+static void new_member_keys(uint8_t *sk, uint8_t *bsk, char *sign_pk, char *box_pk,
+			    char *sign_sk, char *box_sk)
+{
+	uint8_t pk[crypto_sign_PUBLICKEYBYTES], bpk[crypto_box_PUBLICKEYBYTES];
+	crypto_sign_keypair(pk, sk);
+	crypto_box_keypair(bpk, bsk);
+	mpc_key_encode(pk, sizeof pk, sign_pk, 128);
+	mpc_key_encode(bpk, sizeof bpk, box_pk, 128);
+	mpc_key_encode(sk, crypto_sign_SECRETKEYBYTES, sign_sk, 128);
+	mpc_key_encode(bsk, crypto_box_SECRETKEYBYTES, box_sk, 128);
+}
+
 static int cmd_cluster_init(struct opts *o)
 {
 	char path[PATH_MAX], *cluster, *buf;
-	uint8_t id[MPC_CLUSTER_ID_BYTES], *sk, pk[32], *bsk, bpk[32];
+	uint8_t id[MPC_CLUSTER_ID_BYTES], *sk, *bsk;
 	char idhex[2 * MPC_CLUSTER_ID_BYTES + 1], s1[128], s2[128], s3[128], s4[128];
 	size_t cap = 65536, n = 0;
 	struct stat st;
@@ -125,12 +140,7 @@ static int cmd_cluster_init(struct opts *o)
 			      idhex);
 	for (int i = 0; i < o->parties; i++) {
 		unsigned port = o->base_port + 10u * (unsigned)i;
-		crypto_sign_keypair(pk, sk);
-		crypto_box_keypair(bpk, bsk);
-		mpc_key_encode(pk, 32, s1, sizeof s1);
-		mpc_key_encode(bpk, 32, s2, sizeof s2);
-		mpc_key_encode(sk, crypto_sign_SECRETKEYBYTES, s3, sizeof s3);
-		mpc_key_encode(bsk, crypto_box_SECRETKEYBYTES, s4, sizeof s4);
+		new_member_keys(sk, bsk, s1, s2, s3, s4);
 		n += (size_t)snprintf(cluster + n, cap - n,
 				      "[party.%d]\nhost = %s\nraft_port = %u\napi_port = %u\n"
 				      "mpc_port = %u\nsign_pk = %s\nbox_pk = %s\n\n",
@@ -153,12 +163,7 @@ static int cmd_cluster_init(struct opts *o)
 		sodium_memzero(s3, sizeof s3);
 		sodium_memzero(s4, sizeof s4);
 	}
-	crypto_sign_keypair(pk, sk);
-	crypto_box_keypair(bpk, bsk);
-	mpc_key_encode(pk, 32, s1, sizeof s1);
-	mpc_key_encode(bpk, 32, s2, sizeof s2);
-	mpc_key_encode(sk, crypto_sign_SECRETKEYBYTES, s3, sizeof s3);
-	mpc_key_encode(bsk, crypto_box_SECRETKEYBYTES, s4, sizeof s4);
+	new_member_keys(sk, bsk, s1, s2, s3, s4);
 	n += (size_t)snprintf(cluster + n, cap - n,
 			      "[client.admin]\nsign_pk = %s\nbox_pk = %s\n"
 			      "rights = admin, create, append:*, submit, read, output\n",
