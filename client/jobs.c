@@ -73,12 +73,18 @@ static uint64_t now_ms(void)
 int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 		 void (*progress)(void *ctx, json_t *job), void *ctx, json_t **job, char *errmsg)
 {
-	uint64_t start = now_ms();
+	uint64_t start = now_ms(), answered = start;
 	unsigned pause = 20;
 	for (;;) {
 		json_t *j = NULL;
 		int rv = mpc_job_get(cl, id, &j, errmsg);
+		if (rv == MPC_EUNAVAIL && now_ms() - answered > MPC_JOB_WAIT_UNREACHABLE_MS) {
+			mpc_errmsg_wrapf(errmsg, "job %" PRIu64 ": no party answered for %u s",
+					 id, MPC_JOB_WAIT_UNREACHABLE_MS / 1000);
+			return rv;
+		}
 		if (rv == 0) {
+			answered = now_ms();
 			if (progress != NULL)
 				progress(ctx, j);
 			if (mpc_job_state_final(json_string_value(json_object_get(j, "state")))) {

@@ -123,8 +123,15 @@ struct pclist {
 static int pcs_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 {
 	struct pclist *l = ctx;
-	if (l->n < MAX_CKPTS)
-		l->pcs[l->n++] = (int)strtol(k + kl - 8, NULL, 16);
+	char hex[9];
+	(void)v;
+	(void)vl;
+	/* keys end in 8 hex digits and are not NUL-terminated */
+	if (kl < 8 || l->n >= MAX_CKPTS)
+		return 0;
+	memcpy(hex, k + kl - 8, 8);
+	hex[8] = '\0';
+	l->pcs[l->n++] = (int)strtol(hex, NULL, 16);
 	return 0;
 }
 

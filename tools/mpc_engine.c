@@ -575,5 +575,9 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof path, "/v1/engine/sessions/%u", o.id);
 			mpc_client_call(cl, p, "DELETE", path, NULL, 0, NULL, err);
 		}
+	for (int k = 0; k < n_in; k++) {
+		sodium_memzero(ins[k]->plain, o.n * 8);
+		free(ins[k]->plain);
+	}
 	return bad == 0 ? 0 : 1;
 }
