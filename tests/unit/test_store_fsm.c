@@ -245,8 +245,10 @@ Test(store_fsm, reapplied_entries_are_skipped)
 	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
 	cr_assert_eq(table_rows("t1"), 2);
 	/* raft re-applies its log after a restart: same indexes are no-ops */
-	char *text = json_dumps(json_pack("{s:s,s:s}", "op", "commit", "txn", T1), JSON_COMPACT);
+	json_t *again = json_pack("{s:s,s:s}", "op", "commit", "txn", T1);
+	char *text = json_dumps(again, JSON_COMPACT);
 	int outcome;
+	json_decref(again);
 	cr_assert_eq(store_fsm_apply(&fsm, 5, text, strlen(text), &outcome), 0);
 	free(text);
 	cr_assert_eq(table_rows("t1"), 2);
