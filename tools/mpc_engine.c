@@ -413,6 +413,13 @@ int main(int argc, char **argv)
 		}
 		free(body);
 	}
+	for (int k = 0; k < n_in; k++) {
+		for (int p = 0; shares[k] != NULL && p < NP; p++) {
+			sodium_memzero(shares[k][p], o.n * 8);
+			free(shares[k][p]);
+		}
+		free(shares[k]);
+	}
 	/* wait until every party is done */
 	for (;;) {
 		char path[64];
@@ -579,5 +586,8 @@ int main(int argc, char **argv)
 		sodium_memzero(ins[k]->plain, o.n * 8);
 		free(ins[k]->plain);
 	}
+	for (int p = 0; p < NP; p++)
+		json_decref(st[p]);
+	json_decref(ops);
 	return bad == 0 ? 0 : 1;
 }
