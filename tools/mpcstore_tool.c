@@ -228,7 +228,8 @@ static int ctx_open(struct opts *o, int need_db, struct ctx *c)
 			fprintf(stderr, "mpcstore-tool: %s\n", err);
 			return 1;
 		}
-		mpc_client_open_cluster(c->pc->cluster, &c->cl);
+		/* signs as "party:N": this party's API serves its own admin's reads */
+		mpc_client_open_party(c->pc, &c->cl);
 	}
 	if (need_db || o->data_dir != NULL) {
 		struct stat st;
