@@ -239,8 +239,13 @@ static void h_table(struct api_server *s, struct MHD_Connection *c, const char *
 	uint64_t rev;
 	int rv;
 	if (!(q->who.ci != NULL && mpc_client_may_append(q->who.ci, name)) &&
-	    !api_require(q, r, MPC_RIGHT_READ, "describe a table it may not append to"))
+	    !(q->who.rights & (MPC_RIGHT_READ | MPC_RIGHT_ADMIN))) {
+		api_set_error(r, MPC_EPERM,
+			      "client '%s' lacks the 'append:%s' and the 'read' right (describe "
+			      "table '%s')",
+			      q->who.sig.client, name, name);
 		return;
+	}
 	if (wait_revision(s, c, r, &rev) != 0)
 		return;
 	rv = store_catalog_table(s->db, name, rev, arg_u64(c, "segments", 0) != 0, &t);
