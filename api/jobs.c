@@ -71,7 +71,11 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 			      named, client);
 		goto out;
 	}
-	if (q->who.ci == NULL || !api_require(q, r, MPC_RIGHT_SUBMIT, "submit jobs"))
+	if (q->who.ci == NULL) {
+		api_set_error(r, MPC_EPERM, "'%s' is not a client: only clients submit jobs", client);
+		goto out;
+	}
+	if (!api_require(q, r, MPC_RIGHT_SUBMIT, "submit jobs"))
 		goto out;
 	/* compile first: a program error is the client's, and nothing is queued */
 	err = calloc(1, SCHED_ERR_MAX);

@@ -697,9 +697,11 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 		goto notfound;
 	if (n == 2 && get && strcmp(seg[1], "health") == 0)
 		return h_health(s, r);
-	if (n == 2 && get && strcmp(seg[1], "raft") == 0)
-		return api_require(q, r, MPC_RIGHT_READ, "read the raft status") ? h_raft(s, r)
-										     : (void)0;
+	if (n == 2 && get && strcmp(seg[1], "raft") == 0) {
+		if (api_require(q, r, MPC_RIGHT_READ, "read the raft status"))
+			h_raft(s, r);
+		return;
+	}
 	if (n == 2 && get && strcmp(seg[1], "verify") == 0)
 		return h_verify(s, r);
 	if (strcmp(seg[1], "tables") == 0) {
@@ -709,10 +711,11 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 			return h_table(s, c, seg[2], q, r);
 	}
 	if (strcmp(seg[1], "txns") == 0) {
-		if (n == 2 && get)
-			return api_require(q, r, MPC_RIGHT_READ, "list transactions")
-				       ? h_txns(s, c, r)
-				       : (void)0;
+		if (n == 2 && get) {
+			if (api_require(q, r, MPC_RIGHT_READ, "list transactions"))
+				h_txns(s, c, r);
+			return;
+		}
 		if (n == 2 && post)
 			return h_txn_begin(s, q, r);
 		if (n == 3 && get)
