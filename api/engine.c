@@ -35,9 +35,13 @@ void api_engine_route(struct api_server *s, struct MHD_Connection *c, const char
 		return;
 	}
 	if (get && strcmp(rest, "/fuel") == 0) {
-		api_set_json(r, engine_service_fuel(s->engine));
+		if (api_require(q, r, MPC_RIGHT_READ, "read the fuel ledger"))
+			api_set_json(r, engine_service_fuel(s->engine));
 		return;
 	}
+	/* sessions are driven by the scheduler in-process; over the API only by an admin */
+	if (!api_require(q, r, MPC_RIGHT_ADMIN, "drive engine sessions"))
+		return;
 	if (post && strcmp(rest, "/sessions") == 0) {
 		json_error_t jerr;
 		json_t *spec = q->body ? json_loadb(q->body, q->len, 0, &jerr) : NULL;

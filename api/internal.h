@@ -2,6 +2,7 @@
 #ifndef MPC_API_INTERNAL_H
 #define MPC_API_INTERNAL_H
 
+#include "api/auth.h"
 #include "common/conf.h"
 #include "store/node.h"
 
@@ -19,6 +20,7 @@ struct api_server {
 	const struct mpc_party_conf *conf;
 	struct engine_service *engine; /* may be NULL */
 	struct sched_service *sched;   /* may be NULL */
+	struct api_nonce_cache *nonces; /* of accepted signed requests */
 };
 
 struct api_req {
@@ -27,6 +29,9 @@ struct api_req {
 	size_t cap; /* allocated for body (from Content-Length) */
 	int too_big;
 	int borrowed; /* body is this connection thread's reusable buffer */
+	int started;  /* the headers were seen (first call of the handler) */
+	char *uri;    /* the request target as sent (path?query): what was signed */
+	struct api_caller who; /* the authenticated sender (open routes: none) */
 };
 
 struct api_resp {
@@ -41,6 +46,13 @@ void api_set_error(struct api_resp *r, int rv, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Sets r to 200 with j (ownership passes to r). */
 void api_set_json(struct api_resp *r, json_t *j);
+/* Whether the sender of q holds right (admin holds all); else sets r to 403
+ * naming the client, the right and what it is needed for. */
+int api_require(struct api_req *q, struct api_resp *r, unsigned right, const char *what);
+/* Whether the sender of q is `client` (the owner of a job or txn) or holds
+ * right; else sets r to 403. */
+int api_require_owner(struct api_req *q, struct api_resp *r, const char *client, unsigned right,
+		      const char *what);
 
 /* Routes /v1/engine/...: rest is the path after "/v1/engine" ("" or "/..."). In api/engine.c. */
 void api_engine_route(struct api_server *s, struct MHD_Connection *c, const char *method,

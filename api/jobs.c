@@ -6,6 +6,7 @@
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_service.h"
+#include "store/signed_req.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -39,34 +40,43 @@ static json_t *job_view(json_t *job, int full)
 
 static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r)
 {
-	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL, *args, *entry, *job;
-	const char *client, *program, *file;
-	const struct mpc_client_info *ci;
+	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL, *args, *entry, *job,
+	       *auth;
+	const char *client = q->who.sig.client, *named, *program, *file;
 	struct sched_ir *ir = NULL;
 	struct sched_plan *plan = NULL;
-	char *err = NULL, errmsg[MPC_ERRMSG_SIZE] = "", req[33];
-	uint8_t rnd[16];
+	char *err = NULL, errmsg[MPC_ERRMSG_SIZE] = "";
+	/* the job's req is the signed nonce: one signed submit makes at most one
+	 * job, also when it is replayed to another party */
+	const char *req = q->who.sig.nonce;
 	uint64_t index = 0, id;
 	int rv, outcome = 0;
 
-	if (body == NULL) {
-		api_set_error(r, MPC_EINVAL, "body must be a JSON object {client, program, ...}");
+	if (!json_is_object(body)) {
+		api_set_error(r, MPC_EINVAL, "body must be a JSON object {program, args, ...}");
+		json_decref(body);
 		return;
 	}
-	client = json_string_value(json_object_get(body, "client"));
+	named = json_string_value(json_object_get(body, "client"));
 	program = json_string_value(json_object_get(body, "program"));
 	file = json_string_value(json_object_get(body, "file"));
 	args = json_object_get(body, "args");
-	if (client == NULL || program == NULL || strlen(program) > PROGRAM_MAX ||
+	if (program == NULL || strlen(program) > PROGRAM_MAX ||
 	    (args != NULL && !json_is_object(args))) {
-		api_set_error(r, MPC_EINVAL, "submit needs client, program (<= 1 MiB) and args {}");
+		api_set_error(r, MPC_EINVAL, "submit needs program (<= 1 MiB) and args {}");
 		goto out;
 	}
-	ci = mpc_cluster_client(s->conf->cluster, client);
-	if (ci == NULL || !(ci->rights & (MPC_RIGHT_SUBMIT | MPC_RIGHT_ADMIN))) {
-		api_set_error(r, MPC_EPERM, "client '%s' may not submit jobs", client);
+	if (named != NULL && strcmp(named, client) != 0) {
+		api_set_error(r, MPC_EPERM, "body names client '%s' but the request is signed by '%s'",
+			      named, client);
 		goto out;
 	}
+	if (q->who.ci == NULL) {
+		api_set_error(r, MPC_EPERM, "'%s' is not a client: only clients submit jobs", client);
+		goto out;
+	}
+	if (!api_require(q, r, MPC_RIGHT_SUBMIT, "submit jobs"))
+		goto out;
 	/* compile first: a program error is the client's, and nothing is queued */
 	err = calloc(1, SCHED_ERR_MAX);
 	if (err == NULL) {
@@ -103,15 +113,15 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 			      err[0] ? err : mpc_strerror(rv));
 		goto out;
 	}
-	randombytes_buf(rnd, sizeof rnd);
-	sodium_bin2hex(req, sizeof req, rnd, sizeof rnd);
-	entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "op", "job_submit", "req",
-			  req, "client", client, "name",
-			  json_string_value(json_object_get(body, "name")) ?: "job", "queue",
-			  json_string_value(json_object_get(body, "queue")) ?: "default", "priority",
-			  json_integer_value(json_object_get(body, "priority")), "file",
-			  file ? file : "job.mpc", "program", program, "time_ms", now_ms());
-	json_object_set_new(entry, "args", json_is_object(args) ? json_incref(args) : json_object());
+	/* the job's fields travel only inside the signed body: every party's
+	 * apply takes them from there after checking the signature */
+	auth = store_signed_req_pack(&q->who.sig, "POST", q->uri, q->body, q->len);
+	if (auth == NULL) {
+		api_set_error(r, MPC_EINVAL, "submit: body must be UTF-8 JSON");
+		goto out;
+	}
+	entry = json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", req, "client",
+			  client, "time_ms", now_ms(), "auth", auth);
 	rv = api_propose(s, entry, 1, &outcome, &index, errmsg);
 	json_decref(entry);
 	if (rv != 0) {
@@ -145,12 +155,26 @@ static int in_list(const char *list, const char *word)
 	return 0;
 }
 
-static void h_list(struct api_server *s, struct MHD_Connection *c, struct api_resp *r)
+/* Without the read right a client lists its own jobs only. */
+static void h_list(struct api_server *s, struct MHD_Connection *c, struct api_req *q,
+		   struct api_resp *r)
 {
 	const char *states = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "state");
 	const char *client = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "client");
-	json_t *all = sched_jobs_all(s->db), *out = json_array(), *job;
+	json_t *all, *out, *job;
 	size_t i;
+	if (!(q->who.rights & (MPC_RIGHT_READ | MPC_RIGHT_ADMIN))) {
+		if (client != NULL && *client && strcmp(client, q->who.sig.client) != 0) {
+			api_set_error(r, MPC_EPERM,
+				      "client '%s' lacks the 'read' right (list the jobs of client "
+				      "'%s')",
+				      q->who.sig.client, client);
+			return;
+		}
+		client = q->who.sig.client;
+	}
+	all = sched_jobs_all(s->db);
+	out = json_array();
 	json_array_foreach(all, i, job)
 	{
 		if (states && *states &&
@@ -175,21 +199,32 @@ static json_t *load_job(struct api_server *s, const char *id_text, struct api_re
 	return job;
 }
 
+/* The job if the sender may see it: its own, or any with right. */
+static json_t *load_job_for(struct api_server *s, const char *id_text, struct api_req *q,
+			    unsigned right, const char *what, struct api_resp *r)
+{
+	json_t *job = load_job(s, id_text, r);
+	if (job != NULL &&
+	    !api_require_owner(q, r, json_string_value(json_object_get(job, "client")), right,
+			       what)) {
+		json_decref(job);
+		return NULL;
+	}
+	return job;
+}
+
 static void h_cancel(struct api_server *s, const char *id_text, struct api_req *q,
 		     struct api_resp *r)
 {
-	json_t *job = load_job(s, id_text, r), *body, *entry;
+	json_t *job = load_job_for(s, id_text, q, MPC_RIGHT_ADMIN, "cancel this job", r), *entry;
 	char errmsg[MPC_ERRMSG_SIZE] = "";
 	uint64_t index = 0;
 	int rv, outcome = 0;
 	if (job == NULL)
 		return;
-	body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
 	entry = json_pack("{s:s, s:O, s:s, s:I}", "op", "job_cancel", "job",
-			  json_object_get(job, "id"), "client",
-			  json_string_value(json_object_get(body, "client")) ?: "", "time_ms",
+			  json_object_get(job, "id"), "client", q->who.sig.client, "time_ms",
 			  now_ms());
-	json_decref(body);
 	rv = api_propose(s, entry, 1, &outcome, &index, errmsg);
 	json_decref(entry);
 	json_decref(job);
@@ -208,12 +243,19 @@ static void h_cancel(struct api_server *s, const char *id_text, struct api_req *
 	json_decref(job);
 }
 
-static void h_result(struct api_server *s, const char *id_text, struct api_resp *r)
+/* Results: the submitter's with the output right, anyone's with the read right. */
+static void h_result(struct api_server *s, const char *id_text, struct api_req *q,
+		     struct api_resp *r)
 {
-	json_t *job = load_job(s, id_text, r);
+	json_t *job = load_job_for(s, id_text, q, MPC_RIGHT_READ, "read this job's results", r);
 	const char *state;
 	if (job == NULL)
 		return;
+	if (!(q->who.rights & MPC_RIGHT_READ) &&
+	    !api_require(q, r, MPC_RIGHT_OUTPUT, "receive the outputs of its jobs")) {
+		json_decref(job);
+		return;
+	}
 	state = json_string_value(json_object_get(job, "state"));
 	if (strcmp(state, "COMPLETED") != 0)
 		api_set_error(r, MPC_ESTATE, "job %s is %s%s%s: no results", id_text, state,
@@ -239,10 +281,10 @@ void api_jobs_route(struct api_server *s, struct MHD_Connection *c, const char *
 		if (post)
 			return h_submit(s, q, r);
 		if (get)
-			return h_list(s, c, r);
+			return h_list(s, c, q, r);
 	} else if (sscanf(rest, "/%31[^/]/%31s", id, tail) >= 1) {
 		if (tail[0] == '\0' && get) {
-			json_t *job = load_job(s, id, r);
+			json_t *job = load_job_for(s, id, q, MPC_RIGHT_READ, "read this job", r);
 			if (job != NULL)
 				api_set_json(r, job_view(job, 1));
 			json_decref(job);
@@ -251,7 +293,7 @@ void api_jobs_route(struct api_server *s, struct MHD_Connection *c, const char *
 		if (post && strcmp(tail, "cancel") == 0)
 			return h_cancel(s, id, q, r);
 		if (get && strcmp(tail, "result") == 0)
-			return h_result(s, id, r);
+			return h_result(s, id, q, r);
 	}
 	api_set_error(r, MPC_ENOENT, "no such endpoint: %s /v1/jobs%s", method, rest);
 }

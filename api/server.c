@@ -7,9 +7,11 @@
 #include "common/log.h"
 #include "engine/service.h"
 #include "store/catalog.h"
+#include "store/signed_req.h"
 #include "store/staging.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -18,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #define BODY_MAX ((size_t)STORE_CHUNK_MAX + 4096)
@@ -32,6 +35,7 @@ unsigned api_http_status(int rv)
 	case MPC_ENOENT: return 404;
 	case MPC_EINVAL:
 	case MPC_ERANGE: return 400;
+	case MPC_EAUTH: return 401;
 	case MPC_EPERM:
 	case MPC_ECRYPTO: return 403;
 	case MPC_ECONFLICT:
@@ -63,6 +67,28 @@ void api_set_json(struct api_resp *r, json_t *j)
 	r->status = 200;
 	json_decref(r->json);
 	r->json = j;
+}
+
+int api_require(struct api_req *q, struct api_resp *r, unsigned right, const char *what)
+{
+	char msg[MPC_ERRMSG_SIZE];
+	if (api_auth_has(&q->who, right, what, msg))
+		return 1;
+	api_set_error(r, MPC_EPERM, "%s", msg);
+	return 0;
+}
+
+int api_require_owner(struct api_req *q, struct api_resp *r, const char *client, unsigned right,
+		      const char *what)
+{
+	if (client != NULL && q->who.ci != NULL && strcmp(client, q->who.sig.client) == 0)
+		return 1;
+	if (q->who.rights & (right | MPC_RIGHT_ADMIN))
+		return 1;
+	api_set_error(r, MPC_EPERM,
+		      "client '%s' may not %s: it belongs to client '%s' (needs the '%s' right)",
+		      q->who.sig.client, what, client ? client : "", api_right_name(right));
+	return 0;
 }
 
 static uint64_t arg_u64(struct MHD_Connection *c, const char *name, uint64_t def)
@@ -181,23 +207,45 @@ static int wait_revision(struct api_server *s, struct MHD_Connection *c, struct 
 	return 0;
 }
 
-static void h_tables(struct api_server *s, struct MHD_Connection *c, struct api_resp *r)
+/* The catalog: all of it with the read right; a client that may only
+ * append sees the tables it may append to. */
+static void h_tables(struct api_server *s, struct MHD_Connection *c, struct api_req *q,
+		     struct api_resp *r)
 {
 	json_t *arr;
 	uint64_t rev;
+	if (!(q->who.rights & (MPC_RIGHT_READ | MPC_RIGHT_ADMIN | MPC_RIGHT_APPEND)) &&
+	    !api_require(q, r, MPC_RIGHT_READ, "list tables"))
+		return;
 	if (wait_revision(s, c, r, &rev) != 0)
 		return;
 	store_catalog_tables(s->db, rev, &arr);
+	if (!(q->who.rights & (MPC_RIGHT_READ | MPC_RIGHT_ADMIN))) {
+		for (size_t i = json_array_size(arr); i-- > 0;) {
+			const char *name =
+				json_string_value(json_object_get(json_array_get(arr, i), "name"));
+			if (name == NULL || !mpc_client_may_append(q->who.ci, name))
+				json_array_remove(arr, i);
+		}
+	}
 	api_set_json(r, json_pack("{s:o, s:I}", "tables", arr, "revision",
 			      (json_int_t)(rev ? rev : store_fsm_applied(s->fsm))));
 }
 
 static void h_table(struct api_server *s, struct MHD_Connection *c, const char *name,
-		    struct api_resp *r)
+		    struct api_req *q, struct api_resp *r)
 {
 	json_t *t;
 	uint64_t rev;
 	int rv;
+	if (!(q->who.ci != NULL && mpc_client_may_append(q->who.ci, name)) &&
+	    !(q->who.rights & (MPC_RIGHT_READ | MPC_RIGHT_ADMIN))) {
+		api_set_error(r, MPC_EPERM,
+			      "client '%s' lacks the 'append:%s' and the 'read' right (describe "
+			      "table '%s')",
+			      q->who.sig.client, name, name);
+		return;
+	}
 	if (wait_revision(s, c, r, &rev) != 0)
 		return;
 	rv = store_catalog_table(s->db, name, rev, arg_u64(c, "segments", 0) != 0, &t);
@@ -236,8 +284,22 @@ static void add_local(struct api_server *s, const char *id, json_t *txn)
 							    (json_int_t)0, "sealed", 0));
 }
 
+/* A txn's own client may use it; others need right. A txn this party does
+ * not know (yet) passes: the handler reports it, or the FSM ignores it. */
+static int txn_access(struct api_server *s, struct api_req *q, struct api_resp *r, const char *id,
+		      unsigned right, const char *what)
+{
+	json_t *txn = NULL;
+	int ok = 1;
+	if (store_catalog_txn(s->db, id, &txn) == 0)
+		ok = api_require_owner(q, r, json_string_value(json_object_get(txn, "client")), right,
+				       what);
+	json_decref(txn);
+	return ok;
+}
+
 static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char *id,
-		      struct api_resp *r)
+		      struct api_req *q, struct api_resp *r)
 {
 	uint64_t wait_ms = arg_u64(c, "wait", 0);
 	uint64_t until = (uint64_t)time(NULL) * 1000 + (wait_ms > 60000 ? 60000 : wait_ms);
@@ -258,6 +320,11 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 		api_set_error(r, rv, "txn %s: %s", id, rv == MPC_ENOENT ? "unknown transaction" : mpc_strerror(rv));
 		return;
 	}
+	if (!api_require_owner(q, r, json_string_value(json_object_get(txn, "client")),
+			       MPC_RIGHT_READ, "read this transaction")) {
+		json_decref(txn);
+		return;
+	}
 	add_local(s, id, txn);
 	api_set_json(r, txn);
 }
@@ -265,27 +332,41 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp *r)
 {
 	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
-	json_t *entry, *txn = NULL;
-	const char *table, *client;
-	uint8_t rnd[STORE_TXN_ID_LEN / 2];
-	char id[STORE_TXN_ID_LEN + 1], err[MPC_ERRMSG_SIZE] = "";
+	json_t *entry, *txn = NULL, *auth;
+	const char *table, *named, *client = q->who.sig.client;
+	char err[MPC_ERRMSG_SIZE] = "", what[160];
+	/* the txn id is the signed nonce: one signed begin makes at most one txn,
+	 * also when it is replayed to another party (store/signed_req.h) */
+	const char *id = q->who.sig.nonce;
 	uint64_t index = 0;
 	int outcome = 0, rv;
 
 	if (body == NULL || !json_is_object(body)) {
-		api_set_error(r, MPC_EINVAL, "body must be a JSON object {table, client, create, columns}");
+		api_set_error(r, MPC_EINVAL, "body must be a JSON object {table, create, columns}");
 		json_decref(body);
 		return;
 	}
 	table = json_string_value(json_object_get(body, "table"));
-	client = json_string_value(json_object_get(body, "client"));
-	if (table == NULL || client == NULL) {
-		api_set_error(r, MPC_EINVAL, "begin needs 'table' and 'client'");
+	named = json_string_value(json_object_get(body, "client"));
+	if (table == NULL) {
+		api_set_error(r, MPC_EINVAL, "begin needs 'table'");
 		json_decref(body);
 		return;
 	}
-	randombytes_buf(rnd, sizeof rnd);
-	sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
+	if (named != NULL && strcmp(named, client) != 0) {
+		api_set_error(r, MPC_EPERM, "body names client '%s' but the request is signed by '%s'",
+			      named, client);
+		json_decref(body);
+		return;
+	}
+	snprintf(what, sizeof what, "append to table '%s'", table);
+	if (q->who.ci == NULL || !mpc_client_may_append(q->who.ci, table)) {
+		api_set_error(r, MPC_EPERM, "client '%s' lacks the 'append:%s' right (%s)", client,
+			      table, what);
+		json_decref(body);
+		return;
+	}
+	/* the parameters the FSM applies are those of the signed body */
 	entry = json_pack("{s:s, s:s, s:s, s:s, s:b}", "op", "begin", "txn", id, "table", table,
 			  "client", client, "create", json_is_true(json_object_get(body, "create")));
 	if (json_object_get(body, "columns"))
@@ -293,6 +374,13 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 	if (json_integer_value(json_object_get(body, "timeout_ms")) > 0)
 		json_object_set(entry, "timeout_ms", json_object_get(body, "timeout_ms"));
 	json_decref(body);
+	auth = store_signed_req_pack(&q->who.sig, "POST", q->uri, q->body, q->len);
+	if (auth == NULL) {
+		json_decref(entry);
+		api_set_error(r, MPC_EINVAL, "begin: body must be UTF-8 JSON");
+		return;
+	}
+	json_object_set_new(entry, "auth", auth);
 	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	if (rv != 0) {
 		json_decref(entry);
@@ -302,6 +390,7 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 	if (outcome == 0) {
 		/* Accepted: answer from the entry; later calls carry the revision. */
 		json_object_del(entry, "op");
+		json_object_del(entry, "auth");
 		json_object_set_new(entry, "id", json_string(id));
 		json_object_del(entry, "txn");
 		json_object_set_new(entry, "state", json_string("pending"));
@@ -378,6 +467,8 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 	if (wait_revision(s, c, r, &rev) != 0) /* the begin may not be applied here yet */
 		return;
+	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "upload to this transaction"))
+		return;
 	plen = q->len - crypto_box_SEALBYTES;
 	/* Shares arrive sealed to this party's X25519 key: only it can read them.
 	 * Opened in place (libsodium allows the overlap): no second buffer. */
@@ -426,10 +517,12 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 }
 
 static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const char *id,
-			  struct api_resp *r)
+			  struct api_req *q, struct api_resp *r)
 {
 	uint64_t rev;
 	if (wait_revision(s, c, r, &rev) != 0)
+		return;
+	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "prepare this transaction"))
 		return;
 	do_prepare(s, id, r);
 }
@@ -515,6 +608,10 @@ static void h_txn_abort(struct api_server *s, const char *id, struct api_req *q,
 	json_t *e, *txn;
 	int outcome, rv;
 
+	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "abort this transaction")) {
+		json_decref(body);
+		return;
+	}
 	snprintf(full, sizeof full, "aborted by client%s%s", reason ? ": " : "", reason ? reason : "");
 	json_decref(body);
 	e = json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", id, "reason", full);
@@ -600,27 +697,33 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 		goto notfound;
 	if (n == 2 && get && strcmp(seg[1], "health") == 0)
 		return h_health(s, r);
-	if (n == 2 && get && strcmp(seg[1], "raft") == 0)
-		return h_raft(s, r);
+	if (n == 2 && get && strcmp(seg[1], "raft") == 0) {
+		if (api_require(q, r, MPC_RIGHT_READ, "read the raft status"))
+			h_raft(s, r);
+		return;
+	}
 	if (n == 2 && get && strcmp(seg[1], "verify") == 0)
 		return h_verify(s, r);
 	if (strcmp(seg[1], "tables") == 0) {
 		if (n == 2 && get)
-			return h_tables(s, c, r);
+			return h_tables(s, c, q, r);
 		if (n == 3 && get)
-			return h_table(s, c, seg[2], r);
+			return h_table(s, c, seg[2], q, r);
 	}
 	if (strcmp(seg[1], "txns") == 0) {
-		if (n == 2 && get)
-			return h_txns(s, c, r);
+		if (n == 2 && get) {
+			if (api_require(q, r, MPC_RIGHT_READ, "list transactions"))
+				h_txns(s, c, r);
+			return;
+		}
 		if (n == 2 && post)
 			return h_txn_begin(s, q, r);
 		if (n == 3 && get)
-			return h_txn_get(s, c, seg[2], r);
+			return h_txn_get(s, c, seg[2], q, r);
 		if (n == 4 && put && strcmp(seg[3], "chunks") == 0)
 			return h_txn_chunk(s, c, seg[2], q, r);
 		if (n == 4 && post && strcmp(seg[3], "prepare") == 0)
-			return h_txn_prepare(s, c, seg[2], r);
+			return h_txn_prepare(s, c, seg[2], q, r);
 		if (n == 4 && post && strcmp(seg[3], "abort") == 0)
 			return h_txn_abort(s, seg[2], q, r);
 	}
@@ -761,6 +864,73 @@ static char *metrics_text(struct api_server *s)
 	return b.data;
 }
 
+/* Routes served without a client signature: liveness, the catalog digest
+ * that parties compare (verify --all), and party-to-party calls, which
+ * carry the pair's MAC instead (api/peer.c). docs/threat-model.md. */
+static int route_is_open(const char *method, const char *url)
+{
+	if (strcmp(method, "GET") == 0)
+		return strcmp(url, "/v1/health") == 0 || strcmp(url, "/v1/verify") == 0;
+	return strcmp(method, "POST") == 0 && strcmp(url, "/v1/internal/propose") == 0;
+}
+
+/* The one check of client signatures, before any route runs (DESIGN.md §6). */
+static int authenticate(struct api_server *s, struct MHD_Connection *c, const char *method,
+			struct api_req *q, struct api_resp *r)
+{
+	const char *client = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MPC_REQSIG_HDR_CLIENT);
+	const char *time = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MPC_REQSIG_HDR_TIME);
+	const char *nonce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MPC_REQSIG_HDR_NONCE);
+	const char *sig64 = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MPC_REQSIG_HDR_SIG);
+	char err[MPC_ERRMSG_SIZE] = "", *end;
+	struct mpc_reqsig sig;
+	struct timeval tv;
+	int rv;
+
+	if (client == NULL || time == NULL || nonce == NULL || sig64 == NULL) {
+		api_set_error(r, MPC_EAUTH,
+			      "unsigned request %s %s: the headers " MPC_REQSIG_HDR_CLIENT
+			      ", " MPC_REQSIG_HDR_TIME ", " MPC_REQSIG_HDR_NONCE
+			      " and " MPC_REQSIG_HDR_SIG " are required (docs/rest-api.md)",
+			      method, q->uri);
+		return -1;
+	}
+	memset(&sig, 0, sizeof sig);
+	errno = 0;
+	sig.time_ms = strtoll(time, &end, 10);
+	if (strlen(client) >= sizeof sig.client || strlen(nonce) >= sizeof sig.nonce ||
+	    strlen(sig64) >= sizeof sig.sig || errno != 0 || end == time || *end != '\0') {
+		api_set_error(r, MPC_EAUTH, "malformed signature headers of %s %s", method, q->uri);
+		return -1;
+	}
+	strcpy(sig.client, client);
+	strcpy(sig.nonce, nonce);
+	strcpy(sig.sig, sig64);
+	gettimeofday(&tv, NULL);
+	rv = api_auth_check(s->conf, s->nonces, (int64_t)s->conf->replay_window_s * 1000,
+			    (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000, &sig, method, q->uri,
+			    q->body, q->len, &q->who, err);
+	if (rv != 0) {
+		api_set_error(r, rv, "%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* MHD_OPTION_URI_LOG_CALLBACK: the request target exactly as sent (the
+ * handler only gets the decoded path); becomes the request's state. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+	struct api_req *q = calloc(1, sizeof *q);
+	(void)cls;
+	(void)c;
+	if (q != NULL && (q->uri = strdup(uri)) == NULL) {
+		free(q);
+		q = NULL;
+	}
+	return q;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *upload,
 				  size_t *upload_size, void **con_cls)
@@ -772,12 +942,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	enum MHD_Result ret;
 	char *text;
 
-	if (q == NULL) {
+	if (q == NULL)
+		return MHD_NO; /* on_uri ran out of memory */
+	if (!q->started) {
 		const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
-		q = calloc(1, sizeof *q);
-		if (q == NULL)
-			return MHD_NO;
+		q->started = 1;
 		/* One allocation for the announced body instead of growing per piece;
 		 * large bodies (share chunks) reuse this connection thread's buffer. */
 		q->cap = cl ? strtoull(cl, NULL, 10) : 0;
@@ -824,7 +994,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	}
 	if (q->too_big)
 		api_set_error(&r, MPC_EINVAL, "request body larger than %zu bytes", BODY_MAX);
-	else
+	else if (route_is_open(method, url) || authenticate(s, c, method, q, &r) == 0)
 		route(s, c, method, url, q, &r);
 	if (r.status >= 500 || (r.status >= 400 && r.status != 404))
 		LOG_INFO("%s %s -> %u %s", method, url, r.status,
@@ -847,6 +1017,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (q != NULL) {
 		if (!q->borrowed)
 			free(q->body);
+		free(q->uri);
 		free(q);
 		*con_cls = NULL;
 	}
@@ -873,8 +1044,15 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 		return MPC_ECONFIG;
 	}
 	s = calloc(1, sizeof *s);
+	/* room for the nonces of ~2 windows at a few thousand requests per second */
+	if (s != NULL && (s->nonces = api_nonce_cache_new((size_t)1 << 18)) == NULL) {
+		free(s);
+		s = NULL;
+	}
 	if (s == NULL || api_peer_init(conf) != 0) {
 		freeaddrinfo(ai);
+		if (s != NULL)
+			api_nonce_cache_free(s->nonces);
 		free(s);
 		mpc_errmsg_printf(errmsg, "cannot derive the party MAC keys");
 		return MPC_ECRYPTO;
@@ -889,13 +1067,15 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 					  MHD_USE_ERROR_LOG,
 				  (uint16_t)me->api_port, NULL, NULL, on_request, s,
 				  MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_NOTIFY_COMPLETED,
-				  on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+				  on_completed, s, MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
+				  MHD_OPTION_CONNECTION_TIMEOUT, 120u,
 				  MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u, MHD_OPTION_END);
 	freeaddrinfo(ai);
 	if (s->mhd == NULL) {
 		mpc_errmsg_printf(errmsg, "cannot listen on %s:%u (port in use?)", me->host,
 				  me->api_port);
 		api_peer_free();
+		api_nonce_cache_free(s->nonces);
 		free(s);
 		return MPC_EIO;
 	}
@@ -909,5 +1089,6 @@ void api_server_stop(struct api_server *srv)
 		return;
 	MHD_stop_daemon(srv->mhd);
 	api_peer_free();
+	api_nonce_cache_free(srv->nonces);
 	free(srv);
 }

@@ -37,8 +37,8 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
 	char *text;
 	int rv;
 
-	body = json_pack("{s:s, s:s, s:b}", "table", table, "client", mpc_client_name(cl), "create",
-			 create);
+	/* the client is the signer of the request (client/http.c), not a body field */
+	body = json_pack("{s:s, s:b}", "table", table, "create", create);
 	if (columns != NULL)
 		json_object_set(body, "columns", columns);
 	if (timeout_ms > 0)

@@ -3,6 +3,7 @@
 #include "common/curl_handle.h"
 #include "common/dynbuf.h"
 #include "common/err.h"
+#include "common/reqsig.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -28,11 +29,13 @@ int mpc_client_open(const char *path, struct mpc_client **out, char *errmsg)
 		return rv;
 	}
 	cl->cluster = cl->conf->cluster;
+	cl->sign_sk = cl->conf->sign_sk;
+	snprintf(cl->signer, sizeof cl->signer, "%s", cl->conf->name);
 	*out = cl;
 	return 0;
 }
 
-int mpc_client_open_cluster(const struct mpc_cluster *c, struct mpc_client **out)
+int mpc_client_open_party(const struct mpc_party_conf *pc, struct mpc_client **out)
 {
 	struct mpc_client *cl = calloc(1, sizeof *cl);
 	if (cl == NULL)
@@ -41,7 +44,9 @@ int mpc_client_open_cluster(const struct mpc_cluster *c, struct mpc_client **out
 		free(cl);
 		return MPC_ECRYPTO;
 	}
-	cl->cluster = c;
+	cl->cluster = pc->cluster;
+	cl->sign_sk = pc->sign_sk;
+	snprintf(cl->signer, sizeof cl->signer, MPC_REQSIG_PARTY_PREFIX "%d", pc->party_id);
 	*out = cl;
 	return 0;
 }
@@ -74,6 +79,7 @@ static int status_err(long status)
 {
 	switch (status) {
 	case 400: return MPC_EINVAL;
+	case 401: return MPC_EAUTH;
 	case 403: return MPC_EPERM;
 	case 404: return MPC_ENOENT;
 	case 409: return MPC_ECONFLICT;
@@ -83,12 +89,35 @@ static int status_err(long status)
 	}
 }
 
+/* Adds the signature headers of one request (DESIGN.md §6, common/reqsig.h):
+ * the one place where libmpcclient signs, for every call. */
+static int sign_headers(const struct mpc_client *cl, const char *method, const char *path,
+			const void *body, size_t len, struct curl_slist **hdrs)
+{
+	struct mpc_reqsig sig;
+	char hdr[256];
+	int rv = mpc_reqsig_sign(cl->sign_sk, cl->signer, cl->cluster->id_hex, method, path, body,
+				 len, &sig);
+	if (rv != 0)
+		return rv;
+	snprintf(hdr, sizeof hdr, MPC_REQSIG_HDR_CLIENT ": %s", sig.client);
+	*hdrs = curl_slist_append(*hdrs, hdr);
+	snprintf(hdr, sizeof hdr, MPC_REQSIG_HDR_TIME ": %lld", (long long)sig.time_ms);
+	*hdrs = curl_slist_append(*hdrs, hdr);
+	snprintf(hdr, sizeof hdr, MPC_REQSIG_HDR_NONCE ": %s", sig.nonce);
+	*hdrs = curl_slist_append(*hdrs, hdr);
+	snprintf(hdr, sizeof hdr, MPC_REQSIG_HDR_SIG ": %s", sig.sig);
+	*hdrs = curl_slist_append(*hdrs, hdr);
+	return 0;
+}
+
 /* Sets curl up for one call; *hdrs must be freed by the caller after the transfer. */
-static void call_setup(CURL *curl, const struct mpc_party_info *p, const char *method,
-		       const char *path, const void *body, size_t len, struct mpc_dynbuf *bb,
-		       struct curl_slist **hdrs)
+static int call_setup(const struct mpc_client *cl, CURL *curl, const struct mpc_party_info *p,
+		      const char *method, const char *path, const void *body, size_t len,
+		      struct mpc_dynbuf *bb, struct curl_slist **hdrs)
 {
 	char url[1024];
+	int rv;
 	snprintf(url, sizeof url, "http://%s:%u%s", p->host, p->api_port, path);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
@@ -103,7 +132,9 @@ static void call_setup(CURL *curl, const struct mpc_party_info *p, const char *m
 		curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? len : 0));
 		*hdrs = curl_slist_append(*hdrs, "Content-Type: application/octet-stream");
 	}
+	rv = sign_headers(cl, method, path, body, body ? len : 0, hdrs);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, *hdrs);
+	return rv;
 }
 
 /* Interprets a finished transfer: the one mapping from HTTP status to MPC_E*. */
@@ -162,7 +193,12 @@ int mpc_client_call_on(struct mpc_client *cl, CURL *curl, int party, const char 
 	if (party < 0 || party >= cl->cluster->n_parties)
 		return MPC_EINVAL;
 	curl_easy_reset(curl);
-	call_setup(curl, &cl->cluster->parties[party], method, path, body, len, &bb, &hdrs);
+	if (call_setup(cl, curl, &cl->cluster->parties[party], method, path, body, len, &bb,
+		       &hdrs) != 0) {
+		curl_slist_free_all(hdrs);
+		mpc_errmsg_printf(errmsg, "%s %s: request path too long to sign", method, path);
+		return MPC_EINVAL;
+	}
 	cc = curl_easy_perform(curl);
 	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	curl_slist_free_all(hdrs);
@@ -195,7 +231,8 @@ int mpc_client_call_many(struct mpc_client *cl, struct mpc_call *calls, int n)
 		if (mpc_client_party_handle(cl, p) == NULL)
 			return MPC_ENOMEM;
 		curl_easy_reset(cl->party_handle[p]);
-		call_setup(cl->party_handle[p], &cl->cluster->parties[p], calls[i].method,
+		/* paths are at most 256 bytes here: signing them cannot fail */
+		call_setup(cl, cl->party_handle[p], &cl->cluster->parties[p], calls[i].method,
 			   calls[i].path, calls[i].body, calls[i].len, &bb[i], &hdrs[i]);
 		curl_easy_setopt(cl->party_handle[p], CURLOPT_PRIVATE, (void *)(intptr_t)i);
 		curl_multi_add_handle(cl->multi, cl->party_handle[p]);

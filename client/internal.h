@@ -8,8 +8,12 @@
 #include <curl/curl.h>
 
 struct mpc_client {
-	struct mpc_client_conf *conf; /* NULL for a cluster-only client */
+	struct mpc_client_conf *conf; /* NULL for a party admin */
 	const struct mpc_cluster *cluster;
+	/* Every request is signed (common/reqsig.h) as `signer` with sign_sk:
+	 * the client's key, or a party's own key for its admin ("party:N"). */
+	const uint8_t *sign_sk;
+	char signer[MPC_NAME_MAX];
 	/* One persistent handle per party for calls made in parallel: their
 	 * connections stay open across calls (one thread uses a client at a time). */
 	CURL *party_handle[MPC_MAX_PARTIES];

@@ -20,7 +20,7 @@ int mpc_job_submit(struct mpc_client *cl, const char *file_name, const char *pro
 		   const char *name, const char *queue, int priority, json_t *args, json_t **job,
 		   char *errmsg)
 {
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i}", "client", mpc_client_name(cl),
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i}",
 				 "file", file_name ? file_name : "job.mpc", "program", program,
 				 "name", name ? name : "job", "queue", queue ? queue : "default",
 				 "priority", priority);
@@ -107,15 +107,9 @@ int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 
 int mpc_job_cancel(struct mpc_client *cl, uint64_t id, char *errmsg)
 {
-	char path[64], *text;
-	json_t *body = json_pack("{s:s}", "client", mpc_client_name(cl));
-	int rv;
+	char path[64];
 	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "/cancel", id);
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	rv = mpc_client_call_any(cl, "POST", path, text, strlen(text), NULL, errmsg);
-	free(text);
-	return rv;
+	return mpc_client_call_any(cl, "POST", path, "{}", 2, NULL, errmsg);
 }
 
 int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *errmsg)

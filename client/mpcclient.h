@@ -14,12 +14,14 @@ struct mpc_client;
 /* Opens a client from its config file: path, else $MPC_CONFIG, else
  * ~/.config/mpcstore/client.conf. Caller frees with mpc_client_close(). */
 int mpc_client_open(const char *path, struct mpc_client **out, char *errmsg);
-/* Opens an unauthenticated client over a cluster description, for admin
- * tools running with a party config. c must outlive the client. */
-int mpc_client_open_cluster(const struct mpc_cluster *c, struct mpc_client **out);
+/* Opens a client for a party's own administrator (mpcstore-tool -c
+ * mpcd.conf): requests are signed as "party:N" with the party's key, which
+ * that party's API accepts for reading (GET) only and other parties refuse.
+ * pc must outlive the client. */
+int mpc_client_open_party(const struct mpc_party_conf *pc, struct mpc_client **out);
 void mpc_client_close(struct mpc_client *cl);
 const struct mpc_cluster *mpc_client_cluster(const struct mpc_client *cl);
-/* The client's name ("" for a cluster-only client). */
+/* The client's name ("" for a party admin). */
 const char *mpc_client_name(const struct mpc_client *cl);
 
 /* One API call to party. body may be NULL. On a 2xx answer returns 0 and

@@ -190,8 +190,12 @@ static int cluster_key(void *vctx, const char *section, const char *key, const c
 				ci = &c->clients[i];
 		if (ci == NULL) {
 			if (c->n_clients == MPC_MAX_CLIENTS || strlen(name) >= MPC_NAME_MAX ||
-			    name[0] == '\0') {
-				mpc_errmsg_printf(errmsg, "too many clients or bad client name");
+			    name[0] == '\0' || strpbrk(name, ": \t") != NULL) {
+				/* ':' is kept for the "party:N" admin identity (common/reqsig.h) */
+				mpc_errmsg_printf(errmsg,
+						  "too many clients or bad client name '%s' (at most "
+						  "%d characters, no ':' or blanks)",
+						  name, MPC_NAME_MAX - 1);
 				return MPC_ECONFIG;
 			}
 			ci = &c->clients[c->n_clients++];
@@ -276,10 +280,10 @@ static int check_secret_file(const char *path, char *errmsg)
 		mpc_errmsg_printf(errmsg, "%s: %s", path, strerror(errno));
 		return MPC_ECONFIG;
 	}
-	if (st.st_mode & 0007) {
+	if (st.st_mode & 0077) {
 		mpc_errmsg_printf(errmsg,
-				  "%s: holds secret keys but is readable by others (mode %03o); "
-				  "run chmod 600 %s",
+				  "%s: holds secret keys but is readable by group or others "
+				  "(mode %03o); run chmod 600 %s",
 				  path, (unsigned)(st.st_mode & 0777), path);
 		return MPC_EPERM;
 	}
@@ -374,6 +378,13 @@ static int party_key(void *vctx, const char *section, const char *key, const cha
 			pc->snapshot_trailing = v;
 		return 0;
 	}
+	if (strcmp(section, "api") == 0 && strcmp(key, "replay_window_s") == 0) {
+		if (parse_uint(value, 3600, &pc->replay_window_s) != 0 || pc->replay_window_s < 1) {
+			mpc_errmsg_printf(errmsg, "replay_window_s must be 1..3600 seconds");
+			return MPC_ECONFIG;
+		}
+		return 0;
+	}
 	if (strcmp(section, "log") == 0 && strcmp(key, "level") == 0) {
 		if (strlen(value) >= sizeof pc->log_level) {
 			mpc_errmsg_printf(errmsg, "bad log level");
@@ -405,6 +416,7 @@ int mpc_party_conf_load(const char *path, struct mpc_party_conf **out, char *err
 	/* DESIGN.md §11: below 8192 canonical/raft stalls ~100 ms per snapshot */
 	pc->snapshot_threshold = 8192;
 	pc->snapshot_trailing = 2048;
+	pc->replay_window_s = 60;
 	rv = ini_parse_file(path, party_key, pc, errmsg);
 	if (rv != 0)
 		goto err;

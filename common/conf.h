@@ -60,6 +60,7 @@ struct mpc_party_conf {
 	char log_level[16];
 	unsigned snapshot_threshold; /* [raft], default 8192 entries */
 	unsigned snapshot_trailing;  /* [raft], default 2048 entries */
+	unsigned replay_window_s;    /* [api]: signed requests within +-this of our clock; 60 */
 	uint8_t *sign_sk; /* sodium_malloc'd, MPC_SIGN_SK_BYTES */
 	uint8_t *box_sk;  /* sodium_malloc'd, MPC_KEY_BYTES */
 	struct mpc_cluster *cluster;
@@ -85,8 +86,8 @@ int mpc_client_may_append(const struct mpc_client_info *ci, const char *table);
 int mpc_rights_parse(const char *text, unsigned *rights, char *tables, size_t tables_size,
 		     char *errmsg);
 
-/* Loads mpcd.conf and the cluster.conf it names. The file must not be readable
- * by others (mode & 0007), since it holds secret keys. Caller frees with
+/* Loads mpcd.conf and the cluster.conf it names. The file must not be
+ * accessible by group or others (mode & 0077), since it holds secret keys. Caller frees with
  * mpc_party_conf_free() (which zeroes the keys). */
 int mpc_party_conf_load(const char *path, struct mpc_party_conf **out, char *errmsg);
 void mpc_party_conf_free(struct mpc_party_conf *pc);

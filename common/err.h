@@ -25,7 +25,8 @@
 	X(MPC_EUNAVAIL, -16, "unavailable")                                \
 	X(MPC_ESHUTDOWN, -17, "shutting down")                             \
 	X(MPC_ERANGE, -18, "value out of range")                           \
-	X(MPC_EOVERLAP, -19, "range overlaps one already handed out")
+	X(MPC_EOVERLAP, -19, "range overlaps one already handed out")      \
+	X(MPC_EAUTH, -20, "request not authenticated")
 
 enum mpc_err {
 #define MPC_ERR_ENUM(name, value, text) name = value,

@@ -2,7 +2,8 @@ noinst_LTLIBRARIES += libmpccommon.la
 libmpccommon_la_SOURCES = common/err.c common/err.h common/log.c common/log.h \
 	common/ini.c common/ini.h common/conf.c common/conf.h \
 	common/fault.c common/fault.h common/dynbuf.c common/dynbuf.h \
-	common/curl_handle.c common/curl_handle.h common/deadline.c common/deadline.h
+	common/curl_handle.c common/curl_handle.h common/deadline.c common/deadline.h \
+	common/reqsig.c common/reqsig.h
 libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CURL_CFLAGS)
 libmpccommon_la_LIBADD = $(SODIUM_LIBS) $(CURL_LIBS) -lpthread
 

@@ -5,6 +5,7 @@
 #include "scheduler/lang.h"
 #include "scheduler/sched_plan.h"
 #include "store/catalog.h"
+#include "store/signed_req.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -234,23 +235,57 @@ static void finish(json_t *job, int state, const char *reason, json_t *e)
 	json_object_set(job, "end_ms", json_object_get(e, "time_ms"));
 }
 
+/* The job comes from the client's signed request (DESIGN.md §6): its
+ * fields replace the entry's, so the proposing party cannot change them,
+ * and the client must hold the submit right. 0, or the FAILED reason
+ * ("BadSignature", "AccessDenied") with the details in why. */
+static const char *submit_signed(struct sched_fsm *f, json_t *e, char *why, size_t size)
+{
+	static const char *const fields[] = {"name", "queue", "priority", "file",
+					     "program", "args", NULL};
+	const struct mpc_client_info *ci;
+	json_t *body;
+	if (f->cluster == NULL ||
+	    store_signed_req_open(f->cluster, e, "POST", "/v1/jobs", "req", &ci, &body, why,
+				  size) != 0)
+		return "BadSignature";
+	for (int i = 0; fields[i]; i++) {
+		json_t *v = json_object_get(body, fields[i]);
+		if (v != NULL)
+			json_object_set(e, fields[i], v);
+		else
+			json_object_del(e, fields[i]);
+	}
+	json_decref(body);
+	if (!(ci->rights & (MPC_RIGHT_SUBMIT | MPC_RIGHT_ADMIN))) {
+		snprintf(why, size, "client '%s' lacks the 'submit' right", ci->name);
+		return "AccessDenied";
+	}
+	return NULL;
+}
+
 static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e, uint64_t index)
 {
 	const char *req = json_string_value(json_object_get(e, "req"));
-	const char *program = json_string_value(json_object_get(e, "program"));
-	const char *client = json_string_value(json_object_get(e, "client"));
-	const char *file = json_string_value(json_object_get(e, "file"));
-	json_t *args = json_object_get(e, "args"), *st, *job;
+	const char *program, *client, *file, *refused;
+	json_t *args, *st, *job;
 	struct sched_ir *ir = NULL;
 	struct sched_plan *plan = NULL;
-	char key[160], num[24], *err;
+	char key[160], num[24], *err, why[400] = "";
 	uint64_t id;
 	int rv;
 
-	if (req == NULL || strlen(req) > 100 || program == NULL || client == NULL)
+	if (req == NULL || strlen(req) > 100 || !json_is_string(json_object_get(e, "client")))
 		return MPC_EINVAL;
 	if (sched_job_by_req(f->db, req) != 0)
 		return 0; /* re-applied, or the same request twice: one job */
+	refused = submit_signed(f, e, why, sizeof why);
+	program = json_string_value(json_object_get(e, "program"));
+	client = json_string_value(json_object_get(e, "client"));
+	file = json_string_value(json_object_get(e, "file"));
+	args = json_object_get(e, "args");
+	if (program == NULL)
+		program = "";
 	if (!json_is_object(args)) {
 		json_object_set_new(e, "args", json_object());
 		args = json_object_get(e, "args");
@@ -278,6 +313,11 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		return MPC_EINVAL;
 	}
 	json_object_set_new(job, "req", json_string(req));
+	if (refused != NULL) {
+		json_object_set_new(job, "error", json_string(why));
+		finish(job, SCHED_JOB_FAILED, refused, e);
+		goto record;
+	}
 	/* compile against the catalog as applied so far: the same on every party */
 	rv = sched_compile(f->db, 0, file ? file : "job.mpc", program,
 			   args, &ir, err, SCHED_ERR_MAX);
@@ -293,6 +333,7 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	}
 	sched_plan_free(plan);
 	sched_ir_free(ir);
+record:
 	put_job(f, wb, job);
 	snprintf(key, sizeof key, "jobreq/%s", req);
 	snprintf(num, sizeof num, "%" PRIu64, id);

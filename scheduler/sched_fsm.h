@@ -57,6 +57,7 @@ int sched_job_state_final(int state);
 struct sched_fsm {
 	struct store_db *db;
 	int n_parties;
+	const struct mpc_cluster *cluster; /* client keys and rights, for job_submit */
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).

@@ -77,6 +77,7 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 		return MPC_ENOMEM;
 	svc->sf.db = db;
 	svc->sf.n_parties = n_parties;
+	svc->sf.cluster = fsm->cluster;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
 	fsm->ext_data = svc;

@@ -1,5 +1,6 @@
 /* Deterministic apply of catalog and transaction entries; one RocksDB WriteBatch per entry. */
 #include "store/fsm.h"
+#include "store/signed_req.h"
 #include "common/deadline.h"
 #include "common/fault.h"
 #include "common/log.h"
@@ -254,39 +255,67 @@ void store_columns_describe(json_t *cols, char *out, size_t size)
 
 /* ---- the four entry types ---- */
 
+/* The begin's parameters come from the client's signed request (DESIGN.md
+ * §6): they replace whatever the entry says, so the proposing party cannot
+ * change them. 0, or MPC_EPERM with "BadSignature: ..." in reason. */
+static int begin_signed(struct store_fsm *fsm, json_t *e, const struct mpc_client_info **ci,
+			char *reason, size_t size)
+{
+	static const char *const params[] = {"table", "create", "columns", "timeout_ms", NULL};
+	char why[400];
+	json_t *body;
+	if (store_signed_req_open(fsm->cluster, e, "POST", "/v1/txns", "txn", ci, &body, why,
+				  sizeof why) != 0) {
+		snprintf(reason, size, "BadSignature: %s", why);
+		return MPC_EPERM;
+	}
+	for (int i = 0; params[i]; i++) {
+		json_t *v = json_object_get(body, params[i]);
+		if (v != NULL)
+			json_object_set(e, params[i], v);
+		else
+			json_object_del(e, params[i]);
+	}
+	json_decref(body);
+	return 0;
+}
+
 static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
 		       char *changed_state)
 {
 	const char *id = json_string_value(json_object_get(e, "txn"));
-	const char *table = json_string_value(json_object_get(e, "table"));
-	const char *client = json_string_value(json_object_get(e, "client"));
-	json_t *cols = columns_canonical(json_object_get(e, "columns"));
-	int create = json_is_true(json_object_get(e, "create"));
-	json_int_t timeout = json_integer_value(json_object_get(e, "timeout_ms"));
+	const char *table, *client;
+	json_t *cols;
+	int create, signed_rv;
+	json_int_t timeout;
 	const struct mpc_client_info *ci;
 	json_t *txn, *tbl;
 	char key[128], reason[512] = "";
 	int outcome = 0;
 
-	if (!valid_txn_id(id)) {
-		json_decref(cols);
+	if (!valid_txn_id(id))
 		return MPC_EINVAL; /* not even recordable */
-	}
 	txn_key(key, id);
 	if ((txn = meta_get_json(fsm->db, key)) != NULL) {
 		json_decref(txn); /* a retried proposal: already applied */
-		json_decref(cols);
 		return 0;
 	}
+	signed_rv = begin_signed(fsm, e, &ci, reason, sizeof reason);
+	table = json_string_value(json_object_get(e, "table"));
+	client = json_string_value(json_object_get(e, "client"));
+	cols = columns_canonical(json_object_get(e, "columns"));
+	create = json_is_true(json_object_get(e, "create"));
+	timeout = json_integer_value(json_object_get(e, "timeout_ms"));
 	txn = json_pack("{s:s, s:s, s:s, s:b, s:s, s:I, s:I, s:{}}", "id", id, "table",
 			table ? table : "", "client", client ? client : "", "create", create,
 			"state", "pending", "begin_revision", (json_int_t)index, "timeout_ms",
 			timeout > 0 ? timeout : (json_int_t)fsm->cluster->txn_timeout_ms,
 			"prepared");
-	ci = client ? mpc_cluster_client(fsm->cluster, client) : NULL;
 	snprintf(key, sizeof key, "tbl/%s", table ? table : "");
 	tbl = store_name_valid(table) ? meta_get_json(fsm->db, key) : NULL;
-	if (!store_name_valid(table)) {
+	if (signed_rv != 0) {
+		outcome = signed_rv; /* reason set by begin_signed */
+	} else if (!store_name_valid(table)) {
 		snprintf(reason, sizeof reason,
 			 "invalid table name '%s' (letters, digits, _; at most 63)",
 			 table ? table : "");

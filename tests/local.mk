@@ -34,3 +34,6 @@ EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
 TESTS += tests/integration/mpcfs.sh
 EXTRA_DIST += tests/integration/mpcfs.sh
+# Signed requests and access control on a real cluster (issues 4 and 7).
+TESTS += tests/integration/access.sh
+EXTRA_DIST += tests/integration/access.sh

@@ -52,3 +52,11 @@ mpcresult_LDADD = $(MPC_JOB_TOOL_LDADD)
 mpccancel_SOURCES = tools/mpccancel.c
 mpccancel_CFLAGS = $(MPC_JOB_TOOL_CFLAGS)
 mpccancel_LDADD = $(MPC_JOB_TOOL_LDADD)
+
+# Helper of the access tests (issue 7): signed headers for curl, one signed call, raw proposals.
+noinst_PROGRAMS += mpc-signreq
+mpc_signreq_SOURCES = tests/mpc_signreq.c
+mpc_signreq_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS) $(SODIUM_CFLAGS)
+mpc_signreq_LDADD = libmpcapi.la libmpcclient.la libmpcsched.la libmpcengine.la libmpcstore.la \
+	libmpccommon.la $(MHD_LIBS) $(CURL_LIBS) $(RAFT_LIBS) $(UV_LIBS) $(ROCKSDB_LIBS) \
+	$(JANSSON_LIBS) $(SODIUM_LIBS) $(CRYPTO_LIBS) -lm -lpthread

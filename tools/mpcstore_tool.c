@@ -33,6 +33,8 @@ struct opts {
 	long limit;
 	uint64_t revision;
 	int json, all, force;
+	int n_clients;			/* cluster init --client NAME=RIGHTS */
+	const char *clients[32];
 };
 
 static void usage(FILE *f)
@@ -41,7 +43,10 @@ static void usage(FILE *f)
 		"Usage: mpcstore-tool [-c MPCD.CONF | --data-dir DIR] [--json] COMMAND [ARGS]\n\n"
 		"Commands:\n"
 		"  cluster init --parties N --dir DIR [--host H] [--base-port P] [--force]\n"
-		"                         write keys and configs for a local N-party cluster\n"
+		"               [--client NAME=RIGHTS]...\n"
+		"                         write keys and configs for a local N-party cluster;\n"
+		"                         each --client adds a client with its rights (e.g.\n"
+		"                         alice=append:t1,submit,output) and DIR/client/NAME.conf\n"
 		"  tables                 tables, rows, versions\n"
 		"  describe TABLE         columns and types, rows, version, segments\n"
 		"  dump TABLE [--column C] [--limit N]\n"
@@ -105,6 +110,68 @@ static void new_member_keys(uint8_t *sk, uint8_t *bsk, char *sign_pk, char *box_
 	mpc_key_encode(bsk, crypto_box_SECRETKEYBYTES, box_sk, 128);
 }
 
+/* Checks the --client NAME=RIGHTS options before anything is written. */
+static int clients_valid(const struct opts *o)
+{
+	for (int i = 0; i < o->n_clients; i++) {
+		const char *eq = strchr(o->clients[i], '=');
+		char name[MPC_NAME_MAX], err[MPC_ERRMSG_SIZE] = "", tables[512];
+		unsigned rights;
+		size_t len = eq ? (size_t)(eq - o->clients[i]) : 0;
+		if (eq == NULL || len == 0 || len >= sizeof name) {
+			fprintf(stderr, "mpcstore-tool: --client '%s': expected NAME=RIGHTS\n",
+				o->clients[i]);
+			return 0;
+		}
+		memcpy(name, o->clients[i], len);
+		name[len] = '\0';
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+			    len ||
+		    strcmp(name, "admin") == 0) {
+			fprintf(stderr,
+				"mpcstore-tool: --client '%s': the name must be letters, digits, _ "
+				"or - and not 'admin'\n",
+				o->clients[i]);
+			return 0;
+		}
+		for (int j = 0; j < i; j++)
+			if (strncmp(o->clients[j], o->clients[i], len + 1) == 0) {
+				fprintf(stderr, "mpcstore-tool: --client %s given twice\n", name);
+				return 0;
+			}
+		if (mpc_rights_parse(eq + 1, &rights, tables, sizeof tables, err) != 0) {
+			fprintf(stderr, "mpcstore-tool: --client '%s': %s\n", o->clients[i], err);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Appends [client.NAME] to the cluster text and writes DIR/client/FILE
+ * (mode 0600) with its secret keys. */
+static int write_client(const struct opts *o, const char *name, const char *rights,
+			const char *file, uint8_t *sk, uint8_t *bsk, char *cluster, size_t *n,
+			size_t cap, char *buf)
+{
+	char path[PATH_MAX], s1[128], s2[128], s3[128], s4[128];
+	int rv = 0;
+	new_member_keys(sk, bsk, s1, s2, s3, s4);
+	*n += (size_t)snprintf(cluster + *n, cap - *n,
+			       "[client.%s]\nsign_pk = %s\nbox_pk = %s\nrights = %s\n\n", name, s1,
+			       s2, rights);
+	snprintf(buf, cap,
+		 "# mpcstore client '%s': SECRET keys, keep this file mode 0600\n"
+		 "[client]\nname = %s\ncluster = ../cluster.conf\nsign_sk = %s\nbox_sk = %s\n",
+		 name, name, s3, s4);
+	snprintf(path, sizeof path, "%s/client/%s", o->dir, file);
+	if (write_file(path, buf, 0600) != 0)
+		rv = die("write %s: %s", path, strerror(errno));
+	sodium_memzero(buf, cap);
+	sodium_memzero(s3, sizeof s3);
+	sodium_memzero(s4, sizeof s4);
+	return rv;
+}
+
 static int cmd_cluster_init(struct opts *o)
 {
 	char path[PATH_MAX], *cluster, *buf;
@@ -118,6 +185,8 @@ static int cmd_cluster_init(struct opts *o)
 			MPC_MAX_PARTIES);
 		return EXIT_USAGE;
 	}
+	if (!clients_valid(o))
+		return EXIT_USAGE;
 	if (o->base_port < 1024 || o->base_port + 10u * (unsigned)o->parties > 65535) {
 		fprintf(stderr, "mpcstore-tool: --base-port %u leaves no room for %d parties\n",
 			o->base_port, o->parties);
@@ -163,24 +232,22 @@ static int cmd_cluster_init(struct opts *o)
 		sodium_memzero(s3, sizeof s3);
 		sodium_memzero(s4, sizeof s4);
 	}
-	new_member_keys(sk, bsk, s1, s2, s3, s4);
-	n += (size_t)snprintf(cluster + n, cap - n,
-			      "[client.admin]\nsign_pk = %s\nbox_pk = %s\n"
-			      "rights = admin, create, append:*, submit, read, output\n",
-			      s1, s2);
 	snprintf(path, sizeof path, "%s/client", o->dir);
 	if (mkdir(path, 0700) != 0 && errno != EEXIST)
 		return die("mkdir %s: %s", path, strerror(errno));
-	snprintf(buf, cap,
-		 "# mpcstore client 'admin': SECRET keys, keep this file mode 0600\n"
-		 "[client]\nname = admin\ncluster = ../cluster.conf\nsign_sk = %s\nbox_sk = %s\n",
-		 s3, s4);
-	snprintf(path, sizeof path, "%s/client/client.conf", o->dir);
-	if (write_file(path, buf, 0600) != 0)
-		return die("write %s: %s", path, strerror(errno));
-	sodium_memzero(buf, cap);
-	sodium_memzero(s3, sizeof s3);
-	sodium_memzero(s4, sizeof s4);
+	if (write_client(o, "admin", "admin, create, append:*, submit, read, output", "client.conf",
+			 sk, bsk, cluster, &n, cap, buf) != 0)
+		return 1;
+	for (int i = 0; i < o->n_clients; i++) {
+		char name[MPC_NAME_MAX], file[MPC_NAME_MAX + 8];
+		size_t len = (size_t)(strchr(o->clients[i], '=') - o->clients[i]);
+		memcpy(name, o->clients[i], len);
+		name[len] = '\0';
+		snprintf(file, sizeof file, "%s.conf", name);
+		if (write_client(o, name, o->clients[i] + len + 1, file, sk, bsk, cluster, &n, cap,
+				 buf) != 0)
+			return 1;
+	}
 	snprintf(path, sizeof path, "%s/cluster.conf", o->dir);
 	if (write_file(path, cluster, 0644) != 0)
 		return die("write %s: %s", path, strerror(errno));
@@ -199,6 +266,10 @@ static int cmd_cluster_init(struct opts *o)
 			printf("  party %d: %s/party%d/mpcd.conf  (api %s:%u)\n", i, o->dir, i,
 			       o->host, o->base_port + 10u * (unsigned)i + 1);
 		printf("  client admin: %s/client/client.conf\n", o->dir);
+		for (int i = 0; i < o->n_clients; i++)
+			printf("  client %.*s: %s/client/%.*s.conf\n",
+			       (int)(strchr(o->clients[i], '=') - o->clients[i]), o->clients[i], o->dir,
+			       (int)(strchr(o->clients[i], '=') - o->clients[i]), o->clients[i]);
 	}
 	return 0;
 }
@@ -228,7 +299,8 @@ static int ctx_open(struct opts *o, int need_db, struct ctx *c)
 			fprintf(stderr, "mpcstore-tool: %s\n", err);
 			return 1;
 		}
-		mpc_client_open_cluster(c->pc->cluster, &c->cl);
+		/* signs as "party:N": this party's API serves its own admin's reads */
+		mpc_client_open_party(c->pc, &c->cl);
 	}
 	if (need_db || o->data_dir != NULL) {
 		struct stat st;
@@ -610,7 +682,7 @@ int main(int argc, char **argv)
 		{"base-port", required_argument, NULL, 'P'}, {"force", no_argument, NULL, 'f'},
 		{"column", required_argument, NULL, 'C'}, {"limit", required_argument, NULL, 'L'},
 		{"all", no_argument, NULL, 'a'},	  {"revision", required_argument, NULL, 'R'},
-		{NULL, 0, NULL, 0}};
+		{"client", required_argument, NULL, 'K'}, {NULL, 0, NULL, 0}};
 	struct opts o = {.host = "127.0.0.1", .base_port = 7100, .limit = -1};
 	struct ctx c;
 	const char *cmd;
@@ -632,6 +704,13 @@ int main(int argc, char **argv)
 		case 'L': o.limit = atol(optarg); break;
 		case 'a': o.all = 1; break;
 		case 'R': o.revision = strtoull(optarg, NULL, 10); break;
+		case 'K':
+			if (o.n_clients == (int)(sizeof o.clients / sizeof o.clients[0])) {
+				fprintf(stderr, "mpcstore-tool: at most 32 --client options\n");
+				return EXIT_USAGE;
+			}
+			o.clients[o.n_clients++] = optarg;
+			break;
 		default: usage(stderr); return EXIT_USAGE;
 		}
 	}

@@ -102,7 +102,7 @@ grep -q "lease expired" "$T/long.out" || fail "attempt 1 not expired: $(cat "$T/
 mpcresult "$id2" --format json >"$T/res2.json" || fail "mpcresult $id2"
 check "$T/res2.json" || fail "results after the kill: $(cat "$T/res2.json")"
 for i in 0 1 2; do
-	curl -s "http://127.0.0.1:$((BASE + 10 * i + 1))/v1/engine/fuel" >"$T/fuel$i.json"
+	mpcstore-tool -c "$T/party$i/mpcd.conf" --json fuel >"$T/fuel$i.json" 2>&1
 	python3 - "$T/fuel$i.json" <<'PY' || fail "triple ranges of party $i overlap: $(cat "$T/fuel$i.json")"
 import json, sys
 j = json.load(open(sys.argv[1]))

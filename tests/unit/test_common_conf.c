@@ -74,7 +74,25 @@ Test(party_conf_load, world_readable_secret_file_refused)
 	cr_assert(fd >= 0);
 	write_file(path, "[party]\nid = 0\n", 0644);
 	cr_assert_eq(mpc_party_conf_load(path, &pc, err), MPC_EPERM);
-	cr_assert(strstr(err, "readable by others") != NULL, "%s", err);
+	cr_assert(strstr(err, "readable by group or others (mode 644)") != NULL, "%s", err);
+	cr_assert(strstr(err, path) != NULL, "%s", err);
+	unlink(path);
+}
+
+Test(party_conf_load, group_readable_secret_file_refused)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	char path[] = "/tmp/test_conf.XXXXXX";
+	struct mpc_party_conf *pc;
+	struct mpc_client_conf *cc;
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	write_file(path, "[party]\nid = 0\n", 0640);
+	cr_assert_eq(mpc_party_conf_load(path, &pc, err), MPC_EPERM);
+	cr_assert(strstr(err, "(mode 640); run chmod 600") != NULL, "%s", err);
+	write_file(path, "[client]\nname = a\n", 0660);
+	cr_assert_eq(mpc_client_conf_load(path, &cc, err), MPC_EPERM);
+	cr_assert(strstr(err, "(mode 660)") != NULL, "%s", err);
 	unlink(path);
 }
 

@@ -1,6 +1,7 @@
 /* Unit tests of the store FSM: deterministic apply of begin/prepared/commit/abort on a temp RocksDB. */
 #include "store/catalog.h"
 #include "store/fsm.h"
+#include "store/signed_req.h"
 #include "store/staging.h"
 
 #include <criterion/criterion.h>
@@ -15,6 +16,7 @@ static struct store_db *db;
 static struct store_fsm fsm;
 static struct mpc_cluster cluster;
 static uint8_t sign_sk[3][crypto_sign_SECRETKEYBYTES];
+static uint8_t client_sk[2][crypto_sign_SECRETKEYBYTES]; /* admin, bob */
 static uint64_t next_index;
 
 static void setup(void)
@@ -36,6 +38,8 @@ static void setup(void)
 	strcpy(cluster.clients[1].name, "bob");
 	cluster.clients[1].rights = MPC_RIGHT_APPEND;
 	strcpy(cluster.clients[1].append_tables, "t1");
+	for (int i = 0; i < 2; i++)
+		crypto_sign_keypair(cluster.clients[i].sign_pk, client_sk[i]);
 	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
 	store_fsm_init(&fsm, db, &cluster, 0);
 	next_index = 1;
@@ -52,8 +56,49 @@ static void teardown(void)
 
 TestSuite(store_fsm, .init = setup, .fini = teardown);
 
+/* Signs a begin entry as its client would (client/http.c): the body holds
+ * the begin's parameters, the nonce is the txn id. An unknown client signs
+ * with a fresh key. */
+static void sign_begin(json_t *e, const uint8_t *force_sk)
+{
+	const char *client = json_string_value(json_object_get(e, "client"));
+	const char *txn = json_string_value(json_object_get(e, "txn"));
+	json_t *body = json_object();
+	uint8_t pk[32], sk[crypto_sign_SECRETKEYBYTES], sig[crypto_sign_BYTES];
+	char canon[1024], *text;
+	struct mpc_reqsig rs;
+	size_t n;
+
+	crypto_sign_keypair(pk, sk);
+	for (int i = 0; i < 2; i++)
+		if (strcmp(client, cluster.clients[i].name) == 0)
+			memcpy(sk, client_sk[i], sizeof sk);
+	if (force_sk != NULL)
+		memcpy(sk, force_sk, sizeof sk);
+	json_object_set(body, "table", json_object_get(e, "table"));
+	json_object_set(body, "create", json_object_get(e, "create"));
+	if (json_object_get(e, "columns"))
+		json_object_set(body, "columns", json_object_get(e, "columns"));
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	memset(&rs, 0, sizeof rs);
+	snprintf(rs.client, sizeof rs.client, "%s", client);
+	snprintf(rs.nonce, sizeof rs.nonce, "%s", txn);
+	rs.time_ms = 1700000000000;
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/txns", rs.time_ms,
+				 rs.nonce, text, strlen(text));
+	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, sk);
+	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
+	json_object_set_new(e, "auth", store_signed_req_pack(&rs, "POST", "/v1/txns", text,
+							     strlen(text)));
+	free(text);
+}
+
 static int apply(json_t *e)
 {
+	if (strcmp(json_string_value(json_object_get(e, "op")), "begin") == 0 &&
+	    json_object_get(e, "auth") == NULL)
+		sign_begin(e, NULL);
 	char *text = json_dumps(e, JSON_COMPACT);
 	int outcome = 0;
 	cr_assert_eq(store_fsm_apply(&fsm, next_index++, text, strlen(text), &outcome), 0);
@@ -420,12 +465,14 @@ Test(store_fsm, batch_applies_entries_in_order_with_outcomes)
 	e[0] = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "begin", "txn", T1, "table", "t1", "client",
 			 "admin", "create", 1);
 	json_object_set_new(e[0], "columns", cols2());
+	sign_begin(e[0], NULL);
 	stage(T1, 2);
 	for (int p = 0; p < 3; p++)
 		e[1 + p] = prepared_entry(T1, p, 2, "aa");
 	e[4] = json_pack("{s:s,s:s}", "op", "commit", "txn", T1);
 	e[5] = json_pack("{s:s,s:s,s:s,s:s}", "op", "begin", "txn", T2, "table", "nosuch", "client",
 			 "admin");
+	sign_begin(e[5], NULL);
 	char *text = batch_text(e, 6);
 	int outcome, o;
 	uint64_t idx = next_index++;
@@ -510,3 +557,49 @@ Test(store_catalog, read_column_in_segment_order_at_a_revision)
 	cr_assert(strstr(err, "no column 'zz'") != NULL, "%s", err);
 }
 TestSuite(store_catalog, .init = setup, .fini = teardown);
+
+/* DESIGN.md §6: a begin proposed in a client's name without its valid
+ * signature is refused by apply on every party. */
+Test(store_fsm, begin_without_client_signature_is_refused)
+{
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "begin", "txn", T1, "table", "t1",
+			      "client", "admin", "create", 1);
+	json_object_set_new(e, "columns", cols2());
+	json_object_set_new(e, "auth", json_object()); /* present but empty */
+	cr_assert_eq(apply(e), MPC_EPERM);
+	cr_assert(strstr(reason_of(T1), "BadSignature: no client signature") != NULL, "%s",
+		  reason_of(T1));
+}
+
+Test(store_fsm, begin_signed_with_another_key_is_refused)
+{
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "begin", "txn", T1, "table", "t1",
+			      "client", "admin", "create", 1);
+	json_object_set_new(e, "columns", cols2());
+	sign_begin(e, client_sk[1]); /* bob's key, admin's name */
+	cr_assert_eq(apply(e), MPC_EPERM);
+	cr_assert(strstr(reason_of(T1), "BadSignature: bad signature for client 'admin'") != NULL,
+		  "%s", reason_of(T1));
+}
+
+Test(store_fsm, begin_takes_parameters_from_the_signed_body)
+{
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "begin", "txn", T1, "table", "t1",
+			      "client", "bob", "create", 0);
+	sign_begin(e, NULL);
+	/* the proposing party changes the table after bob signed: apply ignores it */
+	json_object_set_new(e, "table", json_string("t2"));
+	cr_assert_eq(apply(e), MPC_ENOENT);
+	cr_assert(strstr(reason_of(T1), "unknown table 't1'") != NULL, "%s", reason_of(T1));
+}
+
+Test(store_fsm, begin_txn_id_must_be_the_signed_nonce)
+{
+	json_t *e = json_pack("{s:s,s:s,s:s,s:s,s:b}", "op", "begin", "txn", T1, "table", "t1",
+			      "client", "admin", "create", 1);
+	json_object_set_new(e, "columns", cols2());
+	sign_begin(e, NULL);
+	json_object_set_new(e, "txn", json_string(T2)); /* a second txn from one signature */
+	cr_assert_eq(apply(e), MPC_EPERM);
+	cr_assert(strstr(reason_of(T2), "is not the signed nonce") != NULL, "%s", reason_of(T2));
+}
