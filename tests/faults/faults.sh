@@ -153,7 +153,9 @@ for j in $(python3 -c 'import json,sys; print(" ".join(str(j["id"]) for j in jso
 done
 for i in 0 1 2; do
 	for tid in $(python3 -c 'import json,sys; print(" ".join(t["id"] for t in json.load(open(sys.argv[1]))["txns"]))' "$T/txns$i.json"); do
-		in_client curl -s "http://$(party_ip $i):$((7101 + 10 * i))/v1/txns/$tid" >>"$T/local$i.jsonl" && echo >>"$T/local$i.jsonl"
+		in_client mpc-signreq call -c "$CLIENT" $i GET "/v1/txns/$tid" >>"$T/local$i.jsonl" \
+			|| fail "GET /v1/txns/$tid on party $i"
+		echo >>"$T/local$i.jsonl"
 	done
 done
 python3 - "$T" <<'PY' || fail "consistency check"
@@ -216,7 +218,9 @@ for i in range(3):
     for l in open("%s/local%d.jsonl" % (T, i)).read().split("\n"):
         if l.strip():
             r = json.loads(l)
-            if r.get("local", {}).get("received", 0):
+            if "local" not in r:
+                errors.append("party %d: no local staging record in %s" % (i, l[:100]))
+            elif r["local"].get("received", 0):
                 errors.append("party %d still stages %s bytes of txn %s" % (i, r["local"]["received"], r.get("id")))
 for a in attempts:
     if a["rc"] == 0 and a["txn"] and txns[0].get(a["txn"], {}).get("state") != "committed":

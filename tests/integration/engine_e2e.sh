@@ -53,7 +53,11 @@ done
 
 log "no triple index used twice"
 for i in 0 1 2; do
-	mpcstore-tool -c "$T/party$i/mpcd.conf" --json fuel >"$T/fuel$i.json" 2>&1
+	# a party killed by the last trial may still be restarting: ask until it answers (60 s)
+	for _ in $(seq 120); do
+		mpcstore-tool -c "$T/party$i/mpcd.conf" --json fuel >"$T/fuel$i.json" 2>"$T/fuel$i.err" && break
+		sleep 0.5
+	done
 	python3 - "$T/fuel$i.json" <<'PY' || fail "fuel records of party $i"
 import json, sys
 j = json.load(open(sys.argv[1]))
