@@ -1,9 +1,9 @@
 noinst_LTLIBRARIES += libmpcstore.la
 libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h \
 	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
-	store/node.c store/node.h
+	store/node.c store/node.h store/transport.c store/transport.h
 libmpcstore_la_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS) \
-	$(RAFT_CFLAGS) $(UV_CFLAGS)
+	$(RAFT_CFLAGS) $(UV_CFLAGS) $(CRYPTO_CFLAGS)
 libmpcstore_la_LIBADD = libmpccommon.la $(ROCKSDB_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) \
 	$(RAFT_LIBS) $(UV_LIBS) -lpthread
 
