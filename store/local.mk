@@ -14,3 +14,10 @@ test_store_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
 test_store_fsm_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS)
 test_store_fsm_CFLAGS += $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS)
 test_store_fsm_LDADD += $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+
+check_PROGRAMS += test_store_transport
+TESTS += test_store_transport
+test_store_transport_SOURCES = tests/unit/test_store_transport.c
+test_store_transport_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS) $(RAFT_CFLAGS) $(UV_CFLAGS)
+test_store_transport_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS) \
+	$(CRYPTO_LIBS) $(RAFT_LIBS) $(UV_LIBS) -lpthread
