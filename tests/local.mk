@@ -34,3 +34,11 @@ EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
 TESTS += tests/integration/mpcfs.sh
 EXTRA_DIST += tests/integration/mpcfs.sh
+
+# Raft transport (store/transport.c): encrypted, authenticated channels; impostor peers refused.
+TESTS += tests/integration/raft_secure.sh
+EXTRA_DIST += tests/integration/raft_secure.sh
+noinst_PROGRAMS += raft-impostor
+raft_impostor_SOURCES = tests/raft_impostor.c
+raft_impostor_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+raft_impostor_LDADD = libmpccommon.la $(SODIUM_LIBS) $(CRYPTO_LIBS) -lpthread
