@@ -4,9 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/frame.h"
 #include "engine/beaver.h"
 #include "engine/fixed.h"
-#include "common/frame.h"
 #include "engine/fuel_prss.h"
 #include "engine/ring.h"
 
@@ -184,19 +184,16 @@ static void bench_frame(void)
 	double t0, dt, t_open = 0;
 
 	memset(key, 0x5a, sizeof key);
-	if (mpc_frame_tx_init(&tx, key, 0) != 0 ||
-	    mpc_frame_rx_init(&rx, key, 0) != 0)
+	if (mpc_frame_tx_init(&tx, key, 0) != 0 || mpc_frame_rx_init(&rx, key, 0) != 0)
 		exit(1);
 	t0 = now();
 	do {
 		double to;
 
-		if (mpc_frame_seal(&tx, &hdr, payload, len, frame,
-				      mpc_frame_size(len), &flen) != 0)
+		if (mpc_frame_seal(&tx, &hdr, payload, len, frame, mpc_frame_size(len), &flen) != 0)
 			exit(1);
 		to = now();
-		if (mpc_frame_unseal(&rx, frame, flen, &hdr, payload,
-					len) != 0)
+		if (mpc_frame_unseal(&rx, frame, flen, &hdr, payload, len) != 0)
 			exit(1);
 		t_open += now() - to;
 		bytes += len;

@@ -1,4 +1,4 @@
-/* AES-256-GCM frame sealing/unsealing with counter nonces (OpenSSL EVP; 2.9 GB/s here, DESIGN §11). */
+/* AES-256-GCM frames with counter nonces (OpenSSL EVP: 2.9 GB/s here, DESIGN §11). */
 #include "common/frame.h"
 
 #include "common/err.h"
@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* EVP takes int lengths: feed payloads in chunks of this size. */
-#define FRAME_CHUNK ((size_t)1 << 30)
+#define FRAME_CHUNK       ((size_t)1 << 30)
 #define FRAME_NONCE_BYTES 12
 
 static void frame_put_le(uint8_t *p, uint64_t v, int bytes)
@@ -26,8 +26,7 @@ static uint64_t frame_get_le(const uint8_t *p, int bytes)
 	return v;
 }
 
-static void frame_nonce(uint8_t nonce[FRAME_NONCE_BYTES], uint8_t direction,
-			uint64_t counter)
+static void frame_nonce(uint8_t nonce[FRAME_NONCE_BYTES], uint8_t direction, uint64_t counter)
 {
 	memset(nonce, 0, FRAME_NONCE_BYTES);
 	nonce[0] = direction;
@@ -61,9 +60,8 @@ static int frame_ctx_init(void **out, const uint8_t *key, int encrypt)
 	return 0;
 }
 
-int mpc_frame_tx_init(struct mpc_frame_tx *tx,
-			 const uint8_t key[MPC_FRAME_KEY_BYTES],
-			 uint8_t direction)
+int mpc_frame_tx_init(struct mpc_frame_tx *tx, const uint8_t key[MPC_FRAME_KEY_BYTES],
+		      uint8_t direction)
 {
 	tx->counter = 0;
 	tx->direction = direction;
@@ -76,9 +74,8 @@ void mpc_frame_tx_clear(struct mpc_frame_tx *tx)
 	tx->cipher_ctx = NULL;
 }
 
-int mpc_frame_rx_init(struct mpc_frame_rx *rx,
-			 const uint8_t key[MPC_FRAME_KEY_BYTES],
-			 uint8_t direction)
+int mpc_frame_rx_init(struct mpc_frame_rx *rx, const uint8_t key[MPC_FRAME_KEY_BYTES],
+		      uint8_t direction)
 {
 	rx->counter = 0;
 	rx->direction = direction;
@@ -104,15 +101,13 @@ static void frame_put_hdr(uint8_t *p, const struct mpc_frame_hdr *hdr)
 }
 
 /* Runs the cipher over len bytes in EVP-sized chunks (in may equal out). */
-static int frame_crypt(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
-		       size_t len)
+static int frame_crypt(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, size_t len)
 {
 	while (len > 0) {
 		size_t step = len < FRAME_CHUNK ? len : FRAME_CHUNK;
 		int got;
 
-		if (EVP_CipherUpdate(ctx, out, &got, in, (int)step) != 1 ||
-		    (size_t)got != step)
+		if (EVP_CipherUpdate(ctx, out, &got, in, (int)step) != 1 || (size_t)got != step)
 			return MPC_ECRYPTO;
 		out += step;
 		in += step;
@@ -121,9 +116,8 @@ static int frame_crypt(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
 	return 0;
 }
 
-int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr,
-		      const void *payload, size_t len, uint8_t *out,
-		      size_t out_cap, size_t *out_len)
+int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr, const void *payload,
+		   size_t len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
 	EVP_CIPHER_CTX *ctx = tx->cipher_ctx;
 	uint8_t nonce[FRAME_NONCE_BYTES];
@@ -149,8 +143,7 @@ int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr,
 	return 0;
 }
 
-int mpc_frame_peek(const uint8_t *buf, size_t avail,
-		      struct mpc_frame_hdr *hdr, size_t *frame_len)
+int mpc_frame_peek(const uint8_t *buf, size_t avail, struct mpc_frame_hdr *hdr, size_t *frame_len)
 {
 	if (avail < MPC_FRAME_HDR_BYTES)
 		return MPC_EINVAL;
@@ -167,9 +160,8 @@ int mpc_frame_peek(const uint8_t *buf, size_t avail,
 	return 0;
 }
 
-int mpc_frame_unseal(struct mpc_frame_rx *rx, const uint8_t *frame,
-			size_t frame_len, struct mpc_frame_hdr *hdr,
-			void *payload_out, size_t payload_cap)
+int mpc_frame_unseal(struct mpc_frame_rx *rx, const uint8_t *frame, size_t frame_len,
+		     struct mpc_frame_hdr *hdr, void *payload_out, size_t payload_cap)
 {
 	EVP_CIPHER_CTX *ctx = rx->cipher_ctx;
 	uint8_t nonce[FRAME_NONCE_BYTES];
@@ -178,8 +170,7 @@ int mpc_frame_unseal(struct mpc_frame_rx *rx, const uint8_t *frame,
 	size_t want, len;
 	int got;
 
-	if (mpc_frame_peek(frame, frame_len, &h, &want) != 0 ||
-	    want != frame_len)
+	if (mpc_frame_peek(frame, frame_len, &h, &want) != 0 || want != frame_len)
 		return MPC_ECRYPTO;
 	len = (size_t)h.payload_len;
 	if (payload_cap < len)

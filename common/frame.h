@@ -1,4 +1,4 @@
-/* AEAD frame codec of the party mesh: AES-256-GCM frames with per-direction keys and strict counters. */
+/* AEAD frames of the party mesh and the Raft transport: AES-256-GCM, strict counters. */
 #ifndef MPC_MPC_FRAME_H
 #define MPC_MPC_FRAME_H
 
@@ -31,7 +31,7 @@
  * (in chunks of 1 GiB for EVP's int lengths), with no per-element work.
  */
 
-#define MPC_FRAME_VERSION 1
+#define MPC_FRAME_VERSION   1
 #define MPC_FRAME_KEY_BYTES 32
 #define MPC_FRAME_HDR_BYTES 32
 #define MPC_FRAME_TAG_BYTES 16
@@ -73,17 +73,15 @@ static inline size_t mpc_frame_size(size_t len)
  * starts at 0. Free with mpc_frame_tx_clear(). Returns 0, MPC_ENOMEM or
  * MPC_ECRYPTO.
  */
-int mpc_frame_tx_init(struct mpc_frame_tx *tx,
-			 const uint8_t key[MPC_FRAME_KEY_BYTES],
-			 uint8_t direction);
+int mpc_frame_tx_init(struct mpc_frame_tx *tx, const uint8_t key[MPC_FRAME_KEY_BYTES],
+		      uint8_t direction);
 
 /* Frees tx's cipher context (cleansing the key schedule); idempotent. */
 void mpc_frame_tx_clear(struct mpc_frame_tx *tx);
 
 /* As mpc_frame_tx_init() for the receiving end of a direction. */
-int mpc_frame_rx_init(struct mpc_frame_rx *rx,
-			 const uint8_t key[MPC_FRAME_KEY_BYTES],
-			 uint8_t direction);
+int mpc_frame_rx_init(struct mpc_frame_rx *rx, const uint8_t key[MPC_FRAME_KEY_BYTES],
+		      uint8_t direction);
 void mpc_frame_rx_clear(struct mpc_frame_rx *rx);
 
 /*
@@ -95,9 +93,8 @@ void mpc_frame_rx_clear(struct mpc_frame_rx *rx);
  * MPC_ERANGE (counter exhausted: rekey); MPC_ECRYPTO. On error the counter
  * does not advance and out is unspecified.
  */
-int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr,
-		      const void *payload, size_t len, uint8_t *out,
-		      size_t out_cap, size_t *out_len);
+int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr, const void *payload,
+		   size_t len, uint8_t *out, size_t out_cap, size_t *out_len);
 
 /*
  * Parses the clear header of a frame whose first avail bytes are at buf,
@@ -106,8 +103,7 @@ int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr,
  * (avail < MPC_FRAME_HDR_BYTES), MPC_EPROTO (unknown version, nonzero
  * reserved bytes, payload over the maximum).
  */
-int mpc_frame_peek(const uint8_t *buf, size_t avail,
-		      struct mpc_frame_hdr *hdr, size_t *frame_len);
+int mpc_frame_peek(const uint8_t *buf, size_t avail, struct mpc_frame_hdr *hdr, size_t *frame_len);
 
 /*
  * Authenticates and decrypts one whole frame (frame_len bytes) into
@@ -119,8 +115,7 @@ int mpc_frame_peek(const uint8_t *buf, size_t avail,
  * tag). On error nothing decrypted is left in payload_out (it is zeroed)
  * and the counter does not advance.
  */
-int mpc_frame_unseal(struct mpc_frame_rx *rx, const uint8_t *frame,
-			size_t frame_len, struct mpc_frame_hdr *hdr,
-			void *payload_out, size_t payload_cap);
+int mpc_frame_unseal(struct mpc_frame_rx *rx, const uint8_t *frame, size_t frame_len,
+		     struct mpc_frame_hdr *hdr, void *payload_out, size_t payload_cap);
 
 #endif

@@ -1,4 +1,4 @@
-/* Authenticated channel handshake (crypto_kx of the cluster's static keys, fresh nonces, key confirmation); see secchan.h. */
+/* Authenticated channel handshake: crypto_kx of the cluster's keys, nonces, key confirmation. */
 #include "common/secchan.h"
 
 #include "common/err.h"
@@ -97,7 +97,8 @@ int mpc_secchan_handshake(int fd, const char *magic, int initiator, const struct
 
 	if (initiator) {
 		hello_build(hi, magic, c, my_id, my_pk);
-		if (mpc_secchan_write_full(fd, hi, sizeof hi) != 0 || mpc_secchan_read_full(fd, hr, sizeof hr) != 0) {
+		if (mpc_secchan_write_full(fd, hi, sizeof hi) != 0 ||
+		    mpc_secchan_read_full(fd, hr, sizeof hr) != 0) {
 			mpc_errmsg_printf(errmsg, "handshake: connection lost");
 			return MPC_EIO;
 		}
@@ -133,7 +134,8 @@ int mpc_secchan_handshake(int fd, const char *magic, int initiator, const struct
 	if (initiator) {
 		kdf(want, k_ri, "confirm", h);
 		if (sodium_memcmp(want, hr + MPC_SECCHAN_HELLO_BYTES, sizeof want) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: party %d failed to prove its key", peer);
+			mpc_errmsg_printf(errmsg, "handshake: party %d failed to prove its key",
+					  peer);
 			rv = MPC_EPERM;
 			goto out;
 		}
@@ -147,14 +149,16 @@ int mpc_secchan_handshake(int fd, const char *magic, int initiator, const struct
 		kdf(keys->rx, k_ri, "frame", h);
 	} else {
 		kdf(hr + MPC_SECCHAN_HELLO_BYTES, k_ri, "confirm", h);
-		if (mpc_secchan_write_full(fd, hr, sizeof hr) != 0 || mpc_secchan_read_full(fd, tag, sizeof tag) != 0) {
+		if (mpc_secchan_write_full(fd, hr, sizeof hr) != 0 ||
+		    mpc_secchan_read_full(fd, tag, sizeof tag) != 0) {
 			mpc_errmsg_printf(errmsg, "handshake: connection lost");
 			rv = MPC_EIO;
 			goto out;
 		}
 		kdf(want, k_ir, "confirm", h);
 		if (sodium_memcmp(want, tag, sizeof want) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: party %d failed to prove its key", peer);
+			mpc_errmsg_printf(errmsg, "handshake: party %d failed to prove its key",
+					  peer);
 			rv = MPC_EPERM;
 			goto out;
 		}
@@ -169,4 +173,3 @@ out:
 	sodium_memzero(k_ri, sizeof k_ri);
 	return rv;
 }
-

@@ -1,4 +1,4 @@
-/* Authenticated channel handshake over a connected socket: static X25519 keys of the cluster file, fresh nonces, key confirmation, per-connection frame keys. */
+/* Authenticated channel handshake over a socket, against the static keys of the cluster file. */
 #ifndef MPC_COMMON_SECCHAN_H
 #define MPC_COMMON_SECCHAN_H
 
@@ -30,12 +30,12 @@
  * may restart at 0 safely.
  */
 
-#define MPC_SECCHAN_MESH "MPCMESH1" /* party mesh, engine/mesh.c */
-#define MPC_SECCHAN_RAFT "MPCRAFT1" /* Raft transport, store/transport.c */
+#define MPC_SECCHAN_MESH        "MPCMESH1" /* party mesh, engine/mesh.c */
+#define MPC_SECCHAN_RAFT        "MPCRAFT1" /* Raft transport, store/transport.c */
 #define MPC_SECCHAN_MAGIC_BYTES 8
 #define MPC_SECCHAN_NONCE_BYTES 32
 #define MPC_SECCHAN_HELLO_BYTES (8 + 16 + 1 + 32 + MPC_SECCHAN_NONCE_BYTES)
-#define MPC_SECCHAN_TAG_BYTES 32
+#define MPC_SECCHAN_TAG_BYTES   32
 
 /* Frame keys of one connection. */
 struct mpc_secchan_keys {

@@ -232,7 +232,7 @@ static void receive_loop(struct mesh_peer *p)
 			return;
 		}
 		if (mpc_secchan_read_full(p->fd, p->rxbuf + MPC_FRAME_HDR_BYTES,
-			      frame_len - MPC_FRAME_HDR_BYTES) != 0)
+					  frame_len - MPC_FRAME_HDR_BYTES) != 0)
 			return;
 		plen = (size_t)hdr.payload_len;
 		type = hdr.type & (uint8_t)~ENGINE_MESH_MORE;
@@ -372,8 +372,8 @@ static int connect_peer(struct mesh_peer *p, struct mpc_secchan_keys *keys)
 		}
 		if (fd >= 0) {
 			set_timeouts(fd, MESH_HS_TIMEOUT_S);
-			rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, m->c, m->party, m->pk, m->sk, p->id, &peer,
-						   keys, err);
+			rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, m->c, m->party, m->pk,
+						   m->sk, p->id, &peer, keys, err);
 			if (rv == 0)
 				return fd;
 			close(fd);
@@ -460,7 +460,7 @@ static void *send_main(void *arg)
 			hdr.round = s->round;
 			hdr.session = s->session;
 			rv = mpc_frame_seal(&p->tx, &hdr, (const uint8_t *)s->buf + off, step,
-					       p->txbuf, p->bufcap, &flen);
+					    p->txbuf, p->bufcap, &flen);
 			if (rv == 0 && mpc_secchan_write_full(fd, p->txbuf, flen) != 0)
 				rv = MPC_EIO;
 			if (rv != 0)
@@ -507,8 +507,8 @@ static void *listen_main(void *arg)
 			continue;
 		snprintf(addr, sizeof addr, "%s:%u", inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
 		set_timeouts(fd, MESH_HS_TIMEOUT_S);
-		rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 0, m->c, m->party, m->pk, m->sk, -1, &peer, &keys,
-					   err);
+		rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 0, m->c, m->party, m->pk, m->sk,
+					   -1, &peer, &keys, err);
 		if (rv == 0 && peer > m->party) {
 			/* the lower id connects; a higher one dialling in is not our rule */
 			rv = MPC_EPERM;

@@ -1,8 +1,8 @@
 /* Raft member on a libuv loop: FSM glue, thread-safe proposal queue, leader duties, status. */
 #include "store/node.h"
-#include "store/transport.h"
 #include "common/deadline.h"
 #include "common/log.h"
+#include "store/transport.h"
 
 #include <errno.h>
 #include <inttypes.h>

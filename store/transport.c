@@ -1,4 +1,4 @@
-/* Raft transport over authenticated, encrypted channels: socketpair streams for raft, relay threads, secchan handshake, AES-256-GCM frames. */
+/* Raft transport: socketpair streams for raft, relay threads, secchan handshake, AEAD frames. */
 #include "store/transport.h"
 
 #include "common/err.h"
@@ -21,13 +21,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#define TP_HS_TIMEOUT_S 3
+#define TP_HS_TIMEOUT_S       3
 #define TP_CONNECT_TIMEOUT_MS 3000
-#define TP_POLL_MS 100
+#define TP_POLL_MS            100
 /* Inbound handshakes in progress at once; more connections are closed at
  * once (each costs a thread for up to TP_HS_TIMEOUT_S). */
 #define TP_MAX_HANDSHAKES 32
-#define TP_ADDR_MAX (MPC_HOST_MAX + 8)
+#define TP_ADDR_MAX       (MPC_HOST_MAX + 8)
 /* A failing outbound handshake is retried by raft every 250 ms: warn about
  * it once per this interval and peer. */
 #define TP_WARN_EVERY_MS 10000
@@ -43,7 +43,7 @@ struct tp_chan {
 	int peer;  /* expected (outbound) or authenticated party id */
 	int inbound;
 	struct raft_uv_connect *req; /* outbound: raft's request */
-	char addr[TP_ADDR_MAX];	     /* peer address, for connecting and logs */
+	char addr[TP_ADDR_MAX];      /* peer address, for connecting and logs */
 	struct mpc_frame_tx tx;
 	struct mpc_frame_rx rx;
 	struct tp_chan *next;
@@ -53,8 +53,8 @@ struct tp_chan {
 struct tp_event {
 	struct tp_event *next;
 	struct raft_uv_connect *req; /* outbound; NULL for inbound */
-	int status;		     /* 0 or RAFT_NOCONNECTION */
-	int raft_fd;		     /* raft's end of the socketpair, or -1 */
+	int status;                  /* 0 or RAFT_NOCONNECTION */
+	int raft_fd;                 /* raft's end of the socketpair, or -1 */
 	int peer;
 	char addr[TP_ADDR_MAX];
 };
@@ -76,7 +76,7 @@ struct tp {
 	raft_uv_transport_close_cb close_cb;
 	uv_async_t async;
 	int closing, async_closing; /* loop thread only */
-	struct tp_pending *pending;		/* loop thread only */
+	struct tp_pending *pending; /* loop thread only */
 	int lfd;
 	pthread_mutex_t lock; /* guards what follows */
 	int stopping;
@@ -194,7 +194,8 @@ static void tp_relay(struct tp_chan *ch)
 				continue;
 			if (got <= 0)
 				break; /* raft closed its stream */
-			if (mpc_frame_seal(&ch->tx, &hdr, plain, (size_t)got, txbuf, cap, &flen) != 0 ||
+			if (mpc_frame_seal(&ch->tx, &hdr, plain, (size_t)got, txbuf, cap, &flen) !=
+				0 ||
 			    mpc_secchan_write_full(ch->tcp, txbuf, flen) != 0)
 				break;
 			__atomic_add_fetch(&tp->st.bytes_sent, flen, __ATOMIC_RELAXED);
@@ -219,18 +220,19 @@ static void tp_relay(struct tp_chan *ch)
 				if (rv == 0 && rxlen - off < flen)
 					break; /* wait for the rest of the frame */
 				if (rv == 0)
-					rv = mpc_frame_unseal(&ch->rx, rxbuf + off, flen, &hdr, plain,
-							      STORE_TRANSPORT_CHUNK);
+					rv = mpc_frame_unseal(&ch->rx, rxbuf + off, flen, &hdr,
+							      plain, STORE_TRANSPORT_CHUNK);
 				if (rv != 0) {
-					LOG_WARN("raft transport: frame from party %d (%s) rejected (%s); "
+					LOG_WARN("raft transport: frame from party %d (%s) "
+						 "rejected (%s); "
 						 "closing the connection",
 						 ch->peer, ch->addr, mpc_strerror(rv));
 					__atomic_add_fetch(&tp->st.frames_rejected, 1,
 							   __ATOMIC_RELAXED);
 					goto out;
 				}
-				if (mpc_secchan_write_full(ch->local, plain, (size_t)hdr.payload_len) !=
-				    0)
+				if (mpc_secchan_write_full(ch->local, plain,
+							   (size_t)hdr.payload_len) != 0)
 					goto out;
 				off += flen;
 			}
@@ -261,8 +263,9 @@ static void tp_chan_run(struct tp_chan *ch, struct mpc_secchan_keys *keys)
 		rv = mpc_frame_rx_init(&ch->rx, keys->rx, (uint8_t)ch->peer);
 	sodium_memzero(keys, sizeof *keys);
 	if (rv != 0 || ev == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-		LOG_WARN("raft transport: channel %s party %d (%s): %s", ch->inbound ? "from" : "to",
-			 ch->peer, ch->addr, rv != 0 ? mpc_strerror(rv) : strerror(errno));
+		LOG_WARN("raft transport: channel %s party %d (%s): %s",
+			 ch->inbound ? "from" : "to", ch->peer, ch->addr,
+			 rv != 0 ? mpc_strerror(rv) : strerror(errno));
 		free(ev);
 		if (!ch->inbound)
 			tp_post_failure(tp, ch->req);
@@ -481,8 +484,9 @@ static void *tp_listen_main(void *arg)
 		pthread_mutex_unlock(&tp->lock);
 		ch = busy ? NULL : tp_chan_new(tp, fd, -1, 1);
 		if (ch == NULL) {
-			LOG_WARN("raft transport: refused peer %s:%u: too many handshakes in progress",
-				 inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
+			LOG_WARN(
+			    "raft transport: refused peer %s:%u: too many handshakes in progress",
+			    inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
 			close(fd);
 			if (!busy) {
 				pthread_mutex_lock(&tp->lock);

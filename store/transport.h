@@ -1,4 +1,4 @@
-/* Raft transport of mpcstore: every Raft connection is a mutually authenticated, AES-256-GCM framed TCP channel between parties. */
+/* Raft transport of mpcstore: each Raft connection is an authenticated, encrypted channel. */
 #ifndef MPC_STORE_TRANSPORT_H
 #define MPC_STORE_TRANSPORT_H
 
@@ -44,10 +44,10 @@
 
 /* Counters for tests and status. */
 struct store_transport_stats {
-	uint64_t channels;	  /* channels established, both directions */
-	uint64_t peers_refused;	  /* inbound handshakes refused */
+	uint64_t channels;        /* channels established, both directions */
+	uint64_t peers_refused;   /* inbound handshakes refused */
 	uint64_t frames_rejected; /* frames that failed authentication */
-	uint64_t bytes_sent;	  /* wire bytes written (frames) */
+	uint64_t bytes_sent;      /* wire bytes written (frames) */
 	uint64_t bytes_received;  /* wire bytes read */
 };
 

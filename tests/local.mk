@@ -38,7 +38,7 @@ EXTRA_DIST += tests/integration/mpcfs.sh
 # Raft transport (store/transport.c): encrypted, authenticated channels; impostor peers refused.
 TESTS += tests/integration/raft_secure.sh
 EXTRA_DIST += tests/integration/raft_secure.sh
-noinst_PROGRAMS += raft-impostor
-raft_impostor_SOURCES = tests/raft_impostor.c
-raft_impostor_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
-raft_impostor_LDADD = libmpccommon.la $(SODIUM_LIBS) $(CRYPTO_LIBS) -lpthread
+noinst_PROGRAMS += mpc-raft-impostor
+mpc_raft_impostor_SOURCES = tests/raft_impostor.c
+mpc_raft_impostor_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+mpc_raft_impostor_LDADD = libmpccommon.la $(SODIUM_LIBS) $(CRYPTO_LIBS) -lpthread

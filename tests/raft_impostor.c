@@ -1,4 +1,4 @@
-/* Test program: connects to a party's raft port as a peer that must be refused (unknown key, or a party's key claiming another id). */
+/* Test program: a peer on a party's raft port that must be refused (unknown key or wrong id). */
 #include "common/conf.h"
 #include "common/err.h"
 #include "common/secchan.h"
@@ -16,11 +16,12 @@
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: raft-impostor CLUSTER.CONF HOST:PORT CLAIM_ID [PARTY_MPCD.CONF]\n"
-			"  Runs the raft channel handshake claiming party CLAIM_ID, with a fresh key\n"
-			"  or with the X25519 key of the party whose mpcd.conf is given, then sends\n"
-			"  bytes a raft message could start with. Prints one JSON line; exits 0 when\n"
-			"  the party refused and hung up, 1 when it accepted, 2 on usage errors.\n");
+	fprintf(stderr,
+		"usage: mpc-raft-impostor CLUSTER.CONF HOST:PORT CLAIM_ID [PARTY_MPCD.CONF]\n"
+		"  Runs the raft channel handshake claiming party CLAIM_ID, with a fresh key\n"
+		"  or with the X25519 key of the party whose mpcd.conf is given, then sends\n"
+		"  bytes a raft message could start with. Prints one JSON line; exits 0 when\n"
+		"  the party refused and hung up, 1 when it accepted, 2 on usage errors.\n");
 }
 
 static int dial(const char *hostport)
@@ -64,13 +65,13 @@ int main(int argc, char **argv)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	if (sodium_init() < 0 || mpc_cluster_load(argv[1], &c, err) != 0) {
-		fprintf(stderr, "raft-impostor: %s\n", err);
+		fprintf(stderr, "mpc-raft-impostor: %s\n", err);
 		return 2;
 	}
 	claim = atoi(argv[3]);
 	if (argc == 5) {
 		if (mpc_party_conf_load(argv[4], &pc, err) != 0) {
-			fprintf(stderr, "raft-impostor: %s\n", err);
+			fprintf(stderr, "mpc-raft-impostor: %s\n", err);
 			return 2;
 		}
 		memcpy(sk, pc->box_sk, sizeof sk);
@@ -81,12 +82,12 @@ int main(int argc, char **argv)
 	}
 	fd = dial(argv[2]);
 	if (fd < 0) {
-		fprintf(stderr, "raft-impostor: cannot connect to %s\n", argv[2]);
+		fprintf(stderr, "mpc-raft-impostor: cannot connect to %s\n", argv[2]);
 		return 2;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_RAFT, 1, c, claim, pk, sk, -1, &peer, &keys,
-				   err);
+	rv =
+	    mpc_secchan_handshake(fd, MPC_SECCHAN_RAFT, 1, c, claim, pk, sk, -1, &peer, &keys, err);
 	sodium_memzero(sk, sizeof sk);
 	sodium_memzero(&keys, sizeof keys);
 	/* whatever the outcome: raft_uv_tcp's preamble (protocol 1, id) and more */

@@ -284,7 +284,8 @@ static int forge(const struct opt *o)
 		die("connect");
 	freeaddrinfo(ai);
 	/* claim to be party 0 (the lowest id dials everyone) with a key not in the cluster */
-	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, c, 0, pk, sk, o->party, &peer, &keys, e2);
+	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, c, 0, pk, sk, o->party, &peer, &keys,
+				   e2);
 	close(fd);
 	printf("{\"forged_peer\": \"%s\", \"detail\": \"%s\"}\n", rv == 0 ? "accepted" : "refused", e2);
 	return rv == 0 ? 1 : 0;

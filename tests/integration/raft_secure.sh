@@ -34,10 +34,10 @@ wait_verify
 log "impostors on party 0's raft port are refused"
 applied() { mpcstore-tool -c "$T/party$1/mpcd.conf" raft --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["fsm_applied_index"])'; }
 before="$(applied 0) $(applied 1) $(applied 2)"
-out=$(raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 1) || fail "unknown key claiming party 1 was not refused: $out"
-out=$(raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 1 "$T/party2/mpcd.conf") \
+out=$(mpc-raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 1) || fail "unknown key claiming party 1 was not refused: $out"
+out=$(mpc-raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 1 "$T/party2/mpcd.conf") \
 	|| fail "party 2's key claiming party 1 was not refused: $out"
-out=$(raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 2 "$T/party1/mpcd.conf") \
+out=$(mpc-raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 2 "$T/party1/mpcd.conf") \
 	|| fail "party 1's key claiming party 2 was not refused: $out"
 n=$(grep -c "raft transport: refused peer 127.0.0.1:[0-9]*: key of claimed party" "$T/party0.log")
 [ "$n" -ge 3 ] || fail "party 0 logged $n refusals with the peer address, want 3"

@@ -45,15 +45,15 @@ static struct sealed seal(size_t payload_len, uint32_t round, uint8_t fill)
 	s.payload_len = payload_len;
 	s.buf = malloc(mpc_frame_size(payload_len));
 	cr_assert_eq(mpc_frame_seal(&tx, &h, payload, payload_len, s.buf,
-				       mpc_frame_size(payload_len), &s.len),
+				    mpc_frame_size(payload_len), &s.len),
 		     0);
 	cr_assert_eq(s.len, mpc_frame_size(payload_len));
 	free(payload);
 	return s;
 }
 
-static int unseal(struct mpc_frame_rx *r, const struct sealed *s,
-		  uint8_t *out, struct mpc_frame_hdr *h)
+static int unseal(struct mpc_frame_rx *r, const struct sealed *s, uint8_t *out,
+		  struct mpc_frame_hdr *h)
 {
 	return mpc_frame_unseal(r, s->buf, s->len, h, out, s->payload_len);
 }
@@ -77,9 +77,7 @@ Test(mpc_frame, seal_unseal_roundtrip_sizes)
 			cr_assert_eq(out[k], (uint8_t)(i + 1));
 		/* the payload is really encrypted */
 		if (sizes[i] >= 16)
-			cr_assert_neq(memcmp(s.buf + MPC_FRAME_HDR_BYTES, out,
-					     16),
-				      0);
+			cr_assert_neq(memcmp(s.buf + MPC_FRAME_HDR_BYTES, out, 16), 0);
 		free(out);
 		free(s.buf);
 	}
@@ -94,12 +92,9 @@ Test(mpc_frame, seal_and_unseal_in_place)
 
 	for (size_t k = 0; k < n; k++)
 		buf[MPC_FRAME_HDR_BYTES + k] = (uint8_t)k;
-	cr_assert_eq(mpc_frame_seal(&tx, &h, buf + MPC_FRAME_HDR_BYTES, n,
-				       buf, mpc_frame_size(n), &len),
-		     0);
-	cr_assert_eq(mpc_frame_unseal(&rx, buf, len, &h,
-					 buf + MPC_FRAME_HDR_BYTES, n),
-		     0);
+	cr_assert_eq(
+	    mpc_frame_seal(&tx, &h, buf + MPC_FRAME_HDR_BYTES, n, buf, mpc_frame_size(n), &len), 0);
+	cr_assert_eq(mpc_frame_unseal(&rx, buf, len, &h, buf + MPC_FRAME_HDR_BYTES, n), 0);
 	for (size_t k = 0; k < n; k++)
 		cr_assert_eq(buf[MPC_FRAME_HDR_BYTES + k], (uint8_t)k);
 	free(buf);
@@ -115,8 +110,7 @@ Test(mpc_frame, tamper_any_byte_rejected_and_payload_zeroed)
 	for (size_t pos = 0; pos < s.len; pos++) {
 		s.buf[pos] ^= 0x01;
 		memset(out, 0x77, sizeof out);
-		cr_assert_eq(unseal(&rx, &s, out, &h), MPC_ECRYPTO, "pos %zu",
-			     pos);
+		cr_assert_eq(unseal(&rx, &s, out, &h), MPC_ECRYPTO, "pos %zu", pos);
 		if (pos >= MPC_FRAME_HDR_BYTES) {
 			for (size_t k = 0; k < sizeof out; k++)
 				cr_assert_eq(out[k], 0, "pos %zu", pos);
@@ -142,8 +136,7 @@ Test(mpc_frame, replay_rejected)
 
 Test(mpc_frame, reorder_and_loss_rejected)
 {
-	struct sealed s0 = seal(32, 0, 1), s1 = seal(32, 1, 2),
-		      s2 = seal(32, 2, 3);
+	struct sealed s0 = seal(32, 0, 1), s1 = seal(32, 1, 2), s2 = seal(32, 2, 3);
 	uint8_t out[32];
 	struct mpc_frame_hdr h;
 
@@ -205,15 +198,11 @@ Test(mpc_frame, truncated_or_extended_frame_rejected)
 	uint8_t out[64];
 	struct mpc_frame_hdr h;
 
-	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len - 1, &h, out, 64),
-		     MPC_ECRYPTO);
-	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, 10, &h, out, 64),
-		     MPC_ECRYPTO);
+	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len - 1, &h, out, 64), MPC_ECRYPTO);
+	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, 10, &h, out, 64), MPC_ECRYPTO);
 	s.buf = realloc(s.buf, s.len + 1);
-	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len + 1, &h, out, 64),
-		     MPC_ECRYPTO);
-	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len, &h, out, 49),
-		     MPC_EINVAL);
+	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len + 1, &h, out, 64), MPC_ECRYPTO);
+	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len, &h, out, 49), MPC_EINVAL);
 	cr_assert_eq(mpc_frame_unseal(&rx, s.buf, s.len, &h, out, 64), 0);
 	free(s.buf);
 }
@@ -224,13 +213,10 @@ Test(mpc_frame, peek_gives_length_and_rejects_garbage)
 	struct mpc_frame_hdr h;
 	size_t flen;
 
-	cr_assert_eq(mpc_frame_peek(s.buf, MPC_FRAME_HDR_BYTES, &h, &flen),
-		     0);
+	cr_assert_eq(mpc_frame_peek(s.buf, MPC_FRAME_HDR_BYTES, &h, &flen), 0);
 	cr_assert_eq(flen, s.len);
 	cr_assert_eq(h.round, 7);
-	cr_assert_eq(mpc_frame_peek(s.buf, MPC_FRAME_HDR_BYTES - 1, &h,
-				       &flen),
-		     MPC_EINVAL);
+	cr_assert_eq(mpc_frame_peek(s.buf, MPC_FRAME_HDR_BYTES - 1, &h, &flen), MPC_EINVAL);
 	s.buf[0] = 2;
 	cr_assert_eq(mpc_frame_peek(s.buf, s.len, &h, &flen), MPC_EPROTO);
 	s.buf[0] = MPC_FRAME_VERSION;
@@ -245,13 +231,11 @@ Test(mpc_frame, seal_rejects_small_buffer)
 	struct mpc_frame_hdr h = {0};
 	size_t len;
 
-	cr_assert_eq(mpc_frame_seal(&tx, &h, payload, sizeof payload, out,
-				       mpc_frame_size(32) - 1, &len),
-		     MPC_EINVAL);
+	cr_assert_eq(
+	    mpc_frame_seal(&tx, &h, payload, sizeof payload, out, mpc_frame_size(32) - 1, &len),
+	    MPC_EINVAL);
 	/* the failed seal used no counter */
-	cr_assert_eq(mpc_frame_seal(&tx, &h, payload, 16, out, sizeof out,
-				       &len),
-		     0);
+	cr_assert_eq(mpc_frame_seal(&tx, &h, payload, 16, out, sizeof out, &len), 0);
 	cr_assert_eq(h.counter, 0);
 }
 
@@ -266,11 +250,8 @@ Test(mpc_frame, directions_use_distinct_keys)
 
 	cr_assert_eq(mpc_frame_tx_init(&tx_ba, key_ba, 2), 0);
 	cr_assert_eq(mpc_frame_rx_init(&rx_ba, key_ba, 2), 0);
-	cr_assert_eq(mpc_frame_seal(&tx_ba, &h, payload, 8, buf, sizeof buf,
-				       &len),
-		     0);
-	cr_assert_eq(mpc_frame_unseal(&rx, buf, len, &h, out, 8),
-		     MPC_ECRYPTO);
+	cr_assert_eq(mpc_frame_seal(&tx_ba, &h, payload, 8, buf, sizeof buf, &len), 0);
+	cr_assert_eq(mpc_frame_unseal(&rx, buf, len, &h, out, 8), MPC_ECRYPTO);
 	cr_assert_eq(mpc_frame_unseal(&rx_ba, buf, len, &h, out, 8), 0);
 	cr_assert_str_eq((char *)out, "abcdefg");
 	mpc_frame_tx_clear(&tx_ba);

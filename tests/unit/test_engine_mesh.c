@@ -92,7 +92,8 @@ Test(engine_mesh, forged_peer_with_unknown_key_is_refused)
 	close(fd);
 	/* claims party 0's public key without its secret key: fails the key proof */
 	fd = connect_to(1);
-	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, cl.parties[0].box_pk, fsk, 1, &peer, &keys, err);
+	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, cl.parties[0].box_pk, fsk, 1,
+				   &peer, &keys, err);
 	cr_assert_neq(rv, 0, "a peer without the secret key completed the handshake");
 	close(fd);
 	for (int t = 0; t < 100; t++) {
@@ -122,19 +123,21 @@ Test(engine_mesh, tampered_frame_is_rejected_and_not_delivered)
 
 	cr_assert_eq(engine_mesh_start(&cl, 1, sk[1], 0, &m1, err), 0, "%s", err);
 	fd = connect_to(1);
-	cr_assert_eq(mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, cl.parties[0].box_pk, sk[0], 1, &peer,
-					   &keys, err),
+	cr_assert_eq(mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, cl.parties[0].box_pk,
+					   sk[0], 1, &peer, &keys, err),
 		     0, "%s", err);
 	cr_assert_eq(peer, 1);
 	cr_assert_eq(mpc_frame_tx_init(&tx, keys.tx, 0), 0);
 	memset(payload, 0x5a, sizeof payload);
 	/* first an intact frame: delivered */
 	hdr.type = 1, hdr.round = 1, hdr.session = 9;
-	cr_assert_eq(mpc_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen), 0);
+	cr_assert_eq(mpc_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen),
+		     0);
 	cr_assert_eq(write(fd, frame, flen), (ssize_t)flen);
 	/* then a frame with one flipped ciphertext bit */
 	hdr.round = 2;
-	cr_assert_eq(mpc_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen), 0);
+	cr_assert_eq(mpc_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen),
+		     0);
 	frame[MPC_FRAME_HDR_BYTES + 5] ^= 1;
 	cr_assert_eq(write(fd, frame, flen), (ssize_t)flen);
 	for (int t = 0; t < 100; t++) {

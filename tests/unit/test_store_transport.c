@@ -1,4 +1,4 @@
-/* Unit tests for store/transport: raft streams over authenticated encrypted channels, forged peers, tampered frames, no plaintext on the wire. */
+/* Unit tests for store/transport: channels, forged peers, tampered frames, no plaintext. */
 #include <criterion/criterion.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -16,7 +16,7 @@
 #include "store/transport.h"
 
 #define N_PARTIES 3
-#define MARKER "RAFT-PLAINTEXT-MARKER-"
+#define MARKER    "RAFT-PLAINTEXT-MARKER-"
 
 static struct mpc_cluster cl;
 static uint8_t sk[N_PARTIES][32];
