@@ -4,7 +4,9 @@
 # claiming another party's id, are refused (logged with their address) and make no party apply
 # anything; a capture of the raft ports (tcpdump, when available) holds no plaintext of the log.
 . "$(dirname "$0")/lib.sh"
-cluster_init 3 "$(pick_port 3)"
+# below the ranges of pick_port, jobs_e2e.sh and mpcfs.sh (14000..): under 32768, differing per run
+BASE=$((11000 + ($$ % 100) * 30))
+cluster_init 3 "$BASE"
 port_of() { sed -n "s/^$1 = //p" "$T/cluster.conf" | sed -n "$(($2 + 1))p"; }
 R0=$(port_of raft_port 0); R1=$(port_of raft_port 1); R2=$(port_of raft_port 2); A0=$(port_of api_port 0)
 MARK="plainmark$$"
