@@ -2,7 +2,6 @@
 #include "store/node.h"
 #include "common/deadline.h"
 #include "common/log.h"
-#include "store/transport.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -417,6 +416,8 @@ static void update_status(struct store_node *node)
 					    r->leader_state.progress[i].recent_recv;
 		}
 	}
+	if (node->transport.impl != NULL)
+		store_transport_get_stats(&node->transport, &st.transport);
 	pthread_mutex_lock(&node->slock);
 	node->status = st;
 	pthread_mutex_unlock(&node->slock);

@@ -43,6 +43,10 @@ out=$(mpc-raft-impostor "$T/cluster.conf" "127.0.0.1:$R0" 2 "$T/party1/mpcd.conf
 	|| fail "party 1's key claiming party 2 was not refused: $out"
 n=$(grep -c "raft transport: refused peer 127.0.0.1:[0-9]*: key of claimed party" "$T/party0.log")
 [ "$n" -ge 3 ] || fail "party 0 logged $n refusals with the peer address, want 3"
+tstat() { mpcstore-tool -c "$T/party$1/mpcd.conf" raft --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["transport"][sys.argv[1]])' "$2"; }
+for t in $(seq 20); do [ "$(tstat 0 peers_refused)" = 3 ] && break; sleep 0.2; done
+[ "$(tstat 0 peers_refused)" = 3 ] || fail "party 0 counts $(tstat 0 peers_refused) refused raft peers, want 3"
+for i in 0 1 2; do [ "$(tstat $i frames_rejected)" = 0 ] || fail "party $i rejected raft frames"; done
 sleep 1
 after="$(applied 0) $(applied 1) $(applied 2)"
 [ "$before" = "$after" ] || fail "applied indexes moved while only impostors talked: $before -> $after"

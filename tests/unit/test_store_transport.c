@@ -391,7 +391,7 @@ static int dial(unsigned port)
 /* Runs the handshake as party `claim` with the given keys; then, whatever
  * the outcome, sends bytes a raft message could start with. Returns the
  * handshake's result. */
-static int impostor(int claim, const uint8_t *pk, const uint8_t *isk)
+static int impostor(const char *magic, int claim, const uint8_t *pk, const uint8_t *isk)
 {
 	struct mpc_secchan_keys keys;
 	char err[MPC_ERRMSG_SIZE] = "";
@@ -399,8 +399,7 @@ static int impostor(int claim, const uint8_t *pk, const uint8_t *isk)
 	int fd = dial(cl.parties[0].raft_port), peer = -1, rv;
 	struct pollfd pfd = {fd, POLLIN, 0};
 
-	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_RAFT, 1, &cl, claim, pk, isk, 0, &peer, &keys,
-				   err);
+	rv = mpc_secchan_handshake(fd, magic, 1, &cl, claim, pk, isk, 0, &peer, &keys, err);
 	memset(junk, 1, sizeof junk);
 	(void)!write(fd, junk, sizeof junk);
 	/* the party hangs up */
@@ -409,7 +408,7 @@ static int impostor(int claim, const uint8_t *pk, const uint8_t *isk)
 	return rv;
 }
 
-Test(store_transport, unknown_key_or_wrong_id_is_refused)
+Test(store_transport, unknown_key_wrong_id_or_protocol_is_refused)
 {
 	struct side a;
 	struct store_transport_stats st;
@@ -418,19 +417,22 @@ Test(store_transport, unknown_key_or_wrong_id_is_refused)
 	side_start(&a, 0, 1);
 	crypto_box_keypair(fpk, fsk);
 	/* a key not in the cluster file, claiming party 1 */
-	cr_assert_neq(impostor(1, fpk, fsk), 0);
+	cr_assert_neq(impostor(MPC_SECCHAN_RAFT, 1, fpk, fsk), 0);
 	/* party 2's real key pair claiming party 1's id */
-	cr_assert_neq(impostor(1, cl.parties[2].box_pk, sk[2]), 0);
+	cr_assert_neq(impostor(MPC_SECCHAN_RAFT, 1, cl.parties[2].box_pk, sk[2]), 0);
 	/* party 1's public key without its secret key */
-	cr_assert_neq(impostor(1, cl.parties[1].box_pk, fsk), 0);
+	cr_assert_neq(impostor(MPC_SECCHAN_RAFT, 1, cl.parties[1].box_pk, fsk), 0);
+	/* party 1 itself, speaking the mesh's protocol: a mesh connection cannot
+	 * be replayed into raft */
+	cr_assert_neq(impostor(MPC_SECCHAN_MESH, 1, cl.parties[1].box_pk, sk[1]), 0);
 	for (int t = 0; t < 100; t++) {
 		int more = 0;
 		store_transport_get_stats(&a.t, &st);
-		if (st.peers_refused >= 3)
+		if (st.peers_refused >= 4)
 			break;
 		run_until(&more, 50);
 	}
-	cr_assert_eq(st.peers_refused, 3);
+	cr_assert_eq(st.peers_refused, 4);
 	cr_assert_eq(st.channels, 0);
 	cr_assert_eq(a.n_accepted, 0, "raft was handed a stream of a refused peer");
 	side_stop(&a);
