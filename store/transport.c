@@ -1,4 +1,5 @@
-/* Raft transport: socketpair streams for raft, relay threads, secchan handshake, AEAD frames. */
+/* Raft transport: socketpair streams for raft, relays on raft's loop, secchan handshake, AEAD
+ * frames. */
 #include "store/transport.h"
 
 #include "common/err.h"
@@ -31,11 +32,16 @@
 /* A failing outbound handshake is retried by raft every 250 ms: warn about
  * it once per this interval and peer. */
 #define TP_WARN_EVERY_MS 10000
+/* A relay stops reading one side while more than this is queued for the
+ * other, and resumes below the low mark (raft_uv_tcp queues without bound). */
+#define TP_QUEUE_HIGH ((size_t)8 << 20)
+#define TP_QUEUE_LOW  ((size_t)2 << 20)
 
 struct tp;
 
-/* One connection: being set up, then relayed. Owned by its thread; listed
- * in tp->chans (under tp->lock) so that close can wake the thread. */
+/* One connection. Set up (dial, handshake) by a thread of its own while
+ * listed in tp->chans (under tp->lock, so that close can wake the thread);
+ * then handed to the loop, which relays it (listed in tp->live). */
 struct tp_chan {
 	struct tp *tp;
 	int tcp;   /* -1 while dialling */
@@ -47,9 +53,16 @@ struct tp_chan {
 	struct mpc_frame_tx tx;
 	struct mpc_frame_rx rx;
 	struct tp_chan *next;
+	/* relay, on the loop */
+	uv_pipe_t local_h;
+	uv_tcp_t tcp_h;
+	uint8_t *plain; /* raft's bytes as read, STORE_TRANSPORT_CHUNK */
+	uint8_t *rxbuf; /* frames as read, one whole frame at most */
+	size_t rxlen;
+	int shutting, n_closed, local_paused, tcp_paused;
 };
 
-/* A finished setup, handed to the loop: a stream for raft, or a failure. */
+/* A finished setup, handed to the loop: a channel to relay, or a failure. */
 struct tp_event {
 	struct tp_event *next;
 	struct raft_uv_connect *req; /* outbound; NULL for inbound */
@@ -57,6 +70,15 @@ struct tp_event {
 	int raft_fd;                 /* raft's end of the socketpair, or -1 */
 	int peer;
 	char addr[TP_ADDR_MAX];
+	struct tp_chan *ch; /* on success; ownership passes to the loop */
+};
+
+/* One write of a relay: sealed frame or opened payload. */
+struct tp_write {
+	uv_write_t w;
+	struct tp_chan *ch;
+	size_t len;
+	uint8_t data[];
 };
 
 /* An outbound request raft is waiting for (loop thread only). */
@@ -77,6 +99,7 @@ struct tp {
 	uv_async_t async;
 	int closing, async_closing; /* loop thread only */
 	struct tp_pending *pending; /* loop thread only */
+	struct tp_chan *live;       /* relayed channels, loop thread only */
 	int lfd;
 	pthread_mutex_t lock; /* guards what follows */
 	int stopping;
@@ -121,10 +144,11 @@ static void tp_post_failure(struct tp *tp, struct raft_uv_connect *req)
 	tp_post(tp, ev);
 }
 
-/* Unlists ch, closes its sockets and ends the thread's share of tp. The
- * async send happens under the lock, so the loop cannot have closed the
- * handle yet (it closes it only once n_threads is 0, under the lock). */
-static void tp_chan_exit(struct tp_chan *ch)
+/* Ends a setup thread: unlists ch and either hands it to the loop with ev
+ * (ev != NULL: a channel to relay) or closes and frees it. The async send
+ * happens under the lock, so the loop cannot have closed the handle yet (it
+ * closes it only once n_threads is 0, under the lock). */
+static void tp_chan_exit(struct tp_chan *ch, struct tp_event *ev)
 {
 	struct tp *tp = ch->tp;
 	struct tp_chan **pp;
@@ -135,14 +159,22 @@ static void tp_chan_exit(struct tp_chan *ch)
 			*pp = ch->next;
 			break;
 		}
-	if (ch->tcp >= 0)
-		close(ch->tcp);
-	if (ch->local >= 0)
-		close(ch->local);
-	mpc_frame_tx_clear(&ch->tx);
-	mpc_frame_rx_clear(&ch->rx);
-	free(ch);
-	if (--tp->n_threads == 0 && tp->stopping)
+	ch->next = NULL;
+	if (ev != NULL) {
+		ev->ch = ch;
+		ev->next = tp->events;
+		tp->events = ev;
+	} else {
+		if (ch->tcp >= 0)
+			close(ch->tcp);
+		if (ch->local >= 0)
+			close(ch->local);
+		mpc_frame_tx_clear(&ch->tx);
+		mpc_frame_rx_clear(&ch->rx);
+		free(ch);
+	}
+	--tp->n_threads;
+	if (ev != NULL || (tp->n_threads == 0 && tp->stopping))
 		uv_async_send(&tp->async);
 	pthread_mutex_unlock(&tp->lock);
 }
@@ -167,92 +199,10 @@ static void tp_set_timeouts(int fd, int seconds)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-/* Moves bytes until either side closes, the transport stops or a frame
- * fails authentication: raft's bytes out as frames, frames in as raft's
- * bytes. */
-static void tp_relay(struct tp_chan *ch)
-{
-	struct tp *tp = ch->tp;
-	size_t cap = mpc_frame_size(STORE_TRANSPORT_CHUNK), rxlen = 0;
-	uint8_t *plain = malloc(STORE_TRANSPORT_CHUNK), *txbuf = malloc(cap), *rxbuf = malloc(cap);
-	struct pollfd pfd[2] = {{ch->local, POLLIN, 0}, {ch->tcp, POLLIN, 0}};
-
-	if (plain == NULL || txbuf == NULL || rxbuf == NULL)
-		goto out;
-	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		if (pfd[0].revents != 0) {
-			struct mpc_frame_hdr hdr = {0};
-			ssize_t got = read(ch->local, plain, STORE_TRANSPORT_CHUNK);
-			size_t flen;
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0)
-				break; /* raft closed its stream */
-			if (mpc_frame_seal(&ch->tx, &hdr, plain, (size_t)got, txbuf, cap, &flen) !=
-				0 ||
-			    mpc_secchan_write_full(ch->tcp, txbuf, flen) != 0)
-				break;
-			__atomic_add_fetch(&tp->st.bytes_sent, flen, __ATOMIC_RELAXED);
-		}
-		if (pfd[1].revents != 0) {
-			ssize_t got = read(ch->tcp, rxbuf + rxlen, cap - rxlen);
-			size_t off = 0;
-
-			if (got < 0 && errno == EINTR)
-				continue;
-			if (got <= 0)
-				break; /* the peer or close() ended the connection */
-			rxlen += (size_t)got;
-			__atomic_add_fetch(&tp->st.bytes_received, (uint64_t)got, __ATOMIC_RELAXED);
-			while (rxlen - off >= MPC_FRAME_HDR_BYTES) {
-				struct mpc_frame_hdr hdr;
-				size_t flen;
-				int rv = mpc_frame_peek(rxbuf + off, rxlen - off, &hdr, &flen);
-
-				if (rv == 0 && hdr.payload_len > STORE_TRANSPORT_CHUNK)
-					rv = MPC_EPROTO;
-				if (rv == 0 && rxlen - off < flen)
-					break; /* wait for the rest of the frame */
-				if (rv == 0)
-					rv = mpc_frame_unseal(&ch->rx, rxbuf + off, flen, &hdr,
-							      plain, STORE_TRANSPORT_CHUNK);
-				if (rv != 0) {
-					LOG_WARN("raft transport: frame from party %d (%s) "
-						 "rejected (%s); "
-						 "closing the connection",
-						 ch->peer, ch->addr, mpc_strerror(rv));
-					__atomic_add_fetch(&tp->st.frames_rejected, 1,
-							   __ATOMIC_RELAXED);
-					goto out;
-				}
-				if (mpc_secchan_write_full(ch->local, plain,
-							   (size_t)hdr.payload_len) != 0)
-					goto out;
-				off += flen;
-			}
-			memmove(rxbuf, rxbuf + off, rxlen - off);
-			rxlen -= off;
-		}
-	}
-out:
-	LOG_DEBUG("raft transport: channel %s party %d (%s) closed", ch->inbound ? "from" : "to",
-		  ch->peer, ch->addr);
-	if (plain != NULL)
-		sodium_memzero(plain, STORE_TRANSPORT_CHUNK);
-	free(plain);
-	free(txbuf);
-	free(rxbuf);
-}
-
-/* After a handshake: frame keys, the socketpair, raft's end to the loop,
- * then the relay. Consumes keys (zeroed). */
-static void tp_chan_run(struct tp_chan *ch, struct mpc_secchan_keys *keys)
+/* After a handshake: frame keys and the socketpair. Consumes keys
+ * (zeroed). Returns the event that hands ch to the loop, or NULL (logged;
+ * an outbound request is failed). */
+static struct tp_event *tp_chan_ready(struct tp_chan *ch, struct mpc_secchan_keys *keys)
 {
 	struct tp *tp = ch->tp;
 	struct tp_event *ev = calloc(1, sizeof *ev);
@@ -262,20 +212,24 @@ static void tp_chan_run(struct tp_chan *ch, struct mpc_secchan_keys *keys)
 	if (rv == 0)
 		rv = mpc_frame_rx_init(&ch->rx, keys->rx, (uint8_t)ch->peer);
 	sodium_memzero(keys, sizeof *keys);
-	if (rv != 0 || ev == NULL || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+	ch->plain = malloc(STORE_TRANSPORT_CHUNK);
+	ch->rxbuf = malloc(mpc_frame_size(STORE_TRANSPORT_CHUNK));
+	if (rv == 0 && (ev == NULL || ch->plain == NULL || ch->rxbuf == NULL))
+		rv = MPC_ENOMEM;
+	if (rv != 0 || socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
 		LOG_WARN("raft transport: channel %s party %d (%s): %s",
 			 ch->inbound ? "from" : "to", ch->peer, ch->addr,
 			 rv != 0 ? mpc_strerror(rv) : strerror(errno));
 		free(ev);
+		free(ch->plain);
+		free(ch->rxbuf);
+		ch->plain = ch->rxbuf = NULL;
 		if (!ch->inbound)
 			tp_post_failure(tp, ch->req);
-		return;
+		return NULL;
 	}
-	tp_set_timeouts(ch->tcp, 0); /* the relay polls; close() wakes it */
-	pthread_mutex_lock(&tp->lock);
+	tp_set_timeouts(ch->tcp, 0);
 	ch->local = sv[0];
-	tp->st.channels++;
-	pthread_mutex_unlock(&tp->lock);
 	ev->req = ch->inbound ? NULL : ch->req;
 	ev->raft_fd = sv[1];
 	ev->peer = ch->peer;
@@ -284,10 +238,12 @@ static void tp_chan_run(struct tp_chan *ch, struct mpc_secchan_keys *keys)
 	 * preamble says), not the connection's source port */
 	snprintf(ev->addr, sizeof ev->addr, "%s:%u", tp->c->parties[ch->peer].host,
 		 tp->c->parties[ch->peer].raft_port);
-	tp_post(tp, ev);
+	pthread_mutex_lock(&tp->lock);
+	tp->st.channels++;
+	pthread_mutex_unlock(&tp->lock);
 	LOG_DEBUG("raft transport: channel %s party %d (%s) established",
 		  ch->inbound ? "from" : "to", ch->peer, ch->addr);
-	tp_relay(ch);
+	return ev;
 }
 
 /* Connects to "host:port" within TP_CONNECT_TIMEOUT_MS unless the transport
@@ -359,6 +315,7 @@ static void *tp_connect_main(void *arg)
 	struct tp_chan *ch = arg;
 	struct tp *tp = ch->tp;
 	struct mpc_secchan_keys keys;
+	struct tp_event *ev = NULL;
 	char err[MPC_ERRMSG_SIZE] = "";
 	int fd, peer = -1, rv;
 
@@ -385,9 +342,9 @@ static void *tp_connect_main(void *arg)
 		tp_post_failure(tp, ch->req);
 		goto out;
 	}
-	tp_chan_run(ch, &keys);
+	ev = tp_chan_ready(ch, &keys);
 out:
-	tp_chan_exit(ch);
+	tp_chan_exit(ch, ev);
 	return NULL;
 }
 
@@ -398,6 +355,7 @@ static void *tp_accept_main(void *arg)
 	struct tp_chan *ch = arg;
 	struct tp *tp = ch->tp;
 	struct mpc_secchan_keys keys;
+	struct tp_event *ev = NULL;
 	char err[MPC_ERRMSG_SIZE] = "";
 	int peer = -1, rv;
 
@@ -414,9 +372,9 @@ static void *tp_accept_main(void *arg)
 		LOG_WARN("raft transport: refused peer %s: %s", ch->addr, err);
 	} else {
 		ch->peer = peer;
-		tp_chan_run(ch, &keys);
+		ev = tp_chan_ready(ch, &keys);
 	}
-	tp_chan_exit(ch);
+	tp_chan_exit(ch, ev);
 	return NULL;
 }
 
@@ -503,7 +461,7 @@ static void *tp_listen_main(void *arg)
 			pthread_mutex_unlock(&tp->lock);
 		}
 	}
-	tp_chan_exit(self);
+	tp_chan_exit(self, NULL);
 	return NULL;
 }
 
@@ -545,25 +503,15 @@ static int tp_pending_take(struct tp *tp, struct raft_uv_connect *req)
 	return 0;
 }
 
-static void tp_deliver(struct tp *tp, struct tp_event *ev)
+static void tp_chan_free(struct tp_chan *ch)
 {
-	uv_stream_t *s;
-
-	if (tp->closing || (ev->req != NULL && !tp_pending_take(tp, ev->req))) {
-		if (ev->raft_fd >= 0)
-			close(ev->raft_fd);
-		return;
-	}
-	if (ev->req != NULL) {
-		s = ev->status == 0 ? tp_stream(tp, ev->raft_fd) : NULL;
-		ev->req->cb(ev->req, s, s != NULL ? 0 : RAFT_NOCONNECTION);
-		return;
-	}
-	s = tp_stream(tp, ev->raft_fd);
-	if (s != NULL && tp->accept_cb != NULL)
-		tp->accept_cb(tp->t, (raft_id)ev->peer + 1, ev->addr, s);
-	else if (s != NULL)
-		uv_close((uv_handle_t *)s, (uv_close_cb)raft_free);
+	mpc_frame_tx_clear(&ch->tx);
+	mpc_frame_rx_clear(&ch->rx);
+	if (ch->plain != NULL)
+		sodium_memzero(ch->plain, STORE_TRANSPORT_CHUNK);
+	free(ch->plain);
+	free(ch->rxbuf);
+	free(ch);
 }
 
 static void tp_async_closed(uv_handle_t *h)
@@ -573,16 +521,283 @@ static void tp_async_closed(uv_handle_t *h)
 		tp->close_cb(tp->t);
 }
 
+/* Closing, and nothing left (no setup thread, no event, no channel): the
+ * async handle closes last, then raft hears that the transport closed. */
+static void tp_maybe_done(struct tp *tp)
+{
+	int done;
+
+	if (!tp->closing || tp->async_closing || tp->live != NULL)
+		return;
+	pthread_mutex_lock(&tp->lock);
+	done = tp->n_threads == 0 && tp->events == NULL;
+	pthread_mutex_unlock(&tp->lock);
+	if (done) {
+		tp->async_closing = 1;
+		uv_close((uv_handle_t *)&tp->async, tp_async_closed);
+	}
+}
+
+static void tp_relay_closed(uv_handle_t *h)
+{
+	struct tp_chan *ch = h->data;
+	struct tp *tp = ch->tp;
+
+	if (++ch->n_closed < 2)
+		return;
+	for (struct tp_chan **pp = &tp->live; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == ch) {
+			*pp = ch->next;
+			break;
+		}
+	tp_chan_free(ch);
+	tp_maybe_done(tp);
+}
+
+/* Ends a relayed channel: raft then sees its stream end (EOF or EPIPE) and
+ * reconnects or forgets it. */
+static void tp_relay_shut(struct tp_chan *ch)
+{
+	if (ch->shutting)
+		return;
+	ch->shutting = 1;
+	LOG_DEBUG("raft transport: channel %s party %d (%s) closed", ch->inbound ? "from" : "to",
+		  ch->peer, ch->addr);
+	uv_close((uv_handle_t *)&ch->local_h, tp_relay_closed);
+	uv_close((uv_handle_t *)&ch->tcp_h, tp_relay_closed);
+}
+
+static void tp_local_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void tp_local_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void tp_tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf);
+static void tp_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+static void tp_write_done(uv_write_t *w, int status)
+{
+	struct tp_write *wr = (struct tp_write *)w;
+	struct tp_chan *ch = wr->ch;
+	uv_stream_t *to = w->handle;
+
+	free(wr);
+	if (ch->shutting)
+		return;
+	if (status != 0) {
+		tp_relay_shut(ch);
+		return;
+	}
+	/* backpressure: resume the side that filled this one's queue */
+	if (to == (uv_stream_t *)&ch->tcp_h && ch->local_paused &&
+	    uv_stream_get_write_queue_size(to) < TP_QUEUE_LOW) {
+		ch->local_paused = 0;
+		uv_read_start((uv_stream_t *)&ch->local_h, tp_local_alloc, tp_local_read);
+	} else if (to == (uv_stream_t *)&ch->local_h && ch->tcp_paused &&
+		   uv_stream_get_write_queue_size(to) < TP_QUEUE_LOW) {
+		ch->tcp_paused = 0;
+		uv_read_start((uv_stream_t *)&ch->tcp_h, tp_tcp_alloc, tp_tcp_read);
+	}
+}
+
+/* Queues wr on `to` (ownership passes to the write). 0 or -1 (wr freed). */
+static int tp_relay_write(struct tp_chan *ch, uv_stream_t *to, struct tp_write *wr)
+{
+	uv_buf_t b = uv_buf_init((char *)wr->data, (unsigned)wr->len);
+
+	wr->ch = ch;
+	if (uv_write(&wr->w, to, &b, 1, tp_write_done) != 0) {
+		free(wr);
+		return -1;
+	}
+	return 0;
+}
+
+static void tp_local_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct tp_chan *ch = h->data;
+	(void)hint;
+	*buf = uv_buf_init((char *)ch->plain, (unsigned)STORE_TRANSPORT_CHUNK);
+}
+
+/* raft wrote: whatever arrived since the last read (one message, or a
+ * batch under load) goes out as one frame. */
+static void tp_local_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct tp_chan *ch = s->data;
+	struct mpc_frame_hdr hdr = {0};
+	struct tp_write *wr;
+	size_t cap, flen;
+
+	(void)buf;
+	if (n == 0)
+		return;
+	if (n < 0) { /* raft closed its stream */
+		tp_relay_shut(ch);
+		return;
+	}
+	cap = mpc_frame_size((size_t)n);
+	wr = malloc(sizeof *wr + cap);
+	if (wr == NULL ||
+	    mpc_frame_seal(&ch->tx, &hdr, ch->plain, (size_t)n, wr->data, cap, &flen) != 0) {
+		free(wr);
+		tp_relay_shut(ch);
+		return;
+	}
+	wr->len = flen;
+	if (tp_relay_write(ch, (uv_stream_t *)&ch->tcp_h, wr) != 0) {
+		tp_relay_shut(ch);
+		return;
+	}
+	__atomic_add_fetch(&ch->tp->st.bytes_sent, flen, __ATOMIC_RELAXED);
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&ch->tcp_h) > TP_QUEUE_HIGH) {
+		uv_read_stop(s);
+		ch->local_paused = 1;
+	}
+}
+
+static void tp_tcp_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
+{
+	struct tp_chan *ch = h->data;
+	(void)hint;
+	*buf = uv_buf_init((char *)ch->rxbuf + ch->rxlen,
+			   (unsigned)(mpc_frame_size(STORE_TRANSPORT_CHUNK) - ch->rxlen));
+}
+
+/* The peer's frames: each whole one is authenticated and its payload given
+ * to raft; anything that fails ends the channel. */
+static void tp_tcp_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+	struct tp_chan *ch = s->data;
+	size_t off = 0;
+
+	(void)buf;
+	if (n == 0)
+		return;
+	if (n < 0) { /* the peer ended the connection */
+		tp_relay_shut(ch);
+		return;
+	}
+	ch->rxlen += (size_t)n;
+	__atomic_add_fetch(&ch->tp->st.bytes_received, (uint64_t)n, __ATOMIC_RELAXED);
+	while (ch->rxlen - off >= MPC_FRAME_HDR_BYTES) {
+		struct mpc_frame_hdr hdr;
+		struct tp_write *wr = NULL;
+		size_t flen;
+		int rv = mpc_frame_peek(ch->rxbuf + off, ch->rxlen - off, &hdr, &flen);
+
+		if (rv == 0 && hdr.payload_len > STORE_TRANSPORT_CHUNK)
+			rv = MPC_EPROTO;
+		if (rv == 0 && ch->rxlen - off < flen)
+			break; /* wait for the rest of the frame */
+		if (rv == 0) {
+			wr = malloc(sizeof *wr + (size_t)hdr.payload_len);
+			rv = wr == NULL ? MPC_ENOMEM
+					: mpc_frame_unseal(&ch->rx, ch->rxbuf + off, flen, &hdr,
+							   wr->data, (size_t)hdr.payload_len);
+		}
+		if (rv != 0) {
+			free(wr);
+			LOG_WARN(
+			    "raft transport: frame from party %d (%s) rejected (%s); closing the "
+			    "connection",
+			    ch->peer, ch->addr, mpc_strerror(rv));
+			if (rv != MPC_ENOMEM)
+				__atomic_add_fetch(&ch->tp->st.frames_rejected, 1,
+						   __ATOMIC_RELAXED);
+			tp_relay_shut(ch);
+			return;
+		}
+		off += flen;
+		wr->len = (size_t)hdr.payload_len;
+		if (wr->len == 0) {
+			free(wr);
+			continue;
+		}
+		if (tp_relay_write(ch, (uv_stream_t *)&ch->local_h, wr) != 0) {
+			tp_relay_shut(ch);
+			return;
+		}
+	}
+	memmove(ch->rxbuf, ch->rxbuf + off, ch->rxlen - off);
+	ch->rxlen -= off;
+	if (uv_stream_get_write_queue_size((uv_stream_t *)&ch->local_h) > TP_QUEUE_HIGH) {
+		uv_read_stop(s);
+		ch->tcp_paused = 1;
+	}
+}
+
+/* Starts relaying ch on the loop (ch joins tp->live). 0, or -1 when its
+ * handles cannot be opened (ch is then closed and freed). */
+static int tp_relay_start(struct tp *tp, struct tp_chan *ch)
+{
+	int rv;
+
+	ch->next = tp->live;
+	tp->live = ch;
+	uv_pipe_init(tp->loop, &ch->local_h, 0);
+	uv_tcp_init(tp->loop, &ch->tcp_h);
+	ch->local_h.data = ch;
+	ch->tcp_h.data = ch;
+	rv = uv_pipe_open(&ch->local_h, ch->local);
+	if (rv != 0)
+		close(ch->local);
+	ch->local = -1; /* the handle owns it now */
+	if (rv == 0) {
+		rv = uv_tcp_open(&ch->tcp_h, ch->tcp);
+		if (rv != 0)
+			close(ch->tcp);
+	} else {
+		close(ch->tcp);
+	}
+	ch->tcp = -1;
+	if (rv == 0)
+		rv = uv_read_start((uv_stream_t *)&ch->local_h, tp_local_alloc, tp_local_read);
+	if (rv == 0)
+		rv = uv_read_start((uv_stream_t *)&ch->tcp_h, tp_tcp_alloc, tp_tcp_read);
+	if (rv != 0) {
+		LOG_WARN("raft transport: channel %s party %d (%s): %s",
+			 ch->inbound ? "from" : "to", ch->peer, ch->addr, uv_strerror(rv));
+		tp_relay_shut(ch);
+		return -1;
+	}
+	return 0;
+}
+
+static void tp_deliver(struct tp *tp, struct tp_event *ev)
+{
+	uv_stream_t *s;
+
+	if (tp->closing || (ev->req != NULL && !tp_pending_take(tp, ev->req))) {
+		if (ev->raft_fd >= 0)
+			close(ev->raft_fd);
+		if (ev->ch != NULL) {
+			close(ev->ch->tcp);
+			close(ev->ch->local);
+			tp_chan_free(ev->ch);
+		}
+		return;
+	}
+	s = NULL;
+	if (ev->ch != NULL && tp_relay_start(tp, ev->ch) != 0)
+		close(ev->raft_fd);
+	else if (ev->ch != NULL)
+		s = tp_stream(tp, ev->raft_fd); /* closes raft_fd if it fails */
+	if (ev->req != NULL) {
+		ev->req->cb(ev->req, s, s != NULL ? 0 : RAFT_NOCONNECTION);
+		return;
+	}
+	if (s != NULL && tp->accept_cb != NULL)
+		tp->accept_cb(tp->t, (raft_id)ev->peer + 1, ev->addr, s);
+	else if (s != NULL)
+		uv_close((uv_handle_t *)s, (uv_close_cb)raft_free);
+}
+
 static void tp_async_cb(uv_async_t *h)
 {
 	struct tp *tp = h->data;
 	struct tp_event *list, *rev = NULL;
-	int done;
 
 	pthread_mutex_lock(&tp->lock);
 	list = tp->events;
 	tp->events = NULL;
-	done = tp->stopping && tp->n_threads == 0;
 	pthread_mutex_unlock(&tp->lock);
 	while (list != NULL) { /* oldest first */
 		struct tp_event *ev = list;
@@ -596,10 +811,7 @@ static void tp_async_cb(uv_async_t *h)
 		tp_deliver(tp, ev);
 		free(ev);
 	}
-	if (done && tp->closing && !tp->async_closing) {
-		tp->async_closing = 1;
-		uv_close((uv_handle_t *)&tp->async, tp_async_closed);
-	}
+	tp_maybe_done(tp);
 }
 
 /* ---- raft_uv_transport methods (loop thread) ---- */
@@ -714,7 +926,10 @@ static void tp_close(struct raft_uv_transport *t, raft_uv_transport_close_cb cb)
 			shutdown(ch->local, SHUT_RDWR);
 	}
 	pthread_mutex_unlock(&tp->lock);
-	/* the threads end within a poll interval; the last one wakes the loop */
+	for (struct tp_chan *ch = tp->live; ch != NULL; ch = ch->next)
+		tp_relay_shut(ch);
+	/* setup threads end within a poll interval, the last one wakes the
+	 * loop; the relays' handles close on the next loop turn */
 	uv_async_send(&tp->async);
 }
 
