@@ -20,10 +20,10 @@
  *
  *   raft <-> uv_pipe | socketpair | uv_pipe <- relay -> uv_tcp <-> peer's relay
  *
- * Relaying on the loop costs no thread hand-offs (measured with
- * bench_transport: a round trip of one small message takes about 1.5x
- * plain TCP's time, 64 pipelined ones go faster than plain TCP because
- * the relay batches them). Channel setup runs on a thread of its own
+ * Relaying on the loop costs no thread hand-offs (bench_transport here: a
+ * round trip of one 256-byte message takes ~45 us against ~23 us over
+ * plain TCP; with 64 in flight the relay batches them and beats plain
+ * TCP). Channel setup runs on a thread of its own
  * (blocking connect and handshake, 3 s timeouts), so the loop never waits:
  * - handshake: common/secchan.h with magic MPC_SECCHAN_RAFT against the
  *   static X25519 keys of the cluster file. The id raft reports for an
