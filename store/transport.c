@@ -144,6 +144,17 @@ static void tp_post_failure(struct tp *tp, struct raft_uv_connect *req)
 	tp_post(tp, ev);
 }
 
+static void tp_chan_free(struct tp_chan *ch)
+{
+	mpc_frame_tx_clear(&ch->tx);
+	mpc_frame_rx_clear(&ch->rx);
+	if (ch->plain != NULL)
+		sodium_memzero(ch->plain, STORE_TRANSPORT_CHUNK);
+	free(ch->plain);
+	free(ch->rxbuf);
+	free(ch);
+}
+
 /* Ends a setup thread: unlists ch and either hands it to the loop with ev
  * (ev != NULL: a channel to relay) or closes and frees it. The async send
  * happens under the lock, so the loop cannot have closed the handle yet (it
@@ -169,9 +180,7 @@ static void tp_chan_exit(struct tp_chan *ch, struct tp_event *ev)
 			close(ch->tcp);
 		if (ch->local >= 0)
 			close(ch->local);
-		mpc_frame_tx_clear(&ch->tx);
-		mpc_frame_rx_clear(&ch->rx);
-		free(ch);
+		tp_chan_free(ch);
 	}
 	--tp->n_threads;
 	if (ev != NULL || (tp->n_threads == 0 && tp->stopping))
@@ -501,17 +510,6 @@ static int tp_pending_take(struct tp *tp, struct raft_uv_connect *req)
 			return 1;
 		}
 	return 0;
-}
-
-static void tp_chan_free(struct tp_chan *ch)
-{
-	mpc_frame_tx_clear(&ch->tx);
-	mpc_frame_rx_clear(&ch->rx);
-	if (ch->plain != NULL)
-		sodium_memzero(ch->plain, STORE_TRANSPORT_CHUNK);
-	free(ch->plain);
-	free(ch->rxbuf);
-	free(ch);
 }
 
 static void tp_async_closed(uv_handle_t *h)
