@@ -184,14 +184,21 @@ static void h_raft(struct api_server *s, struct api_resp *r)
 	char leader[32];
 	snprintf(leader, sizeof leader, "party%d", st.leader);
 	/* "leader" is the member's name (never a falsy 0); "leader_party" its id. */
-	api_set_json(r, json_pack("{s:i, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o}", "party",
-			      st.party, "state", st.state, "leader",
-			      st.leader >= 0 ? json_string(leader) : json_null(), "leader_party",
-			      st.leader >= 0 ? json_integer(st.leader) : json_null(), "term",
-			      (json_int_t)st.term, "commit_index", (json_int_t)st.commit_index,
-			      "applied_index", (json_int_t)st.applied_index, "fsm_applied_index",
-			      (json_int_t)st.fsm_applied, "last_index", (json_int_t)st.last_index,
-			      "members", members));
+	api_set_json(r,
+		     json_pack("{s:i, s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "party",
+			       st.party, "state", st.state, "leader",
+			       st.leader >= 0 ? json_string(leader) : json_null(), "leader_party",
+			       st.leader >= 0 ? json_integer(st.leader) : json_null(), "term",
+			       (json_int_t)st.term, "commit_index", (json_int_t)st.commit_index,
+			       "applied_index", (json_int_t)st.applied_index, "fsm_applied_index",
+			       (json_int_t)st.fsm_applied, "last_index", (json_int_t)st.last_index,
+			       "members", members, "transport",
+			       json_pack("{s:I, s:I, s:I, s:I, s:I}", "channels",
+					 (json_int_t)st.transport.channels, "peers_refused",
+					 (json_int_t)st.transport.peers_refused, "frames_rejected",
+					 (json_int_t)st.transport.frames_rejected, "bytes_sent",
+					 (json_int_t)st.transport.bytes_sent, "bytes_received",
+					 (json_int_t)st.transport.bytes_received)));
 }
 
 /* ?revision=R: a read at R waits until this party applied R. */

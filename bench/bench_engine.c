@@ -4,9 +4,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/frame.h"
 #include "engine/beaver.h"
 #include "engine/fixed.h"
-#include "engine/frame.h"
 #include "engine/fuel_prss.h"
 #include "engine/ring.h"
 
@@ -174,29 +174,26 @@ static void bench_trunc(void)
 static void bench_frame(void)
 {
 	const size_t len = (size_t)16 << 20; /* 2M shares per frame */
-	uint8_t key[ENGINE_FRAME_KEY_BYTES];
-	struct engine_frame_tx tx;
-	struct engine_frame_rx rx;
-	struct engine_frame_hdr hdr = {.type = 1, .round = 0, .session = 7};
+	uint8_t key[MPC_FRAME_KEY_BYTES];
+	struct mpc_frame_tx tx;
+	struct mpc_frame_rx rx;
+	struct mpc_frame_hdr hdr = {.type = 1, .round = 0, .session = 7};
 	uint8_t *payload = xcalloc(len, 1);
-	uint8_t *frame = xcalloc(engine_frame_size(len), 1);
+	uint8_t *frame = xcalloc(mpc_frame_size(len), 1);
 	size_t bytes = 0, flen;
 	double t0, dt, t_open = 0;
 
 	memset(key, 0x5a, sizeof key);
-	if (engine_frame_tx_init(&tx, key, 0) != 0 ||
-	    engine_frame_rx_init(&rx, key, 0) != 0)
+	if (mpc_frame_tx_init(&tx, key, 0) != 0 || mpc_frame_rx_init(&rx, key, 0) != 0)
 		exit(1);
 	t0 = now();
 	do {
 		double to;
 
-		if (engine_frame_seal(&tx, &hdr, payload, len, frame,
-				      engine_frame_size(len), &flen) != 0)
+		if (mpc_frame_seal(&tx, &hdr, payload, len, frame, mpc_frame_size(len), &flen) != 0)
 			exit(1);
 		to = now();
-		if (engine_frame_unseal(&rx, frame, flen, &hdr, payload,
-					len) != 0)
+		if (mpc_frame_unseal(&rx, frame, flen, &hdr, payload, len) != 0)
 			exit(1);
 		t_open += now() - to;
 		bytes += len;
@@ -207,8 +204,8 @@ static void bench_frame(void)
 	       " one core\"}\n",
 	       bytes, len, (double)bytes / dt / 1e9,
 	       (double)bytes / (dt - t_open) / 1e9, (double)bytes / t_open / 1e9);
-	engine_frame_tx_clear(&tx);
-	engine_frame_rx_clear(&rx);
+	mpc_frame_tx_clear(&tx);
+	mpc_frame_rx_clear(&rx);
 	free(payload);
 	free(frame);
 }

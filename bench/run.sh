@@ -4,6 +4,7 @@ set -u
 B=${1:-$(pwd)}
 "$B/bench_engine"
 "$B/bench_csv"
+"$B/bench_transport" # raft transport: small-message round trips, encrypted vs plain TCP
 # store benchmarks need a running local cluster
 T=$(mktemp -d /tmp/mpcstore-bench.XXXXXX)
 PIDS=""

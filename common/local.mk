@@ -3,12 +3,20 @@ libmpccommon_la_SOURCES = common/err.c common/err.h common/log.c common/log.h \
 	common/ini.c common/ini.h common/conf.c common/conf.h \
 	common/fault.c common/fault.h common/dynbuf.c common/dynbuf.h \
 	common/curl_handle.c common/curl_handle.h common/deadline.c common/deadline.h \
-	common/reqsig.c common/reqsig.h
-libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CURL_CFLAGS)
-libmpccommon_la_LIBADD = $(SODIUM_LIBS) $(CURL_LIBS) -lpthread
+	common/reqsig.c common/reqsig.h \
+	common/frame.c common/frame.h common/secchan.c common/secchan.h
+libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS) $(CURL_CFLAGS)
+libmpccommon_la_LIBADD = $(SODIUM_LIBS) $(CRYPTO_LIBS) $(CURL_LIBS) -lpthread
 
 check_PROGRAMS += test_common_conf
 TESTS += test_common_conf
 test_common_conf_SOURCES = tests/unit/test_common_conf.c
 test_common_conf_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_common_conf_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)
+
+# AEAD frames and the authenticated channel handshake (party mesh and raft transport).
+check_PROGRAMS += test_common_frame
+TESTS += test_common_frame
+test_common_frame_SOURCES = tests/unit/test_common_frame.c
+test_common_frame_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS)
+test_common_frame_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS) $(CRYPTO_LIBS)

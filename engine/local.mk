@@ -1,4 +1,4 @@
-# engine/: Beaver-triple MPC engine: compute core (ring, fixed point, Beaver, prss fuel, AEAD frames),
+# engine/: Beaver-triple MPC engine: compute core (ring, fixed point, Beaver, prss fuel),
 # party mesh, fuel ledger, programs, resumable sessions and the service run by mpcd.
 noinst_LTLIBRARIES += libmpcengine.la
 libmpcengine_la_SOURCES = \
@@ -7,7 +7,6 @@ libmpcengine_la_SOURCES = \
 	engine/beaver.c engine/beaver.h \
 	engine/fuel.h \
 	engine/fuel_prss.c engine/fuel_prss.h \
-	engine/frame.c engine/frame.h \
 	engine/mesh.c engine/mesh.h \
 	engine/ledger.c engine/ledger.h \
 	engine/exec.c engine/exec.h \
@@ -21,7 +20,7 @@ libmpcengine_la_CFLAGS = $(AM_CFLAGS) -fvect-cost-model=cheap $(SODIUM_CFLAGS) $
 libmpcengine_la_LIBADD = -lm
 
 ENGINE_TESTS = test_engine_ring test_engine_fixed test_engine_beaver \
-	test_engine_prss test_engine_frame test_engine_mesh
+	test_engine_prss test_engine_mesh
 check_PROGRAMS += $(ENGINE_TESTS)
 TESTS += $(ENGINE_TESTS)
 
@@ -40,9 +39,6 @@ test_engine_beaver_LDADD = $(ENGINE_TEST_LDADD)
 test_engine_prss_SOURCES = tests/unit/test_engine_prss.c
 test_engine_prss_CFLAGS = $(ENGINE_TEST_CFLAGS)
 test_engine_prss_LDADD = $(ENGINE_TEST_LDADD)
-test_engine_frame_SOURCES = tests/unit/test_engine_frame.c
-test_engine_frame_CFLAGS = $(ENGINE_TEST_CFLAGS)
-test_engine_frame_LDADD = $(ENGINE_TEST_LDADD)
 test_engine_mesh_SOURCES = tests/unit/test_engine_mesh.c
 test_engine_mesh_CFLAGS = $(ENGINE_TEST_CFLAGS)
 test_engine_mesh_LDADD = $(ENGINE_TEST_LDADD)

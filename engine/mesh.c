@@ -20,7 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MESH_MAGIC "MPCMESH1"
 #define MESH_HS_TIMEOUT_S 3
 #define MESH_BACKOFF_MIN_MS 50
 #define MESH_BACKOFF_MAX_MS 1000
@@ -43,9 +42,9 @@ struct mesh_peer {
 	pthread_t conn_thread, send_thread;
 	int fd;		/* current connection or -1 */
 	int pending_fd; /* responder: handed over by the listener */
-	struct engine_mesh_keys pending_keys;
-	struct engine_frame_tx tx;
-	struct engine_frame_rx rx;
+	struct mpc_secchan_keys pending_keys;
+	struct mpc_frame_tx tx;
+	struct mpc_frame_rx rx;
 	uint64_t gen;
 	int sending; /* the sender thread is using fd/tx */
 	struct engine_mesh_send *q_head, *q_tail, *cur_send;
@@ -77,36 +76,6 @@ struct engine_mesh {
 
 /* ---- socket helpers ---- */
 
-static int read_full(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t got = read(fd, p, len);
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			return -1;
-		p += got;
-		len -= (size_t)got;
-	}
-	return 0;
-}
-
-static int write_full(int fd, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	while (len > 0) {
-		ssize_t put = send(fd, p, len, MSG_NOSIGNAL);
-		if (put < 0 && errno == EINTR)
-			continue;
-		if (put <= 0)
-			return -1;
-		p += put;
-		len -= (size_t)put;
-	}
-	return 0;
-}
-
 static void set_timeouts(int fd, int seconds)
 {
 	struct timeval tv = {seconds, 0};
@@ -118,137 +87,6 @@ static void set_nodelay(int fd)
 {
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-}
-
-/* ---- handshake ---- */
-
-/* out = BLAKE2b-256(key, label | h) */
-static void kdf(uint8_t out[32], const uint8_t key[32], const char *label, const uint8_t h[32])
-{
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, key, 32, 32);
-	crypto_generichash_update(&st, (const uint8_t *)label, strlen(label));
-	crypto_generichash_update(&st, h, 32);
-	crypto_generichash_final(&st, out, 32);
-	sodium_memzero(&st, sizeof st);
-}
-
-static void hello_build(uint8_t *hello, const struct mpc_cluster *c, int id, const uint8_t pk[32])
-{
-	memcpy(hello, MESH_MAGIC, 8);
-	memcpy(hello + 8, c->id, 16);
-	hello[24] = (uint8_t)id;
-	memcpy(hello + 25, pk, 32);
-	randombytes_buf(hello + 57, ENGINE_MESH_NONCE_BYTES);
-}
-
-/* Checks a peer's hello; returns its id or a negative MPC_E*. */
-static int hello_check(const uint8_t *hello, const struct mpc_cluster *c, int my_id,
-		       int expect_peer, char *errmsg)
-{
-	int id = hello[24];
-	if (memcmp(hello, MESH_MAGIC, 8) != 0) {
-		mpc_errmsg_printf(errmsg, "not a mesh hello");
-		return MPC_EPROTO;
-	}
-	if (memcmp(hello + 8, c->id, 16) != 0) {
-		mpc_errmsg_printf(errmsg, "hello of another cluster");
-		return MPC_EPROTO;
-	}
-	if (id >= c->n_parties || id == my_id || (expect_peer >= 0 && id != expect_peer)) {
-		mpc_errmsg_printf(errmsg, "unexpected party id %d", id);
-		return MPC_EPERM;
-	}
-	if (sodium_memcmp(hello + 25, c->parties[id].box_pk, 32) != 0) {
-		mpc_errmsg_printf(errmsg, "key of claimed party %d is not in the cluster file", id);
-		return MPC_EPERM;
-	}
-	return id;
-}
-
-int engine_mesh_handshake(int fd, int initiator, const struct mpc_cluster *c, int my_id,
-			  const uint8_t my_pk[32], const uint8_t my_sk[32], int expect_peer,
-			  int *peer_out, struct engine_mesh_keys *keys, char *errmsg)
-{
-	uint8_t hi[ENGINE_MESH_HELLO_BYTES], hr[ENGINE_MESH_HELLO_BYTES + ENGINE_MESH_TAG_BYTES];
-	uint8_t tag[ENGINE_MESH_TAG_BYTES], want[ENGINE_MESH_TAG_BYTES];
-	uint8_t kxrx[32], kxtx[32], h[32], k_ir[32], k_ri[32];
-	crypto_generichash_state hs;
-	int peer, rv = 0;
-
-	if (initiator) {
-		hello_build(hi, c, my_id, my_pk);
-		if (write_full(fd, hi, sizeof hi) != 0 || read_full(fd, hr, sizeof hr) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: connection lost");
-			return MPC_EIO;
-		}
-		peer = hello_check(hr, c, my_id, expect_peer, errmsg);
-		if (peer < 0)
-			return peer;
-		if (crypto_kx_client_session_keys(kxrx, kxtx, my_pk, my_sk, hr + 25) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: bad peer key");
-			return MPC_EPERM;
-		}
-	} else {
-		if (read_full(fd, hi, sizeof hi) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: connection lost");
-			return MPC_EIO;
-		}
-		peer = hello_check(hi, c, my_id, expect_peer, errmsg);
-		if (peer < 0)
-			return peer;
-		if (crypto_kx_server_session_keys(kxtx, kxrx, my_pk, my_sk, hi + 25) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: bad peer key");
-			return MPC_EPERM;
-		}
-		/* crypto_kx: the client's tx is the server's rx. Name both from I's view. */
-		hello_build(hr, c, my_id, my_pk);
-	}
-	/* kxtx is now I's tx (= R's rx) on both ends, kxrx I's rx. */
-	crypto_generichash_init(&hs, NULL, 0, 32);
-	crypto_generichash_update(&hs, hi, sizeof hi);
-	crypto_generichash_update(&hs, hr, ENGINE_MESH_HELLO_BYTES);
-	crypto_generichash_final(&hs, h, 32);
-	kdf(k_ir, kxtx, "mpcmesh i2r", h);
-	kdf(k_ri, kxrx, "mpcmesh r2i", h);
-	if (initiator) {
-		kdf(want, k_ri, "confirm", h);
-		if (sodium_memcmp(want, hr + ENGINE_MESH_HELLO_BYTES, sizeof want) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: party %d failed to prove its key", peer);
-			rv = MPC_EPERM;
-			goto out;
-		}
-		kdf(tag, k_ir, "confirm", h);
-		if (write_full(fd, tag, sizeof tag) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: connection lost");
-			rv = MPC_EIO;
-			goto out;
-		}
-		kdf(keys->tx, k_ir, "frame", h);
-		kdf(keys->rx, k_ri, "frame", h);
-	} else {
-		kdf(hr + ENGINE_MESH_HELLO_BYTES, k_ri, "confirm", h);
-		if (write_full(fd, hr, sizeof hr) != 0 || read_full(fd, tag, sizeof tag) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: connection lost");
-			rv = MPC_EIO;
-			goto out;
-		}
-		kdf(want, k_ir, "confirm", h);
-		if (sodium_memcmp(want, tag, sizeof want) != 0) {
-			mpc_errmsg_printf(errmsg, "handshake: party %d failed to prove its key", peer);
-			rv = MPC_EPERM;
-			goto out;
-		}
-		kdf(keys->tx, k_ri, "frame", h);
-		kdf(keys->rx, k_ir, "frame", h);
-	}
-	*peer_out = peer;
-out:
-	sodium_memzero(kxrx, sizeof kxrx);
-	sodium_memzero(kxtx, sizeof kxtx);
-	sodium_memzero(k_ir, sizeof k_ir);
-	sodium_memzero(k_ri, sizeof k_ri);
-	return rv;
 }
 
 /* ---- mailbox (under m->lock) ---- */
@@ -317,7 +155,7 @@ static void deliver_inbox(struct engine_mesh *m, struct engine_mesh_recv *r, str
 
 /* ---- connection life cycle ---- */
 
-static void conn_install(struct mesh_peer *p, int fd, struct engine_mesh_keys *keys)
+static void conn_install(struct mesh_peer *p, int fd, struct mpc_secchan_keys *keys)
 {
 	struct engine_mesh *m = p->m;
 	int rv;
@@ -325,12 +163,12 @@ static void conn_install(struct mesh_peer *p, int fd, struct engine_mesh_keys *k
 	set_timeouts(fd, 0);
 	set_nodelay(fd);
 	pthread_mutex_lock(&m->lock);
-	rv = engine_frame_tx_init(&p->tx, keys->tx, (uint8_t)m->party);
+	rv = mpc_frame_tx_init(&p->tx, keys->tx, (uint8_t)m->party);
 	if (rv == 0)
-		rv = engine_frame_rx_init(&p->rx, keys->rx, (uint8_t)p->id);
+		rv = mpc_frame_rx_init(&p->rx, keys->rx, (uint8_t)p->id);
 	sodium_memzero(keys, sizeof *keys);
 	if (rv != 0) {
-		engine_frame_tx_clear(&p->tx);
+		mpc_frame_tx_clear(&p->tx);
 		pthread_mutex_unlock(&m->lock);
 		close(fd);
 		return;
@@ -353,8 +191,8 @@ static void conn_teardown(struct mesh_peer *p)
 		pthread_cond_wait(&m->cond, &m->lock);
 	close(p->fd);
 	p->fd = -1;
-	engine_frame_tx_clear(&p->tx);
-	engine_frame_rx_clear(&p->rx);
+	mpc_frame_tx_clear(&p->tx);
+	mpc_frame_rx_clear(&p->rx);
 	p->gen++;
 	if (p->cur_recv != NULL)
 		p->cur_recv->got = 0; /* part of a message is lost; it stays posted */
@@ -377,15 +215,15 @@ static void receive_loop(struct mesh_peer *p)
 	char addr_err[MPC_ERRMSG_SIZE];
 
 	for (;;) {
-		struct engine_frame_hdr hdr, h2;
+		struct mpc_frame_hdr hdr, h2;
 		size_t frame_len, plen;
 		uint8_t *dest;
 		uint8_t type;
 		int more, rv;
 
-		if (read_full(p->fd, p->rxbuf, ENGINE_FRAME_HDR_BYTES) != 0)
+		if (mpc_secchan_read_full(p->fd, p->rxbuf, MPC_FRAME_HDR_BYTES) != 0)
 			return;
-		if (engine_frame_peek(p->rxbuf, ENGINE_FRAME_HDR_BYTES, &hdr, &frame_len) != 0 ||
+		if (mpc_frame_peek(p->rxbuf, MPC_FRAME_HDR_BYTES, &hdr, &frame_len) != 0 ||
 		    frame_len > p->bufcap) {
 			LOG_WARN("mesh: malformed frame header from party %d; closing", p->id);
 			pthread_mutex_lock(&m->lock);
@@ -393,8 +231,8 @@ static void receive_loop(struct mesh_peer *p)
 			pthread_mutex_unlock(&m->lock);
 			return;
 		}
-		if (read_full(p->fd, p->rxbuf + ENGINE_FRAME_HDR_BYTES,
-			      frame_len - ENGINE_FRAME_HDR_BYTES) != 0)
+		if (mpc_secchan_read_full(p->fd, p->rxbuf + MPC_FRAME_HDR_BYTES,
+					  frame_len - MPC_FRAME_HDR_BYTES) != 0)
 			return;
 		plen = (size_t)hdr.payload_len;
 		type = hdr.type & (uint8_t)~ENGINE_MESH_MORE;
@@ -458,7 +296,7 @@ static void receive_loop(struct mesh_peer *p)
 		}
 		pthread_mutex_unlock(&m->lock);
 
-		rv = engine_frame_unseal(&p->rx, p->rxbuf, frame_len, &h2, dest, plen);
+		rv = mpc_frame_unseal(&p->rx, p->rxbuf, frame_len, &h2, dest, plen);
 
 		pthread_mutex_lock(&m->lock);
 		p->decrypting = 0;
@@ -509,7 +347,7 @@ static void mesh_sleep(struct engine_mesh *m, int ms)
 }
 
 /* Initiator side: connects to the peer with backoff and runs the handshake. */
-static int connect_peer(struct mesh_peer *p, struct engine_mesh_keys *keys)
+static int connect_peer(struct mesh_peer *p, struct mpc_secchan_keys *keys)
 {
 	struct engine_mesh *m = p->m;
 	const struct mpc_party_info *pi = &m->c->parties[p->id];
@@ -534,8 +372,8 @@ static int connect_peer(struct mesh_peer *p, struct engine_mesh_keys *keys)
 		}
 		if (fd >= 0) {
 			set_timeouts(fd, MESH_HS_TIMEOUT_S);
-			rv = engine_mesh_handshake(fd, 1, m->c, m->party, m->pk, m->sk, p->id, &peer,
-						   keys, err);
+			rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, m->c, m->party, m->pk,
+						   m->sk, p->id, &peer, keys, err);
 			if (rv == 0)
 				return fd;
 			close(fd);
@@ -556,7 +394,7 @@ static void *conn_main(void *arg)
 	struct engine_mesh *m = p->m;
 
 	while (!m->stopping) {
-		struct engine_mesh_keys keys;
+		struct mpc_secchan_keys keys;
 		int fd;
 
 		if (m->party < p->id) {
@@ -613,7 +451,7 @@ static void *send_main(void *arg)
 		pthread_mutex_unlock(&m->lock);
 
 		do {
-			struct engine_frame_hdr hdr = {0};
+			struct mpc_frame_hdr hdr = {0};
 			size_t step = s->len - off, flen;
 
 			if (step > m->max_frame)
@@ -621,9 +459,9 @@ static void *send_main(void *arg)
 			hdr.type = s->type | (off + step < s->len ? ENGINE_MESH_MORE : 0);
 			hdr.round = s->round;
 			hdr.session = s->session;
-			rv = engine_frame_seal(&p->tx, &hdr, (const uint8_t *)s->buf + off, step,
-					       p->txbuf, p->bufcap, &flen);
-			if (rv == 0 && write_full(fd, p->txbuf, flen) != 0)
+			rv = mpc_frame_seal(&p->tx, &hdr, (const uint8_t *)s->buf + off, step,
+					    p->txbuf, p->bufcap, &flen);
+			if (rv == 0 && mpc_secchan_write_full(fd, p->txbuf, flen) != 0)
 				rv = MPC_EIO;
 			if (rv != 0)
 				break;
@@ -658,7 +496,7 @@ static void *listen_main(void *arg)
 		struct pollfd pfd = {m->lfd, POLLIN, 0};
 		struct sockaddr_in sa;
 		socklen_t salen = sizeof sa;
-		struct engine_mesh_keys keys;
+		struct mpc_secchan_keys keys;
 		char err[MPC_ERRMSG_SIZE] = "", addr[64];
 		int fd, peer, rv;
 
@@ -669,8 +507,8 @@ static void *listen_main(void *arg)
 			continue;
 		snprintf(addr, sizeof addr, "%s:%u", inet_ntoa(sa.sin_addr), ntohs(sa.sin_port));
 		set_timeouts(fd, MESH_HS_TIMEOUT_S);
-		rv = engine_mesh_handshake(fd, 0, m->c, m->party, m->pk, m->sk, -1, &peer, &keys,
-					   err);
+		rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 0, m->c, m->party, m->pk, m->sk,
+					   -1, &peer, &keys, err);
 		if (rv == 0 && peer > m->party) {
 			/* the lower id connects; a higher one dialling in is not our rule */
 			rv = MPC_EPERM;
@@ -770,7 +608,7 @@ int engine_mesh_start(const struct mpc_cluster *c, int party, const uint8_t *box
 		p->pending_fd = -1;
 		if (i == party)
 			continue;
-		p->bufcap = engine_frame_size(m->max_frame);
+		p->bufcap = mpc_frame_size(m->max_frame);
 		p->rxbuf = malloc(p->bufcap);
 		p->txbuf = malloc(p->bufcap);
 		if (p->rxbuf == NULL || p->txbuf == NULL) {

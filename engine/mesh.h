@@ -6,7 +6,8 @@
 #include <stdint.h>
 
 #include "common/conf.h"
-#include "engine/frame.h"
+#include "common/frame.h"
+#include "common/secchan.h"
 
 /*
  * DESIGN §4 "Party mesh".
@@ -15,21 +16,11 @@
  * id connects to the higher one. A connection that drops is re-established
  * by the lower id with exponential backoff (50 ms .. 1 s).
  *
- * Handshake (both ends hold static X25519 keys from the cluster file):
- *   I -> R  hello_I = "MPCMESH1" | cluster id(16) | id_I(1) | pk_I(32) | n_I(32)
- *   R -> I  hello_R = "MPCMESH1" | cluster id(16) | id_R(1) | pk_R(32) | n_R(32)
- *           | tag_R
- *   I -> R  tag_I
- * R refuses (and logs with the peer's address) a hello whose key is not the
- * cluster's key of the claimed party. (rx, tx) = crypto_kx session keys
- * of the static pairs; h = BLAKE2b-256(hello_I | hello_R without tag);
- * k_IR = BLAKE2b-256(key = tx_I, "mpcmesh i2r" | h), k_RI likewise from
- * rx_I. tag_X = BLAKE2b-256(key = k_XY, "confirm" | h) proves possession of
- * the static secret key (nobody else can compute the kx keys). Frame keys
- * are BLAKE2b-256(key = k_XY, "frame" | h): fresh for every connection
- * thanks to the nonces, so frame counters may restart at 0 safely.
+ * Handshake: common/secchan.h with magic MPC_SECCHAN_MESH. A responder
+ * refuses (and logs with the peer's address) a peer whose key is not the
+ * cluster's key of the claimed party.
  *
- * Frames: engine/frame.h (AES-256-GCM, strict counters, one key per
+ * Frames: common/frame.h (AES-256-GCM, strict counters, one key per
  * direction, direction byte = sender's party id). A message (session,
  * round, type) of any length travels as consecutive frames of at most
  * max_frame payload bytes; bit ENGINE_MESH_MORE in the frame type marks
@@ -44,9 +35,6 @@
 
 #define ENGINE_MESH_MORE 0x80
 #define ENGINE_MESH_DEFAULT_FRAME ((size_t)4 << 20)
-#define ENGINE_MESH_NONCE_BYTES 32
-#define ENGINE_MESH_HELLO_BYTES (8 + 16 + 1 + 32 + ENGINE_MESH_NONCE_BYTES)
-#define ENGINE_MESH_TAG_BYTES 32
 
 struct engine_mesh;
 
@@ -190,25 +178,5 @@ void engine_mesh_purge(struct engine_mesh *m, uint64_t sid, uint32_t epoch);
  * MPC_ETIMEDOUT or MPC_ESHUTDOWN.
  */
 int engine_mesh_wait_event(struct engine_mesh *m, uint64_t *seq, int timeout_ms);
-
-/* Session keys of one connection, for engine_mesh_handshake(). */
-struct engine_mesh_keys {
-	uint8_t tx[ENGINE_FRAME_KEY_BYTES];
-	uint8_t rx[ENGINE_FRAME_KEY_BYTES];
-};
-
-/*
- * Runs the handshake on a connected socket (blocking, with the socket's own
- * timeouts) as initiator or responder for party my_id of cluster c, whose
- * secret key is my_sk and whose public key is taken to be my_pk (a test
- * may pass keys that are not in c to play a forged peer). On success
- * *peer_out is the authenticated peer id and keys holds the frame keys
- * (caller zeroes them). Returns 0, MPC_EIO (socket), MPC_EPROTO (not the
- * protocol, wrong cluster), MPC_EPERM (unknown key, bad id, bad tag).
- * errmsg says why.
- */
-int engine_mesh_handshake(int fd, int initiator, const struct mpc_cluster *c, int my_id,
-			  const uint8_t my_pk[32], const uint8_t my_sk[32], int expect_peer,
-			  int *peer_out, struct engine_mesh_keys *keys, char *errmsg);
 
 #endif

@@ -1,9 +1,10 @@
 noinst_LTLIBRARIES += libmpcstore.la
 libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h \
 	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
-	store/node.c store/node.h store/signed_req.c store/signed_req.h
+	store/node.c store/node.h store/signed_req.c store/signed_req.h \
+	store/transport.c store/transport.h
 libmpcstore_la_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS) \
-	$(RAFT_CFLAGS) $(UV_CFLAGS)
+	$(RAFT_CFLAGS) $(UV_CFLAGS) $(CRYPTO_CFLAGS)
 libmpcstore_la_LIBADD = libmpccommon.la $(ROCKSDB_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) \
 	$(RAFT_LIBS) $(UV_LIBS) -lpthread
 
@@ -14,3 +15,10 @@ test_store_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
 test_store_fsm_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS)
 test_store_fsm_CFLAGS += $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS)
 test_store_fsm_LDADD += $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+
+check_PROGRAMS += test_store_transport
+TESTS += test_store_transport
+test_store_transport_SOURCES = tests/unit/test_store_transport.c
+test_store_transport_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS) $(RAFT_CFLAGS) $(UV_CFLAGS)
+test_store_transport_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS) \
+	$(CRYPTO_LIBS) $(RAFT_LIBS) $(UV_LIBS) -lpthread

@@ -416,6 +416,8 @@ static void update_status(struct store_node *node)
 					    r->leader_state.progress[i].recent_recv;
 		}
 	}
+	if (node->transport.impl != NULL)
+		store_transport_get_stats(&node->transport, &st.transport);
 	pthread_mutex_lock(&node->slock);
 	node->status = st;
 	pthread_mutex_unlock(&node->slock);
@@ -568,15 +570,14 @@ int store_node_start(struct store_node *node, uv_loop_t *loop, const struct mpc_
 		return MPC_EIO;
 	}
 	snprintf(addr, sizeof addr, "%s:%u", me->host, me->raft_port);
-	rv = raft_uv_tcp_init(&node->transport, loop);
-	if (rv != 0) {
-		mpc_errmsg_printf(errmsg, "raft tcp transport: %s", raft_strerror(rv));
-		return MPC_ERAFT;
-	}
+	/* authenticated, encrypted channels between parties (store/transport.h) */
+	rv = store_transport_init(&node->transport, loop, c, conf->party_id, conf->box_sk, errmsg);
+	if (rv != 0)
+		return rv;
 	rv = raft_uv_init(&node->io, loop, dir, &node->transport);
 	if (rv != 0) {
 		mpc_errmsg_printf(errmsg, "raft storage in %s: %s", dir, node->io.errmsg);
-		raft_uv_tcp_close(&node->transport);
+		store_transport_close(&node->transport);
 		return MPC_ERAFT;
 	}
 	node->raft_fsm.version = 2;
@@ -630,7 +631,7 @@ int store_node_start(struct store_node *node, uv_loop_t *loop, const struct mpc_
 	return 0;
 err_io:
 	raft_uv_close(&node->io);
-	raft_uv_tcp_close(&node->transport);
+	store_transport_close(&node->transport);
 	return MPC_ERAFT;
 }
 
@@ -645,7 +646,7 @@ static void raft_closed(struct raft *r)
 {
 	struct store_node *node = r->data;
 	raft_uv_close(&node->io);
-	raft_uv_tcp_close(&node->transport);
+	store_transport_close(&node->transport);
 	uv_close((uv_handle_t *)&node->timer, NULL);
 	/* Fail what is still queued, then close the async handle last. */
 	async_cb(&node->async);

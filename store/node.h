@@ -4,6 +4,7 @@
 
 #include "common/conf.h"
 #include "store/fsm.h"
+#include "store/transport.h"
 
 #include <raft.h>
 #include <raft/uv.h>
@@ -28,6 +29,7 @@ struct store_node_status {
 	uint64_t last_index;
 	int n_members;
 	struct store_node_member members[MPC_MAX_PARTIES];
+	struct store_transport_stats transport; /* this party's raft channels */
 };
 
 struct store_node_prop;

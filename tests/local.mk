@@ -37,3 +37,11 @@ EXTRA_DIST += tests/integration/mpcfs.sh
 # Signed requests and access control on a real cluster (issues 4 and 7).
 TESTS += tests/integration/access.sh
 EXTRA_DIST += tests/integration/access.sh
+
+# Raft transport (store/transport.c): encrypted, authenticated channels; impostor peers refused.
+TESTS += tests/integration/raft_secure.sh
+EXTRA_DIST += tests/integration/raft_secure.sh
+noinst_PROGRAMS += mpc-raft-impostor
+mpc_raft_impostor_SOURCES = tests/raft_impostor.c
+mpc_raft_impostor_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
+mpc_raft_impostor_LDADD = libmpccommon.la $(SODIUM_LIBS) $(CRYPTO_LIBS) -lpthread

@@ -268,7 +268,7 @@ static int forge(const struct opt *o)
 	const struct mpc_cluster *c = mpc_client_cluster(cl);
 	const struct mpc_party_info *pi = &c->parties[o->party];
 	struct addrinfo hints = {0}, *ai;
-	struct engine_mesh_keys keys;
+	struct mpc_secchan_keys keys;
 	uint8_t pk[32], sk[32];
 	char port[16], e2[MPC_ERRMSG_SIZE] = "";
 	int fd, peer, rv;
@@ -284,7 +284,8 @@ static int forge(const struct opt *o)
 		die("connect");
 	freeaddrinfo(ai);
 	/* claim to be party 0 (the lowest id dials everyone) with a key not in the cluster */
-	rv = engine_mesh_handshake(fd, 1, c, 0, pk, sk, o->party, &peer, &keys, e2);
+	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, c, 0, pk, sk, o->party, &peer, &keys,
+				   e2);
 	close(fd);
 	printf("{\"forged_peer\": \"%s\", \"detail\": \"%s\"}\n", rv == 0 ? "accepted" : "refused", e2);
 	return rv == 0 ? 1 : 0;

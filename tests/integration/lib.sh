@@ -58,5 +58,6 @@ wait_verify() {
 }
 
 # pick_port RANGE: a base port below 32768 (the ephemeral range) that differs per run;
-# each test passes its own RANGE (0..3) so tests running in parallel never share ports.
-pick_port() { echo $((20000 + ${1:-0} * 3000 + ($$ % 100) * 30)); }
+# each test passes its own RANGE (0..4) so tests running in parallel never share ports; a cluster
+# uses BASE..BASE+22, and range 4 ends at 32497.
+pick_port() { echo $((20000 + ${1:-0} * 2500 + ($$ % 100) * 25)); }

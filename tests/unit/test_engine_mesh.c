@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "common/err.h"
-#include "engine/frame.h"
+#include "common/frame.h"
 #include "engine/mesh.h"
 
 static struct mpc_cluster cl;
@@ -78,7 +78,7 @@ Test(engine_mesh, forged_peer_with_unknown_key_is_refused)
 {
 	struct engine_mesh *m1;
 	struct engine_mesh_stats st;
-	struct engine_mesh_keys keys;
+	struct mpc_secchan_keys keys;
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint8_t fpk[32], fsk[32];
 	int fd, peer, rv;
@@ -87,12 +87,13 @@ Test(engine_mesh, forged_peer_with_unknown_key_is_refused)
 	crypto_box_keypair(fpk, fsk);
 	fd = connect_to(1);
 	/* claims to be party 0 with a key that is not party 0's */
-	rv = engine_mesh_handshake(fd, 1, &cl, 0, fpk, fsk, 1, &peer, &keys, err);
+	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, fpk, fsk, 1, &peer, &keys, err);
 	cr_assert_neq(rv, 0, "a forged peer completed the handshake");
 	close(fd);
 	/* claims party 0's public key without its secret key: fails the key proof */
 	fd = connect_to(1);
-	rv = engine_mesh_handshake(fd, 1, &cl, 0, cl.parties[0].box_pk, fsk, 1, &peer, &keys, err);
+	rv = mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, cl.parties[0].box_pk, fsk, 1,
+				   &peer, &keys, err);
 	cr_assert_neq(rv, 0, "a peer without the secret key completed the handshake");
 	close(fd);
 	for (int t = 0; t < 100; t++) {
@@ -110,9 +111,9 @@ Test(engine_mesh, tampered_frame_is_rejected_and_not_delivered)
 {
 	struct engine_mesh *m1;
 	struct engine_mesh_stats st;
-	struct engine_mesh_keys keys;
-	struct engine_frame_tx tx;
-	struct engine_frame_hdr hdr = {0};
+	struct mpc_secchan_keys keys;
+	struct mpc_frame_tx tx;
+	struct mpc_frame_hdr hdr = {0};
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint8_t payload[64], frame[256];
 	size_t flen;
@@ -122,20 +123,22 @@ Test(engine_mesh, tampered_frame_is_rejected_and_not_delivered)
 
 	cr_assert_eq(engine_mesh_start(&cl, 1, sk[1], 0, &m1, err), 0, "%s", err);
 	fd = connect_to(1);
-	cr_assert_eq(engine_mesh_handshake(fd, 1, &cl, 0, cl.parties[0].box_pk, sk[0], 1, &peer,
-					   &keys, err),
+	cr_assert_eq(mpc_secchan_handshake(fd, MPC_SECCHAN_MESH, 1, &cl, 0, cl.parties[0].box_pk,
+					   sk[0], 1, &peer, &keys, err),
 		     0, "%s", err);
 	cr_assert_eq(peer, 1);
-	cr_assert_eq(engine_frame_tx_init(&tx, keys.tx, 0), 0);
+	cr_assert_eq(mpc_frame_tx_init(&tx, keys.tx, 0), 0);
 	memset(payload, 0x5a, sizeof payload);
 	/* first an intact frame: delivered */
 	hdr.type = 1, hdr.round = 1, hdr.session = 9;
-	cr_assert_eq(engine_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen), 0);
+	cr_assert_eq(mpc_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen),
+		     0);
 	cr_assert_eq(write(fd, frame, flen), (ssize_t)flen);
 	/* then a frame with one flipped ciphertext bit */
 	hdr.round = 2;
-	cr_assert_eq(engine_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen), 0);
-	frame[ENGINE_FRAME_HDR_BYTES + 5] ^= 1;
+	cr_assert_eq(mpc_frame_seal(&tx, &hdr, payload, sizeof payload, frame, sizeof frame, &flen),
+		     0);
+	frame[MPC_FRAME_HDR_BYTES + 5] ^= 1;
 	cr_assert_eq(write(fd, frame, flen), (ssize_t)flen);
 	for (int t = 0; t < 100; t++) {
 		engine_mesh_get_stats(m1, &st);
@@ -148,7 +151,7 @@ Test(engine_mesh, tampered_frame_is_rejected_and_not_delivered)
 	cr_assert_eq(len, sizeof payload);
 	free(buf);
 	cr_assert_eq(engine_mesh_take(m1, 0, 9, 2, 1, &buf, &len), MPC_ENOENT);
-	engine_frame_tx_clear(&tx);
+	mpc_frame_tx_clear(&tx);
 	sodium_memzero(&keys, sizeof keys);
 	close(fd);
 	engine_mesh_stop(m1);

@@ -1,5 +1,5 @@
-/* AES-256-GCM frame sealing/unsealing with counter nonces (OpenSSL EVP; 2.9 GB/s here, DESIGN §11). */
-#include "engine/frame.h"
+/* AES-256-GCM frames with counter nonces (OpenSSL EVP: 2.9 GB/s here, DESIGN §11). */
+#include "common/frame.h"
 
 #include "common/err.h"
 
@@ -8,7 +8,7 @@
 #include <string.h>
 
 /* EVP takes int lengths: feed payloads in chunks of this size. */
-#define FRAME_CHUNK ((size_t)1 << 30)
+#define FRAME_CHUNK       ((size_t)1 << 30)
 #define FRAME_NONCE_BYTES 12
 
 static void frame_put_le(uint8_t *p, uint64_t v, int bytes)
@@ -26,8 +26,7 @@ static uint64_t frame_get_le(const uint8_t *p, int bytes)
 	return v;
 }
 
-static void frame_nonce(uint8_t nonce[FRAME_NONCE_BYTES], uint8_t direction,
-			uint64_t counter)
+static void frame_nonce(uint8_t nonce[FRAME_NONCE_BYTES], uint8_t direction, uint64_t counter)
 {
 	memset(nonce, 0, FRAME_NONCE_BYTES);
 	nonce[0] = direction;
@@ -61,39 +60,37 @@ static int frame_ctx_init(void **out, const uint8_t *key, int encrypt)
 	return 0;
 }
 
-int engine_frame_tx_init(struct engine_frame_tx *tx,
-			 const uint8_t key[ENGINE_FRAME_KEY_BYTES],
-			 uint8_t direction)
+int mpc_frame_tx_init(struct mpc_frame_tx *tx, const uint8_t key[MPC_FRAME_KEY_BYTES],
+		      uint8_t direction)
 {
 	tx->counter = 0;
 	tx->direction = direction;
 	return frame_ctx_init(&tx->cipher_ctx, key, 1);
 }
 
-void engine_frame_tx_clear(struct engine_frame_tx *tx)
+void mpc_frame_tx_clear(struct mpc_frame_tx *tx)
 {
 	EVP_CIPHER_CTX_free(tx->cipher_ctx);
 	tx->cipher_ctx = NULL;
 }
 
-int engine_frame_rx_init(struct engine_frame_rx *rx,
-			 const uint8_t key[ENGINE_FRAME_KEY_BYTES],
-			 uint8_t direction)
+int mpc_frame_rx_init(struct mpc_frame_rx *rx, const uint8_t key[MPC_FRAME_KEY_BYTES],
+		      uint8_t direction)
 {
 	rx->counter = 0;
 	rx->direction = direction;
 	return frame_ctx_init(&rx->cipher_ctx, key, 0);
 }
 
-void engine_frame_rx_clear(struct engine_frame_rx *rx)
+void mpc_frame_rx_clear(struct mpc_frame_rx *rx)
 {
 	EVP_CIPHER_CTX_free(rx->cipher_ctx);
 	rx->cipher_ctx = NULL;
 }
 
-static void frame_put_hdr(uint8_t *p, const struct engine_frame_hdr *hdr)
+static void frame_put_hdr(uint8_t *p, const struct mpc_frame_hdr *hdr)
 {
-	p[0] = ENGINE_FRAME_VERSION;
+	p[0] = MPC_FRAME_VERSION;
 	p[1] = hdr->type;
 	p[2] = 0;
 	p[3] = 0;
@@ -104,15 +101,13 @@ static void frame_put_hdr(uint8_t *p, const struct engine_frame_hdr *hdr)
 }
 
 /* Runs the cipher over len bytes in EVP-sized chunks (in may equal out). */
-static int frame_crypt(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
-		       size_t len)
+static int frame_crypt(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in, size_t len)
 {
 	while (len > 0) {
 		size_t step = len < FRAME_CHUNK ? len : FRAME_CHUNK;
 		int got;
 
-		if (EVP_CipherUpdate(ctx, out, &got, in, (int)step) != 1 ||
-		    (size_t)got != step)
+		if (EVP_CipherUpdate(ctx, out, &got, in, (int)step) != 1 || (size_t)got != step)
 			return MPC_ECRYPTO;
 		out += step;
 		in += step;
@@ -121,15 +116,14 @@ static int frame_crypt(EVP_CIPHER_CTX *ctx, uint8_t *out, const uint8_t *in,
 	return 0;
 }
 
-int engine_frame_seal(struct engine_frame_tx *tx, struct engine_frame_hdr *hdr,
-		      const void *payload, size_t len, uint8_t *out,
-		      size_t out_cap, size_t *out_len)
+int mpc_frame_seal(struct mpc_frame_tx *tx, struct mpc_frame_hdr *hdr, const void *payload,
+		   size_t len, uint8_t *out, size_t out_cap, size_t *out_len)
 {
 	EVP_CIPHER_CTX *ctx = tx->cipher_ctx;
 	uint8_t nonce[FRAME_NONCE_BYTES];
 	int got;
 
-	if (len > ENGINE_FRAME_MAX_PAYLOAD || out_cap < engine_frame_size(len))
+	if (len > MPC_FRAME_MAX_PAYLOAD || out_cap < mpc_frame_size(len))
 		return MPC_EINVAL;
 	if (tx->counter == UINT64_MAX)
 		return MPC_ERANGE;
@@ -138,48 +132,45 @@ int engine_frame_seal(struct engine_frame_tx *tx, struct engine_frame_hdr *hdr,
 	frame_put_hdr(out, hdr);
 	frame_nonce(nonce, tx->direction, tx->counter);
 	if (EVP_EncryptInit_ex2(ctx, NULL, NULL, nonce, NULL) != 1 ||
-	    EVP_EncryptUpdate(ctx, NULL, &got, out, ENGINE_FRAME_HDR_BYTES) != 1 ||
-	    frame_crypt(ctx, out + ENGINE_FRAME_HDR_BYTES, payload, len) != 0 ||
-	    EVP_EncryptFinal_ex(ctx, out + ENGINE_FRAME_HDR_BYTES + len, &got) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, ENGINE_FRAME_TAG_BYTES,
-				out + ENGINE_FRAME_HDR_BYTES + len) != 1)
+	    EVP_EncryptUpdate(ctx, NULL, &got, out, MPC_FRAME_HDR_BYTES) != 1 ||
+	    frame_crypt(ctx, out + MPC_FRAME_HDR_BYTES, payload, len) != 0 ||
+	    EVP_EncryptFinal_ex(ctx, out + MPC_FRAME_HDR_BYTES + len, &got) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, MPC_FRAME_TAG_BYTES,
+				out + MPC_FRAME_HDR_BYTES + len) != 1)
 		return MPC_ECRYPTO;
 	tx->counter++;
-	*out_len = engine_frame_size(len);
+	*out_len = mpc_frame_size(len);
 	return 0;
 }
 
-int engine_frame_peek(const uint8_t *buf, size_t avail,
-		      struct engine_frame_hdr *hdr, size_t *frame_len)
+int mpc_frame_peek(const uint8_t *buf, size_t avail, struct mpc_frame_hdr *hdr, size_t *frame_len)
 {
-	if (avail < ENGINE_FRAME_HDR_BYTES)
+	if (avail < MPC_FRAME_HDR_BYTES)
 		return MPC_EINVAL;
-	if (buf[0] != ENGINE_FRAME_VERSION || buf[2] != 0 || buf[3] != 0)
+	if (buf[0] != MPC_FRAME_VERSION || buf[2] != 0 || buf[3] != 0)
 		return MPC_EPROTO;
 	hdr->type = buf[1];
 	hdr->round = (uint32_t)frame_get_le(buf + 4, 4);
 	hdr->session = frame_get_le(buf + 8, 8);
 	hdr->counter = frame_get_le(buf + 16, 8);
 	hdr->payload_len = frame_get_le(buf + 24, 8);
-	if (hdr->payload_len > ENGINE_FRAME_MAX_PAYLOAD)
+	if (hdr->payload_len > MPC_FRAME_MAX_PAYLOAD)
 		return MPC_EPROTO;
-	*frame_len = engine_frame_size((size_t)hdr->payload_len);
+	*frame_len = mpc_frame_size((size_t)hdr->payload_len);
 	return 0;
 }
 
-int engine_frame_unseal(struct engine_frame_rx *rx, const uint8_t *frame,
-			size_t frame_len, struct engine_frame_hdr *hdr,
-			void *payload_out, size_t payload_cap)
+int mpc_frame_unseal(struct mpc_frame_rx *rx, const uint8_t *frame, size_t frame_len,
+		     struct mpc_frame_hdr *hdr, void *payload_out, size_t payload_cap)
 {
 	EVP_CIPHER_CTX *ctx = rx->cipher_ctx;
 	uint8_t nonce[FRAME_NONCE_BYTES];
-	uint8_t tag[ENGINE_FRAME_TAG_BYTES];
-	struct engine_frame_hdr h;
+	uint8_t tag[MPC_FRAME_TAG_BYTES];
+	struct mpc_frame_hdr h;
 	size_t want, len;
 	int got;
 
-	if (engine_frame_peek(frame, frame_len, &h, &want) != 0 ||
-	    want != frame_len)
+	if (mpc_frame_peek(frame, frame_len, &h, &want) != 0 || want != frame_len)
 		return MPC_ECRYPTO;
 	len = (size_t)h.payload_len;
 	if (payload_cap < len)
@@ -188,11 +179,11 @@ int engine_frame_unseal(struct engine_frame_rx *rx, const uint8_t *frame,
 	 * reordering or a loss; the tag would fail too, but say so early. */
 	if (h.counter != rx->counter)
 		return MPC_ECRYPTO;
-	memcpy(tag, frame + ENGINE_FRAME_HDR_BYTES + len, sizeof tag);
+	memcpy(tag, frame + MPC_FRAME_HDR_BYTES + len, sizeof tag);
 	frame_nonce(nonce, rx->direction, rx->counter);
 	if (EVP_DecryptInit_ex2(ctx, NULL, NULL, nonce, NULL) != 1 ||
-	    EVP_DecryptUpdate(ctx, NULL, &got, frame, ENGINE_FRAME_HDR_BYTES) != 1 ||
-	    frame_crypt(ctx, payload_out, frame + ENGINE_FRAME_HDR_BYTES, len) != 0 ||
+	    EVP_DecryptUpdate(ctx, NULL, &got, frame, MPC_FRAME_HDR_BYTES) != 1 ||
+	    frame_crypt(ctx, payload_out, frame + MPC_FRAME_HDR_BYTES, len) != 0 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, sizeof tag, tag) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, tag, &got) != 1) {
 		/* GCM decrypts before it verifies: never leave unauthenticated
