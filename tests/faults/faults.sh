@@ -26,6 +26,9 @@ CLOCK=""
 if [ -f "$FT" ]; then
 	echo "+0" >"$T/clock2"
 	CLOCK="LD_PRELOAD=$FT FAKETIME_TIMESTAMP_FILE=$T/clock2 FAKETIME_NO_CACHE=1 FAKETIME_DONT_FAKE_MONOTONIC=1"
+	# an ASan build wants its runtime first; libfaketime only wraps clock calls
+	ldd "$B/mpcd" 2>/dev/null | grep -q libasan \
+		&& CLOCK="$CLOCK ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 fi
 start_p() { # start_p I: starts party I with its environment
 	if [ "$1" = 2 ] && [ -n "$CLOCK" ]; then
