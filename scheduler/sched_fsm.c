@@ -168,14 +168,7 @@ int sched_compile(struct store_db *db, uint64_t revision, const char *file, cons
 	struct sched_schema_ctx ctx = {db, revision};
 	struct sched_lang_schema schema = {&ctx, sched_schema_lookup};
 	struct sched_lang_arg av[64];
-	/* cov/corr of columns of different types gave wrong results in tests
-	 * (off by about 2 mean(x) mean(y)); refused until that is fixed rather
-	 * than risk a wrong answer. */
-	static const char *const refused[] = {"cov", "corr", NULL};
-	struct sched_lang_options opt = {.schema = &schema, .args = av, .max_errors = 10,
-					 .refused = refused,
-					 .refused_reason = "is not run by the scheduler yet (a known "
-							   "bug: docs/scheduler.md)"};
+	struct sched_lang_options opt = {.schema = &schema, .args = av, .max_errors = 10};
 	const char *k;
 	json_t *v;
 	json_object_foreach(args, k, v)

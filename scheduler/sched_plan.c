@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRUNC_BITS 16 /* the engine's session f: one trunc divides by 2^16 */
 #define MAX_STEPS 32
 
 enum step_kind { STEP_DIV, STEP_MUL, STEP_ADD, STEP_SUB_FROM_PUB, STEP_SUB_PUB, STEP_NEG };
@@ -107,30 +106,70 @@ static void tmp_name(struct sched_plan *p, char *out)
 	snprintf(out, 24, "t%d", p->tmp++);
 }
 
-/* dst = a / 2^bits (probabilistic): k truncs by 16 after scaling up to 16k bits. */
+/* dst = a / 2^bits: one probabilistic truncation (engine/fixed.h), fuel n. */
 static void emit_trunc(struct sched_plan *p, const char *dst, const char *a, size_t n,
 		       unsigned bits)
 {
-	unsigned k = (bits + TRUNC_BITS - 1) / TRUNC_BITS;
-	char cur[24], nxt[24];
-	snprintf(cur, sizeof cur, "%s", a);
 	if (bits == 0) {
 		emit_const(p, "mulc", dst, a, 1);
 		return;
 	}
-	if (k * TRUNC_BITS > bits) {
-		tmp_name(p, nxt);
-		emit_const(p, "mulc", nxt, cur, (int64_t)1 << (k * TRUNC_BITS - bits));
-		snprintf(cur, sizeof cur, "%s", nxt);
+	json_array_append_new(p->ops, json_pack("[s, s, s, i]", "trunc", dst, a, (int)bits));
+	p->fuel += n;
+}
+
+/*
+ * dst = a * 2^imm / b for a secret a and a public non-zero b (encodings;
+ * imm may be negative).
+ * With L = floor(log2 |b|) and s = max(0, L - imm): v = trunc(a, s) (the
+ * value truncated is a itself), then dst = trunc(v * c, q) with
+ * c = round(2^(imm + s + q) / b) and q = 20 (fewer if c would not fit),
+ * so the second truncation handles about |dst| * 2^q. Error: at most
+ * 1 + |c| / 2^q <= 3 units plus a relative 2^-q from rounding c; failure
+ * probability (|a| + 2^(q+1) |dst|) / 2^64 (docs/job-language.md).
+ */
+static int emit_div(struct sched_plan *p, const char *dst, const char *a, size_t n, int imm,
+		    int64_t b)
+{
+	uint64_t mag = b < 0 ? -(uint64_t)b : (uint64_t)b;
+	int L = 63 - __builtin_clzll(mag);
+	int s = L > imm ? L - imm : 0, q = 20;
+	char v[24], t[24];
+	__int128 c;
+	for (;;) {
+		if (imm + s + q >= 0 && imm + s + q <= 125) {
+			__int128 num = (__int128)1 << (imm + s + q), den = mag;
+			c = (num + den / 2) / den;
+			if (b < 0)
+				c = -c;
+			if (c < ((__int128)1 << 62) && c > -((__int128)1 << 62))
+				break;
+		}
+		if (q == 0)
+			return MPC_ERANGE;
+		q--;
 	}
-	for (unsigned i = 0; i < k; i++) {
-		if (i + 1 == k)
-			snprintf(nxt, sizeof nxt, "%s", dst);
-		else
-			tmp_name(p, nxt);
-		emit(p, "trunc", nxt, cur, NULL, n);
-		snprintf(cur, sizeof cur, "%s", nxt);
+	snprintf(v, sizeof v, "%s", a);
+	if (s > 62)
+		return MPC_ERANGE;
+	if (s > 0) {
+		tmp_name(p, v);
+		emit_trunc(p, v, a, n, (unsigned)s);
 	}
+	tmp_name(p, t);
+	emit_const(p, "mulc", t, v, (int64_t)c);
+	emit_trunc(p, dst, t, n, (unsigned)q);
+	return 0;
+}
+
+/* A secret operand of length 1 next to a vector of length n: bcast it (local). */
+static const char *widen(struct sched_plan *p, const struct reg_state *r, size_t n, char *buf)
+{
+	if (r->len == n)
+		return r->ename;
+	tmp_name(p, buf);
+	emit_const(p, "bcast", buf, r->ename, (int64_t)n);
+	return buf;
 }
 
 static int column_rows(struct store_db *db, const char *table, uint64_t revision, int64_t *rows)
@@ -303,15 +342,12 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 			if (!A->secret && !B->secret) {
 				d->enc = op->code == SCHED_IR_ADD ? A->enc + B->enc : A->enc - B->enc;
 			} else if (A->secret && B->secret) {
-				if (A->len != B->len) {
-					errf(err, cap, "%u:%u: a secret scalar combined with a vector "
-						       "(a multi-stage program) is not supported by the "
-						       "scheduler yet", op->line, op->col);
-					goto fail;
-				}
-				emit(p, op->code == SCHED_IR_ADD ? "add" : "sub", d->ename, A->ename,
-				     B->ename, 0);
-				d->len = A->len;
+				/* a secret scalar with a vector: broadcast (a second stage) */
+				char wa[24], wb[24];
+				size_t len = A->len > B->len ? A->len : B->len;
+				emit(p, op->code == SCHED_IR_ADD ? "add" : "sub", d->ename,
+				     widen(p, A, len, wa), widen(p, B, len, wb), 0);
+				d->len = len;
 			} else if (A->secret) {
 				emit_const(p, "addc", d->ename, A->ename,
 					   op->code == SCHED_IR_ADD ? B->enc : -B->enc);
@@ -338,14 +374,11 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 			if (!A->secret && !B->secret) {
 				d->enc = A->enc * B->enc;
 			} else if (A->secret && B->secret) {
-				if (A->len != B->len) {
-					errf(err, cap, "%u:%u: a secret scalar times a vector (a "
-						       "multi-stage program) is not supported by the "
-						       "scheduler yet", op->line, op->col);
-					goto fail;
-				}
-				emit(p, "mul", d->ename, A->ename, B->ename, A->len);
-				d->len = A->len;
+				char wa[24], wb[24];
+				size_t len = A->len > B->len ? A->len : B->len;
+				emit(p, "mul", d->ename, widen(p, A, len, wa), widen(p, B, len, wb),
+				     len);
+				d->len = len;
 			} else {
 				struct reg_state *S = A->secret ? A : B, *P = A->secret ? B : A;
 				emit_const(p, "mulc", d->ename, S->ename, P->enc);
@@ -363,21 +396,17 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 				goto fail;
 			}
 			if (!A->secret) {
-				d->enc = round_div((__int128)A->enc << op->imm, B->enc);
+				d->enc = op->imm >= 0
+						 ? round_div((__int128)A->enc << op->imm, B->enc)
+						 : round_div(A->enc, (__int128)B->enc << -op->imm);
 			} else {
-				/* mulc by round(2^(imm+16k)/b), k truncs; k grows until the
-				 * constant has 20 significant bits (relative error < 2^-21) */
-				unsigned k = 1;
-				int64_t c;
-				for (;;) {
-					c = round_div((__int128)1 << (op->imm + TRUNC_BITS * k), B->enc);
-					if (llabs(c) >= (1 << 20) || k == 3)
-						break;
-					k++;
+				if (emit_div(p, d->ename, A->ename, A->len, (int)op->imm,
+					     B->enc) != 0) {
+					errf(err, cap, "%u:%u: division: the scaled divisor is out of "
+						       "range", op->line, op->col);
+					rv = MPC_ERANGE;
+					goto fail;
 				}
-				tmp_name(p, t);
-				emit_const(p, "mulc", t, A->ename, c);
-				emit_trunc(p, d->ename, t, A->len, TRUNC_BITS * k);
 				d->len = A->len;
 			}
 			break;
