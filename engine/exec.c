@@ -30,6 +30,7 @@ static const struct {
 	{"dot", ENGINE_OP_DOT, 2, 0},	    {"sum", ENGINE_OP_SUM, 1, 0},
 	{"trunc", ENGINE_OP_TRUNC, 1, 0},   {"open", ENGINE_OP_OPEN, 1, 0},
 	{"reveal", ENGINE_OP_REVEAL, 1, 0}, {"bcast", ENGINE_OP_BCAST, 1, 1},
+	{"keep", ENGINE_OP_KEEP, 1, 0},
 };
 
 /* Longest vector a bcast may make (as long as a session input, 2^30 elements). */
@@ -184,7 +185,8 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			int r = s == 0 ? op->a : op->b;
 			for (size_t q = 0; r >= 0 && q < i; q++)
 				if (p->ops[q].dst == r && (p->ops[q].kind == ENGINE_OP_OPEN ||
-							   p->ops[q].kind == ENGINE_OP_REVEAL)) {
+							   p->ops[q].kind == ENGINE_OP_REVEAL ||
+							   p->ops[q].kind == ENGINE_OP_KEEP)) {
 					mpc_errmsg_printf(errmsg,
 							  "program op %zu: %s is an output, not shares",
 							  i, p->names[r]);
@@ -703,6 +705,19 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		for (size_t k = 0; k < outn; k++)
 			Z->v[k] = A->v[0];
 		return 0;
+	case ENGINE_OP_KEEP: {
+		const uint8_t *pk = x->cluster->parties[x->party].box_pk;
+		size_t len = n * 8 + crypto_box_SEALBYTES;
+		Z->sealed = malloc(len);
+		if (Z->sealed == NULL)
+			return MPC_ENOMEM;
+		if (crypto_box_seal(Z->sealed, (const uint8_t *)A->v, n * 8, pk) != 0)
+			return MPC_ECRYPTO;
+		Z->sealed_len = len;
+		sodium_memzero(Z->v, n * 8);
+		Z->kind = ENGINE_REG_SEALED;
+		return 0;
+	}
 	case ENGINE_OP_MUL:
 	case ENGINE_OP_SQUARE:
 	case ENGINE_OP_OPEN: return pipe_run(x, op, A, B, Z, &acc);

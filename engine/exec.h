@@ -48,6 +48,7 @@ enum engine_op_kind {
 	ENGINE_OP_OPEN,	  /* open to all parties: a public output */
 	ENGINE_OP_REVEAL, /* re-randomise, seal each party's shares to a client */
 	ENGINE_OP_BCAST,  /* dst = k copies of the 1-element a (local) */
+	ENGINE_OP_KEEP,	  /* this party's shares of a, sealed to its own box key (an output) */
 };
 
 enum engine_reg_kind { ENGINE_REG_SHARE, ENGINE_REG_PUBLIC, ENGINE_REG_SEALED };

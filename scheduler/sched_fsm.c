@@ -126,6 +126,14 @@ json_t *sched_job_attempt(json_t *job)
 	return n ? json_array_get(a, n - 1) : NULL;
 }
 
+unsigned sched_retry_backoff_ms(int attempts)
+{
+	unsigned ms = 500;
+	for (int i = 1; i < attempts && ms < 8000; i++)
+		ms *= 2;
+	return ms < 8000 ? ms : 8000;
+}
+
 /* ---- schema and compile ---- */
 
 int sched_schema_lookup(void *vctx, const char *table, const char *column,
@@ -279,6 +287,7 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 				      SCHED_ERR_MAX);
 	if (rv == 0) {
 		json_object_set_new(job, "fuel", json_integer((json_int_t)sched_plan_fuel(plan)));
+		json_object_set_new(job, "tasks", sched_plan_tasks_json(plan));
 		set_state(job, SCHED_JOB_PENDING, "Priority");
 	} else {
 		json_object_set_new(job, "error", json_string(err[0] ? err : mpc_strerror(rv)));
@@ -300,40 +309,82 @@ static json_t *entry_job(struct sched_fsm *f, json_t *e)
 	return sched_job_get(f->db, (uint64_t)json_integer_value(json_object_get(e, "job")));
 }
 
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* The entry's task of job, or NULL. Borrowed. */
+static json_t *entry_task(json_t *job, json_t *e)
+{
+	json_t *k = json_object_get(e, "task");
+	if (!json_is_integer(k) || json_integer_value(k) < 0)
+		return NULL;
+	return json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(k));
+}
+
+/* Takes n values from the counter `name` of the state st (base when unset). */
+static uint64_t take_counter(json_t *st, const char *name, uint64_t base, uint64_t n)
+{
+	const char *s = json_string_value(json_object_get(st, name));
+	uint64_t v = s != NULL && *s ? strtoull(s, NULL, 10) : base;
+	char num[24];
+	snprintf(num, sizeof num, "%" PRIu64, v + n);
+	json_object_set_new(st, name, json_string(num));
+	return v;
+}
+
+static int deps_committed(json_t *job, json_t *task)
+{
+	json_t *d;
+	size_t i;
+	json_array_foreach(json_object_get(task, "deps"), i, d)
+	{
+		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(d));
+		if (t == NULL || strcmp(str_of(t, "state"), "COMMITTED") != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *st, *att, *last;
+	json_t *job = entry_job(f, e), *task, *att;
 	json_int_t attempt = json_integer_value(json_object_get(e, "attempt"));
-	uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "n")), t0;
+	uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "n")), t0, session;
 	char num[24];
 	int rv = 0;
 
 	if (job == NULL)
 		return MPC_ENOENT;
-	last = sched_job_attempt(job);
-	if (job_state(job) != SCHED_JOB_PENDING ||
-	    attempt != (json_int_t)json_array_size(json_object_get(job, "attempts")) + 1 ||
-	    (last != NULL && strcmp(json_string_value(json_object_get(last, "state")), "aborted")) ||
-	    n == 0) {
+	task = entry_task(job, e);
+	if (sched_job_state_final(job_state(job)) || task == NULL ||
+	    strcmp(str_of(task, "state"), "PENDING") != 0 ||
+	    attempt != json_integer_value(json_object_get(task, "attempts")) + 1 || n == 0 ||
+	    !deps_committed(job, task)) {
 		rv = MPC_ESTATE; /* stale or duplicate lease */
 		goto out;
 	}
-	st = sched_state(f->db);
-	t0 = strtoull(json_string_value(json_object_get(st, "next_triple")), NULL, 10);
-	snprintf(num, sizeof num, "%" PRIu64, t0 + n);
-	json_object_set_new(st, "next_triple", json_string(num));
+	/* one read-modify-write: reads do not see this entry's batch */
+	json_t *st = sched_state(f->db);
+	t0 = take_counter(st, "next_triple", SCHED_TRIPLE_BASE, n);
+	session = take_counter(st, "next_session", SCHED_SESSION_BASE, 1);
 	meta_put(f->db, wb, "sched/state", st);
 	json_decref(st);
 	snprintf(num, sizeof num, "%" PRIu64, t0);
-	att = json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:O, s:O, s:{}, s:n}", "attempt",
-			attempt, "task", (json_int_t)0, "t0", num, "n", (json_int_t)n, "state",
-			"leased", "reason", "", "expiry_ms", json_object_get(e, "expiry_ms"),
-			"leased_ms", json_object_get(e, "time_ms"), "done", "outputs");
+	att = json_pack("{s:I, s:O, s:s, s:I, s:I, s:s, s:s, s:O, s:O, s:{}}", "attempt", attempt,
+			"task", json_object_get(e, "task"), "t0", num, "n", (json_int_t)n,
+			"session", (json_int_t)session, "state", "leased", "reason", "",
+			"expiry_ms", json_object_get(e, "expiry_ms"), "leased_ms",
+			json_object_get(e, "time_ms"), "done");
 	if (att == NULL) {
 		rv = MPC_EINVAL;
 		goto out;
 	}
 	json_array_append_new(json_object_get(job, "attempts"), att);
+	json_object_set_new(task, "attempts", json_integer(attempt));
+	json_object_set_new(task, "state", json_string("LEASED"));
 	if (json_is_null(json_object_get(job, "start_ms")))
 		json_object_set(job, "start_ms", json_object_get(e, "time_ms"));
 	set_state(job, SCHED_JOB_RUNNING, "");
@@ -343,22 +394,33 @@ out:
 	return rv;
 }
 
-/* The entry's attempt if it is the job's current one and in state want (NULL: any). */
+json_t *sched_task_attempt(json_t *job, json_int_t task)
+{
+	json_t *atts = json_object_get(job, "attempts");
+	for (size_t i = json_array_size(atts); i-- > 0;) {
+		json_t *a = json_array_get(atts, i);
+		if (json_integer_value(json_object_get(a, "task")) == task)
+			return a;
+	}
+	return NULL;
+}
+
+/* The entry's attempt if it is its task's current one and in state want. */
 static json_t *current_attempt(json_t *job, json_t *e, const char *want)
 {
-	json_t *a = sched_job_attempt(job);
-	if (a == NULL ||
+	json_t *a = sched_task_attempt(job, json_integer_value(json_object_get(e, "task")));
+	if (a == NULL || entry_task(job, e) == NULL ||
 	    json_integer_value(json_object_get(a, "attempt")) !=
 		    json_integer_value(json_object_get(e, "attempt")))
 		return NULL;
-	if (want != NULL && strcmp(json_string_value(json_object_get(a, "state")), want) != 0)
+	if (want != NULL && strcmp(str_of(a, "state"), want) != 0)
 		return NULL;
 	return a;
 }
 
 static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *a, *done;
+	json_t *job = entry_job(f, e), *a, *done, *shares;
 	json_int_t party = json_integer_value(json_object_get(e, "party"));
 	const char *digest = json_string_value(json_object_get(e, "digest"));
 	char pk[16];
@@ -367,7 +429,8 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	if (job == NULL)
 		return MPC_ENOENT;
 	a = current_attempt(job, e, "leased");
-	if (a == NULL || party < 0 || party >= f->n_parties || digest == NULL) {
+	if (a == NULL || party < 0 || party >= f->n_parties || digest == NULL ||
+	    sched_job_state_final(job_state(job))) {
 		rv = MPC_ESTATE;
 		goto out;
 	}
@@ -375,10 +438,21 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	snprintf(pk, sizeof pk, "%d", (int)party);
 	if (json_object_get(done, pk) == NULL) {
 		json_object_set_new(done, pk, json_string(digest));
-		if (party == 0 || json_is_null(json_object_get(a, "outputs")))
+		if (json_object_get(a, "outputs") == NULL)
 			json_object_set(a, "outputs", json_object_get(e, "outputs"));
-		if ((int)json_object_size(done) == f->n_parties)
-			set_state(job, SCHED_JOB_COMPLETING, "");
+		/* this party's kept shares, sealed to itself by its engine */
+		shares = json_object_get(a, "shares");
+		if (shares == NULL) {
+			json_object_set_new(a, "shares", json_object());
+			shares = json_object_get(a, "shares");
+		}
+		json_object_set(shares, pk, json_is_object(json_object_get(e, "shares"))
+						    ? json_object_get(e, "shares")
+						    : json_object());
+		if ((int)json_object_size(done) == f->n_parties) {
+			json_object_set_new(a, "state", json_string("prepared"));
+			json_object_set_new(entry_task(job, e), "state", json_string("PREPARED"));
+		}
 		put_job(f, wb, job);
 	}
 out:
@@ -386,16 +460,78 @@ out:
 	return rv;
 }
 
+/* Every task committed: the results from their public outputs. */
+static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
+{
+	json_t *outs = json_array(), *t, *res = NULL;
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan = NULL;
+	char *err = calloc(1, SCHED_ERR_MAX);
+	size_t i;
+	int rv = err == NULL ? MPC_ENOMEM : 0;
+	json_array_foreach(json_object_get(job, "tasks"), i, t)
+		json_array_append(outs, json_object_get(t, "outputs") ?: json_null());
+	if (rv == 0)
+		rv = sched_compile(f->db, (uint64_t)json_integer_value(
+						 json_object_get(job, "input_revision")),
+				   str_of(job, "file"), str_of(job, "program"),
+				   json_object_get(job, "args"), &ir, err, SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_plan_build(ir, f->db,
+				      (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
+				      str_of(job, "file"), &plan, err, SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_plan_results(plan, outs, &res, err, SCHED_ERR_MAX);
+	if (rv == 0) {
+		json_object_set_new(job, "results", res);
+		finish(job, SCHED_JOB_COMPLETED, "", e);
+	} else {
+		json_object_set_new(job, "error",
+				    json_string(err && err[0] ? err : mpc_strerror(rv)));
+		finish(job, SCHED_JOB_FAILED, "results", e);
+	}
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+	json_decref(outs);
+	free(err);
+}
+
+/* An attempt ended without a commit: the task is retried, or the job fails. */
+static void attempt_failed(json_t *job, json_t *task, json_t *a, const char *reason, json_t *e)
+{
+	char why[512];
+	json_object_set_new(a, "state", json_string("aborted"));
+	json_object_set_new(a, "reason", json_string(reason));
+	json_object_del(a, "shares");
+	if (json_integer_value(json_object_get(task, "attempts")) >= SCHED_MAX_ATTEMPTS) {
+		json_object_set_new(task, "state", json_string("ABORTED"));
+		snprintf(why, sizeof why, "task %d attempt %d of %d: %s",
+			 (int)json_integer_value(json_object_get(task, "task")),
+			 (int)json_integer_value(json_object_get(a, "attempt")), SCHED_MAX_ATTEMPTS,
+			 reason);
+		finish(job, SCHED_JOB_FAILED, why, e);
+	} else {
+		json_object_set_new(task, "state", json_string("PENDING"));
+		json_object_set_new(task, "retry_after_ms",
+				    json_integer(json_integer_value(json_object_get(e, "time_ms")) +
+						 sched_retry_backoff_ms((int)json_integer_value(
+							 json_object_get(task, "attempts")))));
+		set_state(job, SCHED_JOB_RUNNING, "Retry");
+	}
+}
+
 static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *a, *done, *v;
+	json_t *job = entry_job(f, e), *a, *task, *done, *v, *t;
 	const char *first = NULL, *k;
-	int rv = 0, same = 1;
+	int rv = 0, same = 1, all = 1;
+	size_t i;
 
 	if (job == NULL)
 		return MPC_ENOENT;
-	a = current_attempt(job, e, "leased");
-	if (a == NULL || job_state(job) != SCHED_JOB_COMPLETING) {
+	a = current_attempt(job, e, "prepared");
+	task = entry_task(job, e);
+	if (a == NULL || sched_job_state_final(job_state(job))) {
 		rv = MPC_ESTATE;
 		goto out;
 	}
@@ -407,17 +543,25 @@ static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		else if (strcmp(first, json_string_value(v)) != 0)
 			same = 0;
 	}
-	if (same) {
-		json_object_set_new(a, "state", json_string("committed"));
-		json_object_set(job, "results", json_object_get(a, "outputs"));
-		finish(job, SCHED_JOB_COMPLETED, "", e);
-	} else {
-		json_object_set_new(a, "state", json_string("aborted"));
-		json_object_set_new(a, "reason", json_string("parties disagree on the outputs"));
-		set_state(job, SCHED_JOB_PENDING, "Retry");
-		if (json_array_size(json_object_get(job, "attempts")) >= SCHED_MAX_ATTEMPTS)
-			finish(job, SCHED_JOB_FAILED, "parties disagree on the outputs", e);
+	if (!same) {
+		attempt_failed(job, task, a, "parties disagree on the outputs", e);
+		put_job(f, wb, job);
+		goto out;
 	}
+	json_object_set_new(a, "state", json_string("committed"));
+	json_object_set_new(task, "state", json_string("COMMITTED"));
+	json_object_set(task, "outputs", json_object_get(a, "outputs") ?: json_object());
+	json_object_set(task, "shares", json_object_get(a, "shares") ?: json_object());
+	json_object_del(a, "outputs");
+	json_object_del(a, "shares");
+	json_object_del(task, "retry_after_ms");
+	json_array_foreach(json_object_get(job, "tasks"), i, t)
+		if (strcmp(str_of(t, "state"), "COMMITTED") != 0)
+			all = 0;
+	if (all)
+		complete_job(f, job, e);
+	else if (strcmp(str_of(job, "reason"), "Retry") == 0)
+		set_state(job, SCHED_JOB_RUNNING, "");
 	put_job(f, wb, job);
 out:
 	json_decref(job);
@@ -429,26 +573,18 @@ static int apply_abort(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e,
 	json_t *job = entry_job(f, e), *a;
 	const char *reason = expired ? "lease expired"
 				     : json_string_value(json_object_get(e, "reason"));
-	char why[512];
 	int rv = 0;
 
 	if (job == NULL)
 		return MPC_ENOENT;
-	a = current_attempt(job, e, "leased");
-	if (a == NULL || sched_job_state_final(job_state(job))) {
+	a = current_attempt(job, e, NULL);
+	if (a == NULL || sched_job_state_final(job_state(job)) ||
+	    (strcmp(str_of(a, "state"), "leased") != 0 &&
+	     strcmp(str_of(a, "state"), "prepared") != 0)) {
 		rv = MPC_ESTATE;
 		goto out;
 	}
-	json_object_set_new(a, "state", json_string("aborted"));
-	json_object_set_new(a, "reason", json_string(reason ? reason : "aborted"));
-	if (json_array_size(json_object_get(job, "attempts")) >= SCHED_MAX_ATTEMPTS) {
-		snprintf(why, sizeof why, "attempt %d of %d: %s",
-			 (int)json_integer_value(json_object_get(a, "attempt")), SCHED_MAX_ATTEMPTS,
-			 reason ? reason : "aborted");
-		finish(job, SCHED_JOB_FAILED, why, e);
-	} else {
-		set_state(job, SCHED_JOB_PENDING, "Retry");
-	}
+	attempt_failed(job, entry_task(job, e), a, reason ? reason : "aborted", e);
 	put_job(f, wb, job);
 out:
 	json_decref(job);
@@ -458,6 +594,7 @@ out:
 static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
 	json_t *job = entry_job(f, e), *a;
+	size_t i;
 	int rv = 0;
 	if (job == NULL)
 		return MPC_ENOENT;
@@ -465,10 +602,14 @@ static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		rv = MPC_ESTATE;
 		goto out;
 	}
-	a = sched_job_attempt(job);
-	if (a != NULL && strcmp(json_string_value(json_object_get(a, "state")), "leased") == 0) {
-		json_object_set_new(a, "state", json_string("aborted"));
-		json_object_set_new(a, "reason", json_string("job cancelled"));
+	json_array_foreach(json_object_get(job, "attempts"), i, a)
+	{
+		if (strcmp(str_of(a, "state"), "leased") == 0 ||
+		    strcmp(str_of(a, "state"), "prepared") == 0) {
+			json_object_set_new(a, "state", json_string("aborted"));
+			json_object_set_new(a, "reason", json_string("job cancelled"));
+			json_object_del(a, "shares");
+		}
 	}
 	finish(job, SCHED_JOB_CANCELLED, "", e);
 	json_object_set(job, "cancelled_by", json_object_get(e, "client"));
