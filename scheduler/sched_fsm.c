@@ -216,6 +216,32 @@ static int job_state(json_t *job)
 	return sched_job_state_parse(json_string_value(json_object_get(job, "state")));
 }
 
+static void share_key(char *out, size_t size, uint64_t job, json_int_t task, json_int_t attempt,
+		      int party)
+{
+	snprintf(out, size, "jobshare/%012" PRIu64 "/%06d/%d/%d", job, (int)task, (int)attempt,
+		 party);
+}
+
+json_t *sched_task_shares(struct store_db *db, uint64_t job, json_int_t task, json_int_t attempt,
+			  int party)
+{
+	char key[96];
+	share_key(key, sizeof key, job, task, attempt, party);
+	return meta_json(db, key);
+}
+
+/* Deletes the kept shares of attempt a (all parties). */
+static void drop_shares(struct sched_fsm *f, rocksdb_writebatch_t *wb, uint64_t job, json_t *a)
+{
+	char key[96];
+	for (int p = 0; p < f->n_parties; p++) {
+		share_key(key, sizeof key, job, json_integer_value(json_object_get(a, "task")),
+			  json_integer_value(json_object_get(a, "attempt")), p);
+		rocksdb_writebatch_delete_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key));
+	}
+}
+
 static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 {
 	char key[64];
@@ -223,10 +249,16 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 	job_key(key, sizeof key, id);
 	meta_put(f->db, wb, key, job);
 	snprintf(key, sizeof key, "jobact/%012" PRIu64, id);
-	if (sched_job_state_final(job_state(job)))
+	if (sched_job_state_final(job_state(job))) {
+		json_t *a;
+		size_t i;
 		rocksdb_writebatch_delete_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key));
-	else
+		/* a final job's shares are not read again */
+		json_array_foreach(json_object_get(job, "attempts"), i, a)
+			drop_shares(f, wb, id, a);
+	} else {
 		rocksdb_writebatch_put_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key), "1", 1);
+	}
 }
 
 static void finish(json_t *job, int state, const char *reason, json_t *e)
@@ -440,15 +472,17 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 		json_object_set_new(done, pk, json_string(digest));
 		if (json_object_get(a, "outputs") == NULL)
 			json_object_set(a, "outputs", json_object_get(e, "outputs"));
-		/* this party's kept shares, sealed to itself by its engine */
-		shares = json_object_get(a, "shares");
-		if (shares == NULL) {
-			json_object_set_new(a, "shares", json_object());
-			shares = json_object_get(a, "shares");
+		/* this party's kept shares, sealed to itself by its engine: next to
+		 * the job record (which the API shows), not in it */
+		shares = json_object_get(e, "shares");
+		if (json_is_object(shares) && json_object_size(shares) > 0) {
+			char key[96];
+			share_key(key, sizeof key,
+				  (uint64_t)json_integer_value(json_object_get(job, "id")),
+				  json_integer_value(json_object_get(e, "task")),
+				  json_integer_value(json_object_get(e, "attempt")), (int)party);
+			meta_put(f->db, wb, key, shares);
 		}
-		json_object_set(shares, pk, json_is_object(json_object_get(e, "shares"))
-						    ? json_object_get(e, "shares")
-						    : json_object());
 		if ((int)json_object_size(done) == f->n_parties) {
 			json_object_set_new(a, "state", json_string("prepared"));
 			json_object_set_new(entry_task(job, e), "state", json_string("PREPARED"));
@@ -497,12 +531,13 @@ static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
 }
 
 /* An attempt ended without a commit: the task is retried, or the job fails. */
-static void attempt_failed(json_t *job, json_t *task, json_t *a, const char *reason, json_t *e)
+static void attempt_failed(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job, json_t *task,
+			   json_t *a, const char *reason, json_t *e)
 {
 	char why[512];
 	json_object_set_new(a, "state", json_string("aborted"));
 	json_object_set_new(a, "reason", json_string(reason));
-	json_object_del(a, "shares");
+	drop_shares(f, wb, (uint64_t)json_integer_value(json_object_get(job, "id")), a);
 	if (json_integer_value(json_object_get(task, "attempts")) >= SCHED_MAX_ATTEMPTS) {
 		json_object_set_new(task, "state", json_string("ABORTED"));
 		snprintf(why, sizeof why, "task %d attempt %d of %d: %s",
@@ -544,16 +579,15 @@ static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 			same = 0;
 	}
 	if (!same) {
-		attempt_failed(job, task, a, "parties disagree on the outputs", e);
+		attempt_failed(f, wb, job, task, a, "parties disagree on the outputs", e);
 		put_job(f, wb, job);
 		goto out;
 	}
 	json_object_set_new(a, "state", json_string("committed"));
 	json_object_set_new(task, "state", json_string("COMMITTED"));
 	json_object_set(task, "outputs", json_object_get(a, "outputs") ?: json_object());
-	json_object_set(task, "shares", json_object_get(a, "shares") ?: json_object());
+	json_object_set(task, "committed_attempt", json_object_get(a, "attempt"));
 	json_object_del(a, "outputs");
-	json_object_del(a, "shares");
 	json_object_del(task, "retry_after_ms");
 	json_array_foreach(json_object_get(job, "tasks"), i, t)
 		if (strcmp(str_of(t, "state"), "COMMITTED") != 0)
@@ -584,7 +618,7 @@ static int apply_abort(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e,
 		rv = MPC_ESTATE;
 		goto out;
 	}
-	attempt_failed(job, entry_task(job, e), a, reason ? reason : "aborted", e);
+	attempt_failed(f, wb, job, entry_task(job, e), a, reason ? reason : "aborted", e);
 	put_job(f, wb, job);
 out:
 	json_decref(job);
@@ -608,7 +642,6 @@ static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		    strcmp(str_of(a, "state"), "prepared") == 0) {
 			json_object_set_new(a, "state", json_string("aborted"));
 			json_object_set_new(a, "reason", json_string("job cancelled"));
-			json_object_del(a, "shares");
 		}
 	}
 	finish(job, SCHED_JOB_CANCELLED, "", e);

@@ -35,14 +35,17 @@
  *   job/<%012 id>    the job record (below)
  *   jobact/<%012 id> present while the job is not final
  *   jobreq/<req>     id of the job a submit request created
+ *   jobshare/<%012 id>/<%06 task>/<attempt>/<party>  {key: sealed} the shares a
+ *                    party kept for later tasks (sealed by its engine to its own
+ *                    key); deleted when the attempt aborts or the job ends
  * Job record: {id, name, client, queue, priority, file, program, args,
  *   state, reason, submit_ms, start_ms, end_ms, input_revision, error, fuel,
  *   tasks: [{task, kind "map"|"combine", stage, table, segment, rows, deps,
  *            fuel, state PENDING|LEASED|PREPARED|COMMITTED|ABORTED, attempts,
- *            retry_after_ms, outputs, shares: {"<party>": {key: sealed}}}],
+ *            retry_after_ms, outputs, committed_attempt}],
  *   attempts: [{task, attempt, t0, n, session, state leased|prepared|
  *               committed|aborted, reason, expiry_ms, leased_ms,
- *               done: {"<party>": digest}, outputs, shares}], results}
+ *               done: {"<party>": digest}, outputs}], results}
  */
 
 #define SCHED_TRIPLE_BASE ((uint64_t)1 << 40) /* first triple index the scheduler hands out */
@@ -88,6 +91,10 @@ int sched_jobs_active(struct store_db *db, uint64_t **ids, size_t *n);
 json_t *sched_jobs_all(struct store_db *db);
 /* The last attempt of a job record, or NULL. Borrowed. */
 json_t *sched_job_attempt(json_t *job);
+/* The shares party kept in attempt `attempt` of task `task` of job ({key:
+ * sealed}, new reference), or NULL. */
+json_t *sched_task_shares(struct store_db *db, uint64_t job, json_int_t task, json_int_t attempt,
+			  int party);
 /* The current (last) attempt of task `task` of a job record, or NULL. Borrowed. */
 json_t *sched_task_attempt(json_t *job, json_int_t task);
 /* Delay before a task whose attempt `attempts` failed is leased again:

@@ -2,6 +2,7 @@
 #include "scheduler/sched_plan.h"
 
 #include "common/err.h"
+#include "scheduler/sched_fsm.h"
 #include "store/catalog.h"
 
 #include <inttypes.h>
@@ -725,9 +726,7 @@ int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db
 			   json_t **out, char *err, size_t cap)
 {
 	json_t *arr = json_array(), *in;
-	char pk[16];
 	size_t i;
-	snprintf(pk, sizeof pk, "%d", party);
 	json_array_foreach(p->tasks[k].inputs, i, in)
 	{
 		const char *table = json_string_value(json_object_get(in, "table"));
@@ -752,18 +751,24 @@ int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db
 		json_int_t src = json_integer_value(json_object_get(in, "task"));
 		const char *key = json_string_value(json_object_get(in, "key"));
 		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)src);
-		const char *sealed = json_string_value(
-			json_object_get(json_object_get(json_object_get(t, "shares"), pk), key));
-		if (sealed == NULL ||
-		    strcmp(json_string_value(json_object_get(t, "state")) ?: "", "COMMITTED") != 0) {
+		json_t *kept = NULL;
+		if (t != NULL &&
+		    strcmp(json_string_value(json_object_get(t, "state")) ?: "", "COMMITTED") == 0)
+			kept = sched_task_shares(
+				db, (uint64_t)json_integer_value(json_object_get(job, "id")), src,
+				json_integer_value(json_object_get(t, "committed_attempt")), party);
+		const char *sealed = json_string_value(json_object_get(kept, key));
+		if (sealed == NULL) {
 			errf(err, cap, "task %" PRId64 " has no committed share %s for party %d",
 			     (int64_t)src, key ? key : "?", party);
+			json_decref(kept);
 			json_decref(arr);
 			return MPC_ESTATE;
 		}
 		json_array_append_new(arr, json_pack("{s:O, s:I, s:s}", "name",
 						     json_object_get(in, "name"), "n", n, "sealed",
 						     sealed));
+		json_decref(kept);
 	}
 	*out = arr;
 	return 0;
