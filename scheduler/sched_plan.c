@@ -1,4 +1,4 @@
-/* Translation of a compiled job into one engine session, and the decoding of the opened values into results. */
+/* Translation of a compiled job into tasks (one engine program each: per-segment MAPs, COMBINEs), and the decoding of the opened values into results. */
 #include "scheduler/sched_plan.h"
 
 #include "common/err.h"

@@ -1,4 +1,4 @@
-/* Translation of a compiled job (struct sched_ir) into one engine session: ops, inputs, fuel, and the decoding of its outputs. */
+/* Translation of a compiled job (struct sched_ir) into tasks (engine ops, inputs, fuel each) and the decoding of their outputs. */
 #ifndef MPC_SCHEDULER_SCHED_PLAN_H
 #define MPC_SCHEDULER_SCHED_PLAN_H
 
@@ -56,8 +56,8 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p);
 
 /* This party's inputs of task k: its shares of the segment's rows of every
  * loaded column at revision, sealed to box_pk (this party's own X25519
- * key), and the shares earlier tasks kept for it (job.tasks[i].shares
- * [party], committed). New reference. */
+ * key), and the shares committed earlier tasks kept for it
+ * (sched_task_shares()). New reference. */
 int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db *db,
 			   uint64_t revision, const uint8_t *box_pk, json_t *job, int party,
 			   json_t **out, char *err, size_t cap);

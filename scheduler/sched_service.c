@@ -1,4 +1,4 @@
-/* The scheduler inside mpcd: leader duties on a timer and the per-party runner of leased attempts (one engine session each). */
+/* The scheduler inside mpcd: leader duties on a timer and the per-party runner of leased task attempts (one engine session each). */
 #include "scheduler/sched_service.h"
 
 #include "common/err.h"

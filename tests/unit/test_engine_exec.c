@@ -87,3 +87,18 @@ Test(engine_exec, bcast_copies_the_share)
 	engine_exec_clear(&x);
 	engine_prog_free(&p);
 }
+
+Test(engine_exec, keep_is_an_output_not_an_operand)
+{
+	struct engine_prog p;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	cr_assert_eq(parse("[[\"sum\", \"t\", \"v\"], [\"keep\", \"k\", \"t\"]]", &p, msg), 0, "%s",
+		     msg);
+	cr_assert_eq(p.ops[1].kind, ENGINE_OP_KEEP);
+	cr_assert_eq(p.len[3], 1);
+	cr_assert_eq(p.fuel_need, 0);
+	engine_prog_free(&p);
+	cr_assert_eq(parse("[[\"keep\", \"k\", \"v\"], [\"add\", \"d\", \"k\", \"v\"]]", &p, msg),
+		     MPC_EINVAL);
+	cr_assert(strstr(msg, "k is an output, not shares") != NULL, "%s", msg);
+}
