@@ -510,9 +510,10 @@ static void *runner_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	drop_stale_sessions(svc);
+	/* the engine has no completion callback: poll running sessions often */
 	do
 		runner_turn(svc);
-	while (!nap(svc, 50));
+	while (!nap(svc, svc->n_runs > 0 ? 10 : 50));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
 		sched_plan_free(r->plan);
