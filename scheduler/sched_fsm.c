@@ -652,6 +652,28 @@ out:
 	return rv;
 }
 
+/* The leader's reason why a PENDING job waits (Slurm's squeue REASON). */
+static int apply_reason(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
+{
+	static const char *const reasons[] = {"Priority", "Resources", "Parties", NULL};
+	json_t *job = entry_job(f, e);
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+	int rv = MPC_EINVAL;
+	if (job == NULL)
+		return MPC_ENOENT;
+	for (const char *const *r = reasons; reason != NULL && *r != NULL; r++)
+		if (strcmp(*r, reason) == 0)
+			rv = 0;
+	if (rv == 0 && job_state(job) != SCHED_JOB_PENDING)
+		rv = MPC_ESTATE;
+	if (rv == 0 && strcmp(str_of(job, "reason"), reason) != 0) {
+		set_state(job, SCHED_JOB_PENDING, reason);
+		put_job(f, wb, job);
+	}
+	json_decref(job);
+	return rv;
+}
+
 int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t index, int *outcome)
 {
 	struct sched_fsm *f = data;
@@ -674,6 +696,8 @@ int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t in
 		rv = apply_abort(f, wb, e, 1);
 	else if (strcmp(op, "job_cancel") == 0)
 		rv = apply_cancel(f, wb, e);
+	else if (strcmp(op, "job_reason") == 0)
+		rv = apply_reason(f, wb, e);
 	else if (strcmp(op, "sched_noop") == 0)
 		rv = 0; /* a barrier: its proposer waits until it applied everything before */
 	/* a rejected entry changes nothing; only ENOMEM would be a local failure, and

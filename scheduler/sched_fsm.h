@@ -30,6 +30,9 @@
  *                 only that task is retried (PENDING after a backoff), up to
  *                 SCHED_MAX_ATTEMPTS; then it is ABORTED and the job FAILED
  *   job_cancel    {job, client, time_ms}
+ *   job_reason    {job, reason, time_ms}  (leader) why a PENDING job waits:
+ *                 Priority (other tasks first), Resources (MPC_SCHED_MAX_TASKS
+ *                 tasks run), Parties (a party is unreachable)
  * Keys in the meta column family (replicated, covered by snapshots):
  *   sched/state      {"next_job": N, "next_triple": T, "next_session": S}
  *   job/<%012 id>    the job record (below)

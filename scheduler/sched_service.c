@@ -187,7 +187,8 @@ static void leader_turn(struct sched_service *svc)
 	uint64_t *ids = NULL, now = now_ms();
 	size_t n = 0, nc = 0, cap = 0;
 	struct cand *cands = NULL;
-	int running = 0;
+	int running = 0, reachable;
+	json_t *pending; /* PENDING jobs: id -> current reason */
 
 	store_node_status(svc->node, &st);
 	if (strcmp(st.state, "leader") != 0)
@@ -196,15 +197,21 @@ static void leader_turn(struct sched_service *svc)
 		free(ids);
 		return;
 	}
+	pending = json_object();
 	for (size_t i = 0; i < n; i++) {
 		json_t *job = sched_job_get(svc->db, ids[i]), *a, *t;
 		size_t k;
 		if (job == NULL)
 			continue;
-		if (sched_job_state_final(
-			    sched_job_state_parse(json_string_value(json_object_get(job, "state"))))) {
+		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
+		if (sched_job_state_final(state)) {
 			json_decref(job);
 			continue;
+		}
+		if (state == SCHED_JOB_PENDING) {
+			char key[24];
+			snprintf(key, sizeof key, "%" PRIu64, ids[i]);
+			json_object_set_new(pending, key, json_string(str_of(job, "reason")));
 		}
 		json_array_foreach(json_object_get(job, "attempts"), k, a)
 		{
@@ -249,16 +256,37 @@ static void leader_turn(struct sched_service *svc)
 		}
 		json_decref(job);
 	}
-	if (nc > 0 && all_reachable(&st, svc->conf->party_id)) {
+	reachable = all_reachable(&st, svc->conf->party_id);
+	if (nc > 0 && reachable) {
 		qsort(cands, nc, sizeof *cands, cand_cmp);
-		for (size_t i = 0; i < nc && running < (int)svc->max_tasks; i++, running++)
+		for (size_t i = 0; i < nc && running < (int)svc->max_tasks; i++, running++) {
+			char key[24];
+			snprintf(key, sizeof key, "%" PRIu64, cands[i].id);
+			json_object_del(pending, key);
 			propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
 						     "task_lease", "job", (json_int_t)cands[i].id,
 						     "task", cands[i].task, "attempt", cands[i].attempt,
 						     "n", cands[i].fuel > 0 ? cands[i].fuel : 1,
 						     "expiry_ms", (json_int_t)(now + svc->lease_ms),
 						     "time_ms", (json_int_t)now));
+		}
 	}
+	/* why the jobs still PENDING wait, when that changed */
+	{
+		const char *k, *why = !reachable			 ? "Parties"
+				      : running >= (int)svc->max_tasks ? "Resources"
+									 : "Priority";
+		json_t *v;
+		json_object_foreach(pending, k, v)
+		{
+			if (strcmp(json_string_value(v), why) != 0)
+				propose_quiet(svc, json_pack("{s:s, s:I, s:s, s:I}", "op",
+							     "job_reason", "job",
+							     (json_int_t)strtoull(k, NULL, 10),
+							     "reason", why, "time_ms", (json_int_t)now));
+		}
+	}
+	json_decref(pending);
 	free(cands);
 	free(ids);
 }
