@@ -57,6 +57,7 @@ struct plan_task {
 	json_t *ops;	     /* engine ops */
 	json_t *inputs;	     /* [{name, table, column, row0, n}] or [{name, n, task, key}] */
 	json_t *deps;	     /* job task indices that must commit first */
+	json_t *op_fuel;     /* triples of each op, while emitting */
 	uint64_t fuel;
 };
 
@@ -104,8 +105,7 @@ static void emit(struct sched_plan *p, const char *op, const char *dst, const ch
 	if (b != NULL)
 		json_array_append_new(o, json_string(b));
 	json_array_append_new(p->cur->ops, o);
-	p->cur->fuel += n_fuel;
-	p->fuel += n_fuel;
+	json_array_append_new(p->cur->op_fuel, json_integer((json_int_t)n_fuel));
 }
 
 static void emit_const(struct sched_plan *p, const char *op, const char *dst, const char *a,
@@ -114,6 +114,7 @@ static void emit_const(struct sched_plan *p, const char *op, const char *dst, co
 	char num[32];
 	snprintf(num, sizeof num, "%" PRId64, k);
 	json_array_append_new(p->cur->ops, json_pack("[s, s, s, s]", op, dst, a, num));
+	json_array_append_new(p->cur->op_fuel, json_integer(0));
 }
 
 static void tmp_name(struct sched_plan *p, char *out)
@@ -130,8 +131,7 @@ static void emit_trunc(struct sched_plan *p, const char *dst, const char *a, siz
 		return;
 	}
 	json_array_append_new(p->cur->ops, json_pack("[s, s, s, i]", "trunc", dst, a, (int)bits));
-	p->cur->fuel += n;
-	p->fuel += n;
+	json_array_append_new(p->cur->op_fuel, json_integer((json_int_t)n));
 }
 
 /*
@@ -277,6 +277,51 @@ static int has_op_dst(json_t *ops, const char *dst)
 			return 1;
 	}
 	return 0;
+}
+
+/* Drops ops whose result nothing uses (e.g. the division after a value a
+ * reveal opens before it) and sums the fuel of the rest. */
+static void prune(struct plan_task *pt)
+{
+	size_t n = json_array_size(pt->ops);
+	char *live = calloc(n + 1, 1);
+	json_t *kept = json_array();
+	if (live == NULL || kept == NULL) { /* keep everything */
+		free(live);
+		json_decref(kept);
+		pt->fuel = 0;
+		for (size_t i = 0; i < n; i++)
+			pt->fuel += (uint64_t)json_integer_value(json_array_get(pt->op_fuel, i));
+		return;
+	}
+	for (size_t i = n; i-- > 0;) {
+		json_t *o = json_array_get(pt->ops, i);
+		const char *kind = json_string_value(json_array_get(o, 0));
+		const char *dst = json_string_value(json_array_get(o, 1));
+		live[i] = strcmp(kind, "open") == 0 || strcmp(kind, "keep") == 0;
+		for (size_t j = i + 1; !live[i] && j < n; j++) {
+			json_t *u = json_array_get(pt->ops, j);
+			for (size_t k = 2; live[j] && k < json_array_size(u) && k < 4; k++)
+				if (json_is_string(json_array_get(u, k)) &&
+				    strcmp(json_string_value(json_array_get(u, k)), dst) == 0 &&
+				    !(k == 3 && (strcmp(json_string_value(json_array_get(u, 0)),
+							"mulc") == 0 ||
+						 strcmp(json_string_value(json_array_get(u, 0)),
+							"addc") == 0 ||
+						 strcmp(json_string_value(json_array_get(u, 0)),
+							"bcast") == 0)))
+					live[i] = 1;
+		}
+	}
+	pt->fuel = 0;
+	for (size_t i = 0; i < n; i++)
+		if (live[i]) {
+			json_array_append(kept, json_array_get(pt->ops, i));
+			pt->fuel += (uint64_t)json_integer_value(json_array_get(pt->op_fuel, i));
+		}
+	free(live);
+	json_decref(pt->ops);
+	pt->ops = kept;
 }
 
 static void plan_open(struct sched_plan *p, struct reg_state *rs, char *opened, int reg)
@@ -545,6 +590,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 				row0 += pt->rows;
 			}
 			pt->ops = json_array();
+			pt->op_fuel = json_array();
 			pt->inputs = json_array();
 			pt->deps = json_array();
 			p->cur = pt;
@@ -595,10 +641,14 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 					if (!has_op_dst(pt->ops, key))
 						emit(p, "keep", key, rs[r].ename, NULL, 0);
 				}
+			prune(pt);
 			if (json_array_size(pt->ops) == 0)
 				emit(p, "sum", "unused", json_string_value(json_object_get(
 								 json_array_get(pt->inputs, 0), "name")),
 				     NULL, 0);
+			p->fuel += pt->fuel;
+			json_decref(pt->op_fuel);
+			pt->op_fuel = NULL;
 		}
 	}
 	p->cur = NULL;
@@ -640,6 +690,7 @@ void sched_plan_free(struct sched_plan *p)
 		json_decref(p->tasks[k].ops);
 		json_decref(p->tasks[k].inputs);
 		json_decref(p->tasks[k].deps);
+		json_decref(p->tasks[k].op_fuel);
 	}
 	free(p->tasks);
 	free(p->reveals);
