@@ -174,10 +174,12 @@ done
 [ "$(leased_map)" = True ] || fail "no MAP task of job $id2 running: $(mpcstat -l -j "$id2")"
 victim=2
 kill9_party $victim
+sleep 9   # longer than the lease: the leader expires it (and grants no lease while a party is down)
 # a job submitted now waits for the party (PENDING, reason Parties)
 id4=$(mpcsub --parsable "$T/stats.mpc") || fail "submit while a party is down"
-sleep 9   # longer than the lease: the leader expires it (and grants no lease while a party is down)
-mpcstat -j "$id4" >"$T/stat4.out"
+for t in $(seq 50); do
+	mpcstat -j "$id4" >"$T/stat4.out"; grep -q "PENDING .*Parties" "$T/stat4.out" && break; sleep 0.1
+done
 grep -q "PENDING .*Parties" "$T/stat4.out" || fail "job $id4 while a party is down: $(cat "$T/stat4.out")"
 mpccancel "$id4" || fail "mpccancel $id4"
 start_party $victim $ENVS MPC_SCHED_DELAY_MS=150
