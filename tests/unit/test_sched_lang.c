@@ -559,6 +559,31 @@ Test(sched_lang, deep_nesting_is_an_error_not_a_crash)
 	free(text);
 }
 
+/* A chain a + a + ... is a left-deep tree: its length is bounded too (the
+ * checker recursed 10^5 levels deep and overflowed the stack). */
+Test(sched_lang, long_operator_chains_are_an_error_not_a_crash)
+{
+	size_t terms = 100000;
+	char *text = malloc(4 * terms + 64);
+	cr_assert_not_null(text);
+	size_t n = (size_t)sprintf(text, "x = load pay.amount\ny = x");
+	for (size_t i = 0; i < terms; i++)
+		n += (size_t)sprintf(text + n, i % 2 ? " + x" : " * 2");
+	sprintf(text + n, "\ns = sum(y)\nreveal s to public\n");
+	expect_error_prefix(text, "t.mpc:2:");
+	cr_assert(strstr(err, ": expression too long (more than 1000 operators in one statement)") !=
+			  NULL,
+		  "%s", err);
+	/* 1000 operators compile */
+	n = (size_t)sprintf(text, "x = load pay.amount\ny = x");
+	for (size_t i = 0; i < 1000; i++)
+		n += (size_t)sprintf(text + n, " + x");
+	sprintf(text + n, "\ns = sum(y)\nreveal s to public\n");
+	struct sched_ir *ir = compile_ok(text);
+	sched_ir_free(ir);
+	free(text);
+}
+
 /* The shipped examples compile against the test catalog (pay, salaries). */
 Test(sched_lang, examples_compile)
 {
