@@ -468,14 +468,14 @@ static void runner_turn(struct sched_service *svc)
 	size_t n = 0;
 	char me[16];
 	snprintf(me, sizeof me, "%d", svc->conf->party_id);
-	/* sessions whose attempt is over (done here, committed, aborted, expired, cancelled) */
+	/* sessions whose attempt is over (every party reported, committed, aborted,
+	 * expired, cancelled): until then another party may still exchange with ours */
 	for (int i = 0; i < svc->n_runs;) {
 		struct local_run *r = &svc->runs[i];
 		json_t *job = sched_job_get(svc->db, r->job);
 		json_t *a = job ? sched_task_attempt(job, r->task) : NULL;
 		int live = a != NULL && json_integer_value(json_object_get(a, "attempt")) == r->attempt &&
-			   strcmp(str_of(a, "state"), "leased") == 0 &&
-			   json_object_get(json_object_get(a, "done"), me) == NULL;
+			   strcmp(str_of(a, "state"), "leased") == 0;
 		json_decref(job);
 		if (!live)
 			run_drop(svc, r);
@@ -492,8 +492,8 @@ static void runner_turn(struct sched_service *svc)
 			struct local_run *r;
 			json_int_t task = json_integer_value(json_object_get(a, "task"));
 			int attempt = (int)json_integer_value(json_object_get(a, "attempt"));
-			if (strcmp(str_of(a, "state"), "leased") != 0 ||
-			    json_object_get(json_object_get(a, "done"), me) != NULL)
+			int reported = json_object_get(json_object_get(a, "done"), me) != NULL;
+			if (strcmp(str_of(a, "state"), "leased") != 0)
 				continue;
 			r = run_find(svc, ids[i], task, attempt);
 			if (r == NULL && svc->n_runs < MAX_LOCAL) {
@@ -503,9 +503,12 @@ static void runner_turn(struct sched_service *svc)
 				r->task = task;
 				r->attempt = attempt;
 				r->session = (uint64_t)json_integer_value(json_object_get(a, "session"));
-				run_start(svc, job, a, r);
+				/* reported before a restart: only tracked, so that its
+				 * session is deleted when the attempt ends */
+				if (!reported)
+					run_start(svc, job, a, r);
 			}
-			if (r != NULL)
+			if (r != NULL && !reported)
 				run_poll(svc, r);
 		}
 		json_decref(job);
