@@ -119,13 +119,6 @@ json_t *sched_jobs_all(struct store_db *db)
 	return arr;
 }
 
-json_t *sched_job_attempt(json_t *job)
-{
-	json_t *a = json_object_get(job, "attempts");
-	size_t n = json_array_size(a);
-	return n ? json_array_get(a, n - 1) : NULL;
-}
-
 unsigned sched_retry_backoff_ms(int attempts)
 {
 	unsigned ms = 500;

@@ -92,8 +92,6 @@ uint64_t sched_job_by_req(struct store_db *db, const char *req);
 int sched_jobs_active(struct store_db *db, uint64_t **ids, size_t *n);
 /* Array of all job records (new reference). */
 json_t *sched_jobs_all(struct store_db *db);
-/* The last attempt of a job record, or NULL. Borrowed. */
-json_t *sched_job_attempt(json_t *job);
 /* The shares party kept in attempt `attempt` of task `task` of job ({key:
  * sealed}, new reference), or NULL. */
 json_t *sched_task_shares(struct store_db *db, uint64_t job, json_int_t task, json_int_t attempt,
