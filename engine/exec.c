@@ -29,8 +29,12 @@ static const struct {
 	{"fmul", ENGINE_OP_FMUL, 2, 0},	    {"square", ENGINE_OP_SQUARE, 1, 0},
 	{"dot", ENGINE_OP_DOT, 2, 0},	    {"sum", ENGINE_OP_SUM, 1, 0},
 	{"trunc", ENGINE_OP_TRUNC, 1, 0},   {"open", ENGINE_OP_OPEN, 1, 0},
-	{"reveal", ENGINE_OP_REVEAL, 1, 0},
+	{"reveal", ENGINE_OP_REVEAL, 1, 0}, {"bcast", ENGINE_OP_BCAST, 1, 1},
+	{"keep", ENGINE_OP_KEEP, 1, 0},
 };
+
+/* Longest vector a bcast may make (as long as a session input, 2^30 elements). */
+#define BCAST_MAX ((uint64_t)1 << 30)
 
 static int reg_find(const struct engine_prog *p, const char *name)
 {
@@ -99,8 +103,10 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 		}
 		op->kind = op_table[t].kind;
 		op->a = op->b = -1;
+		/* trunc takes an optional bit count: ["trunc", dst, a, bits] */
+		int opt = op_table[t].kind == ENGINE_OP_TRUNC && json_array_size(o) == 4;
 		if (json_array_size(o) != (size_t)(2 + op_table[t].nsrc + op_table[t].konst +
-						   (op_table[t].kind == ENGINE_OP_REVEAL)) ||
+						   (op_table[t].kind == ENGINE_OP_REVEAL) + opt) ||
 		    dst == NULL || strlen(dst) == 0 || strlen(dst) >= ENGINE_REG_NAME_MAX) {
 			mpc_errmsg_printf(errmsg, "program op %zu (%s): wrong arguments", i, name);
 			goto err;
@@ -127,6 +133,23 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			mpc_errmsg_printf(errmsg, "program op %zu (%s): bad constant", i, name);
 			goto err;
 		}
+		if (opt) {
+			json_t *bj = json_array_get(o, 3);
+			if (!json_is_integer(bj) || json_integer_value(bj) < 1 ||
+			    json_integer_value(bj) > 62) {
+				mpc_errmsg_printf(errmsg, "program op %zu (trunc): bits must be an "
+						  "integer 1..62", i);
+				goto err;
+			}
+			op->bits = (unsigned)json_integer_value(bj);
+		}
+		if (op->kind == ENGINE_OP_BCAST &&
+		    (p->len[op->a] != 1 || op->k < 1 || op->k > BCAST_MAX)) {
+			mpc_errmsg_printf(errmsg, "program op %zu (bcast): the source must have 1 "
+					  "element (has %zu) and the length be 1..2^30", i,
+					  p->len[op->a]);
+			goto err;
+		}
 		op->client = -1;
 		if (op->kind == ENGINE_OP_REVEAL) {
 			const char *cn = json_string_value(json_array_get(o, 3));
@@ -145,7 +168,9 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 		op->dst = p->n_regs++;
 		snprintf(p->names[op->dst], ENGINE_REG_NAME_MAX, "%s", dst);
 		n = p->len[op->a];
-		p->len[op->dst] = op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM ? 1 : n;
+		p->len[op->dst] = op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM ? 1
+				  : op->kind == ENGINE_OP_BCAST				? (size_t)op->k
+											: n;
 		switch (op->kind) {
 		case ENGINE_OP_MUL:
 		case ENGINE_OP_SQUARE:
@@ -160,7 +185,8 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			int r = s == 0 ? op->a : op->b;
 			for (size_t q = 0; r >= 0 && q < i; q++)
 				if (p->ops[q].dst == r && (p->ops[q].kind == ENGINE_OP_OPEN ||
-							   p->ops[q].kind == ENGINE_OP_REVEAL)) {
+							   p->ops[q].kind == ENGINE_OP_REVEAL ||
+							   p->ops[q].kind == ENGINE_OP_KEEP)) {
 					mpc_errmsg_printf(errmsg,
 							  "program op %zu: %s is an output, not shares",
 							  i, p->names[r]);
@@ -402,18 +428,20 @@ static int reg_alloc(struct engine_reg *r, size_t n, enum engine_reg_kind kind)
 }
 
 static int do_trunc_chunk(struct engine_exec *x, struct engine_opener *op, uint64_t *z,
-			  const uint64_t *in, size_t c)
+			  const uint64_t *in, size_t c, unsigned bits)
 {
 	uint64_t *mask = slot_base(x, 0) + 3 * x->scratch_chunk;
 	uint64_t *base = slot_base(x, 0) + 4 * x->scratch_chunk;
 	int receiver = (int)(x->xchg % 3), rv;
 	uint64_t t0 = now_ns();
 
-	rv = engine_fuel_trunc(x->fuel, receiver, x->f, x->cursor, c, mask, base);
+	if (bits == 0)
+		bits = x->f;
+	rv = engine_fuel_trunc(x->fuel, receiver, bits, x->cursor, c, mask, base);
 	fuel_count(x, c, t0);
 	x->cursor += c;
 	if (rv == 0)
-		rv = engine_fixed_trunc(op, receiver, x->f, z, in, mask, base, c);
+		rv = engine_fixed_trunc(op, receiver, bits, z, in, mask, base, c);
 	return rv;
 }
 
@@ -660,6 +688,8 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		return rv;
 	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM)
 		outn = 1;
+	if (op->kind == ENGINE_OP_BCAST)
+		outn = (size_t)op->k;
 	/* Z may be A or B only for in-place ops; programs write each register once. */
 	rv = reg_alloc(Z, outn, op->kind == ENGINE_OP_OPEN ? ENGINE_REG_PUBLIC : ENGINE_REG_SHARE);
 	if (rv != 0)
@@ -671,6 +701,23 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 	case ENGINE_OP_MULC: engine_ring_mul_const(Z->v, A->v, op->k, n); return 0;
 	case ENGINE_OP_ADDC: engine_ring_add_const(Z->v, A->v, op->k, x->party, n); return 0;
 	case ENGINE_OP_SUM: Z->v[0] = engine_ring_sum(A->v, n); return 0;
+	case ENGINE_OP_BCAST:
+		for (size_t k = 0; k < outn; k++)
+			Z->v[k] = A->v[0];
+		return 0;
+	case ENGINE_OP_KEEP: {
+		const uint8_t *pk = x->cluster->parties[x->party].box_pk;
+		size_t len = n * 8 + crypto_box_SEALBYTES;
+		Z->sealed = malloc(len);
+		if (Z->sealed == NULL)
+			return MPC_ENOMEM;
+		if (crypto_box_seal(Z->sealed, (const uint8_t *)A->v, n * 8, pk) != 0)
+			return MPC_ECRYPTO;
+		Z->sealed_len = len;
+		sodium_memzero(Z->v, n * 8);
+		Z->kind = ENGINE_REG_SEALED;
+		return 0;
+	}
 	case ENGINE_OP_MUL:
 	case ENGINE_OP_SQUARE:
 	case ENGINE_OP_OPEN: return pipe_run(x, op, A, B, Z, &acc);
@@ -685,7 +732,7 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 			return rv;
 		for (size_t o = 0; o < n; o += x->chunk) {
 			size_t c = n - o < x->chunk ? n - o : x->chunk;
-			if ((rv = do_trunc_chunk(x, &opener, Z->v + o, Z->v + o, c)) != 0)
+			if ((rv = do_trunc_chunk(x, &opener, Z->v + o, Z->v + o, c, 0)) != 0)
 				return rv;
 		}
 		return 0;
@@ -696,7 +743,7 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 
 		switch (op->kind) {
 		case ENGINE_OP_TRUNC:
-			if ((rv = do_trunc_chunk(x, &opener, Z->v + o, A->v + o, c)) != 0)
+			if ((rv = do_trunc_chunk(x, &opener, Z->v + o, A->v + o, c, op->bits)) != 0)
 				return rv;
 			break;
 		case ENGINE_OP_REVEAL: {

@@ -44,9 +44,11 @@ enum engine_op_kind {
 	ENGINE_OP_SQUARE, /* square pairs */
 	ENGINE_OP_DOT,	  /* inner product -> 1 element */
 	ENGINE_OP_SUM,	  /* local sum -> 1 element */
-	ENGINE_OP_TRUNC,  /* divide by 2^f, probabilistic (engine/fixed.h) */
+	ENGINE_OP_TRUNC,  /* divide by 2^bits (bits 0: the session's f), probabilistic (engine/fixed.h) */
 	ENGINE_OP_OPEN,	  /* open to all parties: a public output */
 	ENGINE_OP_REVEAL, /* re-randomise, seal each party's shares to a client */
+	ENGINE_OP_BCAST,  /* dst = k copies of the 1-element a (local) */
+	ENGINE_OP_KEEP,	  /* this party's shares of a, sealed to its own box key (an output) */
 };
 
 enum engine_reg_kind { ENGINE_REG_SHARE, ENGINE_REG_PUBLIC, ENGINE_REG_SEALED };
@@ -56,7 +58,8 @@ enum engine_reg_kind { ENGINE_REG_SHARE, ENGINE_REG_PUBLIC, ENGINE_REG_SEALED };
 struct engine_op {
 	enum engine_op_kind kind;
 	int dst, a, b;	/* register indices (-1: unused) */
-	uint64_t k;	/* constant of mulc/addc */
+	uint64_t k;	/* constant of mulc/addc; length of bcast */
+	unsigned bits;	/* trunc: shift (0: the session's f) */
 	int client;	/* reveal: index into cluster->clients */
 };
 

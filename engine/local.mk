@@ -20,7 +20,7 @@ libmpcengine_la_CFLAGS = $(AM_CFLAGS) -fvect-cost-model=cheap $(SODIUM_CFLAGS) $
 libmpcengine_la_LIBADD = -lm
 
 ENGINE_TESTS = test_engine_ring test_engine_fixed test_engine_beaver \
-	test_engine_prss test_engine_mesh
+	test_engine_prss test_engine_mesh test_engine_exec
 check_PROGRAMS += $(ENGINE_TESTS)
 TESTS += $(ENGINE_TESTS)
 
@@ -42,6 +42,10 @@ test_engine_prss_LDADD = $(ENGINE_TEST_LDADD)
 test_engine_mesh_SOURCES = tests/unit/test_engine_mesh.c
 test_engine_mesh_CFLAGS = $(ENGINE_TEST_CFLAGS)
 test_engine_mesh_LDADD = $(ENGINE_TEST_LDADD)
+test_engine_exec_SOURCES = tests/unit/test_engine_exec.c
+test_engine_exec_CFLAGS = $(ENGINE_TEST_CFLAGS) $(JANSSON_CFLAGS)
+test_engine_exec_LDADD = libmpcengine.la libmpcstore.la libmpccommon.la $(CRITERION_LIBS) \
+	$(SODIUM_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
 
 # Benchmarks: built by make, run by make bench (JSON lines).
 noinst_PROGRAMS += bench_engine

@@ -414,7 +414,8 @@ static json_t *outputs_json(struct engine_session *s, int values)
 		const struct engine_op *op = &s->prog.ops[i];
 		struct engine_reg *r = &s->regs[op->dst];
 		json_t *o;
-		if (op->kind != ENGINE_OP_OPEN && op->kind != ENGINE_OP_REVEAL)
+		if (op->kind != ENGINE_OP_OPEN && op->kind != ENGINE_OP_REVEAL &&
+		    op->kind != ENGINE_OP_KEEP)
 			continue;
 		if (r->kind == ENGINE_REG_PUBLIC && r->v != NULL) {
 			uint8_t h[32];
@@ -440,9 +441,13 @@ static json_t *outputs_json(struct engine_session *s, int values)
 				continue;
 			sodium_bin2base64(b64, cap, r->sealed, r->sealed_len,
 					  sodium_base64_VARIANT_ORIGINAL);
-			o = json_pack("{s:s, s:I, s:s, s:s}", "kind", "sealed", "n", (json_int_t)r->n,
-				      "client", s->env.cluster->clients[op->client].name, "sealed",
-				      b64);
+			if (op->kind == ENGINE_OP_KEEP)
+				o = json_pack("{s:s, s:I, s:i, s:s}", "kind", "sealed", "n",
+					      (json_int_t)r->n, "party", s->env.party, "sealed", b64);
+			else
+				o = json_pack("{s:s, s:I, s:s, s:s}", "kind", "sealed", "n",
+					      (json_int_t)r->n, "client",
+					      s->env.cluster->clients[op->client].name, "sealed", b64);
 			free(b64);
 		} else {
 			continue;

@@ -355,27 +355,70 @@ static struct value agg_count(struct checker *c, struct value x, unsigned line,
 
 /*
  * Sample (n - 1) or population covariance of x and y (x == y: variance),
- * from the segment partials Σx, Σy, Σxy and the public n:
- *   (Σxy - mean(x) * Σy) / (n - 1)
- * one Beaver multiplication in COMBINE (mean(x) * Σy, both secret).
+ * centered in two stages so that no value grows with the magnitude of the
+ * data (docs/job-language.md, "Numeric range"):
+ *   stage 1 (MAP Σx, Σy; COMBINE): a = Σx / n, b = Σy / n, secret, each with
+ *     its column's fractional bits (an int64 column gets an integer mean);
+ *   stage 2 (MAP over the rows again, a and b broadcast):
+ *     dx = x - a, dy = y - b (exact), S = Σ dx·dy (one Beaver dot, exact,
+ *     fx + fy bits, not truncated), ex = Σ dx, ey = Σ dy;
+ *   COMBINE: V = S - ex·ey / n, which is Σ (x - mean x)(y - mean y) exactly
+ *     for any a, b (the rounding of the means is corrected by ex·ey / n,
+ *     small because a and b are close to the means); the result is
+ *     V / (n - 1) (or / n) with max(fx, fy, 16) bits, and a reveal opens V
+ *     and divides in the clear.
  */
 static struct value stat_cov(struct checker *c, struct value x, struct value y,
 			     int sample, unsigned line, unsigned col)
 {
+	int same = x.reg == y.reg;
+	unsigned fx = x.t.frac_bits, fy = y.t.frac_bits, F = fx + fy;
+	if (F > SCHED_LANG_MAX_FRAC_BITS) {
+		sched_lang_error(c->diag, line, col,
+				 "product of fixed(%u) and fixed(%u) needs %u fractional bits (at most %d)",
+				 fx, fy, F, SCHED_LANG_MAX_FRAC_BITS);
+		return bad;
+	}
 	struct value n = agg_count(c, x, line, col);
 	struct value sx = agg_sum(c, x, line, col);
-	struct value sy = x.reg == y.reg ? sx : agg_sum(c, y, line, col);
-	struct value sxy = agg_dot(c, x, y, line, col);
-	if (!n.ok || !sx.ok || !sy.ok || !sxy.ok)
+	struct value sy = same ? sx : agg_sum(c, y, line, col);
+	if (!n.ok || !sx.ok || !sy.ok)
 		return bad;
-	struct value mx = op_div(c, sx, n, line, col);
-	if (!mx.ok)
+	struct value mx = emit(c, SCHED_IR_DIV, mk_type(SCHED_IR_SECRET, fx, SCHED_IR_SCALAR, -1),
+			       sx.reg, n.reg, 0, line, col);
+	struct value my = same ? mx
+			       : emit(c, SCHED_IR_DIV,
+				      mk_type(SCHED_IR_SECRET, fy, SCHED_IR_SCALAR, -1), sy.reg,
+				      n.reg, 0, line, col);
+	if (!mx.ok || !my.ok)
 		return bad;
-	struct value t = op_mul(c, mx, sy, line, col);
+	struct value dx = emit(c, SCHED_IR_SUB, mk_type(SCHED_IR_SECRET, fx, SCHED_IR_VECTOR, x.t.table),
+			       x.reg, mx.reg, 0, line, col);
+	struct value dy = same ? dx
+			       : emit(c, SCHED_IR_SUB,
+				      mk_type(SCHED_IR_SECRET, fy, SCHED_IR_VECTOR, y.t.table),
+				      y.reg, my.reg, 0, line, col);
+	if (!dx.ok || !dy.ok)
+		return bad;
+	struct value s = emit(c, SCHED_IR_DOT, mk_type(SCHED_IR_SECRET, F, SCHED_IR_PARTIAL, x.t.table),
+			      dx.reg, dy.reg, 0, line, col);
+	if (!s.ok)
+		return bad;
+	s = emit(c, SCHED_IR_GATHER, mk_type(SCHED_IR_SECRET, F, SCHED_IR_SCALAR, -1), s.reg, -1,
+		 0, line, col);
+	struct value ex = agg_sum(c, dx, line, col);
+	struct value ey = same ? ex : agg_sum(c, dy, line, col);
+	if (!s.ok || !ex.ok || !ey.ok)
+		return bad;
+	struct sched_ir_type ft = mk_type(SCHED_IR_SECRET, F, SCHED_IR_SCALAR, -1);
+	struct value t = emit(c, SCHED_IR_MUL, ft, ex.reg, ey.reg, 0, line, col);
 	if (!t.ok)
 		return bad;
-	struct value d = op_addsub(c, SCHED_IR_SUB, sxy, t, line, col);
-	if (!d.ok)
+	t = emit(c, SCHED_IR_DIV, ft, t.reg, n.reg, 0, line, col);
+	if (!t.ok)
+		return bad;
+	struct value v = emit(c, SCHED_IR_SUB, ft, s.reg, t.reg, 0, line, col);
+	if (!v.ok)
 		return bad;
 	struct value den = n;
 	if (sample) {
@@ -384,7 +427,13 @@ static struct value stat_cov(struct checker *c, struct value x, struct value y,
 		if (!den.ok)
 			return bad;
 	}
-	return op_div(c, d, den, line, col);
+	/* V / den with max(fx, fy, 16) bits (the documented result type):
+	 * imm = fo - F, negative when both are fixed (sched_plan.c) */
+	unsigned fo = fx > fy ? fx : fy;
+	if (fo < SCHED_LANG_FRAC_BITS)
+		fo = SCHED_LANG_FRAC_BITS;
+	return emit(c, SCHED_IR_DIV, mk_type(SCHED_IR_SECRET, fo, SCHED_IR_SCALAR, -1), v.reg,
+		    den.reg, (int64_t)fo - (int64_t)F, line, col);
 }
 
 /* ---- expressions ---- */

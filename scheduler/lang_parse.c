@@ -7,6 +7,9 @@
 
 /* Deeper nesting is refused so that hostile input cannot exhaust the stack. */
 #define PARSE_MAX_DEPTH 200
+/* Binary operators in one statement: a chain a + b + ... is a left-deep
+ * tree the checker walks recursively, so its length is bounded as well. */
+#define PARSE_MAX_OPS 1000
 /* Arguments of one call and names of one reveal. */
 #define PARSE_MAX_LIST 64
 
@@ -16,7 +19,8 @@ struct parser {
 	struct sched_lang_arena *arena;
 	struct sched_lang_diag *diag;
 	unsigned depth;
-	int failed; /* this line had an error (reported already) */
+	unsigned ops; /* binary operators in this statement */
+	int failed;   /* this line had an error (reported already) */
 };
 
 static void next(struct parser *p)
@@ -234,6 +238,14 @@ static struct sched_lang_expr *binary(struct parser *p, char op,
 				      struct sched_lang_expr *lhs,
 				      struct sched_lang_expr *rhs)
 {
+	if (++p->ops > PARSE_MAX_OPS) {
+		if (!p->failed)
+			sched_lang_error(p->diag, t.line, t.col,
+					 "expression too long (more than %d operators in one statement)",
+					 PARSE_MAX_OPS);
+		p->failed = 1;
+		return NULL;
+	}
 	struct sched_lang_expr *e = new_expr(p, SCHED_EXPR_BINARY, t.line, t.col);
 	if (e == NULL)
 		return NULL;
@@ -416,6 +428,7 @@ int sched_lang_parse(const char *text, size_t len,
 	       !arena->oom) {
 		if (p.tok.kind == SCHED_TOK_NEWLINE) {
 			p.failed = 0;
+			p.ops = 0;
 			next(&p);
 			continue;
 		}

@@ -19,10 +19,17 @@ test_sched_lang_LDADD = libmpcsched.la libmpccommon.la $(CRITERION_LIBS) $(SODIU
 EXTRA_DIST += docs/job-language.md examples/stats.mpc examples/salaries.mpc
 
 # The scheduler (issue 4): replicated job state (FSM extension), the plan that turns a compiled job
-# into one engine session, and the service (leader duties + per-party runner) inside mpcd.
+# into tasks (one engine session each), and the service (leader duties + per-party runner) in mpcd.
 libmpcsched_la_SOURCES += scheduler/sched_fsm.h scheduler/sched_fsm.c \
 	scheduler/sched_plan.h scheduler/sched_plan.c \
 	scheduler/sched_service.h scheduler/sched_service.c
 libmpcsched_la_CFLAGS += $(JANSSON_CFLAGS) $(SODIUM_CFLAGS) $(ROCKSDB_CFLAGS) $(RAFT_CFLAGS) \
 	$(UV_CFLAGS) $(CURL_CFLAGS)
 EXTRA_DIST += docs/scheduler.md
+
+check_PROGRAMS += test_sched_fsm
+TESTS += test_sched_fsm
+test_sched_fsm_SOURCES = tests/unit/test_sched_fsm.c
+test_sched_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
+test_sched_fsm_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
+	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)

@@ -120,11 +120,12 @@ json_t *sched_jobs_all(struct store_db *db)
 	return arr;
 }
 
-json_t *sched_job_attempt(json_t *job)
+unsigned sched_retry_backoff_ms(int attempts)
 {
-	json_t *a = json_object_get(job, "attempts");
-	size_t n = json_array_size(a);
-	return n ? json_array_get(a, n - 1) : NULL;
+	unsigned ms = 500;
+	for (int i = 1; i < attempts && ms < 8000; i++)
+		ms *= 2;
+	return ms < 8000 ? ms : 8000;
 }
 
 /* ---- schema and compile ---- */
@@ -169,14 +170,7 @@ int sched_compile(struct store_db *db, uint64_t revision, const char *file, cons
 	struct sched_schema_ctx ctx = {db, revision};
 	struct sched_lang_schema schema = {&ctx, sched_schema_lookup};
 	struct sched_lang_arg av[64];
-	/* cov/corr of columns of different types gave wrong results in tests
-	 * (off by about 2 mean(x) mean(y)); refused until that is fixed rather
-	 * than risk a wrong answer. */
-	static const char *const refused[] = {"cov", "corr", NULL};
-	struct sched_lang_options opt = {.schema = &schema, .args = av, .max_errors = 10,
-					 .refused = refused,
-					 .refused_reason = "is not run by the scheduler yet (a known "
-							   "bug: docs/scheduler.md)"};
+	struct sched_lang_options opt = {.schema = &schema, .args = av, .max_errors = 10};
 	const char *k;
 	json_t *v;
 	json_object_foreach(args, k, v)
@@ -216,6 +210,32 @@ static int job_state(json_t *job)
 	return sched_job_state_parse(json_string_value(json_object_get(job, "state")));
 }
 
+static void share_key(char *out, size_t size, uint64_t job, json_int_t task, json_int_t attempt,
+		      int party)
+{
+	snprintf(out, size, "jobshare/%012" PRIu64 "/%06d/%d/%d", job, (int)task, (int)attempt,
+		 party);
+}
+
+json_t *sched_task_shares(struct store_db *db, uint64_t job, json_int_t task, json_int_t attempt,
+			  int party)
+{
+	char key[96];
+	share_key(key, sizeof key, job, task, attempt, party);
+	return meta_json(db, key);
+}
+
+/* Deletes the kept shares of attempt a (all parties). */
+static void drop_shares(struct sched_fsm *f, rocksdb_writebatch_t *wb, uint64_t job, json_t *a)
+{
+	char key[96];
+	for (int p = 0; p < f->n_parties; p++) {
+		share_key(key, sizeof key, job, json_integer_value(json_object_get(a, "task")),
+			  json_integer_value(json_object_get(a, "attempt")), p);
+		rocksdb_writebatch_delete_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key));
+	}
+}
+
 static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 {
 	char key[64];
@@ -223,10 +243,16 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 	job_key(key, sizeof key, id);
 	meta_put(f->db, wb, key, job);
 	snprintf(key, sizeof key, "jobact/%012" PRIu64, id);
-	if (sched_job_state_final(job_state(job)))
+	if (sched_job_state_final(job_state(job))) {
+		json_t *a;
+		size_t i;
 		rocksdb_writebatch_delete_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key));
-	else
+		/* a final job's shares are not read again */
+		json_array_foreach(json_object_get(job, "attempts"), i, a)
+			drop_shares(f, wb, id, a);
+	} else {
 		rocksdb_writebatch_put_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key), "1", 1);
+	}
 }
 
 static void finish(json_t *job, int state, const char *reason, json_t *e)
@@ -326,6 +352,7 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 				      SCHED_ERR_MAX);
 	if (rv == 0) {
 		json_object_set_new(job, "fuel", json_integer((json_int_t)sched_plan_fuel(plan)));
+		json_object_set_new(job, "tasks", sched_plan_tasks_json(plan));
 		set_state(job, SCHED_JOB_PENDING, "Priority");
 	} else {
 		json_object_set_new(job, "error", json_string(err[0] ? err : mpc_strerror(rv)));
@@ -348,40 +375,82 @@ static json_t *entry_job(struct sched_fsm *f, json_t *e)
 	return sched_job_get(f->db, (uint64_t)json_integer_value(json_object_get(e, "job")));
 }
 
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+/* The entry's task of job, or NULL. Borrowed. */
+static json_t *entry_task(json_t *job, json_t *e)
+{
+	json_t *k = json_object_get(e, "task");
+	if (!json_is_integer(k) || json_integer_value(k) < 0)
+		return NULL;
+	return json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(k));
+}
+
+/* Takes n values from the counter `name` of the state st (base when unset). */
+static uint64_t take_counter(json_t *st, const char *name, uint64_t base, uint64_t n)
+{
+	const char *s = json_string_value(json_object_get(st, name));
+	uint64_t v = s != NULL && *s ? strtoull(s, NULL, 10) : base;
+	char num[24];
+	snprintf(num, sizeof num, "%" PRIu64, v + n);
+	json_object_set_new(st, name, json_string(num));
+	return v;
+}
+
+static int deps_committed(json_t *job, json_t *task)
+{
+	json_t *d;
+	size_t i;
+	json_array_foreach(json_object_get(task, "deps"), i, d)
+	{
+		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(d));
+		if (t == NULL || strcmp(str_of(t, "state"), "COMMITTED") != 0)
+			return 0;
+	}
+	return 1;
+}
+
 static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *st, *att, *last;
+	json_t *job = entry_job(f, e), *task, *att;
 	json_int_t attempt = json_integer_value(json_object_get(e, "attempt"));
-	uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "n")), t0;
+	uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "n")), t0, session;
 	char num[24];
 	int rv = 0;
 
 	if (job == NULL)
 		return MPC_ENOENT;
-	last = sched_job_attempt(job);
-	if (job_state(job) != SCHED_JOB_PENDING ||
-	    attempt != (json_int_t)json_array_size(json_object_get(job, "attempts")) + 1 ||
-	    (last != NULL && strcmp(json_string_value(json_object_get(last, "state")), "aborted")) ||
-	    n == 0) {
+	task = entry_task(job, e);
+	if (sched_job_state_final(job_state(job)) || task == NULL ||
+	    strcmp(str_of(task, "state"), "PENDING") != 0 ||
+	    attempt != json_integer_value(json_object_get(task, "attempts")) + 1 || n == 0 ||
+	    !deps_committed(job, task)) {
 		rv = MPC_ESTATE; /* stale or duplicate lease */
 		goto out;
 	}
-	st = sched_state(f->db);
-	t0 = strtoull(json_string_value(json_object_get(st, "next_triple")), NULL, 10);
-	snprintf(num, sizeof num, "%" PRIu64, t0 + n);
-	json_object_set_new(st, "next_triple", json_string(num));
+	/* one read-modify-write: reads do not see this entry's batch */
+	json_t *st = sched_state(f->db);
+	t0 = take_counter(st, "next_triple", SCHED_TRIPLE_BASE, n);
+	session = take_counter(st, "next_session", SCHED_SESSION_BASE, 1);
 	meta_put(f->db, wb, "sched/state", st);
 	json_decref(st);
 	snprintf(num, sizeof num, "%" PRIu64, t0);
-	att = json_pack("{s:I, s:I, s:s, s:I, s:s, s:s, s:O, s:O, s:{}, s:n}", "attempt",
-			attempt, "task", (json_int_t)0, "t0", num, "n", (json_int_t)n, "state",
-			"leased", "reason", "", "expiry_ms", json_object_get(e, "expiry_ms"),
-			"leased_ms", json_object_get(e, "time_ms"), "done", "outputs");
+	att = json_pack("{s:I, s:O, s:s, s:I, s:I, s:s, s:s, s:O, s:O, s:{}}", "attempt", attempt,
+			"task", json_object_get(e, "task"), "t0", num, "n", (json_int_t)n,
+			"session", (json_int_t)session, "state", "leased", "reason", "",
+			"expiry_ms", json_object_get(e, "expiry_ms"), "leased_ms",
+			json_object_get(e, "time_ms"), "done");
 	if (att == NULL) {
 		rv = MPC_EINVAL;
 		goto out;
 	}
 	json_array_append_new(json_object_get(job, "attempts"), att);
+	json_object_set_new(task, "attempts", json_integer(attempt));
+	json_object_set_new(task, "state", json_string("LEASED"));
 	if (json_is_null(json_object_get(job, "start_ms")))
 		json_object_set(job, "start_ms", json_object_get(e, "time_ms"));
 	set_state(job, SCHED_JOB_RUNNING, "");
@@ -391,22 +460,33 @@ out:
 	return rv;
 }
 
-/* The entry's attempt if it is the job's current one and in state want (NULL: any). */
+json_t *sched_task_attempt(json_t *job, json_int_t task)
+{
+	json_t *atts = json_object_get(job, "attempts");
+	for (size_t i = json_array_size(atts); i-- > 0;) {
+		json_t *a = json_array_get(atts, i);
+		if (json_integer_value(json_object_get(a, "task")) == task)
+			return a;
+	}
+	return NULL;
+}
+
+/* The entry's attempt if it is its task's current one and in state want. */
 static json_t *current_attempt(json_t *job, json_t *e, const char *want)
 {
-	json_t *a = sched_job_attempt(job);
-	if (a == NULL ||
+	json_t *a = sched_task_attempt(job, json_integer_value(json_object_get(e, "task")));
+	if (a == NULL || entry_task(job, e) == NULL ||
 	    json_integer_value(json_object_get(a, "attempt")) !=
 		    json_integer_value(json_object_get(e, "attempt")))
 		return NULL;
-	if (want != NULL && strcmp(json_string_value(json_object_get(a, "state")), want) != 0)
+	if (want != NULL && strcmp(str_of(a, "state"), want) != 0)
 		return NULL;
 	return a;
 }
 
 static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *a, *done;
+	json_t *job = entry_job(f, e), *a, *done, *shares;
 	json_int_t party = json_integer_value(json_object_get(e, "party"));
 	const char *digest = json_string_value(json_object_get(e, "digest"));
 	char pk[16];
@@ -415,7 +495,8 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	if (job == NULL)
 		return MPC_ENOENT;
 	a = current_attempt(job, e, "leased");
-	if (a == NULL || party < 0 || party >= f->n_parties || digest == NULL) {
+	if (a == NULL || party < 0 || party >= f->n_parties || digest == NULL ||
+	    sched_job_state_final(job_state(job))) {
 		rv = MPC_ESTATE;
 		goto out;
 	}
@@ -423,10 +504,23 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	snprintf(pk, sizeof pk, "%d", (int)party);
 	if (json_object_get(done, pk) == NULL) {
 		json_object_set_new(done, pk, json_string(digest));
-		if (party == 0 || json_is_null(json_object_get(a, "outputs")))
+		if (json_object_get(a, "outputs") == NULL)
 			json_object_set(a, "outputs", json_object_get(e, "outputs"));
-		if ((int)json_object_size(done) == f->n_parties)
-			set_state(job, SCHED_JOB_COMPLETING, "");
+		/* this party's kept shares, sealed to itself by its engine: next to
+		 * the job record (which the API shows), not in it */
+		shares = json_object_get(e, "shares");
+		if (json_is_object(shares) && json_object_size(shares) > 0) {
+			char key[96];
+			share_key(key, sizeof key,
+				  (uint64_t)json_integer_value(json_object_get(job, "id")),
+				  json_integer_value(json_object_get(e, "task")),
+				  json_integer_value(json_object_get(e, "attempt")), (int)party);
+			meta_put(f->db, wb, key, shares);
+		}
+		if ((int)json_object_size(done) == f->n_parties) {
+			json_object_set_new(a, "state", json_string("prepared"));
+			json_object_set_new(entry_task(job, e), "state", json_string("PREPARED"));
+		}
 		put_job(f, wb, job);
 	}
 out:
@@ -434,16 +528,79 @@ out:
 	return rv;
 }
 
+/* Every task committed: the results from their public outputs. */
+static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
+{
+	json_t *outs = json_array(), *t, *res = NULL;
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan = NULL;
+	char *err = calloc(1, SCHED_ERR_MAX);
+	size_t i;
+	int rv = err == NULL ? MPC_ENOMEM : 0;
+	json_array_foreach(json_object_get(job, "tasks"), i, t)
+		json_array_append(outs, json_object_get(t, "outputs") ?: json_null());
+	if (rv == 0)
+		rv = sched_compile(f->db, (uint64_t)json_integer_value(
+						 json_object_get(job, "input_revision")),
+				   str_of(job, "file"), str_of(job, "program"),
+				   json_object_get(job, "args"), &ir, err, SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_plan_build(ir, f->db,
+				      (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
+				      str_of(job, "file"), &plan, err, SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_plan_results(plan, outs, &res, err, SCHED_ERR_MAX);
+	if (rv == 0) {
+		json_object_set_new(job, "results", res);
+		finish(job, SCHED_JOB_COMPLETED, "", e);
+	} else {
+		json_object_set_new(job, "error",
+				    json_string(err && err[0] ? err : mpc_strerror(rv)));
+		finish(job, SCHED_JOB_FAILED, "results", e);
+	}
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+	json_decref(outs);
+	free(err);
+}
+
+/* An attempt ended without a commit: the task is retried, or the job fails. */
+static void attempt_failed(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job, json_t *task,
+			   json_t *a, const char *reason, json_t *e)
+{
+	char why[512];
+	json_object_set_new(a, "state", json_string("aborted"));
+	json_object_set_new(a, "reason", json_string(reason));
+	drop_shares(f, wb, (uint64_t)json_integer_value(json_object_get(job, "id")), a);
+	if (json_integer_value(json_object_get(task, "attempts")) >= SCHED_MAX_ATTEMPTS) {
+		json_object_set_new(task, "state", json_string("ABORTED"));
+		snprintf(why, sizeof why, "task %d attempt %d of %d: %s",
+			 (int)json_integer_value(json_object_get(task, "task")),
+			 (int)json_integer_value(json_object_get(a, "attempt")), SCHED_MAX_ATTEMPTS,
+			 reason);
+		finish(job, SCHED_JOB_FAILED, why, e);
+	} else {
+		json_object_set_new(task, "state", json_string("PENDING"));
+		json_object_set_new(task, "retry_after_ms",
+				    json_integer(json_integer_value(json_object_get(e, "time_ms")) +
+						 sched_retry_backoff_ms((int)json_integer_value(
+							 json_object_get(task, "attempts")))));
+		set_state(job, SCHED_JOB_RUNNING, "Retry");
+	}
+}
+
 static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *a, *done, *v;
+	json_t *job = entry_job(f, e), *a, *task, *done, *v, *t;
 	const char *first = NULL, *k;
-	int rv = 0, same = 1;
+	int rv = 0, same = 1, all = 1;
+	size_t i;
 
 	if (job == NULL)
 		return MPC_ENOENT;
-	a = current_attempt(job, e, "leased");
-	if (a == NULL || job_state(job) != SCHED_JOB_COMPLETING) {
+	a = current_attempt(job, e, "prepared");
+	task = entry_task(job, e);
+	if (a == NULL || sched_job_state_final(job_state(job))) {
 		rv = MPC_ESTATE;
 		goto out;
 	}
@@ -455,17 +612,24 @@ static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		else if (strcmp(first, json_string_value(v)) != 0)
 			same = 0;
 	}
-	if (same) {
-		json_object_set_new(a, "state", json_string("committed"));
-		json_object_set(job, "results", json_object_get(a, "outputs"));
-		finish(job, SCHED_JOB_COMPLETED, "", e);
-	} else {
-		json_object_set_new(a, "state", json_string("aborted"));
-		json_object_set_new(a, "reason", json_string("parties disagree on the outputs"));
-		set_state(job, SCHED_JOB_PENDING, "Retry");
-		if (json_array_size(json_object_get(job, "attempts")) >= SCHED_MAX_ATTEMPTS)
-			finish(job, SCHED_JOB_FAILED, "parties disagree on the outputs", e);
+	if (!same) {
+		attempt_failed(f, wb, job, task, a, "parties disagree on the outputs", e);
+		put_job(f, wb, job);
+		goto out;
 	}
+	json_object_set_new(a, "state", json_string("committed"));
+	json_object_set_new(task, "state", json_string("COMMITTED"));
+	json_object_set(task, "outputs", json_object_get(a, "outputs") ?: json_object());
+	json_object_set(task, "committed_attempt", json_object_get(a, "attempt"));
+	json_object_del(a, "outputs");
+	json_object_del(task, "retry_after_ms");
+	json_array_foreach(json_object_get(job, "tasks"), i, t)
+		if (strcmp(str_of(t, "state"), "COMMITTED") != 0)
+			all = 0;
+	if (all)
+		complete_job(f, job, e);
+	else if (strcmp(str_of(job, "reason"), "Retry") == 0)
+		set_state(job, SCHED_JOB_RUNNING, "");
 	put_job(f, wb, job);
 out:
 	json_decref(job);
@@ -477,26 +641,18 @@ static int apply_abort(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e,
 	json_t *job = entry_job(f, e), *a;
 	const char *reason = expired ? "lease expired"
 				     : json_string_value(json_object_get(e, "reason"));
-	char why[512];
 	int rv = 0;
 
 	if (job == NULL)
 		return MPC_ENOENT;
-	a = current_attempt(job, e, "leased");
-	if (a == NULL || sched_job_state_final(job_state(job))) {
+	a = current_attempt(job, e, NULL);
+	if (a == NULL || sched_job_state_final(job_state(job)) ||
+	    (strcmp(str_of(a, "state"), "leased") != 0 &&
+	     strcmp(str_of(a, "state"), "prepared") != 0)) {
 		rv = MPC_ESTATE;
 		goto out;
 	}
-	json_object_set_new(a, "state", json_string("aborted"));
-	json_object_set_new(a, "reason", json_string(reason ? reason : "aborted"));
-	if (json_array_size(json_object_get(job, "attempts")) >= SCHED_MAX_ATTEMPTS) {
-		snprintf(why, sizeof why, "attempt %d of %d: %s",
-			 (int)json_integer_value(json_object_get(a, "attempt")), SCHED_MAX_ATTEMPTS,
-			 reason ? reason : "aborted");
-		finish(job, SCHED_JOB_FAILED, why, e);
-	} else {
-		set_state(job, SCHED_JOB_PENDING, "Retry");
-	}
+	attempt_failed(f, wb, job, entry_task(job, e), a, reason ? reason : "aborted", e);
 	put_job(f, wb, job);
 out:
 	json_decref(job);
@@ -506,6 +662,7 @@ out:
 static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
 	json_t *job = entry_job(f, e), *a;
+	size_t i;
 	int rv = 0;
 	if (job == NULL)
 		return MPC_ENOENT;
@@ -513,15 +670,40 @@ static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		rv = MPC_ESTATE;
 		goto out;
 	}
-	a = sched_job_attempt(job);
-	if (a != NULL && strcmp(json_string_value(json_object_get(a, "state")), "leased") == 0) {
-		json_object_set_new(a, "state", json_string("aborted"));
-		json_object_set_new(a, "reason", json_string("job cancelled"));
+	json_array_foreach(json_object_get(job, "attempts"), i, a)
+	{
+		if (strcmp(str_of(a, "state"), "leased") == 0 ||
+		    strcmp(str_of(a, "state"), "prepared") == 0) {
+			json_object_set_new(a, "state", json_string("aborted"));
+			json_object_set_new(a, "reason", json_string("job cancelled"));
+		}
 	}
 	finish(job, SCHED_JOB_CANCELLED, "", e);
 	json_object_set(job, "cancelled_by", json_object_get(e, "client"));
 	put_job(f, wb, job);
 out:
+	json_decref(job);
+	return rv;
+}
+
+/* The leader's reason why a PENDING job waits (Slurm's squeue REASON). */
+static int apply_reason(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
+{
+	static const char *const reasons[] = {"Priority", "Resources", "Parties", NULL};
+	json_t *job = entry_job(f, e);
+	const char *reason = json_string_value(json_object_get(e, "reason"));
+	int rv = MPC_EINVAL;
+	if (job == NULL)
+		return MPC_ENOENT;
+	for (const char *const *r = reasons; reason != NULL && *r != NULL; r++)
+		if (strcmp(*r, reason) == 0)
+			rv = 0;
+	if (rv == 0 && job_state(job) != SCHED_JOB_PENDING)
+		rv = MPC_ESTATE;
+	if (rv == 0 && strcmp(str_of(job, "reason"), reason) != 0) {
+		set_state(job, SCHED_JOB_PENDING, reason);
+		put_job(f, wb, job);
+	}
 	json_decref(job);
 	return rv;
 }
@@ -548,6 +730,8 @@ int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t in
 		rv = apply_abort(f, wb, e, 1);
 	else if (strcmp(op, "job_cancel") == 0)
 		rv = apply_cancel(f, wb, e);
+	else if (strcmp(op, "job_reason") == 0)
+		rv = apply_reason(f, wb, e);
 	else if (strcmp(op, "sched_noop") == 0)
 		rv = 0; /* a barrier: its proposer waits until it applied everything before */
 	/* a rejected entry changes nothing; only ENOMEM would be a local failure, and

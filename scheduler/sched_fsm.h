@@ -15,26 +15,45 @@
  *                 compiles the program against the catalog at apply time: the job
  *                 is PENDING, or FAILED with the FILE:LINE:COL error
  *   task_lease    {job, task, attempt, n, expiry_ms, time_ms}   (leader)
- *                 the triple range [t0, t0+n) comes from the replicated counter at
- *                 apply, so no two attempts ever share a triple index
- *   task_done     {job, task, attempt, party, digest, outputs{}} (each party)
- *   task_commit   {job, task, attempt, time_ms}  (leader, all digests equal)
+ *                 a PENDING task whose dependencies committed; the triple range
+ *                 [t0, t0+n) and the engine session id come from replicated
+ *                 counters at apply, so no two attempts ever share either
+ *   task_done     {job, task, attempt, party, digest, outputs{}, shares{}} (each
+ *                 party: the digest of its public outputs, and the shares it keeps
+ *                 for later tasks, sealed by its engine to its own key); when all
+ *                 parties reported, the task is PREPARED
+ *   task_commit   {job, task, attempt, time_ms}  (leader) all digests equal: the
+ *                 task is COMMITTED with its outputs and shares (never re-run); the
+ *                 last one completes the job (results decoded at apply)
  *   task_abort    {job, task, attempt, reason, time_ms}
  *   lease_expired {job, task, attempt, time_ms}  (leader)
+ *                 only that task is retried (PENDING after a backoff), up to
+ *                 SCHED_MAX_ATTEMPTS; then it is ABORTED and the job FAILED
  *   job_cancel    {job, client, time_ms}
+ *   job_reason    {job, reason, time_ms}  (leader) why a PENDING job waits:
+ *                 Priority (other tasks first), Resources (MPC_SCHED_MAX_TASKS
+ *                 tasks run), Parties (a party is unreachable)
  * Keys in the meta column family (replicated, covered by snapshots):
- *   sched/state      {"next_job": N, "next_triple": T}
+ *   sched/state      {"next_job": N, "next_triple": T, "next_session": S}
  *   job/<%012 id>    the job record (below)
  *   jobact/<%012 id> present while the job is not final
  *   jobreq/<req>     id of the job a submit request created
+ *   jobshare/<%012 id>/<%06 task>/<attempt>/<party>  {key: sealed} the shares a
+ *                    party kept for later tasks (sealed by its engine to its own
+ *                    key); deleted when the attempt aborts or the job ends
  * Job record: {id, name, client, queue, priority, file, program, args,
- *   state, reason, submit_ms, start_ms, end_ms, input_revision, error,
- *   attempts: [{attempt, t0, n, state, reason, expiry_ms, leased_ms,
+ *   state, reason, submit_ms, start_ms, end_ms, input_revision, error, fuel,
+ *   tasks: [{task, kind "map"|"combine", stage, table, segment, rows, deps,
+ *            fuel, state PENDING|LEASED|PREPARED|COMMITTED|ABORTED, attempts,
+ *            retry_after_ms, outputs, committed_attempt}],
+ *   attempts: [{task, attempt, t0, n, session, state leased|prepared|
+ *               committed|aborted, reason, expiry_ms, leased_ms,
  *               done: {"<party>": digest}, outputs}], results}
  */
 
 #define SCHED_TRIPLE_BASE ((uint64_t)1 << 40) /* first triple index the scheduler hands out */
-#define SCHED_MAX_ATTEMPTS 4
+#define SCHED_SESSION_BASE ((uint64_t)1 << 30) /* first engine session id of a task attempt */
+#define SCHED_MAX_ATTEMPTS 4 /* per task */
 #define SCHED_ERR_MAX 4096
 
 enum sched_job_state {
@@ -74,8 +93,15 @@ uint64_t sched_job_by_req(struct store_db *db, const char *req);
 int sched_jobs_active(struct store_db *db, uint64_t **ids, size_t *n);
 /* Array of all job records (new reference). */
 json_t *sched_jobs_all(struct store_db *db);
-/* The current (last) attempt of a job record, or NULL. Borrowed. */
-json_t *sched_job_attempt(json_t *job);
+/* The shares party kept in attempt `attempt` of task `task` of job ({key:
+ * sealed}, new reference), or NULL. */
+json_t *sched_task_shares(struct store_db *db, uint64_t job, json_int_t task, json_int_t attempt,
+			  int party);
+/* The current (last) attempt of task `task` of a job record, or NULL. Borrowed. */
+json_t *sched_task_attempt(json_t *job, json_int_t task);
+/* Delay before a task whose attempt `attempts` failed is leased again:
+ * 500 ms doubling per attempt, at most 8 s. */
+unsigned sched_retry_backoff_ms(int attempts);
 
 /* Schema callback over the catalog (ctx is a struct sched_schema_ctx). */
 struct sched_schema_ctx {

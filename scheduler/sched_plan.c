@@ -1,7 +1,8 @@
-/* Translation of a compiled job into one engine session, and the decoding of the opened values into results. */
+/* Translation of a compiled job into tasks (one engine program each: per-segment MAPs, COMBINEs), and the decoding of the opened values into results. */
 #include "scheduler/sched_plan.h"
 
 #include "common/err.h"
+#include "scheduler/sched_fsm.h"
 #include "store/catalog.h"
 
 #include <inttypes.h>
@@ -12,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TRUNC_BITS 16 /* the engine's session f: one trunc divides by 2^16 */
 #define MAX_STEPS 32
 
 enum step_kind { STEP_DIV, STEP_MUL, STEP_ADD, STEP_SUB_FROM_PUB, STEP_SUB_PUB, STEP_NEG };
@@ -49,11 +49,25 @@ struct reg_state {
 	unsigned frac;
 };
 
+/* One task of the job: a MAP over one segment of its table, or a COMBINE. */
+struct plan_task {
+	int ir_task;
+	int segment;	     /* MAP: index in the table's segment list; else -1 */
+	uint64_t row0, rows; /* MAP: the segment's rows within the column */
+	json_t *ops;	     /* engine ops */
+	json_t *inputs;	     /* [{name, table, column, row0, n}] or [{name, n, task, key}] */
+	json_t *deps;	     /* job task indices that must commit first */
+	json_t *op_fuel;     /* triples of each op, while emitting */
+	uint64_t fuel;
+};
+
 struct sched_plan {
 	const struct sched_ir *ir;
-	json_t *ops;
-	json_t *inputs; /* [{name, table, column, n}] */
-	uint64_t fuel;
+	struct plan_task *tasks;
+	size_t n_tasks;
+	struct plan_task *cur; /* the task being emitted */
+	int cur_ir_task;
+	uint64_t fuel; /* of all tasks */
 	struct out_reveal *reveals;
 	size_t n_reveals;
 	int tmp;
@@ -90,8 +104,8 @@ static void emit(struct sched_plan *p, const char *op, const char *dst, const ch
 	json_t *o = json_pack("[s, s, s]", op, dst, a);
 	if (b != NULL)
 		json_array_append_new(o, json_string(b));
-	json_array_append_new(p->ops, o);
-	p->fuel += n_fuel;
+	json_array_append_new(p->cur->ops, o);
+	json_array_append_new(p->cur->op_fuel, json_integer((json_int_t)n_fuel));
 }
 
 static void emit_const(struct sched_plan *p, const char *op, const char *dst, const char *a,
@@ -99,7 +113,8 @@ static void emit_const(struct sched_plan *p, const char *op, const char *dst, co
 {
 	char num[32];
 	snprintf(num, sizeof num, "%" PRId64, k);
-	json_array_append_new(p->ops, json_pack("[s, s, s, s]", op, dst, a, num));
+	json_array_append_new(p->cur->ops, json_pack("[s, s, s, s]", op, dst, a, num));
+	json_array_append_new(p->cur->op_fuel, json_integer(0));
 }
 
 static void tmp_name(struct sched_plan *p, char *out)
@@ -107,30 +122,70 @@ static void tmp_name(struct sched_plan *p, char *out)
 	snprintf(out, 24, "t%d", p->tmp++);
 }
 
-/* dst = a / 2^bits (probabilistic): k truncs by 16 after scaling up to 16k bits. */
+/* dst = a / 2^bits: one probabilistic truncation (engine/fixed.h), fuel n. */
 static void emit_trunc(struct sched_plan *p, const char *dst, const char *a, size_t n,
 		       unsigned bits)
 {
-	unsigned k = (bits + TRUNC_BITS - 1) / TRUNC_BITS;
-	char cur[24], nxt[24];
-	snprintf(cur, sizeof cur, "%s", a);
 	if (bits == 0) {
 		emit_const(p, "mulc", dst, a, 1);
 		return;
 	}
-	if (k * TRUNC_BITS > bits) {
-		tmp_name(p, nxt);
-		emit_const(p, "mulc", nxt, cur, (int64_t)1 << (k * TRUNC_BITS - bits));
-		snprintf(cur, sizeof cur, "%s", nxt);
+	json_array_append_new(p->cur->ops, json_pack("[s, s, s, i]", "trunc", dst, a, (int)bits));
+	json_array_append_new(p->cur->op_fuel, json_integer((json_int_t)n));
+}
+
+/*
+ * dst = a * 2^imm / b for a secret a and a public non-zero b (encodings;
+ * imm may be negative).
+ * With L = floor(log2 |b|) and s = max(0, L - imm): v = trunc(a, s) (the
+ * value truncated is a itself), then dst = trunc(v * c, q) with
+ * c = round(2^(imm + s + q) / b) and q = 20 (fewer if c would not fit),
+ * so the second truncation handles about |dst| * 2^q. Error: at most
+ * 1 + |c| / 2^q <= 3 units plus a relative 2^-q from rounding c; failure
+ * probability (|a| + 2^(q+1) |dst|) / 2^64 (docs/job-language.md).
+ */
+static int emit_div(struct sched_plan *p, const char *dst, const char *a, size_t n, int imm,
+		    int64_t b)
+{
+	uint64_t mag = b < 0 ? -(uint64_t)b : (uint64_t)b;
+	int L = 63 - __builtin_clzll(mag);
+	int s = L > imm ? L - imm : 0, q = 20;
+	char v[24], t[24];
+	__int128 c;
+	for (;;) {
+		if (imm + s + q >= 0 && imm + s + q <= 125) {
+			__int128 num = (__int128)1 << (imm + s + q), den = mag;
+			c = (num + den / 2) / den;
+			if (b < 0)
+				c = -c;
+			if (c < ((__int128)1 << 62) && c > -((__int128)1 << 62))
+				break;
+		}
+		if (q == 0)
+			return MPC_ERANGE;
+		q--;
 	}
-	for (unsigned i = 0; i < k; i++) {
-		if (i + 1 == k)
-			snprintf(nxt, sizeof nxt, "%s", dst);
-		else
-			tmp_name(p, nxt);
-		emit(p, "trunc", nxt, cur, NULL, n);
-		snprintf(cur, sizeof cur, "%s", nxt);
+	snprintf(v, sizeof v, "%s", a);
+	if (s > 62)
+		return MPC_ERANGE;
+	if (s > 0) {
+		tmp_name(p, v);
+		emit_trunc(p, v, a, n, (unsigned)s);
 	}
+	tmp_name(p, t);
+	emit_const(p, "mulc", t, v, (int64_t)c);
+	emit_trunc(p, dst, t, n, (unsigned)q);
+	return 0;
+}
+
+/* A secret operand of length 1 next to a vector of length n: bcast it (local). */
+static const char *widen(struct sched_plan *p, const struct reg_state *r, size_t n, char *buf)
+{
+	if (r->len == n)
+		return r->ename;
+	tmp_name(p, buf);
+	emit_const(p, "bcast", buf, r->ename, (int64_t)n);
+	return buf;
 }
 
 static int column_rows(struct store_db *db, const char *table, uint64_t revision, int64_t *rows)
@@ -145,7 +200,7 @@ static int column_rows(struct store_db *db, const char *table, uint64_t revision
 }
 
 /* Walks down from reg through injective public steps; fills v (steps base-first). */
-static void peel(const struct sched_ir *ir, const struct reg_state *rs, int reg,
+static void peel(const struct sched_ir *ir, const struct reg_state *rs, int reg, int task,
 		 struct out_value *v)
 {
 	struct step rev[MAX_STEPS];
@@ -153,7 +208,8 @@ static void peel(const struct sched_ir *ir, const struct reg_state *rs, int reg,
 	for (;;) {
 		const struct sched_ir_op *op = &ir->ops[ir->regs[reg].op];
 		int a = op->a, b = op->b, next = -1;
-		if (n == MAX_STEPS || !rs[reg].secret)
+		/* only within the task that opens it (a task input is a share) */
+		if (n == MAX_STEPS || !rs[reg].secret || op->task != task)
 			break;
 		switch (op->code) {
 		case SCHED_IR_DIV:
@@ -196,10 +252,7 @@ static void peel(const struct sched_ir *ir, const struct reg_state *rs, int reg,
 				next = b;
 			}
 			break;
-		case SCHED_IR_GATHER:
-			next = a;
-			break;
-		default:
+		default: /* GATHER: the partials are summed in this task; open the sum */
 			break;
 		}
 		if (next < 0)
@@ -214,6 +267,63 @@ static void peel(const struct sched_ir *ir, const struct reg_state *rs, int reg,
 		v->steps[i] = rev[n - 1 - i];
 }
 
+static int has_op_dst(json_t *ops, const char *dst)
+{
+	size_t i;
+	json_t *o;
+	json_array_foreach(ops, i, o)
+	{
+		if (strcmp(json_string_value(json_array_get(o, 1)), dst) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Drops ops whose result nothing uses (e.g. the division after a value a
+ * reveal opens before it) and sums the fuel of the rest. */
+static void prune(struct plan_task *pt)
+{
+	size_t n = json_array_size(pt->ops);
+	char *live = calloc(n + 1, 1);
+	json_t *kept = json_array();
+	if (live == NULL || kept == NULL) { /* keep everything */
+		free(live);
+		json_decref(kept);
+		pt->fuel = 0;
+		for (size_t i = 0; i < n; i++)
+			pt->fuel += (uint64_t)json_integer_value(json_array_get(pt->op_fuel, i));
+		return;
+	}
+	for (size_t i = n; i-- > 0;) {
+		json_t *o = json_array_get(pt->ops, i);
+		const char *kind = json_string_value(json_array_get(o, 0));
+		const char *dst = json_string_value(json_array_get(o, 1));
+		live[i] = strcmp(kind, "open") == 0 || strcmp(kind, "keep") == 0;
+		for (size_t j = i + 1; !live[i] && j < n; j++) {
+			json_t *u = json_array_get(pt->ops, j);
+			for (size_t k = 2; live[j] && k < json_array_size(u) && k < 4; k++)
+				if (json_is_string(json_array_get(u, k)) &&
+				    strcmp(json_string_value(json_array_get(u, k)), dst) == 0 &&
+				    !(k == 3 && (strcmp(json_string_value(json_array_get(u, 0)),
+							"mulc") == 0 ||
+						 strcmp(json_string_value(json_array_get(u, 0)),
+							"addc") == 0 ||
+						 strcmp(json_string_value(json_array_get(u, 0)),
+							"bcast") == 0)))
+					live[i] = 1;
+		}
+	}
+	pt->fuel = 0;
+	for (size_t i = 0; i < n; i++)
+		if (live[i]) {
+			json_array_append(kept, json_array_get(pt->ops, i));
+			pt->fuel += (uint64_t)json_integer_value(json_array_get(pt->op_fuel, i));
+		}
+	free(live);
+	json_decref(pt->ops);
+	pt->ops = kept;
+}
+
 static void plan_open(struct sched_plan *p, struct reg_state *rs, char *opened, int reg)
 {
 	char name[24];
@@ -224,13 +334,195 @@ static void plan_open(struct sched_plan *p, struct reg_state *rs, char *opened, 
 	emit(p, "open", name, rs[reg].ename, NULL, 0);
 }
 
+/* Emits one IR op into the current task (public ops are evaluated here). */
+static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, struct store_db *db,
+		   uint64_t revision, const struct sched_ir_op *op, char *err, size_t cap)
+{
+	const struct sched_ir *ir = p->ir;
+	struct reg_state *d = op->dst >= 0 ? &rs[op->dst] : NULL;
+	struct reg_state *A = op->a >= 0 ? &rs[op->a] : NULL;
+	struct reg_state *B = op->b >= 0 ? &rs[op->b] : NULL;
+	char t[24];
+	int rv = MPC_EINVAL;
+	switch (op->code) {
+	case SCHED_IR_CONST:
+		d->enc = op->imm;
+		break;
+	case SCHED_IR_COUNT: {
+		int64_t rows;
+		if ((rv = column_rows(db, ir->tables[op->table].name, revision, &rows)) != 0) {
+			errf(err, cap, "table %s: %s", ir->tables[op->table].name,
+			     mpc_strerror(rv));
+			return rv;
+		}
+		d->enc = rows;
+		break;
+	}
+	case SCHED_IR_LOAD: {
+		const struct sched_ir_column *c = &ir->columns[op->column];
+		snprintf(d->ename, sizeof d->ename, "c%d", op->column);
+		d->len = (size_t)p->cur->rows;
+		for (size_t k = 0; k < json_array_size(p->cur->inputs); k++)
+			if (strcmp(json_string_value(json_object_get(json_array_get(p->cur->inputs, k),
+								     "name")),
+				   d->ename) == 0)
+				return 0;
+		json_array_append_new(p->cur->inputs,
+				      json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", d->ename, "table",
+						ir->tables[c->table].name, "column", c->name, "row0",
+						(json_int_t)p->cur->row0, "n",
+						(json_int_t)p->cur->rows));
+		break;
+	}
+	case SCHED_IR_ADD:
+	case SCHED_IR_SUB:
+		if (!A->secret && !B->secret) {
+			d->enc = op->code == SCHED_IR_ADD ? A->enc + B->enc : A->enc - B->enc;
+		} else if (A->secret && B->secret) {
+			/* a secret scalar with a vector: broadcast (a second stage) */
+			char wa[24], wb[24];
+			size_t len = A->len > B->len ? A->len : B->len;
+			emit(p, op->code == SCHED_IR_ADD ? "add" : "sub", d->ename,
+			     widen(p, A, len, wa), widen(p, B, len, wb), 0);
+			d->len = len;
+		} else if (A->secret) {
+			emit_const(p, "addc", d->ename, A->ename,
+				   op->code == SCHED_IR_ADD ? B->enc : -B->enc);
+			d->len = A->len;
+		} else if (op->code == SCHED_IR_ADD) {
+			emit_const(p, "addc", d->ename, B->ename, A->enc);
+			d->len = B->len;
+		} else {
+			tmp_name(p, t);
+			emit(p, "neg", t, B->ename, NULL, 0);
+			emit_const(p, "addc", d->ename, t, A->enc);
+			d->len = B->len;
+		}
+		break;
+	case SCHED_IR_NEG:
+		if (!A->secret)
+			d->enc = -A->enc;
+		else {
+			emit(p, "neg", d->ename, A->ename, NULL, 0);
+			d->len = A->len;
+		}
+		break;
+	case SCHED_IR_MUL:
+		if (!A->secret && !B->secret) {
+			d->enc = A->enc * B->enc;
+		} else if (A->secret && B->secret) {
+			char wa[24], wb[24];
+			size_t len = A->len > B->len ? A->len : B->len;
+			emit(p, "mul", d->ename, widen(p, A, len, wa), widen(p, B, len, wb),
+			     len);
+			d->len = len;
+		} else {
+			struct reg_state *S = A->secret ? A : B, *P = A->secret ? B : A;
+			emit_const(p, "mulc", d->ename, S->ename, P->enc);
+			d->len = S->len;
+		}
+		break;
+	case SCHED_IR_DIV:
+		if (B->secret) {
+			errf(err, cap, "%u:%u: division by a secret value", op->line, op->col);
+			return rv;
+		}
+		if (B->enc == 0) {
+			errf(err, cap, "%u:%u: division by zero (the divisor is 0 at run time)",
+			     op->line, op->col);
+			return rv;
+		}
+		if (!A->secret) {
+			d->enc = op->imm >= 0
+					 ? round_div((__int128)A->enc << op->imm, B->enc)
+					 : round_div(A->enc, (__int128)B->enc << -op->imm);
+		} else {
+			if (emit_div(p, d->ename, A->ename, A->len, (int)op->imm,
+				     B->enc) != 0) {
+				errf(err, cap, "%u:%u: division: the scaled divisor is out of "
+					       "range", op->line, op->col);
+				rv = MPC_ERANGE;
+				return rv;
+			}
+			d->len = A->len;
+		}
+		break;
+	case SCHED_IR_RESCALE:
+		if (!A->secret)
+			d->enc = (int64_t)((uint64_t)A->enc << op->imm);
+		else {
+			emit_const(p, "mulc", d->ename, A->ename, (int64_t)1 << op->imm);
+			d->len = A->len;
+		}
+		break;
+	case SCHED_IR_TRUNC:
+		if (!A->secret)
+			d->enc = round_div(A->enc, (__int128)1 << op->imm);
+		else {
+			emit_trunc(p, d->ename, A->ename, A->len, (unsigned)op->imm);
+			d->len = A->len;
+		}
+		break;
+	case SCHED_IR_SUM:
+		emit(p, "sum", d->ename, A->ename, NULL, 0);
+		d->len = 1;
+		break;
+	case SCHED_IR_DOT:
+		emit(p, "dot", d->ename, A->ename, B->ename, A->len);
+		d->len = 1;
+		break;
+	case SCHED_IR_GATHER:
+		/* the task's inputs summed the segments' partials (plan_inputs) */
+		snprintf(d->ename, sizeof d->ename, "%s", A->ename);
+		d->len = A->len;
+		d->enc = A->enc;
+		break;
+	case SCHED_IR_REVEAL: {
+		const struct sched_ir_reveal *rv_ = &ir->reveals[op->reveal];
+		struct out_reveal *o = &p->reveals[op->reveal];
+		int regs[3] = {op->a, op->b, op->c};
+		if (rv_->recipient != NULL) {
+			errf(err, cap, "%u:%u: reveal to a client (%s) is not supported by the "
+				       "scheduler yet; reveal to public", op->line, op->col,
+			     rv_->recipient);
+			return rv;
+		}
+		o->name = rv_->name;
+		o->post = rv_->post;
+		o->is_int = rv_->type.num == SCHED_IR_INT && rv_->post == SCHED_IR_POST_VALUE;
+		o->n_v = rv_->post == SCHED_IR_POST_CORR ? 3 : 1;
+		for (int k = 0; k < o->n_v; k++) {
+			struct reg_state *R = &rs[regs[k]];
+			if (!R->secret) {
+				o->v[k].is_public = 1;
+				o->v[k].pub = pub_real(R);
+				o->v[k].frac = R->frac;
+				o->v[k].base = regs[k];
+				continue;
+			}
+			peel(ir, rs, regs[k], p->cur_ir_task, &o->v[k]);
+			if (rs[o->v[k].base].len > 1)
+				o->vector = 1;
+			plan_open(p, rs, opened, o->v[k].base);
+		}
+		break;
+	}
+	case SCHED_IR_STORE:
+		errf(err, cap, "%u:%u: store is not supported by the scheduler yet", op->line,
+		     op->col);
+		return rv;
+	}
+	return 0;
+}
+
 int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
 		     const char *file, struct sched_plan **out, char *err, size_t cap)
 {
 	struct sched_plan *p = calloc(1, sizeof *p);
 	struct reg_state *rs = calloc(ir->n_regs + 1, sizeof *rs);
 	char *opened = calloc(ir->n_regs + 1, 1);
-	int rv = MPC_EINVAL;
+	int *first = NULL, *count = NULL, rv = MPC_EINVAL;
+	json_t **segs = NULL;
 
 	*out = NULL;
 	if (p == NULL || rs == NULL || opened == NULL) {
@@ -238,8 +530,6 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 		goto fail;
 	}
 	p->ir = ir;
-	p->ops = json_array();
-	p->inputs = json_array();
 	p->reveals = calloc(ir->n_reveals + 1, sizeof *p->reveals);
 	p->n_reveals = ir->n_reveals;
 	for (size_t i = 0; i < ir->n_regs; i++) {
@@ -247,211 +537,136 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 		rs[i].frac = ir->regs[i].type.frac_bits;
 		snprintf(rs[i].ename, sizeof rs[i].ename, "r%zu", i);
 	}
-	for (size_t i = 0; i < ir->n_ops; i++) {
-		const struct sched_ir_op *op = &ir->ops[i];
-		struct reg_state *d = op->dst >= 0 ? &rs[op->dst] : NULL;
-		struct reg_state *A = op->a >= 0 ? &rs[op->a] : NULL;
-		struct reg_state *B = op->b >= 0 ? &rs[op->b] : NULL;
-		char t[24];
-		switch (op->code) {
-		case SCHED_IR_CONST:
-			d->enc = op->imm;
-			break;
-		case SCHED_IR_COUNT: {
-			int64_t rows;
-			if ((rv = column_rows(db, ir->tables[op->table].name, revision, &rows)) != 0) {
-				errf(err, cap, "table %s: %s", ir->tables[op->table].name,
-				     mpc_strerror(rv));
+	/* the public prologue */
+	for (size_t i = 0; i < ir->n_ops; i++)
+		if (ir->ops[i].task < 0 &&
+		    (rv = emit_op(p, rs, opened, db, revision, &ir->ops[i], err, cap)) != 0)
+			goto fail;
+	/* job tasks: one per segment of a MAP's table, one per COMBINE */
+	first = calloc(ir->n_tasks + 1, sizeof *first);
+	count = calloc(ir->n_tasks + 1, sizeof *count);
+	segs = calloc(ir->n_tasks + 1, sizeof *segs);
+	if (first == NULL || count == NULL || segs == NULL) {
+		rv = MPC_ENOMEM;
+		goto fail;
+	}
+	for (size_t t = 0; t < ir->n_tasks; t++) {
+		first[t] = (int)p->n_tasks;
+		count[t] = 1;
+		if (ir->tasks[t].kind == SCHED_IR_MAP) {
+			const char *tn = ir->tables[ir->tasks[t].table].name;
+			json_t *tbl;
+			if ((rv = store_catalog_table(db, tn, revision, 1, &tbl)) != 0) {
+				errf(err, cap, "table %s: %s", tn, mpc_strerror(rv));
 				goto fail;
 			}
-			d->enc = rows;
-			break;
-		}
-		case SCHED_IR_LOAD: {
-			const struct sched_ir_column *c = &ir->columns[op->column];
-			int64_t rows;
-			if ((rv = column_rows(db, ir->tables[c->table].name, revision, &rows)) != 0) {
-				errf(err, cap, "table %s: %s", ir->tables[c->table].name,
-				     mpc_strerror(rv));
-				goto fail;
-			}
-			if (rows <= 0) {
-				errf(err, cap, "table %s is empty", ir->tables[c->table].name);
+			segs[t] = json_incref(json_object_get(tbl, "segment_list"));
+			json_decref(tbl);
+			count[t] = (int)json_array_size(segs[t]);
+			if (count[t] == 0) {
+				errf(err, cap, "table %s is empty", tn);
 				rv = MPC_EINVAL;
 				goto fail;
 			}
-			snprintf(d->ename, sizeof d->ename, "c%d", op->column);
-			d->len = (size_t)rows;
-			{
-				int dup = 0;
-				for (size_t k = 0; k < json_array_size(p->inputs); k++)
-					if (strcmp(json_string_value(json_object_get(
-							   json_array_get(p->inputs, k), "name")),
-						   d->ename) == 0)
-						dup = 1;
-				if (!dup)
-					json_array_append_new(
-						p->inputs,
-						json_pack("{s:s, s:s, s:s, s:I}", "name", d->ename,
-							  "table", ir->tables[c->table].name,
-							  "column", c->name, "n", (json_int_t)rows));
-			}
-			break;
 		}
-		case SCHED_IR_ADD:
-		case SCHED_IR_SUB:
-			if (!A->secret && !B->secret) {
-				d->enc = op->code == SCHED_IR_ADD ? A->enc + B->enc : A->enc - B->enc;
-			} else if (A->secret && B->secret) {
-				if (A->len != B->len) {
-					errf(err, cap, "%u:%u: a secret scalar combined with a vector "
-						       "(a multi-stage program) is not supported by the "
-						       "scheduler yet", op->line, op->col);
-					goto fail;
-				}
-				emit(p, op->code == SCHED_IR_ADD ? "add" : "sub", d->ename, A->ename,
-				     B->ename, 0);
-				d->len = A->len;
-			} else if (A->secret) {
-				emit_const(p, "addc", d->ename, A->ename,
-					   op->code == SCHED_IR_ADD ? B->enc : -B->enc);
-				d->len = A->len;
-			} else if (op->code == SCHED_IR_ADD) {
-				emit_const(p, "addc", d->ename, B->ename, A->enc);
-				d->len = B->len;
-			} else {
-				tmp_name(p, t);
-				emit(p, "neg", t, B->ename, NULL, 0);
-				emit_const(p, "addc", d->ename, t, A->enc);
-				d->len = B->len;
+		p->n_tasks += (size_t)count[t];
+	}
+	p->tasks = calloc(p->n_tasks + 1, sizeof *p->tasks);
+	if (p->tasks == NULL) {
+		rv = MPC_ENOMEM;
+		goto fail;
+	}
+	for (size_t t = 0; t < ir->n_tasks; t++) {
+		const struct sched_ir_task *it = &ir->tasks[t];
+		uint64_t row0 = 0;
+		for (int i = 0; i < count[t]; i++) {
+			struct plan_task *pt = &p->tasks[first[t] + i];
+			pt->ir_task = (int)t;
+			pt->segment = it->kind == SCHED_IR_MAP ? i : -1;
+			if (it->kind == SCHED_IR_MAP) {
+				pt->row0 = row0;
+				pt->rows = (uint64_t)json_integer_value(
+					json_object_get(json_array_get(segs[t], (size_t)i), "rows"));
+				row0 += pt->rows;
 			}
-			break;
-		case SCHED_IR_NEG:
-			if (!A->secret)
-				d->enc = -A->enc;
-			else {
-				emit(p, "neg", d->ename, A->ename, NULL, 0);
-				d->len = A->len;
-			}
-			break;
-		case SCHED_IR_MUL:
-			if (!A->secret && !B->secret) {
-				d->enc = A->enc * B->enc;
-			} else if (A->secret && B->secret) {
-				if (A->len != B->len) {
-					errf(err, cap, "%u:%u: a secret scalar times a vector (a "
-						       "multi-stage program) is not supported by the "
-						       "scheduler yet", op->line, op->col);
-					goto fail;
-				}
-				emit(p, "mul", d->ename, A->ename, B->ename, A->len);
-				d->len = A->len;
-			} else {
-				struct reg_state *S = A->secret ? A : B, *P = A->secret ? B : A;
-				emit_const(p, "mulc", d->ename, S->ename, P->enc);
-				d->len = S->len;
-			}
-			break;
-		case SCHED_IR_DIV:
-			if (B->secret) {
-				errf(err, cap, "%u:%u: division by a secret value", op->line, op->col);
-				goto fail;
-			}
-			if (B->enc == 0) {
-				errf(err, cap, "%u:%u: division by zero (the divisor is 0 at run time)",
-				     op->line, op->col);
-				goto fail;
-			}
-			if (!A->secret) {
-				d->enc = round_div((__int128)A->enc << op->imm, B->enc);
-			} else {
-				/* mulc by round(2^(imm+16k)/b), k truncs; k grows until the
-				 * constant has 20 significant bits (relative error < 2^-21) */
-				unsigned k = 1;
-				int64_t c;
-				for (;;) {
-					c = round_div((__int128)1 << (op->imm + TRUNC_BITS * k), B->enc);
-					if (llabs(c) >= (1 << 20) || k == 3)
-						break;
-					k++;
-				}
-				tmp_name(p, t);
-				emit_const(p, "mulc", t, A->ename, c);
-				emit_trunc(p, d->ename, t, A->len, TRUNC_BITS * k);
-				d->len = A->len;
-			}
-			break;
-		case SCHED_IR_RESCALE:
-			if (!A->secret)
-				d->enc = (int64_t)((uint64_t)A->enc << op->imm);
-			else {
-				emit_const(p, "mulc", d->ename, A->ename, (int64_t)1 << op->imm);
-				d->len = A->len;
-			}
-			break;
-		case SCHED_IR_TRUNC:
-			if (!A->secret)
-				d->enc = round_div(A->enc, (__int128)1 << op->imm);
-			else {
-				emit_trunc(p, d->ename, A->ename, A->len, (unsigned)op->imm);
-				d->len = A->len;
-			}
-			break;
-		case SCHED_IR_SUM:
-			emit(p, "sum", d->ename, A->ename, NULL, 0);
-			d->len = 1;
-			break;
-		case SCHED_IR_DOT:
-			emit(p, "dot", d->ename, A->ename, B->ename, A->len);
-			d->len = 1;
-			break;
-		case SCHED_IR_GATHER:
-			/* one task covers every segment: the partial is already the total */
-			snprintf(d->ename, sizeof d->ename, "%s", A->ename);
-			d->len = A->len;
-			d->enc = A->enc;
-			break;
-		case SCHED_IR_REVEAL: {
-			const struct sched_ir_reveal *rv_ = &ir->reveals[op->reveal];
-			struct out_reveal *o = &p->reveals[op->reveal];
-			int regs[3] = {op->a, op->b, op->c};
-			if (rv_->recipient != NULL) {
-				errf(err, cap, "%u:%u: reveal to a client (%s) is not supported by the "
-					       "scheduler yet; reveal to public", op->line, op->col,
-				     rv_->recipient);
-				goto fail;
-			}
-			o->name = rv_->name;
-			o->post = rv_->post;
-			o->is_int = rv_->type.num == SCHED_IR_INT && rv_->post == SCHED_IR_POST_VALUE;
-			o->n_v = rv_->post == SCHED_IR_POST_CORR ? 3 : 1;
-			for (int k = 0; k < o->n_v; k++) {
-				struct reg_state *R = &rs[regs[k]];
-				if (!R->secret) {
-					o->v[k].is_public = 1;
-					o->v[k].pub = pub_real(R);
-					o->v[k].frac = R->frac;
-					o->v[k].base = regs[k];
+			pt->ops = json_array();
+			pt->op_fuel = json_array();
+			pt->inputs = json_array();
+			pt->deps = json_array();
+			p->cur = pt;
+			p->cur_ir_task = (int)t;
+			memset(opened, 0, ir->n_regs + 1);
+			for (size_t k = 0; k < it->n_deps; k++)
+				for (int j = 0; j < count[it->deps[k]]; j++)
+					json_array_append_new(pt->deps,
+							      json_integer(first[it->deps[k]] + j));
+			/* secret inputs: shares kept by the tasks that computed them */
+			for (size_t k = 0; k < it->n_inputs; k++) {
+				int r = it->inputs[k], src = ir->ops[ir->regs[r].op].task;
+				char name[24], acc[24], key[24];
+				if (!rs[r].secret || src < 0)
 					continue;
+				snprintf(key, sizeof key, "k%d", r);
+				for (int j = 0; j < count[src]; j++) {
+					snprintf(name, sizeof name, "p%d_%d", r, j);
+					json_array_append_new(pt->inputs,
+							      json_pack("{s:s, s:i, s:i, s:s}", "name",
+									name, "n", 1, "task",
+									first[src] + j, "key", key));
+					/* a MAP's partials of all segments are summed */
+					if (j == 0) {
+						snprintf(acc, sizeof acc, "%s", name);
+					} else {
+						char sum[24];
+						snprintf(sum, sizeof sum, "g%d_%d", r, j);
+						emit(p, "add", sum, acc, name, 0);
+						snprintf(acc, sizeof acc, "%s", sum);
+					}
 				}
-				peel(ir, rs, regs[k], &o->v[k]);
-				if (rs[o->v[k].base].len > 1)
-					o->vector = 1;
-				plan_open(p, rs, opened, o->v[k].base);
+				snprintf(rs[r].ename, sizeof rs[r].ename, "%s", acc);
+				rs[r].len = 1;
 			}
-			break;
-		}
-		case SCHED_IR_STORE:
-			errf(err, cap, "%u:%u: store is not supported by the scheduler yet", op->line,
-			     op->col);
-			goto fail;
+			for (size_t k = 0; k < it->n_ops; k++)
+				if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err,
+						  cap)) != 0)
+					goto fail;
+			/* outputs: this party's shares of what later tasks read */
+			for (size_t u = 0; u < ir->n_tasks; u++)
+				for (size_t k = 0; u != t && k < ir->tasks[u].n_inputs; k++) {
+					int r = ir->tasks[u].inputs[k];
+					char key[32];
+					if (!rs[r].secret || ir->ops[ir->regs[r].op].task != (int)t)
+						continue;
+					snprintf(key, sizeof key, "k%d", r);
+					if (!has_op_dst(pt->ops, key))
+						emit(p, "keep", key, rs[r].ename, NULL, 0);
+				}
+			prune(pt);
+			if (json_array_size(pt->ops) == 0)
+				emit(p, "sum", "unused", json_string_value(json_object_get(
+								 json_array_get(pt->inputs, 0), "name")),
+				     NULL, 0);
+			p->fuel += pt->fuel;
+			json_decref(pt->op_fuel);
+			pt->op_fuel = NULL;
 		}
 	}
+	p->cur = NULL;
+	for (size_t t = 0; t < ir->n_tasks; t++)
+		json_decref(segs[t]);
+	free(segs);
+	free(first);
+	free(count);
 	free(rs);
 	free(opened);
 	*out = p;
 	return 0;
 fail:
+	for (size_t t = 0; segs != NULL && t < ir->n_tasks; t++)
+		json_decref(segs[t]);
+	free(segs);
+	free(first);
+	free(count);
 	free(rs);
 	free(opened);
 	sched_plan_free(p);
@@ -471,8 +686,13 @@ void sched_plan_free(struct sched_plan *p)
 {
 	if (p == NULL)
 		return;
-	json_decref(p->ops);
-	json_decref(p->inputs);
+	for (size_t k = 0; p->tasks != NULL && k < p->n_tasks; k++) {
+		json_decref(p->tasks[k].ops);
+		json_decref(p->tasks[k].inputs);
+		json_decref(p->tasks[k].deps);
+		json_decref(p->tasks[k].op_fuel);
+	}
+	free(p->tasks);
 	free(p->reveals);
 	free(p);
 }
@@ -482,58 +702,124 @@ uint64_t sched_plan_fuel(const struct sched_plan *p)
 	return p->fuel;
 }
 
-json_t *sched_plan_ops(const struct sched_plan *p)
+size_t sched_plan_n_tasks(const struct sched_plan *p)
 {
-	return p->ops;
+	return p->n_tasks;
 }
 
-int sched_plan_inputs(const struct sched_plan *p, struct store_db *db, uint64_t revision,
-		      const uint8_t *box_pk, json_t **out, char *err, size_t cap)
+json_t *sched_plan_task_ops(const struct sched_plan *p, size_t k)
+{
+	return k < p->n_tasks ? p->tasks[k].ops : NULL;
+}
+
+json_t *sched_plan_tasks_json(const struct sched_plan *p)
 {
 	json_t *arr = json_array();
-	for (size_t k = 0; k < json_array_size(p->inputs); k++) {
-		json_t *in = json_array_get(p->inputs, k);
-		const char *table = json_string_value(json_object_get(in, "table"));
-		const char *column = json_string_value(json_object_get(in, "column"));
-		uint64_t *shares = NULL, rows = 0;
-		char msg[MPC_ERRMSG_SIZE] = "";
-		int rv = store_catalog_read_column(db, table, column, revision, &shares, &rows, msg);
-		if (rv != 0) {
-			errf(err, cap, "read %s.%s at revision %" PRIu64 ": %s", table, column,
-			     revision, msg[0] ? msg : mpc_strerror(rv));
-			json_decref(arr);
-			return rv;
+	for (size_t k = 0; k < p->n_tasks; k++) {
+		const struct plan_task *t = &p->tasks[k];
+		const struct sched_ir_task *it = &p->ir->tasks[t->ir_task];
+		json_t *o = json_pack("{s:I, s:s, s:i, s:O, s:I, s:s, s:i, s:i}", "task",
+				      (json_int_t)k, "kind",
+				      it->kind == SCHED_IR_MAP ? "map" : "combine", "stage",
+				      (int)it->stage, "deps", t->deps, "fuel", (json_int_t)t->fuel,
+				      "state", "PENDING", "attempts", 0, "ir_task", t->ir_task);
+		if (it->kind == SCHED_IR_MAP) {
+			json_object_set_new(o, "table", json_string(p->ir->tables[it->table].name));
+			json_object_set_new(o, "segment", json_integer(t->segment));
+			json_object_set_new(o, "rows", json_integer((json_int_t)t->rows));
 		}
-		if ((json_int_t)rows != json_integer_value(json_object_get(in, "n"))) {
-			errf(err, cap, "read %s.%s: %" PRIu64 " rows, the catalog says %" PRId64,
-			     table, column, rows,
-			     (int64_t)json_integer_value(json_object_get(in, "n")));
-			sodium_memzero(shares, rows * 8);
-			free(shares);
-			json_decref(arr);
-			return MPC_ECORRUPT;
-		}
-		size_t slen = rows * 8 + crypto_box_SEALBYTES;
-		size_t blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
-		uint8_t *sealed = malloc(slen);
-		char *b64 = malloc(blen);
-		if (sealed == NULL || b64 == NULL) {
-			free(sealed);
-			free(b64);
-			sodium_memzero(shares, rows * 8);
-			free(shares);
-			json_decref(arr);
-			return MPC_ENOMEM;
-		}
-		crypto_box_seal(sealed, (const uint8_t *)shares, rows * 8, box_pk);
-		sodium_bin2base64(b64, blen, sealed, slen, sodium_base64_VARIANT_ORIGINAL);
-		json_array_append_new(arr, json_pack("{s:O, s:I, s:s}", "name",
-						     json_object_get(in, "name"), "n",
-						     (json_int_t)rows, "sealed", b64));
+		json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* Seals rows [row0, row0 + n) of this party's shares of table.column to box_pk (base64). */
+static int column_input(struct store_db *db, const char *table, const char *column,
+			uint64_t revision, uint64_t row0, uint64_t n, const uint8_t *box_pk,
+			char **b64_out, char *err, size_t cap)
+{
+	uint64_t *shares = NULL, rows = 0;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	int rv = store_catalog_read_column(db, table, column, revision, &shares, &rows, msg);
+	if (rv != 0) {
+		errf(err, cap, "read %s.%s at revision %" PRIu64 ": %s", table, column, revision,
+		     msg[0] ? msg : mpc_strerror(rv));
+		return rv;
+	}
+	if (row0 + n > rows) {
+		errf(err, cap, "read %s.%s: %" PRIu64 " rows, the segment needs rows %" PRIu64
+			       "..%" PRIu64, table, column, rows, row0, row0 + n);
 		sodium_memzero(shares, rows * 8);
 		free(shares);
-		free(sealed);
+		return MPC_ECORRUPT;
+	}
+	size_t slen = n * 8 + crypto_box_SEALBYTES;
+	size_t blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
+	uint8_t *sealed = malloc(slen);
+	char *b64 = malloc(blen);
+	if (sealed != NULL && b64 != NULL) {
+		crypto_box_seal(sealed, (const uint8_t *)(shares + row0), n * 8, box_pk);
+		sodium_bin2base64(b64, blen, sealed, slen, sodium_base64_VARIANT_ORIGINAL);
+	}
+	sodium_memzero(shares, rows * 8);
+	free(shares);
+	free(sealed);
+	if (sealed == NULL || b64 == NULL) {
 		free(b64);
+		return MPC_ENOMEM;
+	}
+	*b64_out = b64;
+	return 0;
+}
+
+int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db *db,
+			   uint64_t revision, const uint8_t *box_pk, json_t *job, int party,
+			   json_t **out, char *err, size_t cap)
+{
+	json_t *arr = json_array(), *in;
+	size_t i;
+	json_array_foreach(p->tasks[k].inputs, i, in)
+	{
+		const char *table = json_string_value(json_object_get(in, "table"));
+		json_int_t n = json_integer_value(json_object_get(in, "n"));
+		if (table != NULL) {
+			char *b64 = NULL;
+			int rv = column_input(
+				db, table, json_string_value(json_object_get(in, "column")), revision,
+				(uint64_t)json_integer_value(json_object_get(in, "row0")), (uint64_t)n,
+				box_pk, &b64, err, cap);
+			if (rv != 0) {
+				json_decref(arr);
+				return rv;
+			}
+			json_array_append_new(arr, json_pack("{s:O, s:I, s:s}", "name",
+							     json_object_get(in, "name"), "n", n,
+							     "sealed", b64));
+			free(b64);
+			continue;
+		}
+		/* a share kept by an earlier task, sealed to this party by its engine */
+		json_int_t src = json_integer_value(json_object_get(in, "task"));
+		const char *key = json_string_value(json_object_get(in, "key"));
+		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)src);
+		json_t *kept = NULL;
+		if (t != NULL &&
+		    strcmp(json_string_value(json_object_get(t, "state")) ?: "", "COMMITTED") == 0)
+			kept = sched_task_shares(
+				db, (uint64_t)json_integer_value(json_object_get(job, "id")), src,
+				json_integer_value(json_object_get(t, "committed_attempt")), party);
+		const char *sealed = json_string_value(json_object_get(kept, key));
+		if (sealed == NULL) {
+			errf(err, cap, "task %" PRId64 " has no committed share %s for party %d",
+			     (int64_t)src, key ? key : "?", party);
+			json_decref(kept);
+			json_decref(arr);
+			return MPC_ESTATE;
+		}
+		json_array_append_new(arr, json_pack("{s:O, s:I, s:s}", "name",
+						     json_object_get(in, "name"), "n", n, "sealed",
+						     sealed));
+		json_decref(kept);
 	}
 	*out = arr;
 	return 0;
@@ -579,10 +865,33 @@ static int value_at(const struct out_value *v, json_t *outputs, size_t k, double
 	return 0;
 }
 
-int sched_plan_results(const struct sched_plan *p, json_t *outputs, json_t **out, char *err,
+/* The public outputs of all tasks as one object; a value opened by every
+ * segment's MAP (a revealed vector) is concatenated in segment order. */
+static json_t *merge_outputs(json_t *task_outputs)
+{
+	json_t *all = json_object(), *o, *v;
+	size_t i;
+	const char *k;
+	json_array_foreach(task_outputs, i, o)
+	{
+		json_object_foreach(o, k, v)
+		{
+			json_t *have = json_object_get(all, k);
+			if (have == NULL)
+				json_object_set_new(all, k, json_pack("{s:O}", "values",
+								      json_object_get(v, "values")));
+			else
+				json_array_extend(json_object_get(have, "values"),
+						  json_object_get(v, "values"));
+		}
+	}
+	return all;
+}
+
+int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t **out, char *err,
 		       size_t cap)
 {
-	json_t *res = json_object();
+	json_t *res = json_object(), *outputs = merge_outputs(task_outputs);
 	for (size_t i = 0; i < p->n_reveals; i++) {
 		const struct out_reveal *o = &p->reveals[i];
 		size_t n = 1, m;
@@ -596,6 +905,7 @@ int sched_plan_results(const struct sched_plan *p, json_t *outputs, json_t **out
 					     k);
 					json_decref(arr);
 					json_decref(res);
+					json_decref(outputs);
 					return MPC_EPROTO;
 				}
 				if (j == 0)
@@ -618,6 +928,7 @@ int sched_plan_results(const struct sched_plan *p, json_t *outputs, json_t **out
 		}
 		json_object_set_new(res, o->name, arr != NULL ? arr : val);
 	}
+	json_decref(outputs);
 	*out = res;
 	return 0;
 }

@@ -1,4 +1,4 @@
-/* The scheduler inside mpcd: leader duties on a timer and the per-party runner of leased attempts (one engine session each). */
+/* The scheduler inside mpcd: leader duties on a timer and the per-party runner of leased task attempts (one engine session each). */
 #include "scheduler/sched_service.h"
 
 #include "common/err.h"
@@ -16,13 +16,14 @@
 #include <sys/time.h>
 #include <time.h>
 
-#define MAX_RUNNING_JOBS 8
+#define DEFAULT_MAX_TASKS 4
 #define MAX_LOCAL 256
 #define REPROPOSE_MS 2000
 
 /* A session this party started or resumed, until its attempt is over. */
 struct local_run {
 	uint64_t job;
+	json_int_t task;
 	int attempt;
 	uint64_t session;
 	uint64_t proposed_ms; /* last task_done/task_abort proposal */
@@ -38,7 +39,7 @@ struct sched_service {
 	struct store_db *db;
 	struct engine_service *engine;
 	sched_forward_fn forward;
-	unsigned lease_ms, delay_ms;
+	unsigned lease_ms, delay_ms, max_tasks;
 	pthread_t leader_thr, runner_thr;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -146,8 +147,7 @@ static void propose_quiet(struct sched_service *svc, json_t *e)
 struct cand {
 	uint64_t id;
 	int priority;
-	uint64_t fuel;
-	int attempts;
+	json_int_t task, attempt, fuel;
 };
 
 static int cand_cmp(const void *a, const void *b)
@@ -155,16 +155,41 @@ static int cand_cmp(const void *a, const void *b)
 	const struct cand *x = a, *y = b;
 	if (x->priority != y->priority)
 		return y->priority - x->priority;
-	return x->id < y->id ? -1 : x->id > y->id;
+	if (x->id != y->id)
+		return x->id < y->id ? -1 : 1;
+	return x->task < y->task ? -1 : x->task > y->task;
+}
+
+static const char *str_of(json_t *o, const char *key)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+	return s ? s : "";
+}
+
+static int task_ready(json_t *job, json_t *task, uint64_t now)
+{
+	json_t *d;
+	size_t i;
+	if (strcmp(str_of(task, "state"), "PENDING") != 0 ||
+	    now < (uint64_t)json_integer_value(json_object_get(task, "retry_after_ms")))
+		return 0;
+	json_array_foreach(json_object_get(task, "deps"), i, d)
+	{
+		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(d));
+		if (t == NULL || strcmp(str_of(t, "state"), "COMMITTED") != 0)
+			return 0;
+	}
+	return 1;
 }
 
 static void leader_turn(struct sched_service *svc)
 {
 	struct store_node_status st;
 	uint64_t *ids = NULL, now = now_ms();
-	size_t n = 0, nc = 0;
-	struct cand *cands;
-	int running = 0;
+	size_t n = 0, nc = 0, cap = 0;
+	struct cand *cands = NULL;
+	int running = 0, reachable;
+	json_t *pending; /* PENDING jobs: id -> current reason */
 
 	store_node_status(svc->node, &st);
 	if (strcmp(st.state, "leader") != 0)
@@ -173,47 +198,96 @@ static void leader_turn(struct sched_service *svc)
 		free(ids);
 		return;
 	}
-	cands = calloc(n, sizeof *cands);
-	for (size_t i = 0; cands != NULL && i < n; i++) {
-		json_t *job = sched_job_get(svc->db, ids[i]), *a;
-		int state;
+	pending = json_object();
+	for (size_t i = 0; i < n; i++) {
+		json_t *job = sched_job_get(svc->db, ids[i]), *a, *t;
+		size_t k;
 		if (job == NULL)
 			continue;
-		state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
-		a = sched_job_attempt(job);
+		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
+		if (sched_job_state_final(state)) {
+			json_decref(job);
+			continue;
+		}
 		if (state == SCHED_JOB_PENDING) {
+			char key[24];
+			snprintf(key, sizeof key, "%" PRIu64, ids[i]);
+			json_object_set_new(pending, key, json_string(str_of(job, "reason")));
+		}
+		json_array_foreach(json_object_get(job, "attempts"), k, a)
+		{
+			const char *as = str_of(a, "state");
+			json_t *e = NULL;
+			if (strcmp(as, "leased") == 0) {
+				running++;
+				if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
+					e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "lease_expired",
+						      "job", (json_int_t)ids[i], "task",
+						      json_object_get(a, "task"), "attempt",
+						      json_object_get(a, "attempt"), "time_ms",
+						      (json_int_t)now);
+			} else if (strcmp(as, "prepared") == 0) {
+				running++;
+				e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "task_commit", "job",
+					      (json_int_t)ids[i], "task", json_object_get(a, "task"),
+					      "attempt", json_object_get(a, "attempt"), "time_ms",
+					      (json_int_t)now);
+			}
+			if (e != NULL)
+				propose_quiet(svc, e);
+		}
+		json_array_foreach(json_object_get(job, "tasks"), k, t)
+		{
+			if (!task_ready(job, t, now))
+				continue;
+			if (nc == cap) {
+				size_t nn = cap ? cap * 2 : 16;
+				struct cand *c2 = realloc(cands, nn * sizeof *c2);
+				if (c2 == NULL)
+					break;
+				cands = c2;
+				cap = nn;
+			}
 			cands[nc].id = ids[i];
 			cands[nc].priority = (int)json_integer_value(json_object_get(job, "priority"));
-			cands[nc].fuel = (uint64_t)json_integer_value(json_object_get(job, "fuel"));
-			cands[nc].attempts = (int)json_array_size(json_object_get(job, "attempts"));
+			cands[nc].task = (json_int_t)k;
+			cands[nc].attempt = json_integer_value(json_object_get(t, "attempts")) + 1;
+			cands[nc].fuel = json_integer_value(json_object_get(t, "fuel"));
 			nc++;
-		} else if (state == SCHED_JOB_RUNNING && a != NULL) {
-			running++;
-			if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
-				propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:O, s:I}", "op",
-							     "lease_expired", "job", (json_int_t)ids[i],
-							     "task", 0, "attempt",
-							     json_object_get(a, "attempt"), "time_ms",
-							     (json_int_t)now));
-		} else if (state == SCHED_JOB_COMPLETING && a != NULL) {
-			running++;
-			propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:O, s:I}", "op", "task_commit",
-						     "job", (json_int_t)ids[i], "task", 0, "attempt",
-						     json_object_get(a, "attempt"), "time_ms",
-						     (json_int_t)now));
 		}
 		json_decref(job);
 	}
-	if (nc > 0 && all_reachable(&st, svc->conf->party_id)) {
+	reachable = all_reachable(&st, svc->conf->party_id);
+	if (nc > 0 && reachable) {
 		qsort(cands, nc, sizeof *cands, cand_cmp);
-		for (size_t i = 0; i < nc && running < MAX_RUNNING_JOBS; i++, running++)
-			propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:i, s:I, s:I, s:I}", "op",
+		for (size_t i = 0; i < nc && running < (int)svc->max_tasks; i++, running++) {
+			char key[24];
+			snprintf(key, sizeof key, "%" PRIu64, cands[i].id);
+			json_object_del(pending, key);
+			propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
 						     "task_lease", "job", (json_int_t)cands[i].id,
-						     "task", 0, "attempt", cands[i].attempts + 1, "n",
-						     (json_int_t)(cands[i].fuel ? cands[i].fuel : 1),
+						     "task", cands[i].task, "attempt", cands[i].attempt,
+						     "n", cands[i].fuel > 0 ? cands[i].fuel : 1,
 						     "expiry_ms", (json_int_t)(now + svc->lease_ms),
 						     "time_ms", (json_int_t)now));
+		}
 	}
+	/* why the jobs still PENDING wait, when that changed */
+	{
+		const char *k, *why = !reachable			 ? "Parties"
+				      : running >= (int)svc->max_tasks ? "Resources"
+									 : "Priority";
+		json_t *v;
+		json_object_foreach(pending, k, v)
+		{
+			if (strcmp(json_string_value(v), why) != 0)
+				propose_quiet(svc, json_pack("{s:s, s:I, s:s, s:I}", "op",
+							     "job_reason", "job",
+							     (json_int_t)strtoull(k, NULL, 10),
+							     "reason", why, "time_ms", (json_int_t)now));
+		}
+	}
+	json_decref(pending);
 	free(cands);
 	free(ids);
 }
@@ -228,15 +302,12 @@ static void *leader_main(void *arg)
 
 /* ---- runner ---- */
 
-static uint64_t session_id(uint64_t job, int attempt)
-{
-	return 0x40000000u | (((job << 3) | (uint64_t)(attempt & 7)) & 0x3fffffffu);
-}
-
-static struct local_run *run_find(struct sched_service *svc, uint64_t job, int attempt)
+static struct local_run *run_find(struct sched_service *svc, uint64_t job, json_int_t task,
+				  int attempt)
 {
 	for (int i = 0; i < svc->n_runs; i++)
-		if (svc->runs[i].job == job && svc->runs[i].attempt == attempt)
+		if (svc->runs[i].job == job && svc->runs[i].task == task &&
+		    svc->runs[i].attempt == attempt)
 			return &svc->runs[i];
 	return NULL;
 }
@@ -292,10 +363,11 @@ static void propose_abort(struct sched_service *svc, struct local_run *r, const 
 	if (now - r->proposed_ms < REPROPOSE_MS)
 		return;
 	r->proposed_ms = now;
-	LOG_WARN("sched: job %" PRIu64 " attempt %d fails here: %s", r->job, r->attempt, reason);
-	propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:i, s:s, s:I}", "op", "task_abort", "job",
-				     (json_int_t)r->job, "task", 0, "attempt", r->attempt, "reason",
-				     reason, "time_ms", (json_int_t)now));
+	LOG_WARN("sched: job %" PRIu64 " task %d attempt %d fails here: %s", r->job, (int)r->task,
+		 r->attempt, reason);
+	propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:s, s:I}", "op", "task_abort", "job",
+				     (json_int_t)r->job, "task", r->task, "attempt", r->attempt,
+				     "reason", reason, "time_ms", (json_int_t)now));
 }
 
 /* Starts (or finds, after a restart) this party's session of the attempt. */
@@ -313,6 +385,10 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 			   json_object_get(job, "args"), &r->ir, err, SCHED_ERR_MAX);
 	if (rv == 0)
 		rv = sched_plan_build(r->ir, svc->db, rev, "job.mpc", &r->plan, err, SCHED_ERR_MAX);
+	if (rv == 0 && (size_t)r->task >= sched_plan_n_tasks(r->plan)) {
+		snprintf(err, SCHED_ERR_MAX, "the plan has no task %d", (int)r->task);
+		rv = MPC_ECORRUPT;
+	}
 	if (rv != 0) {
 		propose_abort(svc, r, err);
 		goto out;
@@ -322,9 +398,9 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 		json_decref(have);
 		goto out;
 	}
-	rv = sched_plan_inputs(r->plan, svc->db, rev,
-			       svc->conf->cluster->parties[svc->conf->party_id].box_pk, &inputs,
-			       err, SCHED_ERR_MAX);
+	rv = sched_plan_task_inputs(r->plan, (size_t)r->task, svc->db, rev,
+				    svc->conf->cluster->parties[svc->conf->party_id].box_pk, job,
+				    svc->conf->party_id, &inputs, err, SCHED_ERR_MAX);
 	if (rv != 0) {
 		propose_abort(svc, r, err);
 		goto out;
@@ -332,15 +408,15 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 	spec = json_pack("{s:I, s:O, s:O, s:i, s:i, s:i, s:o, s:O}", "id", (json_int_t)r->session,
 			 "t0", json_object_get(a, "t0"), "n", json_object_get(a, "n"), "f", 16,
 			 "checkpoint_every", 4, "delay_ms", (int)svc->delay_ms, "inputs", inputs,
-			 "ops", sched_plan_ops(r->plan));
+			 "ops", sched_plan_task_ops(r->plan, (size_t)r->task));
 	rv = engine_service_session_start(svc->engine, spec, msg);
 	json_decref(spec);
 	if (rv != 0) {
 		snprintf(err, SCHED_ERR_MAX, "engine: %s", msg[0] ? msg : mpc_strerror(rv));
 		propose_abort(svc, r, err);
 	} else
-		LOG_INFO("sched: job %" PRIu64 " attempt %d: session %" PRIu64 " started",
-			 r->job, r->attempt, r->session);
+		LOG_INFO("sched: job %" PRIu64 " task %d attempt %d: session %" PRIu64 " started",
+			 r->job, (int)r->task, r->attempt, r->session);
 out:
 	free(err);
 }
@@ -354,26 +430,31 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 		json_decref(s);
 		return;
 	}
-	if (strcmp(state, "done") == 0) {
-		json_t *res = NULL;
-		if (sched_plan_results(r->plan, json_object_get(s, "outputs"), &res, err,
-				       sizeof err) != 0) {
-			propose_abort(svc, r, err);
-		} else if (now_ms() - r->proposed_ms >= REPROPOSE_MS) {
-			char *text = json_dumps(res, JSON_COMPACT | JSON_SORT_KEYS);
-			uint8_t h[32];
-			char hex[65];
-			crypto_generichash(h, sizeof h, (const uint8_t *)text, strlen(text), NULL, 0);
-			sodium_bin2hex(hex, sizeof hex, h, sizeof h);
-			free(text);
-			r->proposed_ms = now_ms();
-			propose_quiet(svc, json_pack("{s:s, s:I, s:i, s:i, s:i, s:s, s:O}", "op",
-						     "task_done", "job", (json_int_t)r->job, "task",
-						     0, "attempt", r->attempt, "party",
-						     svc->conf->party_id, "digest", hex, "outputs",
-						     res));
+	if (strcmp(state, "done") == 0 && now_ms() - r->proposed_ms >= REPROPOSE_MS) {
+		/* public outputs (the same on every party) and the shares kept
+		 * for later tasks (sealed to this party by its engine) */
+		json_t *outputs = json_object(), *shares = json_object(), *o;
+		const char *k;
+		json_object_foreach(json_object_get(s, "outputs"), k, o)
+		{
+			if (strcmp(str_of(o, "kind"), "public") == 0)
+				json_object_set_new(outputs, k,
+						    json_pack("{s:O}", "values",
+							      json_object_get(o, "values")));
+			else if (json_object_get(o, "party") != NULL)
+				json_object_set(shares, k, json_object_get(o, "sealed"));
 		}
-		json_decref(res);
+		char *text = json_dumps(outputs, JSON_COMPACT | JSON_SORT_KEYS);
+		uint8_t h[32];
+		char hex[65];
+		crypto_generichash(h, sizeof h, (const uint8_t *)text, strlen(text), NULL, 0);
+		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+		free(text);
+		r->proposed_ms = now_ms();
+		propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o}", "op",
+					     "task_done", "job", (json_int_t)r->job, "task", r->task,
+					     "attempt", r->attempt, "party", svc->conf->party_id,
+					     "digest", hex, "outputs", outputs, "shares", shares));
 	} else if (strcmp(state, "failed") == 0) {
 		snprintf(err, sizeof err, "engine session failed: %s",
 			 json_string_value(json_object_get(s, "error")) ?: "?");
@@ -388,12 +469,14 @@ static void runner_turn(struct sched_service *svc)
 	size_t n = 0;
 	char me[16];
 	snprintf(me, sizeof me, "%d", svc->conf->party_id);
-	/* sessions whose attempt is over (committed, aborted, expired, cancelled) */
+	/* sessions whose attempt is over (every party reported, committed, aborted,
+	 * expired, cancelled): until then another party may still exchange with ours */
 	for (int i = 0; i < svc->n_runs;) {
 		struct local_run *r = &svc->runs[i];
-		json_t *job = sched_job_get(svc->db, r->job), *a = job ? sched_job_attempt(job) : NULL;
+		json_t *job = sched_job_get(svc->db, r->job);
+		json_t *a = job ? sched_task_attempt(job, r->task) : NULL;
 		int live = a != NULL && json_integer_value(json_object_get(a, "attempt")) == r->attempt &&
-			   strcmp(json_string_value(json_object_get(a, "state")), "leased") == 0;
+			   strcmp(str_of(a, "state"), "leased") == 0;
 		json_decref(job);
 		if (!live)
 			run_drop(svc, r);
@@ -403,26 +486,32 @@ static void runner_turn(struct sched_service *svc)
 	if (sched_jobs_active(svc->db, &ids, &n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		json_t *job = sched_job_get(svc->db, ids[i]), *a = job ? sched_job_attempt(job) : NULL;
-		struct local_run *r;
-		int attempt;
-		if (a == NULL || strcmp(json_string_value(json_object_get(a, "state")), "leased") != 0 ||
-		    json_object_get(json_object_get(a, "done"), me) != NULL) {
-			json_decref(job);
-			continue;
+		json_t *job = sched_job_get(svc->db, ids[i]), *a;
+		size_t k;
+		json_array_foreach(job ? json_object_get(job, "attempts") : NULL, k, a)
+		{
+			struct local_run *r;
+			json_int_t task = json_integer_value(json_object_get(a, "task"));
+			int attempt = (int)json_integer_value(json_object_get(a, "attempt"));
+			int reported = json_object_get(json_object_get(a, "done"), me) != NULL;
+			if (strcmp(str_of(a, "state"), "leased") != 0)
+				continue;
+			r = run_find(svc, ids[i], task, attempt);
+			if (r == NULL && svc->n_runs < MAX_LOCAL) {
+				r = &svc->runs[svc->n_runs++];
+				memset(r, 0, sizeof *r);
+				r->job = ids[i];
+				r->task = task;
+				r->attempt = attempt;
+				r->session = (uint64_t)json_integer_value(json_object_get(a, "session"));
+				/* reported before a restart: only tracked, so that its
+				 * session is deleted when the attempt ends */
+				if (!reported)
+					run_start(svc, job, a, r);
+			}
+			if (r != NULL && !reported)
+				run_poll(svc, r);
 		}
-		attempt = (int)json_integer_value(json_object_get(a, "attempt"));
-		r = run_find(svc, ids[i], attempt);
-		if (r == NULL && svc->n_runs < MAX_LOCAL) {
-			r = &svc->runs[svc->n_runs++];
-			memset(r, 0, sizeof *r);
-			r->job = ids[i];
-			r->attempt = attempt;
-			r->session = session_id(ids[i], attempt);
-			run_start(svc, job, a, r);
-		}
-		if (r != NULL)
-			run_poll(svc, r);
 		json_decref(job);
 	}
 	free(ids);
@@ -436,15 +525,14 @@ static void drop_stale_sessions(struct sched_service *svc)
 	size_t i;
 	json_array_foreach(jobs, i, job)
 	{
-		json_t *atts = json_object_get(job, "attempts"), *a;
+		json_t *a;
 		size_t k;
-		uint64_t id = (uint64_t)json_integer_value(json_object_get(job, "id"));
-		json_array_foreach(atts, k, a)
+		json_array_foreach(json_object_get(job, "attempts"), k, a)
 		{
-			if (strcmp(json_string_value(json_object_get(a, "state")), "leased") != 0)
-				session_delete_async(
-					svc, session_id(id, (int)json_integer_value(
-								    json_object_get(a, "attempt"))));
+			if (strcmp(str_of(a, "state"), "leased") != 0 &&
+			    json_object_get(a, "session") != NULL)
+				session_delete_async(svc, (uint64_t)json_integer_value(
+								  json_object_get(a, "session")));
 		}
 	}
 	json_decref(jobs);
@@ -454,9 +542,10 @@ static void *runner_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	drop_stale_sessions(svc);
+	/* the engine has no completion callback: poll running sessions often */
 	do
 		runner_turn(svc);
-	while (!nap(svc, 50));
+	while (!nap(svc, svc->n_runs > 0 ? 10 : 50));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
 		sched_plan_free(r->plan);
@@ -491,6 +580,9 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 	svc->engine = engine;
 	svc->lease_ms = env_ms("MPC_SCHED_LEASE_MS", 60000);
 	svc->delay_ms = env_ms("MPC_SCHED_DELAY_MS", 0);
+	svc->max_tasks = env_ms("MPC_SCHED_MAX_TASKS", DEFAULT_MAX_TASKS);
+	if (svc->max_tasks == 0)
+		svc->max_tasks = DEFAULT_MAX_TASKS;
 	if (pthread_create(&svc->leader_thr, NULL, leader_main, svc) != 0) {
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the leader thread");
 		return MPC_ENOMEM;

@@ -21,14 +21,16 @@ typedef int (*sched_forward_fn)(const struct mpc_party_conf *conf, int to, const
 int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties);
 
 /*
- * Starts the scheduler of this party: the leader thread (grants leases to
- * PENDING jobs by priority then FIFO when every party is reachable, expires
- * leases, commits tasks that every party reported with the same digest) and
- * the runner thread (runs this party's side of every leased attempt as an
- * engine session and proposes task_done/task_abort). Attaches the FSM
- * extension if sched_fsm_attach() was not called. Test hooks (environment):
- * MPC_SCHED_LEASE_MS (lease length, default 60000), MPC_SCHED_DELAY_MS
- * (engine delay per operation, default 0). Everything passed must outlive
+ * Starts the scheduler of this party: the leader thread (leases ready
+ * tasks — PENDING, dependencies committed, backoff over — by job priority,
+ * job id, task id while fewer than MPC_SCHED_MAX_TASKS (default 4) run and
+ * every party is reachable; expires leases; commits tasks that every party
+ * reported with the same digest) and the runner thread (runs this party's
+ * side of every leased task attempt as an engine session and proposes
+ * task_done/task_abort). Attaches the FSM extension if sched_fsm_attach()
+ * was not called. Test hooks (environment): MPC_SCHED_LEASE_MS (lease
+ * length, default 60000), MPC_SCHED_DELAY_MS (engine delay per operation,
+ * default 0). Everything passed must outlive
  * the service. Stop with sched_service_stop().
  */
 int sched_service_start(const struct mpc_party_conf *conf, struct store_node *node,

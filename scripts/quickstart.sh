@@ -77,7 +77,8 @@ got = json.load(open(sys.argv[1]))
 rows = [r for f in sys.argv[2:] for r in csv.DictReader(open(f))]
 x = [int(r["amount"]) for r in rows]; h = [float(r["hours"]) for r in rows]
 want = {"n": len(x), "total": sum(x), "m": st.mean(x), "v": st.variance(x), "pv": st.pvariance(x),
-        "sd": st.stdev(x), "mh": st.mean(h), "pay_hours": sum(a * b for a, b in zip(x, h))}
+        "sd": st.stdev(x), "mh": st.mean(h), "c": st.covariance(x, h), "r": st.correlation(x, h),
+        "pay_hours": sum(a * b for a, b in zip(x, h))}
 # Fixed point (16 fractional bits) is exact to ~1e-5 per value; a difference of large terms
 # (variance, covariance) is compared relative to those terms, not to the small result.
 mx, mh = st.mean(x), st.mean(h)

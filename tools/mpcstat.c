@@ -74,9 +74,23 @@ static void print_long(json_t *job)
 	if (json_is_string(json_object_get(job, "error")))
 		printf("   Error=%s\n", json_string_value(json_object_get(job, "error")));
 	printf("   File=%s\n", json_string_value(json_object_get(job, "file")));
+	json_array_foreach(json_object_get(job, "tasks"), i, a)
+	{
+		printf("   Task=%d Kind=%s Stage=%d", (int)json_integer_value(json_object_get(a, "task")),
+		       json_string_value(json_object_get(a, "kind")),
+		       (int)json_integer_value(json_object_get(a, "stage")));
+		if (json_is_string(json_object_get(a, "table")))
+			printf(" Table=%s Segment=%d Rows=%" PRId64,
+			       json_string_value(json_object_get(a, "table")),
+			       (int)json_integer_value(json_object_get(a, "segment")),
+			       (int64_t)json_integer_value(json_object_get(a, "rows")));
+		printf(" State=%s Attempts=%d\n", json_string_value(json_object_get(a, "state")),
+		       (int)json_integer_value(json_object_get(a, "attempts")));
+	}
 	json_array_foreach(atts, i, a)
 	{
-		printf("   Task=0 Attempt=%d State=%s Triples=[%s,+%" PRId64 ") Done=",
+		printf("   Task=%d Attempt=%d State=%s Triples=[%s,+%" PRId64 ") Done=",
+		       (int)json_integer_value(json_object_get(a, "task")),
 		       (int)json_integer_value(json_object_get(a, "attempt")),
 		       json_string_value(json_object_get(a, "state")),
 		       json_string_value(json_object_get(a, "t0")),
@@ -158,15 +172,22 @@ int main(int argc, char **argv)
 		       "STATE", "TIME", "TASKS", "REASON");
 		json_array_foreach(jobs, i, job)
 		{
-			char t[32];
+			char t[32], tasks[24];
 			const char *st = json_string_value(json_object_get(job, "state"));
+			json_t *tk;
+			size_t k, ok = 0;
+			json_array_foreach(json_object_get(job, "tasks"), k, tk)
+				ok += strcmp(json_string_value(json_object_get(tk, "state")) ?: "",
+					     "COMMITTED") == 0;
+			snprintf(tasks, sizeof tasks, "%zu/%zu", ok,
+				 json_array_size(json_object_get(job, "tasks")));
 			fmt_time(job, t, sizeof t);
 			printf("%8" PRId64 " %-12.12s %-10.10s %-9.9s %-10s %9s %5s %s\n",
 			       (int64_t)json_integer_value(json_object_get(job, "id")),
 			       json_string_value(json_object_get(job, "name")),
 			       json_string_value(json_object_get(job, "client")),
 			       json_string_value(json_object_get(job, "queue")), st, t,
-			       strcmp(st, "COMPLETED") == 0 ? "1/1" : "0/1", reason_of(job));
+			       tasks, reason_of(job));
 		}
 	}
 	json_decref(jobs);

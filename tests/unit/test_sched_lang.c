@@ -148,13 +148,17 @@ Test(sched_lang, design_example_compiles)
 			stores++;
 		}
 	cr_assert_eq(stores, 1);
-	/* One MAP over salaries (Σx, Σx², Σx·hours), one COMBINE. */
-	cr_assert_eq(ir->n_tasks, 2);
+	/* MAP Σx, Σx·hours; COMBINE the means; MAP the centered Σd², Σd
+	 * (var, second stage); COMBINE. */
+	cr_assert_eq(ir->n_tasks, 4);
 	cr_assert_eq(ir->tasks[0].kind, SCHED_IR_MAP);
-	cr_assert_eq(ir->tasks[0].triples_per_row, 2);
+	cr_assert_eq(ir->tasks[0].triples_per_row, 1);
 	cr_assert_eq(ir->tasks[0].n_columns, 2);
 	cr_assert_eq(ir->tasks[1].kind, SCHED_IR_COMBINE);
-	cr_assert_eq(ir->tasks[1].triples_fixed, 1);
+	cr_assert_eq(ir->tasks[2].kind, SCHED_IR_MAP);
+	cr_assert_eq(ir->tasks[2].triples_per_row, 1);
+	cr_assert_eq(ir->tasks[3].kind, SCHED_IR_COMBINE);
+	cr_assert_eq(ir->tasks[3].triples_fixed, 1);
 	sched_ir_free(ir);
 }
 
@@ -170,21 +174,26 @@ Test(sched_lang, acceptance_program_compiles)
 	expect_type(ir, "mh", "secret fixed(16) scalar");
 	expect_type(ir, "d", "secret fixed(16) scalar");
 	cr_assert_eq(ir->n_reveals, 6);
-	cr_assert_eq(ir->n_stages, 1);
-	cr_assert_eq(ir->n_tasks, 2);
+	/* var is centered: a second MAP stage over x - mean(x) */
+	cr_assert_eq(ir->n_stages, 2);
+	cr_assert_eq(ir->n_tasks, 4);
 	char ops[256];
 	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load load sum dot sum dot");
+	cr_assert_str_eq(ops, "load load sum sum dot");
+	task_ops(ir, 2, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "load sub dot sum");
 	task_ops(ir, -1, ops, sizeof(ops));
 	cr_assert_str_eq(ops, "count const sub reveal");
-	/* x·x and x·h per row; one secret product (mean·Σx) in COMBINE. */
-	cr_assert_eq(ir->tasks[0].triples_per_row, 2);
+	/* x·h per row, then (x - m)² per row; one secret product (Σd)² in COMBINE. */
+	cr_assert_eq(ir->tasks[0].triples_per_row, 1);
 	cr_assert_eq(ir->tasks[0].triples_fixed, 0);
-	cr_assert_eq(ir->tasks[1].triples_per_row, 0);
-	cr_assert_eq(ir->tasks[1].triples_fixed, 1);
+	cr_assert_eq(ir->tasks[1].triples_fixed, 0);
+	cr_assert_eq(ir->tasks[2].triples_per_row, 1);
+	cr_assert_eq(ir->tasks[3].triples_fixed, 1);
 	char *text = NULL;
 	cr_assert_eq(sched_lang_dump_ir(ir, &text), 0);
-	cr_assert(strstr(text, "task 0 map stage 0 table pay triples 2/row+0") != NULL, "%s", text);
+	cr_assert(strstr(text, "task 0 map stage 0 table pay triples 1/row+0") != NULL, "%s", text);
+	cr_assert(strstr(text, "task 2 map stage 1 table pay triples 1/row+0") != NULL, "%s", text);
 	cr_assert(strstr(text, "reveal d to public") != NULL, "%s", text);
 	free(text);
 	sched_ir_free(ir);
@@ -214,28 +223,69 @@ Test(sched_lang, mean_ir_is_map_sum_then_combine_divide)
 	sched_ir_free(ir);
 }
 
-Test(sched_lang, var_ir_has_sum_and_square_partials_and_one_beaver_mul)
+Test(sched_lang, var_ir_is_two_pass_centered)
 {
 	struct sched_ir *ir = compile_ok("x = load pay.amount\nv = var(x)\nreveal v to public\n");
 	char ops[256];
+	cr_assert_eq(ir->n_stages, 2);
+	cr_assert_eq(ir->n_tasks, 4);
 	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sum dot");
+	cr_assert_str_eq(ops, "load sum");
+	/* the mean of an int64 column is an integer (its column's bits) */
 	task_ops(ir, 1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "gather gather div mul rescale sub div reveal");
-	cr_assert_eq(ir->tasks[0].triples_per_row, 1);
-	cr_assert_eq(ir->tasks[1].triples_fixed, 1);
-	/* Σx / n and (Σx² - m·Σx) / (n - 1). */
-	cr_assert_eq(ir->tasks[1].truncs_fixed, 2);
+	cr_assert_str_eq(ops, "gather div");
+	task_ops(ir, 2, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "load sub dot sum");
+	task_ops(ir, 3, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "gather gather mul div sub div reveal");
+	cr_assert_eq(ir->tasks[2].triples_per_row, 1);
+	cr_assert_eq(ir->tasks[3].triples_fixed, 1);
+	cr_assert_eq(ir->tasks[3].n_deps, 2);
+	char *text = NULL;
+	cr_assert_eq(sched_lang_dump_ir(ir, &text), 0);
+	cr_assert(strstr(text, "div r3 r1 <<0  ; secret int scalar") != NULL, "%s", text);
+	cr_assert(strstr(text, "dot r6 r6  ; secret int partial[pay]") != NULL, "%s", text);
+	free(text);
 	sched_ir_free(ir);
 
-	/* Fixed-point input: the segment's Σx² is truncated once per segment,
-	 * the product m·Σx once in COMBINE. */
+	/* Fixed-point input: the centered Σd² keeps 32 bits (no truncation per
+	 * segment); the result has 16 bits (imm -16: one division by 2^16 n). */
 	ir = compile_ok("h = load pay.hours\nv = pvar(h)\nreveal v to public\n");
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sum dot trunc");
-	cr_assert_eq(ir->tasks[0].truncs_fixed, 1);
-	cr_assert_eq(ir->tasks[1].triples_fixed, 1);
+	task_ops(ir, 2, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "load sub dot sum");
+	cr_assert_eq(ir->tasks[2].truncs_per_row, 0);
 	expect_type(ir, "v", "secret fixed(16) scalar");
+	cr_assert_eq(sched_lang_dump_ir(ir, &text), 0);
+	cr_assert(strstr(text, "dot r6 r6  ; secret fixed(32) partial[pay]") != NULL, "%s", text);
+	cr_assert(strstr(text, "<<-16  ; secret fixed(16) scalar") != NULL, "%s", text);
+	free(text);
+	sched_ir_free(ir);
+}
+
+Test(sched_lang, cov_of_int_and_fixed_is_centered_without_truncation)
+{
+	struct sched_ir *ir = compile_ok("x = load pay.amount\nh = load pay.hours\n"
+					 "c = cov(x, h)\nk = corr(x, h)\nreveal c, k to public\n");
+	char ops[256];
+	expect_type(ir, "c", "secret fixed(16) scalar");
+	cr_assert_eq(ir->n_stages, 2);
+	cr_assert_eq(ir->n_tasks, 4);
+	task_ops(ir, 0, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "load load sum sum");
+	task_ops(ir, 1, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "gather gather div div");
+	/* dx·dy, dx², dy² per row; nothing truncated in the MAP */
+	task_ops(ir, 2, ops, sizeof(ops));
+	cr_assert_str_eq(ops, "load sub load sub dot sum sum dot dot");
+	cr_assert_eq(ir->tasks[2].triples_per_row, 3);
+	cr_assert_eq(ir->tasks[2].truncs_per_row, 0);
+	/* (Σdx)(Σdy), (Σdx)², (Σdy)² */
+	cr_assert_eq(ir->tasks[3].triples_fixed, 3);
+	char *text = NULL;
+	cr_assert_eq(sched_lang_dump_ir(ir, &text), 0);
+	cr_assert(strstr(text, "dot r10 r12  ; secret fixed(16) partial[pay]") != NULL, "%s", text);
+	cr_assert(strstr(text, "reveal corr k to public") != NULL, "%s", text);
+	free(text);
 	sched_ir_free(ir);
 }
 
@@ -506,6 +556,31 @@ Test(sched_lang, deep_nesting_is_an_error_not_a_crash)
 	text[2 * depth] = '1';
 	text[2 * depth + 1] = '\0';
 	expect_error_prefix(text, "t.mpc:1:");
+	free(text);
+}
+
+/* A chain a + a + ... is a left-deep tree: its length is bounded too (the
+ * checker recursed 10^5 levels deep and overflowed the stack). */
+Test(sched_lang, long_operator_chains_are_an_error_not_a_crash)
+{
+	size_t terms = 100000;
+	char *text = malloc(4 * terms + 64);
+	cr_assert_not_null(text);
+	size_t n = (size_t)sprintf(text, "x = load pay.amount\ny = x");
+	for (size_t i = 0; i < terms; i++)
+		n += (size_t)sprintf(text + n, i % 2 ? " + x" : " * 2");
+	sprintf(text + n, "\ns = sum(y)\nreveal s to public\n");
+	expect_error_prefix(text, "t.mpc:2:");
+	cr_assert(strstr(err, ": expression too long (more than 1000 operators in one statement)") !=
+			  NULL,
+		  "%s", err);
+	/* 1000 operators compile */
+	n = (size_t)sprintf(text, "x = load pay.amount\ny = x");
+	for (size_t i = 0; i < 1000; i++)
+		n += (size_t)sprintf(text + n, " + x");
+	sprintf(text + n, "\ns = sum(y)\nreveal s to public\n");
+	struct sched_ir *ir = compile_ok(text);
+	sched_ir_free(ir);
 	free(text);
 }
 

@@ -1,0 +1,71 @@
+#!/bin/bash
+# Benchmark of scheduler jobs: the statistics job of tests/integration/jobs_e2e.sh (3000 rows, one
+# segment) and a job over ROWS rows appended in SEGS transactions (SEGS segments: one MAP task per
+# segment and stage). Prints JSON lines:
+# {"bench":"sched.job","rows":..,"segments":..,"tasks":..,"max_tasks":..,"seconds":..,"ok":true}
+# seconds is the wall time of mpcsub --wait (submit to COMPLETED); ok: results equal Python's
+# statistics (1e-6 relative). Usage: bench_jobs.sh BUILDDIR [ROWS [SEGS]]; starts its own cluster
+# (base port 23500; MPC_SCHED_MAX_TASKS from the environment). Never part of make check.
+set -u
+B=${1:-$(pwd)}
+ROWS=${2:-1000000}
+SEGS=${3:-4}
+T=$(mktemp -d /tmp/mpcstore-bench-jobs.XXXXXX)
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; rm -rf "$T"' EXIT
+"$B/mpcstore-tool" cluster init --parties 3 --dir "$T/c" --base-port 23500 >/dev/null || exit 1
+for i in 0 1 2; do "$B/mpcd" -c "$T/c/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
+for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/c/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
+export MPC_CONFIG="$T/c/client/client.conf"
+gen() { # gen FILE N SEED: amount (int), hours (2-decimal fixed)
+	python3 -c '
+import random, sys
+random.seed(int(sys.argv[3]))
+with open(sys.argv[1], "w") as f:
+    f.write("amount,hours\n")
+    f.write("".join("%d,%.2f\n" % (random.randint(-50000, 250000), random.uniform(-5, 80)) for i in range(int(sys.argv[2]))))
+' "$@"
+}
+cat >"$T/job.mpc" <<'JOB'
+x = load TABLE.amount
+h = load TABLE.hours
+n = count(x)
+s = sum(x)
+m = mean(x)
+v = var(x)
+mh = mean(h)
+d = dot(x, h)
+c = cov(x, h)
+reveal n, s, m, v, mh, d, c to public
+JOB
+run() { # run TABLE ROWS SEGS: one JSON line
+	sed "s/TABLE/$1/g" "$T/job.mpc" >"$T/$1.mpc"
+	local t0 t1 id
+	t0=$(date +%s.%N)
+	"$B/mpcsub" --parsable --wait "$T/$1.mpc" >"$T/sub.out" 2>"$T/sub.err" || { cat "$T/sub.err" >&2; return 1; }
+	t1=$(date +%s.%N)
+	id=$(head -n1 "$T/sub.out")
+	"$B/mpcresult" "$id" --format json >"$T/res.json"
+	"$B/mpcstat" -j "$id" --json >"$T/job.json"
+	python3 - "$T/res.json" "$T/job.json" "$T"/"$1"_*.csv <<PY
+import csv, json, sys, statistics as st
+rows = [r for f in sys.argv[3:] for r in csv.DictReader(open(f))]
+x = [int(r["amount"]) for r in rows]; h = [float(r["hours"]) for r in rows]
+want = {"n": len(x), "s": sum(x), "m": st.mean(x), "v": st.variance(x), "mh": st.mean(h),
+        "d": sum(a * b for a, b in zip(x, h)), "c": st.covariance(x, h)}
+got = json.load(open(sys.argv[1]))
+ok = all(got.get(k) is not None and abs(got[k] - w) <= 1e-6 * max(1, abs(w)) for k, w in want.items())
+tasks = json.load(open(sys.argv[2]))["jobs"][0]["tasks"]
+print(json.dumps({"bench": "sched.job", "rows": $2, "segments": $3, "tasks": len(tasks),
+                  "max_tasks": int("${MPC_SCHED_MAX_TASKS:-4}"), "seconds": round($t1 - $t0, 3), "ok": ok}))
+PY
+}
+gen "$T/small_0.csv" 3000 7
+"$B/mpcput" -q small "$T/small_0.csv" >/dev/null || exit 1
+run small 3000 1
+per=$((ROWS / SEGS))
+for s in $(seq 0 $((SEGS - 1))); do
+	gen "$T/big_$s.csv" "$per" $((100 + s))
+	"$B/mpcput" -q big "$T/big_$s.csv" >/dev/null || exit 1
+done
+run big $((per * SEGS)) "$SEGS"
