@@ -1,5 +1,6 @@
 /* REST routes of the scheduler (/v1/jobs...): submit, list, show, cancel, results. */
 #include "api/internal.h"
+#include "api/request.h"
 
 #include "common/err.h"
 #include "scheduler/lang.h"
@@ -12,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-
-#define PROGRAM_MAX (1 << 20)
 
 static json_int_t now_ms(void)
 {
@@ -39,8 +38,8 @@ static json_t *job_view(json_t *job, int full)
 
 static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r)
 {
-	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL, *args, *entry, *job;
-	const char *client, *program, *file;
+	struct api_submit sub;
+	json_t *entry, *job;
 	const struct mpc_client_info *ci;
 	struct sched_ir *ir = NULL;
 	struct sched_plan *plan = NULL;
@@ -49,22 +48,14 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	uint64_t index = 0, id;
 	int rv, outcome = 0;
 
-	if (body == NULL) {
-		api_set_error(r, MPC_EINVAL, "body must be a JSON object {client, program, ...}");
+	rv = api_submit_parse(q->body, q->len, &sub, errmsg);
+	if (rv != 0) {
+		api_set_error(r, rv, "%s", errmsg);
 		return;
 	}
-	client = json_string_value(json_object_get(body, "client"));
-	program = json_string_value(json_object_get(body, "program"));
-	file = json_string_value(json_object_get(body, "file"));
-	args = json_object_get(body, "args");
-	if (client == NULL || program == NULL || strlen(program) > PROGRAM_MAX ||
-	    (args != NULL && !json_is_object(args))) {
-		api_set_error(r, MPC_EINVAL, "submit needs client, program (<= 1 MiB) and args {}");
-		goto out;
-	}
-	ci = mpc_cluster_client(s->conf->cluster, client);
+	ci = mpc_cluster_client(s->conf->cluster, sub.client);
 	if (ci == NULL || !(ci->rights & (MPC_RIGHT_SUBMIT | MPC_RIGHT_ADMIN))) {
-		api_set_error(r, MPC_EPERM, "client '%s' may not submit jobs", client);
+		api_set_error(r, MPC_EPERM, "client '%s' may not submit jobs", sub.client);
 		goto out;
 	}
 	/* compile first: a program error is the client's, and nothing is queued */
@@ -74,11 +65,10 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 		goto out;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		rv = sched_compile(s->db, 0, file ? file : "job.mpc", program,
-				   json_is_object(args) ? args : NULL, &ir, err, SCHED_ERR_MAX);
+		rv = sched_compile(s->db, 0, sub.file, sub.program, sub.args, &ir, err,
+				   SCHED_ERR_MAX);
 		if (rv == 0)
-			rv = sched_plan_build(ir, s->db, 0, file ? file : "job.mpc", &plan, err,
-					      SCHED_ERR_MAX);
+			rv = sched_plan_build(ir, s->db, 0, sub.file, &plan, err, SCHED_ERR_MAX);
 		sched_plan_free(plan);
 		sched_ir_free(ir);
 		plan = NULL;
@@ -105,13 +95,10 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	}
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(req, sizeof req, rnd, sizeof rnd);
-	entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I}", "op", "job_submit", "req",
-			  req, "client", client, "name",
-			  json_string_value(json_object_get(body, "name")) ?: "job", "queue",
-			  json_string_value(json_object_get(body, "queue")) ?: "default", "priority",
-			  json_integer_value(json_object_get(body, "priority")), "file",
-			  file ? file : "job.mpc", "program", program, "time_ms", now_ms());
-	json_object_set_new(entry, "args", json_is_object(args) ? json_incref(args) : json_object());
+	entry = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:I, s:O}", "op", "job_submit",
+			  "req", req, "client", sub.client, "name", sub.name, "queue", sub.queue,
+			  "priority", sub.priority, "file", sub.file, "program", sub.program,
+			  "time_ms", now_ms(), "args", sub.args);
 	rv = api_propose(s, entry, 1, &outcome, &index, errmsg);
 	json_decref(entry);
 	if (rv != 0) {
@@ -129,7 +116,7 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	json_decref(job);
 out:
 	free(err);
-	json_decref(body);
+	api_submit_clear(&sub);
 }
 
 static int in_list(const char *list, const char *word)

@@ -2,6 +2,7 @@
 #include "api/internal.h"
 #include "api/server.h"
 #include "api/peer.h"
+#include "api/request.h"
 #include "common/fault.h"
 #include "common/dynbuf.h"
 #include "common/log.h"
@@ -264,35 +265,19 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 
 static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp *r)
 {
-	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
 	json_t *entry, *txn = NULL;
-	const char *table, *client;
 	uint8_t rnd[STORE_TXN_ID_LEN / 2];
 	char id[STORE_TXN_ID_LEN + 1], err[MPC_ERRMSG_SIZE] = "";
 	uint64_t index = 0;
 	int outcome = 0, rv;
 
-	if (body == NULL || !json_is_object(body)) {
-		api_set_error(r, MPC_EINVAL, "body must be a JSON object {table, client, create, columns}");
-		json_decref(body);
-		return;
-	}
-	table = json_string_value(json_object_get(body, "table"));
-	client = json_string_value(json_object_get(body, "client"));
-	if (table == NULL || client == NULL) {
-		api_set_error(r, MPC_EINVAL, "begin needs 'table' and 'client'");
-		json_decref(body);
-		return;
-	}
 	randombytes_buf(rnd, sizeof rnd);
 	sodium_bin2hex(id, sizeof id, rnd, sizeof rnd);
-	entry = json_pack("{s:s, s:s, s:s, s:s, s:b}", "op", "begin", "txn", id, "table", table,
-			  "client", client, "create", json_is_true(json_object_get(body, "create")));
-	if (json_object_get(body, "columns"))
-		json_object_set(entry, "columns", json_object_get(body, "columns"));
-	if (json_integer_value(json_object_get(body, "timeout_ms")) > 0)
-		json_object_set(entry, "timeout_ms", json_object_get(body, "timeout_ms"));
-	json_decref(body);
+	rv = api_txn_begin_entry(q->body, q->len, id, &entry, err);
+	if (rv != 0) {
+		api_set_error(r, rv, "%s", err);
+		return;
+	}
 	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	if (rv != 0) {
 		json_decref(entry);
@@ -576,27 +561,17 @@ static void h_internal_propose(struct api_server *s, struct MHD_Connection *c, s
 static void route(struct api_server *s, struct MHD_Connection *c, const char *method,
 		  const char *url, struct api_req *q, struct api_resp *r)
 {
-	char seg[4][128];
-	int n = 0;
-	const char *p = url;
+	char seg[API_PATH_SEGS][API_SEG_BYTES], err[MPC_ERRMSG_SIZE];
+	int n = 0, rv;
 	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
 	    put = strcmp(method, "PUT") == 0;
 
-	while (*p == '/')
-		p++;
-	while (*p && n < 4) {
-		size_t len = strcspn(p, "/");
-		if (len >= sizeof seg[0]) {
-			api_set_error(r, MPC_EINVAL, "path segment too long");
-			return;
-		}
-		memcpy(seg[n], p, len);
-		seg[n++][len] = '\0';
-		p += len;
-		while (*p == '/')
-			p++;
+	rv = api_path_split(url, seg, &n, err);
+	if (rv == MPC_EINVAL) {
+		api_set_error(r, rv, "%s", err);
+		return;
 	}
-	if (*p || n < 2 || strcmp(seg[0], "v1") != 0)
+	if (rv != 0 || n < 2 || strcmp(seg[0], "v1") != 0)
 		goto notfound;
 	if (n == 2 && get && strcmp(seg[1], "health") == 0)
 		return h_health(s, r);
