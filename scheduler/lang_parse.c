@@ -204,22 +204,40 @@ static struct sched_lang_expr *parse_primary(struct parser *p)
 	}
 }
 
+/*
+ * Takes one level of the depth budget at token t. Each nesting level and
+ * each operator of a chain (`a + b + c ...` is a tree as deep as the chain
+ * is long) takes one, since the checker and the IR lowering recurse over
+ * the tree. Returns 0, or -1 with the error reported. The caller puts
+ * p->depth back when it returns, also on error.
+ */
+static int enter(struct parser *p, struct sched_lang_token t, int chain)
+{
+	if (++p->depth <= PARSE_MAX_DEPTH)
+		return 0;
+	if (!p->failed)
+		sched_lang_error(p->diag, t.line, t.col,
+				 chain ? "expression too long (more than %d levels; each operator "
+					 "of a chain counts as one)"
+				       : "expression nested too deeply (more than %d levels)",
+				 PARSE_MAX_DEPTH);
+	p->failed = 1;
+	return -1;
+}
+
 static struct sched_lang_expr *parse_unary(struct parser *p)
 {
 	if (p->tok.kind != SCHED_TOK_MINUS)
 		return parse_primary(p);
 	struct sched_lang_token t = p->tok;
-	if (++p->depth > PARSE_MAX_DEPTH) {
-		if (!p->failed)
-			sched_lang_error(p->diag, t.line, t.col,
-					 "expression nested too deeply (more than %d levels)",
-					 PARSE_MAX_DEPTH);
-		p->failed = 1;
+	unsigned base = p->depth;
+	if (enter(p, t, 0) != 0) {
+		p->depth = base;
 		return NULL;
 	}
 	next(p);
 	struct sched_lang_expr *operand = parse_unary(p);
-	p->depth--;
+	p->depth = base;
 	if (operand == NULL)
 		return NULL;
 	struct sched_lang_expr *e = new_expr(p, SCHED_EXPR_NEG, t.line, t.col);
@@ -245,34 +263,42 @@ static struct sched_lang_expr *binary(struct parser *p, char op,
 
 static struct sched_lang_expr *parse_term(struct parser *p)
 {
+	unsigned base = p->depth;
 	struct sched_lang_expr *e = parse_unary(p);
 	while (e != NULL && (p->tok.kind == SCHED_TOK_STAR ||
 			     p->tok.kind == SCHED_TOK_SLASH)) {
 		struct sched_lang_token t = p->tok;
+		if (enter(p, t, 1) != 0) {
+			e = NULL;
+			break;
+		}
 		next(p);
 		struct sched_lang_expr *rhs = parse_unary(p);
-		if (rhs == NULL)
-			return NULL;
+		if (rhs == NULL) {
+			e = NULL;
+			break;
+		}
 		e = binary(p, t.kind == SCHED_TOK_STAR ? '*' : '/', t, e, rhs);
 	}
+	p->depth = base;
 	return e;
 }
 
 static struct sched_lang_expr *parse_expr(struct parser *p)
 {
-	struct sched_lang_token start = p->tok;
-	if (++p->depth > PARSE_MAX_DEPTH) {
-		if (!p->failed)
-			sched_lang_error(p->diag, start.line, start.col,
-					 "expression nested too deeply (more than %d levels)",
-					 PARSE_MAX_DEPTH);
-		p->failed = 1;
+	unsigned base = p->depth;
+	if (enter(p, p->tok, 0) != 0) {
+		p->depth = base;
 		return NULL;
 	}
 	struct sched_lang_expr *e = parse_term(p);
 	while (e != NULL && (p->tok.kind == SCHED_TOK_PLUS ||
 			     p->tok.kind == SCHED_TOK_MINUS)) {
 		struct sched_lang_token t = p->tok;
+		if (enter(p, t, 1) != 0) {
+			e = NULL;
+			break;
+		}
 		next(p);
 		struct sched_lang_expr *rhs = parse_term(p);
 		if (rhs == NULL) {
@@ -281,7 +307,7 @@ static struct sched_lang_expr *parse_expr(struct parser *p)
 		}
 		e = binary(p, t.kind == SCHED_TOK_PLUS ? '+' : '-', t, e, rhs);
 	}
-	p->depth--;
+	p->depth = base;
 	return e;
 }
 

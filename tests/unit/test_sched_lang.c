@@ -509,6 +509,28 @@ Test(sched_lang, deep_nesting_is_an_error_not_a_crash)
 	free(text);
 }
 
+/* A chain of operators builds a tree as deep as it is long; the checker used
+ * to recurse down it until the stack overflowed (found by fuzz/fuzz_lang). */
+Test(sched_lang, long_operator_chain_is_an_error_not_a_crash)
+{
+	size_t terms = 200000;
+	char *text = malloc(2 * terms + 64);
+	cr_assert_not_null(text);
+	size_t n = (size_t)sprintf(text, "x = load pay.amount\ny = sum(x");
+	for (size_t i = 0; i < terms; i++)
+		n += (size_t)sprintf(text + n, "%s", i % 2 ? "+x" : "*x");
+	sprintf(text + n, ")\nreveal y to public\n");
+	expect_error_prefix(text, "t.mpc:2:");
+	cr_assert(strstr(err, "expression too long (more than 200 levels") != NULL, "got '%s'", err);
+	/* a chain within the budget compiles */
+	n = (size_t)sprintf(text, "x = load pay.amount\ny = sum(x");
+	for (size_t i = 0; i < 150; i++)
+		n += (size_t)sprintf(text + n, "+x");
+	sprintf(text + n, ")\nreveal y to public\n");
+	sched_ir_free(compile_ok(text));
+	free(text);
+}
+
 /* The shipped examples compile against the test catalog (pay, salaries). */
 Test(sched_lang, examples_compile)
 {
