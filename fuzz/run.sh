@@ -24,7 +24,7 @@ for h in "$@"; do
 	# -rss_limit_mb: RocksDB's caches; -timeout: a single input over 10 s is a hang.
 	(cd "$work" && "$b/$h" -max_total_time="$secs" -print_final_stats=1 -timeout=10 \
 		-rss_limit_mb=4096 -artifact_prefix="$work/artifacts/$name-" "${dirs[@]}") \
-		>"$log" 2>&1
+		>"$log" 2>&1 </dev/null
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)

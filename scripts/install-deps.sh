@@ -5,6 +5,8 @@ set -euo pipefail
 PKGS="build-essential autoconf automake libtool pkg-config python3 procps curl
   libfuse3-dev fuse3 librocksdb-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev libcriterion-dev"
+# --fuzz: also clang and libFuzzer for `make fuzz` (docs/fuzzing.md).
+[ "${1:-}" = --fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
