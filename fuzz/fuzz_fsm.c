@@ -19,7 +19,9 @@
  * given to store_fsm_restore() instead. The FSM is wired as in mpcd: the
  * scheduler's entries go to sched_fsm_apply(). Apply must return 0 (only a
  * local I/O failure may fail it) whatever the entry, and its outcome must be
- * 0 or a negative MPC_E* code.
+ * 0 or a negative MPC_E* code. The scheduler's triple counter (next_triple
+ * in sched/state) never goes back: a triple index handed out twice would
+ * reuse a Beaver triple, which leaks the difference of two masked inputs.
  *
  * Every input starts from an empty store: one RocksDB per process, emptied
  * between inputs by deleting its keys (the data dir's stamp stays), and
@@ -139,10 +141,20 @@ static void reset(void)
 	fsm.ext_data = &sfsm;
 }
 
+/* The scheduler's next triple index (0 before the first lease). */
+static uint64_t next_triple(void)
+{
+	json_t *st = store_db_get_json(db, STORE_CF_META, "sched/state");
+	const char *v = json_string_value(json_object_get(st, "next_triple"));
+	uint64_t t = v ? strtoull(v, NULL, 10) : 0;
+	json_decref(st);
+	return t;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *p = (const char *)data, *end = p + size;
-	uint64_t index = 1;
+	uint64_t index = 1, triples = 0;
 
 	if (cluster.n_parties == 0)
 		setup_cluster();
@@ -162,6 +174,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (outcome > 0 || store_fsm_applied(&fsm) != index)
 			abort();
+		if (next_triple() < triples) {
+			fprintf(stderr, "fuzz_fsm: next_triple went back from %llu to %llu\n",
+				(unsigned long long)triples, (unsigned long long)next_triple());
+			abort();
+		}
+		triples = next_triple();
 		index++;
 		p += len + 1;
 	}

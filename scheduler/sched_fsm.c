@@ -311,12 +311,17 @@ static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
 	json_t *job = entry_job(f, e), *st, *att, *last;
 	json_int_t attempt = json_integer_value(json_object_get(e, "attempt"));
-	uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "n")), t0;
+	json_int_t n_req = json_integer_value(json_object_get(e, "n"));
+	uint64_t n = n_req > 0 ? (uint64_t)n_req : 0, t0;
 	char num[24];
 	int rv = 0;
 
 	if (job == NULL)
 		return MPC_ENOENT;
+	if (n_req < 0) {
+		rv = MPC_EINVAL; /* as uint64_t it would move next_triple back: triples reused */
+		goto out;
+	}
 	last = sched_job_attempt(job);
 	if (job_state(job) != SCHED_JOB_PENDING ||
 	    attempt != (json_int_t)json_array_size(json_object_get(job, "attempts")) + 1 ||
@@ -327,6 +332,11 @@ static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	}
 	st = sched_state(f->db);
 	t0 = strtoull(json_string_value(json_object_get(st, "next_triple")), NULL, 10);
+	if (n > UINT64_MAX - t0) {
+		json_decref(st);
+		rv = MPC_ERANGE; /* the index space is exhausted: never wrap around */
+		goto out;
+	}
 	snprintf(num, sizeof num, "%" PRIu64, t0 + n);
 	json_object_set_new(st, "next_triple", json_string(num));
 	meta_put(f->db, wb, "sched/state", st);
