@@ -9,6 +9,9 @@
 #define PARSE_MAX_DEPTH 200
 /* Arguments of one call and names of one reveal. */
 #define PARSE_MAX_LIST 64
+/* Statements of a program: the checker looks names up linearly, so the
+ * bound keeps a compile (on every party, at apply) well under a second. */
+#define PARSE_MAX_STATEMENTS 4096
 
 struct parser {
 	struct sched_lang_lexer lx;
@@ -435,7 +438,7 @@ int sched_lang_parse(const char *text, size_t len,
 {
 	struct parser p = {.arena = arena, .diag = diag};
 	struct sched_lang_stmt **tail = &prog->first;
-	unsigned errors_before = diag->n_errors;
+	unsigned errors_before = diag->n_errors, n_stmts = 0;
 	sched_lang_lex_init(&p.lx, text, len, diag);
 	next(&p);
 	while (p.tok.kind != SCHED_TOK_EOF && !sched_lang_diag_full(diag) &&
@@ -451,6 +454,12 @@ int sched_lang_parse(const char *text, size_t len,
 		if (s != NULL && !p.failed && p.tok.kind != SCHED_TOK_NEWLINE &&
 		    p.tok.kind != SCHED_TOK_EOF)
 			expected(&p, "end of line (one statement per line)");
+		if (s != NULL && !p.failed && ++n_stmts > PARSE_MAX_STATEMENTS) {
+			sched_lang_error(diag, s->line, s->col,
+					 "more than %d statements in one program",
+					 PARSE_MAX_STATEMENTS);
+			break;
+		}
 		if (s != NULL && !p.failed) {
 			*tail = s;
 			tail = &s->next;
