@@ -1,5 +1,6 @@
 /* REST routes of the scheduler (/v1/jobs...): submit, list, show, cancel, results. */
 #include "api/internal.h"
+#include "api/request.h"
 
 #include "common/err.h"
 #include "scheduler/lang.h"
@@ -13,8 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
-
-#define PROGRAM_MAX (1 << 20)
 
 static json_int_t now_ms(void)
 {
@@ -40,9 +39,9 @@ static json_t *job_view(json_t *job, int full)
 
 static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r)
 {
-	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL, *args, *entry, *job,
-	       *auth;
-	const char *client = q->who.sig.client, *named, *program, *file;
+	struct api_submit sub;
+	json_t *entry, *job, *auth;
+	const char *client = q->who.sig.client;
 	struct sched_ir *ir = NULL;
 	struct sched_plan *plan = NULL;
 	char *err = NULL, errmsg[MPC_ERRMSG_SIZE] = "";
@@ -52,23 +51,9 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	uint64_t index = 0, id;
 	int rv, outcome = 0;
 
-	if (!json_is_object(body)) {
-		api_set_error(r, MPC_EINVAL, "body must be a JSON object {program, args, ...}");
-		json_decref(body);
-		return;
-	}
-	named = json_string_value(json_object_get(body, "client"));
-	program = json_string_value(json_object_get(body, "program"));
-	file = json_string_value(json_object_get(body, "file"));
-	args = json_object_get(body, "args");
-	if (program == NULL || strlen(program) > PROGRAM_MAX ||
-	    (args != NULL && !json_is_object(args))) {
-		api_set_error(r, MPC_EINVAL, "submit needs program (<= 1 MiB) and args {}");
-		goto out;
-	}
-	if (named != NULL && strcmp(named, client) != 0) {
-		api_set_error(r, MPC_EPERM, "body names client '%s' but the request is signed by '%s'",
-			      named, client);
+	rv = api_submit_parse(q->body, q->len, client, &sub, errmsg);
+	if (rv != 0) {
+		api_set_error(r, rv, "%s", errmsg);
 		goto out;
 	}
 	if (q->who.ci == NULL) {
@@ -84,11 +69,10 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 		goto out;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		rv = sched_compile(s->db, 0, file ? file : "job.mpc", program,
-				   json_is_object(args) ? args : NULL, &ir, err, SCHED_ERR_MAX);
+		rv = sched_compile(s->db, 0, sub.file, sub.program, sub.args, &ir, err,
+				   SCHED_ERR_MAX);
 		if (rv == 0)
-			rv = sched_plan_build(ir, s->db, 0, file ? file : "job.mpc", &plan, err,
-					      SCHED_ERR_MAX);
+			rv = sched_plan_build(ir, s->db, 0, sub.file, &plan, err, SCHED_ERR_MAX);
 		sched_plan_free(plan);
 		sched_ir_free(ir);
 		plan = NULL;
@@ -139,7 +123,7 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	json_decref(job);
 out:
 	free(err);
-	json_decref(body);
+	api_submit_clear(&sub);
 }
 
 static int in_list(const char *list, const char *word)

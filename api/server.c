@@ -2,6 +2,7 @@
 #include "api/internal.h"
 #include "api/server.h"
 #include "api/peer.h"
+#include "api/request.h"
 #include "common/fault.h"
 #include "common/dynbuf.h"
 #include "common/log.h"
@@ -338,9 +339,8 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 
 static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp *r)
 {
-	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
 	json_t *entry, *txn = NULL, *auth;
-	const char *table, *named, *client = q->who.sig.client;
+	const char *table, *client = q->who.sig.client;
 	char err[MPC_ERRMSG_SIZE] = "", what[160];
 	/* the txn id is the signed nonce: one signed begin makes at most one txn,
 	 * also when it is replayed to another party (store/signed_req.h) */
@@ -348,39 +348,20 @@ static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp
 	uint64_t index = 0;
 	int outcome = 0, rv;
 
-	if (body == NULL || !json_is_object(body)) {
-		api_set_error(r, MPC_EINVAL, "body must be a JSON object {table, create, columns}");
-		json_decref(body);
+	rv = api_txn_begin_entry(q->body, q->len, id, client, &entry, err);
+	if (rv != 0) {
+		api_set_error(r, rv, "%s", err);
 		return;
 	}
-	table = json_string_value(json_object_get(body, "table"));
-	named = json_string_value(json_object_get(body, "client"));
-	if (table == NULL) {
-		api_set_error(r, MPC_EINVAL, "begin needs 'table'");
-		json_decref(body);
-		return;
-	}
-	if (named != NULL && strcmp(named, client) != 0) {
-		api_set_error(r, MPC_EPERM, "body names client '%s' but the request is signed by '%s'",
-			      named, client);
-		json_decref(body);
-		return;
-	}
+	table = json_string_value(json_object_get(entry, "table"));
 	snprintf(what, sizeof what, "append to table '%s'", table);
 	if (q->who.ci == NULL || !mpc_client_may_append(q->who.ci, table)) {
 		api_set_error(r, MPC_EPERM, "client '%s' lacks the 'append:%s' right (%s)", client,
 			      table, what);
-		json_decref(body);
+		json_decref(entry);
 		return;
 	}
 	/* the parameters the FSM applies are those of the signed body */
-	entry = json_pack("{s:s, s:s, s:s, s:s, s:b}", "op", "begin", "txn", id, "table", table,
-			  "client", client, "create", json_is_true(json_object_get(body, "create")));
-	if (json_object_get(body, "columns"))
-		json_object_set(entry, "columns", json_object_get(body, "columns"));
-	if (json_integer_value(json_object_get(body, "timeout_ms")) > 0)
-		json_object_set(entry, "timeout_ms", json_object_get(body, "timeout_ms"));
-	json_decref(body);
 	auth = store_signed_req_pack(&q->who.sig, "POST", q->uri, q->body, q->len);
 	if (auth == NULL) {
 		json_decref(entry);
@@ -680,27 +661,17 @@ static void h_internal_propose(struct api_server *s, struct MHD_Connection *c, s
 static void route(struct api_server *s, struct MHD_Connection *c, const char *method,
 		  const char *url, struct api_req *q, struct api_resp *r)
 {
-	char seg[4][128];
-	int n = 0;
-	const char *p = url;
+	char seg[API_PATH_SEGS][API_SEG_BYTES], err[MPC_ERRMSG_SIZE];
+	int n = 0, rv;
 	int get = strcmp(method, "GET") == 0, post = strcmp(method, "POST") == 0,
 	    put = strcmp(method, "PUT") == 0;
 
-	while (*p == '/')
-		p++;
-	while (*p && n < 4) {
-		size_t len = strcspn(p, "/");
-		if (len >= sizeof seg[0]) {
-			api_set_error(r, MPC_EINVAL, "path segment too long");
-			return;
-		}
-		memcpy(seg[n], p, len);
-		seg[n++][len] = '\0';
-		p += len;
-		while (*p == '/')
-			p++;
+	rv = api_path_split(url, seg, &n, err);
+	if (rv == MPC_EINVAL) {
+		api_set_error(r, rv, "%s", err);
+		return;
 	}
-	if (*p || n < 2 || strcmp(seg[0], "v1") != 0)
+	if (rv != 0 || n < 2 || strcmp(seg[0], "v1") != 0)
 		goto notfound;
 	if (n == 2 && get && strcmp(seg[1], "health") == 0)
 		return h_health(s, r);

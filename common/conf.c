@@ -45,6 +45,11 @@ int mpc_rights_parse(const char *text, unsigned *rights, char *tables, size_t ta
 
 	*rights = 0;
 	tables[0] = '\0';
+	if (strlen(text) >= sizeof buf) {
+		/* cut, its last right would be another one ("append:t1234" as "append:t1") */
+		mpc_errmsg_printf(errmsg, "rights list longer than %zu bytes", sizeof buf - 1);
+		return MPC_ECONFIG;
+	}
 	snprintf(buf, sizeof buf, "%s", text);
 	for (tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
 		if (strcmp(tok, "admin") == 0)

@@ -7,11 +7,11 @@
 
 /* Deeper nesting is refused so that hostile input cannot exhaust the stack. */
 #define PARSE_MAX_DEPTH 200
-/* Binary operators in one statement: a chain a + b + ... is a left-deep
- * tree the checker walks recursively, so its length is bounded as well. */
-#define PARSE_MAX_OPS 1000
 /* Arguments of one call and names of one reveal. */
 #define PARSE_MAX_LIST 64
+/* Statements of a program: the checker looks names up linearly, so the
+ * bound keeps a compile (on every party, at apply) well under a second. */
+#define PARSE_MAX_STATEMENTS 4096
 
 struct parser {
 	struct sched_lang_lexer lx;
@@ -19,7 +19,6 @@ struct parser {
 	struct sched_lang_arena *arena;
 	struct sched_lang_diag *diag;
 	unsigned depth;
-	unsigned ops; /* binary operators in this statement */
 	int failed;   /* this line had an error (reported already) */
 };
 
@@ -208,22 +207,40 @@ static struct sched_lang_expr *parse_primary(struct parser *p)
 	}
 }
 
+/*
+ * Takes one level of the depth budget at token t. Each nesting level and
+ * each operator of a chain (`a + b + c ...` is a tree as deep as the chain
+ * is long) takes one, since the checker and the IR lowering recurse over
+ * the tree. Returns 0, or -1 with the error reported. The caller puts
+ * p->depth back when it returns, also on error.
+ */
+static int enter(struct parser *p, struct sched_lang_token t, int chain)
+{
+	if (++p->depth <= PARSE_MAX_DEPTH)
+		return 0;
+	if (!p->failed)
+		sched_lang_error(p->diag, t.line, t.col,
+				 chain ? "expression too long (more than %d levels; each operator "
+					 "of a chain counts as one)"
+				       : "expression nested too deeply (more than %d levels)",
+				 PARSE_MAX_DEPTH);
+	p->failed = 1;
+	return -1;
+}
+
 static struct sched_lang_expr *parse_unary(struct parser *p)
 {
 	if (p->tok.kind != SCHED_TOK_MINUS)
 		return parse_primary(p);
 	struct sched_lang_token t = p->tok;
-	if (++p->depth > PARSE_MAX_DEPTH) {
-		if (!p->failed)
-			sched_lang_error(p->diag, t.line, t.col,
-					 "expression nested too deeply (more than %d levels)",
-					 PARSE_MAX_DEPTH);
-		p->failed = 1;
+	unsigned base = p->depth;
+	if (enter(p, t, 0) != 0) {
+		p->depth = base;
 		return NULL;
 	}
 	next(p);
 	struct sched_lang_expr *operand = parse_unary(p);
-	p->depth--;
+	p->depth = base;
 	if (operand == NULL)
 		return NULL;
 	struct sched_lang_expr *e = new_expr(p, SCHED_EXPR_NEG, t.line, t.col);
@@ -238,14 +255,6 @@ static struct sched_lang_expr *binary(struct parser *p, char op,
 				      struct sched_lang_expr *lhs,
 				      struct sched_lang_expr *rhs)
 {
-	if (++p->ops > PARSE_MAX_OPS) {
-		if (!p->failed)
-			sched_lang_error(p->diag, t.line, t.col,
-					 "expression too long (more than %d operators in one statement)",
-					 PARSE_MAX_OPS);
-		p->failed = 1;
-		return NULL;
-	}
 	struct sched_lang_expr *e = new_expr(p, SCHED_EXPR_BINARY, t.line, t.col);
 	if (e == NULL)
 		return NULL;
@@ -257,34 +266,42 @@ static struct sched_lang_expr *binary(struct parser *p, char op,
 
 static struct sched_lang_expr *parse_term(struct parser *p)
 {
+	unsigned base = p->depth;
 	struct sched_lang_expr *e = parse_unary(p);
 	while (e != NULL && (p->tok.kind == SCHED_TOK_STAR ||
 			     p->tok.kind == SCHED_TOK_SLASH)) {
 		struct sched_lang_token t = p->tok;
+		if (enter(p, t, 1) != 0) {
+			e = NULL;
+			break;
+		}
 		next(p);
 		struct sched_lang_expr *rhs = parse_unary(p);
-		if (rhs == NULL)
-			return NULL;
+		if (rhs == NULL) {
+			e = NULL;
+			break;
+		}
 		e = binary(p, t.kind == SCHED_TOK_STAR ? '*' : '/', t, e, rhs);
 	}
+	p->depth = base;
 	return e;
 }
 
 static struct sched_lang_expr *parse_expr(struct parser *p)
 {
-	struct sched_lang_token start = p->tok;
-	if (++p->depth > PARSE_MAX_DEPTH) {
-		if (!p->failed)
-			sched_lang_error(p->diag, start.line, start.col,
-					 "expression nested too deeply (more than %d levels)",
-					 PARSE_MAX_DEPTH);
-		p->failed = 1;
+	unsigned base = p->depth;
+	if (enter(p, p->tok, 0) != 0) {
+		p->depth = base;
 		return NULL;
 	}
 	struct sched_lang_expr *e = parse_term(p);
 	while (e != NULL && (p->tok.kind == SCHED_TOK_PLUS ||
 			     p->tok.kind == SCHED_TOK_MINUS)) {
 		struct sched_lang_token t = p->tok;
+		if (enter(p, t, 1) != 0) {
+			e = NULL;
+			break;
+		}
 		next(p);
 		struct sched_lang_expr *rhs = parse_term(p);
 		if (rhs == NULL) {
@@ -293,7 +310,7 @@ static struct sched_lang_expr *parse_expr(struct parser *p)
 		}
 		e = binary(p, t.kind == SCHED_TOK_PLUS ? '+' : '-', t, e, rhs);
 	}
-	p->depth--;
+	p->depth = base;
 	return e;
 }
 
@@ -421,14 +438,13 @@ int sched_lang_parse(const char *text, size_t len,
 {
 	struct parser p = {.arena = arena, .diag = diag};
 	struct sched_lang_stmt **tail = &prog->first;
-	unsigned errors_before = diag->n_errors;
+	unsigned errors_before = diag->n_errors, n_stmts = 0;
 	sched_lang_lex_init(&p.lx, text, len, diag);
 	next(&p);
 	while (p.tok.kind != SCHED_TOK_EOF && !sched_lang_diag_full(diag) &&
 	       !arena->oom) {
 		if (p.tok.kind == SCHED_TOK_NEWLINE) {
 			p.failed = 0;
-			p.ops = 0;
 			next(&p);
 			continue;
 		}
@@ -438,6 +454,12 @@ int sched_lang_parse(const char *text, size_t len,
 		if (s != NULL && !p.failed && p.tok.kind != SCHED_TOK_NEWLINE &&
 		    p.tok.kind != SCHED_TOK_EOF)
 			expected(&p, "end of line (one statement per line)");
+		if (s != NULL && !p.failed && ++n_stmts > PARSE_MAX_STATEMENTS) {
+			sched_lang_error(diag, s->line, s->col,
+					 "more than %d statements in one program",
+					 PARSE_MAX_STATEMENTS);
+			break;
+		}
 		if (s != NULL && !p.failed) {
 			*tail = s;
 			tail = &s->next;

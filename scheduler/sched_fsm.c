@@ -418,12 +418,17 @@ static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
 	json_t *job = entry_job(f, e), *task, *att;
 	json_int_t attempt = json_integer_value(json_object_get(e, "attempt"));
-	uint64_t n = (uint64_t)json_integer_value(json_object_get(e, "n")), t0, session;
+	json_int_t n_req = json_integer_value(json_object_get(e, "n"));
+	uint64_t n = n_req > 0 ? (uint64_t)n_req : 0, t0, session;
 	char num[24];
 	int rv = 0;
 
 	if (job == NULL)
 		return MPC_ENOENT;
+	if (n_req < 0) {
+		rv = MPC_EINVAL; /* as uint64_t it would move next_triple back: triples reused */
+		goto out;
+	}
 	task = entry_task(job, e);
 	if (sched_job_state_final(job_state(job)) || task == NULL ||
 	    strcmp(str_of(task, "state"), "PENDING") != 0 ||
@@ -434,6 +439,15 @@ static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	}
 	/* one read-modify-write: reads do not see this entry's batch */
 	json_t *st = sched_state(f->db);
+	{
+		const char *s = json_string_value(json_object_get(st, "next_triple"));
+		uint64_t next = s != NULL && *s ? strtoull(s, NULL, 10) : SCHED_TRIPLE_BASE;
+		if (n > UINT64_MAX - next) {
+			json_decref(st);
+			rv = MPC_ERANGE; /* the index space is exhausted: never wrap around */
+			goto out;
+		}
+	}
 	t0 = take_counter(st, "next_triple", SCHED_TRIPLE_BASE, n);
 	session = take_counter(st, "next_session", SCHED_SESSION_BASE, 1);
 	meta_put(f->db, wb, "sched/state", st);

@@ -348,7 +348,7 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	if (tbl != NULL || cols != NULL)
 		json_object_set(txn, "columns", tbl ? json_object_get(tbl, "columns") : cols);
 	else
-		json_object_set_new(txn, "columns", json_array());
+		json_object_set_new(txn, "columns", json_array()); /* a begin without columns */
 	json_decref(tbl);
 	json_decref(cols);
 	if (outcome != 0) {

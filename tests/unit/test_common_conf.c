@@ -108,4 +108,16 @@ Test(rights, append_list_and_star)
 	cr_assert_eq(mpc_rights_parse("append:*", &ci.rights, ci.append_tables,
 				      sizeof ci.append_tables, err), 0);
 	cr_assert(mpc_client_may_append(&ci, "anything"));
+	/* a list past the parser's buffer is refused, not cut to a different right */
+	char long_list[1100];
+	memset(long_list, ' ', sizeof long_list);
+	memcpy(long_list + 1010, "append:t1234", 12);
+	long_list[1022] = '\0';
+	cr_assert_eq(mpc_rights_parse(long_list, &ci.rights, ci.append_tables,
+				      sizeof ci.append_tables, err), 0);
+	cr_assert(mpc_client_may_append(&ci, "t1234"));
+	memmove(long_list + 2, long_list, 1023); /* 1024 bytes: the old code kept "append:t12" */
+	cr_assert_eq(mpc_rights_parse(long_list, &ci.rights, ci.append_tables,
+				      sizeof ci.append_tables, err), MPC_ECONFIG);
+	cr_assert_str_eq(err, "rights list longer than 1023 bytes");
 }
