@@ -60,3 +60,18 @@ wait_verify() {
 # pick_port RANGE: a base port below 32768 (the ephemeral range) that differs per run;
 # each test passes its own RANGE (0..3) so tests running in parallel never share ports.
 pick_port() { echo $((20000 + ${1:-0} * 3000 + ($$ % 100) * 30)); }
+
+# add_client NAME RIGHTS: a second client (fresh keys) in $T/cluster.conf with RIGHTS (a rights
+# list as in cluster.conf) and its config $T/client-NAME/client.conf; before the parties start.
+add_client() {
+	local k="$T/keys.$1"
+	mpcstore-tool cluster init --parties 1 --dir "$k" --base-port 30000 >/dev/null 2>&1 \
+		|| fail "keys for client $1"
+	{ echo; echo "[client.$1]"; sed -n '/^\[client.admin\]/,$p' "$k/cluster.conf" | grep -E '^(sign|box)_pk ='
+	  echo "rights = $2"; } >>"$T/cluster.conf"
+	mkdir -p -m 700 "$T/client-$1"
+	sed -e "s/^name = admin/name = $1/" -e "s#^cluster = .*#cluster = $T/cluster.conf#" \
+		"$k/client/client.conf" >"$T/client-$1/client.conf"
+	chmod 600 "$T/client-$1/client.conf"
+	rm -rf "$k"
+}
