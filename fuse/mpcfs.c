@@ -618,6 +618,17 @@ static void spool_display(const struct spool *sp, char *out, size_t size)
 		snprintf(out, size, "inbox/%s/%s", sp->table, sp->name);
 }
 
+/*
+ * A file whose name starts with '.' is a temporary file (rsync's .NAME.XXXXXX,
+ * an editor's save): its close commits nothing and it stays in the inbox;
+ * renaming it to a name without the dot commits it (rename(2) returns the
+ * commit's error), and so does a close after such a rename. Caller holds fs.lock.
+ */
+static int spool_hidden(const struct spool *sp)
+{
+	return sp->name[0] == '.';
+}
+
 /* ---- the commit ---- */
 
 /*
@@ -685,8 +696,9 @@ static int spool_submit(struct mpc_client *cl, int fd, const char *name, const c
 }
 
 /* Appends the spooled file to its table (mpc_client_put_csv, as mpcput does), or submits the
- * job program of jobs/new/; 0 or -errno. */
-static int spool_commit(struct spool *sp)
+ * job program of jobs/new/; 0 or -errno. A failure is reported (.errors, log) and drops the
+ * file, unless keep is set: then it stays in the inbox uncommitted (a failed rename). */
+static int spool_commit(struct spool *sp, int keep)
 {
 	char errmsg[MPC_ERRMSG_SIZE] = "", display[64 + NAME_MAX + 16], table[64],
 						name[NAME_MAX + 1];
@@ -751,7 +763,10 @@ static int spool_commit(struct spool *sp)
 			fs_log(LOG_ERR, "%s: %s (nothing appended)", display, errmsg);
 		error_set(sp, errmsg);
 		sp->err = errno_of(rv);
-		spool_drop(sp, SPOOL_FAILED);
+		if (keep)
+			sp->state = SPOOL_OPEN;
+		else
+			spool_drop(sp, SPOOL_FAILED);
 	}
 	pthread_mutex_unlock(&fs.lock);
 	tables_invalidate();
@@ -839,7 +854,8 @@ static void fs_destroy(void *private_data)
 	fs.stopping = 1;
 	while (fs.spools != NULL) {
 		spool_display(fs.spools, display, sizeof display);
-		fs_log(LOG_WARNING, "%s: never closed, discarded", display);
+		fs_log(LOG_WARNING, "%s: %s at unmount, discarded (nothing committed)", display,
+		       fs.spools->opens > 0 ? "still open" : "a temporary file never renamed");
 		spool_drop(fs.spools, SPOOL_DISCARDED);
 	}
 	pthread_mutex_unlock(&fs.lock);
@@ -1372,14 +1388,14 @@ static int fs_flush(const char *path, struct fuse_file_info *fi)
 	if (h->sp == NULL)
 		return 0;
 	pthread_mutex_lock(&fs.lock);
-	last = h->sp->opens == 1;
+	last = h->sp->opens == 1 && !spool_hidden(h->sp);
 	empty = h->sp->state == SPOOL_OPEN && !h->sp->written;
 	if (last && empty)
 		spool_empty(h->sp);
 	pthread_mutex_unlock(&fs.lock);
 	if (!last)
 		return 0;
-	return empty ? -EINVAL : spool_commit(h->sp);
+	return empty ? -EINVAL : spool_commit(h->sp, 0);
 }
 
 static int fs_release(const char *path, struct fuse_file_info *fi)
@@ -1391,7 +1407,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 	(void)path;
 	if (sp != NULL) {
 		pthread_mutex_lock(&fs.lock);
-		last = sp->opens == 1;
+		last = sp->opens == 1 && !spool_hidden(sp);
 		if (last && sp->state == SPOOL_OPEN && !sp->written) {
 			empty = 1;
 			spool_empty(sp);
@@ -1403,7 +1419,7 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 		/* Written but no flush came for the last handle (it is not always sent):
 		 * commit now; the error can only go to .errors and the log. */
 		if (last && !empty)
-			spool_commit(sp);
+			spool_commit(sp, 0);
 		pthread_mutex_lock(&fs.lock);
 		if (--sp->opens == 0 && !sp->listed)
 			spool_free(sp);
@@ -1430,11 +1446,16 @@ static int fs_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	if (h == NULL || h->sp == NULL)
 		return 0;
 	pthread_mutex_lock(&fs.lock);
+	if (spool_hidden(h->sp)) {
+		/* A temporary file is committed by its rename. */
+		pthread_mutex_unlock(&fs.lock);
+		return 0;
+	}
 	empty = h->sp->state == SPOOL_OPEN && !h->sp->written;
 	if (empty)
 		spool_empty(h->sp);
 	pthread_mutex_unlock(&fs.lock);
-	return empty ? -EINVAL : spool_commit(h->sp);
+	return empty ? -EINVAL : spool_commit(h->sp, 0);
 }
 
 static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
@@ -1489,10 +1510,13 @@ static int fs_unlink(const char *path)
 	return rv;
 }
 
-/* rename within the inbox before close (rsync's temp file, an editor's save): the commit
- * goes to the table of the name the file has at its last close. */
+/* rename within the inbox (rsync's temp file, an editor's save): an open file is committed
+ * to the table of the name it has at its last close; a closed temporary (dot) file renamed to a
+ * visible name is committed now, and rename fails with EIO if the commit failed (not EINVAL:
+ * mv and rsync read EINVAL from rename as "flag not supported" and retry). */
 static int fs_rename(const char *from, const char *to, unsigned int flags)
 {
+	struct spool *commit = NULL;
 	struct loc a, b;
 	uid_t uid;
 	gid_t gid;
@@ -1529,7 +1553,28 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		}
 		snprintf(sp->table, sizeof sp->table, "%s", b.table);
 		snprintf(sp->name, sizeof sp->name, "%s", b.name);
-		/* Closed before the rename: its commit already ran under the old name. */
+		if (sp->opens == 0 && !spool_hidden(sp)) {
+			/* A closed temporary file got its final name: commit it now; if that
+			 * fails, the rename fails and the file keeps its old name. */
+			error_remove(sp->table, sp->name);
+			if (!sp->written) {
+				spool_empty(sp);
+				rv = -EIO;
+			} else {
+				sp->opens++; /* held while committing (unlink answers EBUSY) */
+				commit = sp;
+			}
+		}
+	}
+	if (commit != NULL) {
+		pthread_mutex_unlock(&fs.lock);
+		rv = spool_commit(commit, 1) != 0 ? -EIO : 0;
+		pthread_mutex_lock(&fs.lock);
+		--commit->opens;
+	}
+	if (rv != 0 && sp != NULL && sp->listed && spool_find(a.table, a.name) == NULL) {
+		snprintf(sp->table, sizeof sp->table, "%s", a.table);
+		snprintf(sp->name, sizeof sp->name, "%s", a.name);
 	}
 	pthread_mutex_unlock(&fs.lock);
 	return rv;

@@ -4,7 +4,8 @@
 set -euo pipefail
 PKGS="build-essential autoconf automake libtool pkg-config python3 procps curl
   libfuse3-dev fuse3 librocksdb-dev libsodium-dev libssl-dev libcurl4-openssl-dev
-  libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev libcriterion-dev"
+  libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev libcriterion-dev
+  rsync"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -33,4 +33,6 @@ TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
 TESTS += tests/integration/mpcfs.sh
+TESTS += tests/integration/mpcfs_jobs.sh
+EXTRA_DIST += tests/integration/mpcfs_jobs.sh
 EXTRA_DIST += tests/integration/mpcfs.sh
