@@ -3,4 +3,4 @@ bench_store_SOURCES = bench/bench_store.c
 bench_store_CFLAGS = $(AM_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 bench_store_LDADD = libmpcclient.la libmpccommon.la $(CURL_LIBS) $(JANSSON_LIBS) \
 	$(SODIUM_LIBS) -lpthread
-EXTRA_DIST += bench/run.sh bench/bench_mpcput.sh
+EXTRA_DIST += bench/run.sh bench/bench_mpcput.sh bench/bench_mpcfs.sh

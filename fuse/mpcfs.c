@@ -298,19 +298,34 @@ static void tables_invalidate(void)
 	pthread_mutex_unlock(&fs.meta_lock);
 }
 
-static int table_known(const char *table)
+static int table_in(json_t *arr, const char *table)
 {
-	json_t *arr, *t;
+	json_t *t;
 	size_t i;
-	int found = 0;
-	tables_get(&arr);
 	json_array_foreach(arr, i, t)
 	{
 		const char *name = json_string_value(json_object_get(t, "name"));
 		if (name && strcmp(name, table) == 0)
-			found = 1;
+			return 1;
 	}
+	return 0;
+}
+
+/* Whether table exists; a name missing from the cached list is asked for again (a table another
+ * client just created shows at once). */
+static int table_known(const char *table)
+{
+	json_t *arr;
+	int found;
+	tables_get(&arr);
+	found = table_in(arr, table);
 	json_decref(arr);
+	if (!found) {
+		tables_invalidate();
+		tables_get(&arr);
+		found = table_in(arr, table);
+		json_decref(arr);
+	}
 	return found;
 }
 
@@ -707,6 +722,7 @@ static int spool_commit(struct spool *sp, int keep)
 	struct mpc_client *cl = NULL;
 	uint64_t job = 0;
 	int rv, fd, is_job;
+	double t0 = now_s(), t1 = 0;
 
 	pthread_mutex_lock(&fs.lock);
 	if (sp->state != SPOOL_OPEN) {
@@ -733,6 +749,7 @@ static int spool_commit(struct spool *sp, int keep)
 			rv = spool_submit(cl, fd, name, display, &job, errmsg);
 		} else {
 			rv = mpc_client_put_csv(cl, table, fd, &po, &res, errmsg);
+			t1 = now_s();
 			if (rv == 0)
 				commit_barrier(cl, res.txn);
 		}
@@ -748,8 +765,11 @@ static int spool_commit(struct spool *sp, int keep)
 			fs.last_job = job;
 			fs_log(LOG_INFO, "%s: submitted job %" PRIu64, display, job);
 		} else {
-			fs_log(LOG_INFO, "%s: appended %llu rows to %s (txn %s)", display,
-			       (unsigned long long)res.rows, table, res.txn);
+			fs_log(LOG_INFO,
+			       "%s: appended %llu rows to %s (txn %s; %.3f s, applied everywhere "
+			       "%.3f s later)",
+			       display, (unsigned long long)res.rows, table, res.txn, t1 - t0,
+			       now_s() - t1);
 		}
 		error_remove(sp->table, sp->name);
 		spool_drop(sp, SPOOL_DONE);
