@@ -36,3 +36,9 @@ TESTS += tests/integration/mpcfs.sh
 TESTS += tests/integration/mpcfs_jobs.sh
 EXTRA_DIST += tests/integration/mpcfs_jobs.sh
 EXTRA_DIST += tests/integration/mpcfs.sh
+# Unit test of the job report and results CSV shared by mpcstat/mpcresult and mpcfs (issue 5).
+check_PROGRAMS += test_client_jobs
+TESTS += test_client_jobs
+test_client_jobs_SOURCES = tests/unit/test_client_jobs.c client/jobs.c
+test_client_jobs_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
