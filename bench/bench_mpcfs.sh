@@ -4,8 +4,8 @@
 # its own local 3-party cluster (base port 23500). Per size one JSON line each:
 # {"bench":"fs.cp_inbox"|"fs.mpcput"|"fs.cp_local","rows":..,"bytes":..,"seconds":..,"mb_per_s":..,
 #  "rows_per_s":..} and fs.cp_inbox also "vs_mpcput" (its time / mpcput's; target <= 1.5).
-# Sizes: 10^5 rows and BENCH_FS_ROWS (default 10^7: about 2 minutes here on 2 cores, most of it
-# generating the 200 MB file and the 6 appends of it); 3 interleaved runs each, medians reported. Needs /dev/fuse and root (skipped with a note otherwise).
+# Sizes: 10^5 rows and BENCH_FS_ROWS (default 3*10^6, about a minute here on 2 cores; 10^7, a
+# 217 MB file, takes about 3 minutes: BENCH_FS_ROWS=10000000); 3 interleaved runs each, medians. Needs /dev/fuse and root (skipped with a note otherwise).
 # Usage: bench_mpcfs.sh BUILDDIR. Never part of make check.
 set -u
 B=${1:-$(pwd)}
@@ -43,7 +43,7 @@ timed() {
 	TIMES="$TIMES $(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$t0" "$t1")"
 }
 TABLE=bench_fs
-for rows in 100000 "${BENCH_FS_ROWS:-10000000}"; do
+for rows in 100000 "${BENCH_FS_ROWS:-3000000}"; do
 	python3 -c '
 import random, sys
 random.seed(1)
@@ -58,11 +58,14 @@ for s in range(0, int(sys.argv[1]), 100000):
 	sync
 	local_cp() { cp "$T/bench.csv" "$T/local.csv" && sync -f "$T/local.csv"; }
 	L="" P="" F=""
-	# 3 runs each, interleaved (the machine's load varies); the medians are reported
+	# 3 runs each, interleaved (the machine's load varies) and in alternating order (an append
+	# leaves RocksDB flushes and compactions behind that slow the next one); a sync before
+	# each run; the medians are reported
+	put_run() { sync; TIMES=""; timed "$B/mpcput" -c "$CONF" -q "$TABLE" "$T/bench.csv"; P="$P$TIMES"; }
+	fs_run() { sync; TIMES=""; timed cp "$T/bench.csv" "$T/mnt/inbox/$TABLE/bench.csv"; F="$F$TIMES"; }
 	for r in 1 2 3; do
-		TIMES=""; timed local_cp; L="$L$TIMES"; rm -f "$T/local.csv"
-		TIMES=""; timed "$B/mpcput" -c "$CONF" -q "$TABLE" "$T/bench.csv"; P="$P$TIMES"
-		TIMES=""; timed cp "$T/bench.csv" "$T/mnt/inbox/$TABLE/bench.csv"; F="$F$TIMES"
+		sync; TIMES=""; timed local_cp; L="$L$TIMES"; rm -f "$T/local.csv"
+		if [ $r = 2 ]; then fs_run; put_run; else put_run; fs_run; fi
 	done
 	line fs.cp_local "$rows" "$size" "$L"
 	line fs.mpcput "$rows" "$size" "$P"

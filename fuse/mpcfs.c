@@ -55,6 +55,7 @@ struct spool {
 	int err;     /* SPOOL_FAILED: the errno close(2) returns */
 	int listed;  /* in fs.spools */
 	int written; /* a write came (a flush before one is a dup's close, see fs_flush) */
+	off_t flushed; /* spool bytes below this were handed to writeback (spool_writeback) */
 	uid_t uid;
 	gid_t gid;
 	mode_t mode;
@@ -1358,6 +1359,23 @@ static int fs_read(const char *path, char *buf, size_t size, off_t off, struct f
 	return n < 0 ? -errno : (int)n;
 }
 
+/*
+ * Starts the writeback of the spool every SPOOL_WRITEBACK bytes while it is
+ * written. Otherwise a large file's dirty pages are written out during its
+ * commit, when the parties' RocksDB fsyncs on the same disk wait behind them
+ * (measured: 10^7 rows took 1.4x mpcput's time, see bench/bench_mpcfs.sh).
+ */
+#define SPOOL_WRITEBACK (8 << 20)
+static void spool_writeback(struct spool *sp, off_t end)
+{
+	if (end - sp->flushed < SPOOL_WRITEBACK)
+		return;
+	/* Waits for the range before the last one (bounds the dirty data), starts this one. */
+	sync_file_range(sp->fd, sp->flushed, end - sp->flushed,
+			SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE);
+	sp->flushed = end;
+}
+
 static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
@@ -1374,6 +1392,7 @@ static int fs_write(const char *path, const char *buf, size_t size, off_t off,
 		return -errno;
 	clock_gettime(CLOCK_REALTIME, &h->sp->mtime);
 	h->sp->written = 1;
+	spool_writeback(h->sp, off + n);
 	return (int)n;
 }
 
