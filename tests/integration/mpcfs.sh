@@ -139,7 +139,7 @@ expect_refused "header differing from the table" "$T/bad_header.csv" "other" "In
 printf 'id,amount\n1,2\n3\n' >"$T/ragged.csv"
 expect_refused "ragged row" "$T/ragged.csv" "ragged.csv:3" "Invalid argument"
 printf 'id,amount\n1,2\n2,99999999999999999999999.5\n' >"$T/out_of_range.csv"
-expect_refused "value out of the fixed range" "$T/out_of_range.csv" "out_of_range.csv:3:3 (amount)" "Invalid argument"
+expect_refused "value out of the fixed range" "$T/out_of_range.csv" "out_of_range.csv:3:2 (amount)" "Invalid argument"
 python3 -c 'import sys; sys.stdout.write("id,amount\n1,2\n3," + "4" * (1 << 20) + "\n")' >"$T/long_line.csv"
 expect_refused "line over 1 MiB" "$T/long_line.csv" "line longer than" "Invalid argument"
 ls -a "$M/inbox/t1/.errors" | grep -qx bad_value.csv || fail "ls .errors does not list bad_value.csv"
