@@ -1615,6 +1615,8 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 		snprintf(sp->table, sizeof sp->table, "%s", a.table);
 		snprintf(sp->name, sizeof sp->name, "%s", a.name);
 	}
+	if (commit != NULL && commit->opens == 0 && !commit->listed)
+		spool_free(commit); /* committed: it left the inbox */
 	pthread_mutex_unlock(&fs.lock);
 	return rv;
 }
