@@ -14,6 +14,8 @@ for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log
 for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
 "$B/bench_store" "$T/client/client.conf" "${BENCH_CLIENTS:-16}" "${BENCH_SECONDS:-5}"
 bash "$(dirname "$0")/bench_mpcput.sh" "$B" "$T/client/client.conf" 1000000
+# mpcfs (issue 5): cp into the inbox next to mpcput and a local cp, on its own cluster
+bash "$(dirname "$0")/bench_mpcfs.sh" "$B"
 # engine (issue 3): online multiplications/s on a fresh cluster of 3 local parties (the store
 # benchmarks above leave RocksDB background work that would land in these timings), one warm-up
 # run, then 3 runs per configuration; JSON lines from mpc-engine (op0_per_s = the operation).

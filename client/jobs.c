@@ -35,6 +35,12 @@ int mpc_job_submit(struct mpc_client *cl, const char *file_name, const char *pro
 		return MPC_ENOMEM;
 	rv = mpc_client_call_any(cl, "POST", "/v1/jobs", text, strlen(text), job, errmsg);
 	free(text);
+	if (rv == MPC_EINVAL) {
+		/* "party N (host:port): FILE:LINE:COL: ..." -> the program error alone */
+		const char *p = strstr(errmsg, "): ");
+		if (strncmp(errmsg, "party ", 6) == 0 && p != NULL)
+			memmove(errmsg, p + 3, strlen(p + 3) + 1);
+	}
 	return rv;
 }
 
@@ -126,4 +132,125 @@ int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *e
 			*results = json_object();
 	}
 	return rv;
+}
+
+void mpc_job_runtime(json_t *job, char *out, size_t size)
+{
+	json_t *s = json_object_get(job, "start_ms"), *e = json_object_get(job, "end_ms");
+	int64_t ms = 0, secs;
+	if (json_is_integer(s))
+		ms = (json_is_integer(e) ? json_integer_value(e) : (int64_t)now_ms()) -
+		     json_integer_value(s);
+	secs = ms > 0 ? ms / 1000 : 0;
+	if (secs >= 3600)
+		snprintf(out, size, "%" PRId64 ":%02d:%02d", secs / 3600, (int)(secs / 60 % 60),
+			 (int)(secs % 60));
+	else
+		snprintf(out, size, "%d:%02d", (int)(secs / 60), (int)(secs % 60));
+}
+
+static const char *str_or(json_t *v, const char *dflt)
+{
+	const char *s = json_string_value(v);
+	return s != NULL && *s != '\0' ? s : dflt;
+}
+
+char *mpc_job_report(json_t *job)
+{
+	json_t *a, *v;
+	const char *k;
+	char *text = NULL, t[32];
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	mpc_job_runtime(job, t, sizeof t);
+	fprintf(f, "JobId=%" PRId64 " JobName=%s Client=%s Queue=%s Priority=%d\n",
+		(int64_t)json_integer_value(json_object_get(job, "id")),
+		str_or(json_object_get(job, "name"), ""), str_or(json_object_get(job, "client"), ""),
+		str_or(json_object_get(job, "queue"), ""),
+		(int)json_integer_value(json_object_get(job, "priority")));
+	fprintf(f, "   JobState=%s Reason=%s RunTime=%s InputRevision=%" PRId64 " Fuel=%" PRId64 "\n",
+		str_or(json_object_get(job, "state"), ""), str_or(json_object_get(job, "reason"), "None"),
+		t, (int64_t)json_integer_value(json_object_get(job, "input_revision")),
+		(int64_t)json_integer_value(json_object_get(job, "fuel")));
+	if (json_is_string(json_object_get(job, "error")))
+		fprintf(f, "   Error=%s\n", json_string_value(json_object_get(job, "error")));
+	fprintf(f, "   File=%s\n", str_or(json_object_get(job, "file"), ""));
+	json_array_foreach(json_object_get(job, "tasks"), i, a)
+	{
+		fprintf(f, "   Task=%d Kind=%s Stage=%d", (int)json_integer_value(json_object_get(a, "task")),
+			str_or(json_object_get(a, "kind"), ""),
+			(int)json_integer_value(json_object_get(a, "stage")));
+		if (json_is_string(json_object_get(a, "table")))
+			fprintf(f, " Table=%s Segment=%d Rows=%" PRId64,
+				json_string_value(json_object_get(a, "table")),
+				(int)json_integer_value(json_object_get(a, "segment")),
+				(int64_t)json_integer_value(json_object_get(a, "rows")));
+		fprintf(f, " State=%s Attempts=%d\n", str_or(json_object_get(a, "state"), ""),
+			(int)json_integer_value(json_object_get(a, "attempts")));
+	}
+	json_array_foreach(json_object_get(job, "attempts"), i, a)
+	{
+		int first = 1;
+		fprintf(f, "   Task=%d Attempt=%d State=%s Triples=[%s,+%" PRId64 ") Done=",
+			(int)json_integer_value(json_object_get(a, "task")),
+			(int)json_integer_value(json_object_get(a, "attempt")),
+			str_or(json_object_get(a, "state"), ""), str_or(json_object_get(a, "t0"), ""),
+			(int64_t)json_integer_value(json_object_get(a, "n")));
+		json_object_foreach(json_object_get(a, "done"), k, v)
+		{
+			fprintf(f, "%s%s", first ? "" : ",", k);
+			first = 0;
+		}
+		if (first)
+			fprintf(f, "-");
+		if (json_string_length(json_object_get(a, "reason")))
+			fprintf(f, " Reason=\"%s\"", json_string_value(json_object_get(a, "reason")));
+		fprintf(f, "\n");
+	}
+	fprintf(f, "\n");
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static void csv_num(FILE *f, const char *name, json_t *v)
+{
+	fprintf(f, "%s,", name);
+	if (json_is_integer(v))
+		fprintf(f, "%" PRId64 "\n", (int64_t)json_integer_value(v));
+	else if (json_is_real(v))
+		fprintf(f, "%.17g\n", json_real_value(v));
+	else
+		fprintf(f, "NA\n");
+}
+
+char *mpc_job_results_csv(json_t *results)
+{
+	char *text = NULL;
+	size_t len = 0, i;
+	const char *k;
+	json_t *v, *e;
+	FILE *f = open_memstream(&text, &len);
+
+	if (f == NULL)
+		return NULL;
+	fprintf(f, "name,value\n");
+	json_object_foreach(results, k, v)
+	{
+		if (json_is_array(v)) {
+			json_array_foreach(v, i, e) csv_num(f, k, e);
+		} else {
+			csv_num(f, k, v);
+		}
+	}
+	if (fclose(f) != 0) {
+		free(text);
+		return NULL;
+	}
+	return text;
 }

@@ -15,7 +15,8 @@ int mpc_job_state_final(const char *state);
  * error positions (FILE:LINE:COL); name, queue may be NULL; args is a JSON
  * object of strings (borrowed, may be NULL). On 0 *job is the new job record
  * (new reference; "id", "state", ...). A program error gives MPC_EINVAL and
- * the FILE:LINE:COL message in errmsg; nothing is queued then.
+ * the FILE:LINE:COL message in errmsg (without the answering party's name);
+ * nothing is queued then.
  */
 int mpc_job_submit(struct mpc_client *cl, const char *file_name, const char *program,
 		   const char *name, const char *queue, int priority, json_t *args, json_t **job,
@@ -37,5 +38,15 @@ int mpc_job_cancel(struct mpc_client *cl, uint64_t id, char *errmsg);
 /* The public results {name: number or array} of a COMPLETED job (new
  * reference); MPC_ESTATE with the state in errmsg otherwise. */
 int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *errmsg);
+
+/* The long report of a job (mpcstat -l, mpcfs jobs/ID/status): key=value
+ * lines with its attempts, ending in an empty line. malloc'd; NULL on ENOMEM. */
+char *mpc_job_report(json_t *job);
+/* The squeue-style TIME of a job (run time so far, or until its end). */
+void mpc_job_runtime(json_t *job, char *out, size_t size);
+/* Results {name: number or array} as CSV (mpcresult --format csv, mpcfs
+ * jobs/ID/result.csv): a header "name,value", then one row per value (a
+ * vector as one row per element). malloc'd; NULL on ENOMEM. */
+char *mpc_job_results_csv(json_t *results);
 
 #endif

@@ -5,7 +5,7 @@ set -euo pipefail
 PKGS="build-essential autoconf automake libtool pkg-config python3 procps curl
   libfuse3-dev fuse3 librocksdb-dev libsodium-dev libssl-dev libcurl4-openssl-dev
   libraft-dev libuv1-dev libmicrohttpd-dev libjansson-dev libcriterion-dev
-  iproute2 nftables tcpdump faketime valgrind"
+  iproute2 nftables tcpdump faketime valgrind rsync"
 # --fuzz: also clang and libFuzzer for `make fuzz` (docs/fuzzing.md).
 [ "${1:-}" = --fuzz ] && PKGS="$PKGS clang libclang-rt-14-dev"
 missing=""

@@ -236,14 +236,16 @@ static int column_chunk(void *vctx, const char *key, size_t klen, const char *va
 	return 0;
 }
 
-int store_catalog_read_column(struct store_db *db, const char *table, const char *column,
-			      uint64_t revision, uint64_t **out, uint64_t *rows, char *errmsg)
+/* Shares of table.column in the segments of t (all, or only the one with id segment >= 0). */
+static int read_column(struct store_db *db, const char *table, const char *column,
+		       uint64_t revision, int64_t segment, uint64_t **out, uint64_t *rows,
+		       char *errmsg)
 {
 	struct column_ctx c = {0};
 	json_t *t = NULL, *cols, *seg;
 	char prefix[128];
 	size_t i;
-	int rv = store_catalog_table(db, table, revision, 1, &t);
+	int rv = store_catalog_table(db, table, revision, 1, &t), found = segment < 0;
 
 	if (rv != 0) {
 		mpc_errmsg_printf(errmsg, "unknown table '%s'", table);
@@ -263,6 +265,9 @@ int store_catalog_read_column(struct store_db *db, const char *table, const char
 	/* a segment's data is the upload of the txn that committed it */
 	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
 	{
+		if (segment >= 0 && json_integer_value(json_object_get(seg, "id")) != segment)
+			continue;
+		found = 1;
 		snprintf(prefix, sizeof prefix, "%s/", json_string_value(json_object_get(seg, "txn")));
 		store_db_scan(db, STORE_CF_SHARES, NULL, prefix, strlen(prefix), column_chunk, &c);
 		if (c.oom)
@@ -273,7 +278,23 @@ int store_catalog_read_column(struct store_db *db, const char *table, const char
 		free(c.out);
 		return MPC_ENOMEM;
 	}
+	if (!found) {
+		mpc_errmsg_printf(errmsg, "table '%s' has no segment %lld", table, (long long)segment);
+		return MPC_ENOENT;
+	}
 	*out = c.out;
 	*rows = c.n;
 	return 0;
+}
+
+int store_catalog_read_column(struct store_db *db, const char *table, const char *column,
+			      uint64_t revision, uint64_t **out, uint64_t *rows, char *errmsg)
+{
+	return read_column(db, table, column, revision, -1, out, rows, errmsg);
+}
+
+int store_catalog_read_segment(struct store_db *db, const char *table, const char *column,
+			       uint64_t segment, uint64_t **out, uint64_t *rows, char *errmsg)
+{
+	return read_column(db, table, column, 0, (int64_t)segment, out, rows, errmsg);
 }

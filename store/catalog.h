@@ -28,6 +28,10 @@ int store_catalog_digest(struct store_db *db, uint64_t *applied, char *hex);
  * in errmsg. */
 int store_catalog_read_column(struct store_db *db, const char *table, const char *column,
 			      uint64_t revision, uint64_t **out, uint64_t *rows, char *errmsg);
+/* The same for the one segment with id segment ("segment_list"[i].id) of the
+ * latest table: the shares mpcstore-tool dump and mpcfs --party show. */
+int store_catalog_read_segment(struct store_db *db, const char *table, const char *column,
+			       uint64_t segment, uint64_t **out, uint64_t *rows, char *errmsg);
 
 /* Applied index persisted in the db. */
 uint64_t store_catalog_applied(struct store_db *db);

@@ -33,6 +33,8 @@ TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
 TESTS += tests/integration/mpcfs.sh
+TESTS += tests/integration/mpcfs_jobs.sh
+EXTRA_DIST += tests/integration/mpcfs_jobs.sh
 EXTRA_DIST += tests/integration/mpcfs.sh
 # Signed requests and access control on a real cluster (issues 4 and 7).
 TESTS += tests/integration/access.sh
@@ -45,3 +47,10 @@ noinst_PROGRAMS += mpc-raft-impostor
 mpc_raft_impostor_SOURCES = tests/raft_impostor.c
 mpc_raft_impostor_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS)
 mpc_raft_impostor_LDADD = libmpccommon.la $(SODIUM_LIBS) $(CRYPTO_LIBS) -lpthread
+
+# Unit test of the job report and results CSV shared by mpcstat/mpcresult and mpcfs (issue 5).
+check_PROGRAMS += test_client_jobs
+TESTS += test_client_jobs
+test_client_jobs_SOURCES = tests/unit/test_client_jobs.c client/jobs.c
+test_client_jobs_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
+test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)

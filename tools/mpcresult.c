@@ -21,16 +21,6 @@ static void usage(FILE *f)
 		   "cluster could not be reached.\n");
 }
 
-static void print_num(json_t *v)
-{
-	if (json_is_integer(v))
-		printf("%" PRId64, (int64_t)json_integer_value(v));
-	else if (json_is_real(v))
-		printf("%.17g", json_real_value(v));
-	else
-		printf("NA");
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
@@ -38,10 +28,10 @@ int main(int argc, char **argv)
 					     {"help", no_argument, NULL, 'h'},
 					     {"version", no_argument, NULL, 'V'},
 					     {NULL, 0, NULL, 0}};
-	const char *conf = NULL, *format = "csv", *k;
+	const char *conf = NULL, *format = "csv";
 	char errmsg[MPC_ERRMSG_SIZE] = "", *end;
 	struct mpc_client *cl;
-	json_t *res, *v;
+	json_t *res;
 	uint64_t id;
 	int c, rv;
 
@@ -77,24 +67,9 @@ int main(int argc, char **argv)
 		printf("%s\n", text);
 		free(text);
 	} else {
-		printf("name,value\n");
-		json_object_foreach(res, k, v)
-		{
-			if (json_is_array(v)) {
-				size_t i;
-				json_t *e;
-				json_array_foreach(v, i, e)
-				{
-					printf("%s,", k);
-					print_num(e);
-					printf("\n");
-				}
-			} else {
-				printf("%s,", k);
-				print_num(v);
-				printf("\n");
-			}
-		}
+		char *text = mpc_job_results_csv(res);
+		fputs(text ? text : "", stdout);
+		free(text);
 	}
 	json_decref(res);
 	mpc_client_close(cl);

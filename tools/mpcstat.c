@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
 
 static void usage(FILE *f)
 {
@@ -26,88 +25,10 @@ static void usage(FILE *f)
 		   "could not be reached.\n");
 }
 
-static int64_t now_ms(void)
-{
-	struct timeval tv;
-	gettimeofday(&tv, NULL);
-	return (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
-static void fmt_time(json_t *job, char *out, size_t size)
-{
-	json_t *s = json_object_get(job, "start_ms"), *e = json_object_get(job, "end_ms");
-	int64_t ms = 0, secs;
-	if (json_is_integer(s))
-		ms = (json_is_integer(e) ? json_integer_value(e) : now_ms()) - json_integer_value(s);
-	secs = ms > 0 ? ms / 1000 : 0;
-	if (secs >= 3600)
-		snprintf(out, size, "%" PRId64 ":%02d:%02d", secs / 3600, (int)(secs / 60 % 60),
-			 (int)(secs % 60));
-	else
-		snprintf(out, size, "%d:%02d", (int)(secs / 60), (int)(secs % 60));
-}
-
 static const char *reason_of(json_t *job)
 {
 	const char *r = json_string_value(json_object_get(job, "reason"));
 	return r && *r ? r : "None";
-}
-
-static void print_long(json_t *job)
-{
-	json_t *atts = json_object_get(job, "attempts"), *a;
-	const char *k;
-	json_t *v;
-	size_t i;
-	char t[32];
-	fmt_time(job, t, sizeof t);
-	printf("JobId=%" PRId64 " JobName=%s Client=%s Queue=%s Priority=%d\n",
-	       (int64_t)json_integer_value(json_object_get(job, "id")),
-	       json_string_value(json_object_get(job, "name")),
-	       json_string_value(json_object_get(job, "client")),
-	       json_string_value(json_object_get(job, "queue")),
-	       (int)json_integer_value(json_object_get(job, "priority")));
-	printf("   JobState=%s Reason=%s RunTime=%s InputRevision=%" PRId64 " Fuel=%" PRId64 "\n",
-	       json_string_value(json_object_get(job, "state")), reason_of(job), t,
-	       (int64_t)json_integer_value(json_object_get(job, "input_revision")),
-	       (int64_t)json_integer_value(json_object_get(job, "fuel")));
-	if (json_is_string(json_object_get(job, "error")))
-		printf("   Error=%s\n", json_string_value(json_object_get(job, "error")));
-	printf("   File=%s\n", json_string_value(json_object_get(job, "file")));
-	json_array_foreach(json_object_get(job, "tasks"), i, a)
-	{
-		printf("   Task=%d Kind=%s Stage=%d", (int)json_integer_value(json_object_get(a, "task")),
-		       json_string_value(json_object_get(a, "kind")),
-		       (int)json_integer_value(json_object_get(a, "stage")));
-		if (json_is_string(json_object_get(a, "table")))
-			printf(" Table=%s Segment=%d Rows=%" PRId64,
-			       json_string_value(json_object_get(a, "table")),
-			       (int)json_integer_value(json_object_get(a, "segment")),
-			       (int64_t)json_integer_value(json_object_get(a, "rows")));
-		printf(" State=%s Attempts=%d\n", json_string_value(json_object_get(a, "state")),
-		       (int)json_integer_value(json_object_get(a, "attempts")));
-	}
-	json_array_foreach(atts, i, a)
-	{
-		printf("   Task=%d Attempt=%d State=%s Triples=[%s,+%" PRId64 ") Done=",
-		       (int)json_integer_value(json_object_get(a, "task")),
-		       (int)json_integer_value(json_object_get(a, "attempt")),
-		       json_string_value(json_object_get(a, "state")),
-		       json_string_value(json_object_get(a, "t0")),
-		       (int64_t)json_integer_value(json_object_get(a, "n")));
-		int first = 1;
-		json_object_foreach(json_object_get(a, "done"), k, v)
-		{
-			printf("%s%s", first ? "" : ",", k);
-			first = 0;
-		}
-		if (first)
-			printf("-");
-		if (json_string_length(json_object_get(a, "reason")))
-			printf(" Reason=\"%s\"", json_string_value(json_object_get(a, "reason")));
-		printf("\n");
-	}
-	printf("\n");
 }
 
 int main(int argc, char **argv)
@@ -166,7 +87,12 @@ int main(int argc, char **argv)
 		free(text);
 		json_decref(o);
 	} else if (lng) {
-		json_array_foreach(jobs, i, job) print_long(job);
+		json_array_foreach(jobs, i, job)
+		{
+			char *text = mpc_job_report(job);
+			fputs(text ? text : "", stdout);
+			free(text);
+		}
 	} else {
 		printf("%8s %-12s %-10s %-9s %-10s %9s %5s %s\n", "JOBID", "NAME", "CLIENT", "QUEUE",
 		       "STATE", "TIME", "TASKS", "REASON");
@@ -181,7 +107,7 @@ int main(int argc, char **argv)
 					     "COMMITTED") == 0;
 			snprintf(tasks, sizeof tasks, "%zu/%zu", ok,
 				 json_array_size(json_object_get(job, "tasks")));
-			fmt_time(job, t, sizeof t);
+			mpc_job_runtime(job, t, sizeof t);
 			printf("%8" PRId64 " %-12.12s %-10.10s %-9.9s %-10s %9s %5s %s\n",
 			       (int64_t)json_integer_value(json_object_get(job, "id")),
 			       json_string_value(json_object_get(job, "name")),

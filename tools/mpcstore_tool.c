@@ -419,74 +419,44 @@ static int cmd_describe(struct opts *o, struct ctx *c, const char *table)
 	return 0;
 }
 
-struct dump_ctx {
-	size_t ncols, col;
-	long limit, printed;
-	json_t *values; /* --json */
-};
-
-static int dump_chunk(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
-{
-	struct dump_ctx *d = vctx;
-	size_t rows = vlen / (d->ncols * 8);
-	for (size_t r = 0; r < rows; r++) {
-		uint64_t v;
-		if (d->limit >= 0 && d->printed >= d->limit)
-			return 1;
-		memcpy(&v, val + (r * d->ncols + d->col) * 8, 8);
-		if (d->values) {
-			char s[24]; /* as text: JSON numbers lose 64-bit precision */
-			snprintf(s, sizeof s, "%" PRIu64, v);
-			json_array_append_new(d->values, json_string(s));
-		} else {
-			printf("%" PRIu64 "\n", v);
-		}
-		d->printed++;
-	}
-	return 0;
-}
-
+/* This party's shares of one column (the first without --column): raw ring elements (uint64),
+ * one per line, in segment order, read by store_catalog_read_column (as mpcfs --party does). */
 static int cmd_dump(struct opts *o, struct ctx *c, const char *table)
 {
-	struct dump_ctx d = {0, 0, o->limit, 0, NULL};
-	json_t *t = NULL, *cols, *seg;
-	char prefix[128];
-	size_t i;
-	int rv = store_catalog_table(c->db, table, o->revision, 1, &t);
+	char err[MPC_ERRMSG_SIZE] = "";
+	const char *col = o->column;
+	uint64_t *shares = NULL, rows = 0, n;
+	json_t *t = NULL, *values = NULL;
+	int rv = store_catalog_table(c->db, table, o->revision, 0, &t);
 
 	if (rv != 0)
 		return die("table '%s': %s", table, rv == MPC_ENOENT ? "unknown table" : mpc_strerror(rv));
-	cols = json_object_get(t, "columns");
-	d.ncols = json_array_size(cols);
-	if (o->column != NULL) {
-		for (i = 0; i < d.ncols; i++)
-			if (strcmp(json_string_value(json_object_get(json_array_get(cols, i), "name")),
-				   o->column) == 0)
-				break;
-		if (i == d.ncols) {
-			json_decref(t);
-			return die("table '%s' has no column '%s'", table, o->column);
-		}
-		d.col = i;
+	if (col == NULL)
+		col = json_string_value(json_object_get(json_array_get(json_object_get(t, "columns"), 0), "name"));
+	rv = store_catalog_read_column(c->db, table, col ? col : "", o->revision, &shares, &rows, err);
+	if (rv != 0) {
+		json_decref(t);
+		return die("%s%s", err, "");
 	}
+	n = o->limit >= 0 && (uint64_t)o->limit < rows ? (uint64_t)o->limit : rows;
 	if (o->json)
-		d.values = json_array();
-	/* Shares of this party only: raw ring elements (uint64), one per line, in
-	 * segment order; a segment's data is the upload of the txn that committed it. */
-	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
-	{
-		snprintf(prefix, sizeof prefix, "%s/", json_string_value(json_object_get(seg, "txn")));
-		if (store_db_scan(c->db, STORE_CF_SHARES, NULL, prefix, strlen(prefix), dump_chunk,
-				  &d) != 0)
-			break; /* --limit reached */
+		values = json_array();
+	for (uint64_t r = 0; r < n; r++) {
+		if (values) {
+			char s[24]; /* as text: JSON numbers lose 64-bit precision */
+			snprintf(s, sizeof s, "%" PRIu64, shares[r]);
+			json_array_append_new(values, json_string(s));
+		} else {
+			printf("%" PRIu64 "\n", shares[r]);
+		}
 	}
-	if (o->json) {
-		json_t *j = json_pack("{s:s, s:s, s:i, s:o}", "table", table, "column",
-				      json_string_value(json_object_get(json_array_get(cols, d.col), "name")),
-				      "party", c->pc ? c->pc->party_id : -1, "shares", d.values);
+	if (values) {
+		json_t *j = json_pack("{s:s, s:s, s:i, s:o}", "table", table, "column", col, "party",
+				      c->pc ? c->pc->party_id : -1, "shares", values);
 		print_json(j);
 		json_decref(j);
 	}
+	free(shares);
 	json_decref(t);
 	return 0;
 }

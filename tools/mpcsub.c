@@ -33,13 +33,6 @@ static void usage(FILE *f)
 		"could not be reached or refused the request.\n");
 }
 
-/* "party N (host:port): text" -> "text" for program errors */
-static const char *strip_party(const char *msg)
-{
-	const char *p = strstr(msg, "): ");
-	return strncmp(msg, "party ", 6) == 0 && p != NULL ? p + 3 : msg;
-}
-
 static void progress(void *ctx, json_t *job)
 {
 	char *last = ctx;
@@ -119,7 +112,7 @@ int main(int argc, char **argv)
 	}
 	rv = mpc_job_submit(cl, file, program, name, queue, priority, args, &job, errmsg);
 	if (rv == MPC_EINVAL) {
-		fprintf(stderr, "%s\n", strip_party(errmsg));
+		fprintf(stderr, "%s\n", errmsg);
 		return EXIT_JOB;
 	}
 	if (rv != 0) {

@@ -61,3 +61,17 @@ wait_verify() {
 # each test passes its own RANGE (0..4) so tests running in parallel never share ports; a cluster
 # uses BASE..BASE+22, and range 4 ends at 32497.
 pick_port() { echo $((20000 + ${1:-0} * 2500 + ($$ % 100) * 25)); }
+# add_client NAME RIGHTS: a second client (fresh keys) in $T/cluster.conf with RIGHTS (a rights
+# list as in cluster.conf) and its config $T/client-NAME/client.conf; before the parties start.
+add_client() {
+	local k="$T/keys.$1"
+	mpcstore-tool cluster init --parties 1 --dir "$k" --base-port 30000 >/dev/null 2>&1 \
+		|| fail "keys for client $1"
+	{ echo; echo "[client.$1]"; sed -n '/^\[client.admin\]/,$p' "$k/cluster.conf" | grep -E '^(sign|box)_pk ='
+	  echo "rights = $2"; } >>"$T/cluster.conf"
+	mkdir -p -m 700 "$T/client-$1"
+	sed -e "s/^name = admin/name = $1/" -e "s#^cluster = .*#cluster = $T/cluster.conf#" \
+		"$k/client/client.conf" >"$T/client-$1/client.conf"
+	chmod 600 "$T/client-$1/client.conf"
+	rm -rf "$k"
+}
