@@ -56,4 +56,4 @@ check_PROGRAMS += test_client_jobs
 TESTS += test_client_jobs
 test_client_jobs_SOURCES = tests/unit/test_client_jobs.c client/jobs.c
 test_client_jobs_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
-test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
+test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
