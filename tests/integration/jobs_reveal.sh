@@ -85,6 +85,24 @@ mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$oid" >"$T/job.json" 2>"$T/job.err
 grep -q '"to": *"admin"' "$T/job.json" || fail "job record: $(cat "$T/job.json")"
 grep -q '"sealed"' "$T/job.json" && fail "the job record shows sealed parts"
 
+log "a vector revealed to admin from a table of two segments (one MAP task each)"
+printf 'a,b\n3,1.5\n-4,2.25\n' >"$T/v1.csv"
+printf 'a,b\n10,-0.5\n' >"$T/v2.csv"
+mpcput vt "$T/v1.csv" >"$T/put.log" 2>&1 && mpcput vt "$T/v2.csv" >>"$T/put.log" 2>&1 \
+	|| fail "mpcput vt: $(cat "$T/put.log")"
+printf 'a = load vt.a\nb = load vt.b\nw = a * b\nz = a + 7\nreveal w, z to admin\n' >"$T/vec.mpc"
+mpcsub --parsable --wait "$T/vec.mpc" >"$T/vec.out" 2>"$T/vec.err" || fail "vec.mpc: $(cat "$T/vec.err")"
+vid=$(head -n1 "$T/vec.out")
+mpcresult "$vid" --format json >"$T/vec.json" 2>"$T/vec.err" || fail "mpcresult vec: $(cat "$T/vec.err")"
+python3 - "$T/vec.json" <<'PY' || fail "vector results of job $vid: $(cat "$T/vec.json")"
+import json, sys
+got = json.load(open(sys.argv[1]))
+w, z = got.get("w"), got.get("z")
+ok = z == [10, 3, 17] and isinstance(w, list) and len(w) == 3 and \
+     all(abs(g - e) < 1e-3 for g, e in zip(w, [4.5, -9.0, -5.0]))
+sys.exit(0 if ok else 1)
+PY
+
 log "the plaintext values are in no party's data dir or log"
 python3 - "$T/sal.csv" "$T/res.json" >"$T/needles" <<'PY'
 import csv, json, sys
