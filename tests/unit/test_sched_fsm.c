@@ -1,10 +1,13 @@
 /* Unit tests of the scheduler FSM: per-segment tasks, leases with disjoint triple ranges and sessions, done/commit/abort per task, retries with backoff, reasons, on a temp RocksDB. */
 #include "common/err.h"
+#include "common/reqsig.h"
 #include "scheduler/sched_fsm.h"
 #include "store/db.h"
+#include "store/signed_req.h"
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,11 @@ static char dir[64];
 static struct store_db *db;
 static struct sched_fsm f;
 static uint64_t next_index;
+/* clients alice (submit, output) and eve (submit): submits are signed */
+static struct mpc_cluster cluster;
+static uint8_t sign_sk[2][crypto_sign_SECRETKEYBYTES];
+static struct mpc_cluster cluster;		       /* one client, alice, who may submit */
+static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 
 static void put(const char *key, const char *json)
 {
@@ -32,8 +40,30 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
 		     err);
+	cr_assert(sodium_init() >= 0);
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.n_clients = 1;
+	strcpy(cluster.clients[0].name, "alice");
+	cluster.clients[0].rights = MPC_RIGHT_SUBMIT;
+	crypto_sign_keypair(cluster.clients[0].sign_pk, alice_sk);
 	f.db = db;
 	f.n_parties = 3;
+	cr_assert(sodium_init() >= 0);
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.n_clients = 2;
+	for (int k = 0; k < 2; k++) {
+		strcpy(cluster.clients[k].name, k == 0 ? "alice" : "eve");
+		uint8_t box_sk[crypto_box_SECRETKEYBYTES];
+		crypto_sign_keypair(cluster.clients[k].sign_pk, sign_sk[k]);
+		crypto_box_keypair(cluster.clients[k].box_pk, box_sk);
+		cluster.clients[k].rights = MPC_RIGHT_SUBMIT | (k == 0 ? MPC_RIGHT_OUTPUT : 0);
+	}
+	f.cluster = &cluster;
+	f.cluster = &cluster;
 	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
 		     "{\"name\":\"h\",\"type\":\"fixed\",\"frac\":16}],\"rows\":500,\"version\":2,"
 		     "\"segments\":2,\"created_revision\":1,\"revision\":3}");
@@ -52,6 +82,41 @@ static void teardown(void)
 
 TestSuite(sched_fsm, .init = setup, .fini = teardown);
 
+/* Signs a job_submit entry as alice's client would (client/http.c): the body
+ * holds the job's fields, the nonce is the entry's req. */
+static void sign_submit(json_t *e)
+{
+	static const char *const fields[] = {"name", "queue", "priority", "file", "program", "args",
+					     NULL};
+	json_t *body = json_object();
+	uint8_t sig[crypto_sign_BYTES];
+	char canon[4096], *text;
+	struct mpc_reqsig rs;
+	size_t n;
+	for (int i = 0; fields[i]; i++)
+		if (json_object_get(e, fields[i]))
+			json_object_set(body, fields[i], json_object_get(e, fields[i]));
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	memset(&rs, 0, sizeof rs);
+	snprintf(rs.client, sizeof rs.client, "%s", json_string_value(json_object_get(e, "client")));
+	{ /* a signed nonce is 32 hex digits: the test's req names one */
+		const char *req = json_string_value(json_object_get(e, "req"));
+		uint8_t h[16];
+		crypto_generichash(h, sizeof h, (const uint8_t *)req, strlen(req), NULL, 0);
+		sodium_bin2hex(rs.nonce, sizeof rs.nonce, h, sizeof h);
+		json_object_set_new(e, "req", json_string(rs.nonce));
+	}
+	rs.time_ms = 1700000000000;
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs", rs.time_ms,
+				 rs.nonce, text, strlen(text));
+	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, alice_sk);
+	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
+	json_object_set_new(e, "auth",
+			    store_signed_req_pack(&rs, "POST", "/v1/jobs", text, strlen(text)));
+	free(text);
+}
+
 /* Applies the entry (JSON text) as the next log index; returns its outcome. */
 static int apply(const char *text)
 {
@@ -59,6 +124,9 @@ static int apply(const char *text)
 	json_t *e = json_loads(text, 0, NULL);
 	int outcome = -1;
 	cr_assert_not_null(e, "bad test JSON %s", text);
+	if (strcmp(json_string_value(json_object_get(e, "op")), "job_submit") == 0 &&
+	    json_object_get(e, "auth") == NULL)
+		sign_submit(e);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
@@ -88,12 +156,31 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key)) ?: "";
 }
 
+/* A job_submit entry of program signed by client k (0 alice, 1 eve), as the API proposes it. */
+static int submit(int k, const char *file, const char *program)
+{
+	struct mpc_reqsig sig;
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{}}", "name", file, "file", file,
+				 "program", program, "queue", "default", "priority", 0, "args");
+	char *text = json_dumps(body, JSON_COMPACT);
+	cr_assert_eq(mpc_reqsig_sign(sign_sk[k], cluster.clients[k].name, cluster.id_hex, "POST",
+				     "/v1/jobs", text, strlen(text), &sig),
+		     0);
+	json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce,
+			      "client", cluster.clients[k].name, "time_ms", (json_int_t)1000, "auth",
+			      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
+	char *entry = json_dumps(e, JSON_COMPACT);
+	int rv = apply(entry);
+	free(entry);
+	free(text);
+	json_decref(e);
+	json_decref(body);
+	return rv;
+}
+
 static void submit_var(void)
 {
-	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"r1\",\"client\":\"alice\",\"file\":"
-			   "\"v.mpc\",\"program\":\"x = load t.a\\nv = var(x)\\nreveal v to public\\n\","
-			   "\"time_ms\":1000}"),
-		     0);
+	cr_assert_eq(submit(0, "v.mpc", "x = load t.a\nv = var(x)\nreveal v to public\n"), 0);
 }
 
 static void done_all(int task, int attempt, const char *d0, const char *d1, const char *d2)
@@ -252,4 +339,80 @@ Test(sched_fsm, pending_reasons_and_backoff)
 	cr_assert_eq(sched_retry_backoff_ms(4), 4000);
 	cr_assert_eq(sched_retry_backoff_ms(5), 8000);
 	cr_assert_eq(sched_retry_backoff_ms(30), 8000);
+}
+
+Test(sched_fsm, reveal_to_a_client_needs_the_output_right)
+{
+	json_t *job;
+	cr_assert_eq(submit(0, "e.mpc", "x = load t.a\ns = sum(x)\nreveal s to eve\n"), 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "CompileError");
+	cr_assert(strstr(str(job, "error"), "e.mpc:3:") == str(job, "error") &&
+			  strstr(str(job, "error"), "lacks the 'output' right") != NULL,
+		  "%s", str(job, "error"));
+	json_decref(job);
+	cr_assert_eq(submit(1, "n.mpc", "x = load t.a\ns = sum(x)\nreveal s to nobody\n"), 0);
+	job = sched_job_get(db, 2);
+	cr_assert(strstr(str(job, "error"), "no such client") != NULL, "%s", str(job, "error"));
+	json_decref(job);
+}
+
+/* task k attempt 1 of job 1: leased, done by every party with its sealed part, committed */
+static void run_task(int k, int with_sealed)
+{
+	cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":%d,\"attempt\":1,\"n\":9,"
+			    "\"expiry_ms\":9000,\"time_ms\":2000}",
+			    k),
+		     0);
+	for (int p = 0; p < 3; p++) {
+		char sealed[64] = "";
+		if (with_sealed)
+			snprintf(sealed, sizeof sealed, "\"p0_0\":{\"n\":1,\"sealed\":\"box-%d\"}", p);
+		cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":%d,\"attempt\":1,"
+				    "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{\"k\":"
+				    "\"s%d\"},\"sealed\":{%s}}",
+				    k, p, p, sealed),
+			     0);
+	}
+	cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%d,\"attempt\":1,"
+			    "\"time_ms\":3000}",
+			    k),
+		     0);
+}
+
+Test(sched_fsm, reveal_to_a_client_keeps_every_partys_sealed_part_in_the_results)
+{
+	json_t *job, *r, *v;
+	cr_assert_eq(submit(1, "a.mpc", "x = load t.a\ns = sum(x)\nm = s / 4\nreveal m to alice\n"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "PENDING", "%s", str(job, "error"));
+	cr_assert_eq(json_array_size(json_object_get(job, "tasks")), 3);
+	json_decref(job);
+	/* the digests agree although the sealed parts differ */
+	run_task(0, 0);
+	run_task(1, 0);
+	run_task(2, 1);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "COMPLETED", "%s", str(job, "error"));
+	r = json_object_get(json_object_get(job, "results"), "m");
+	cr_assert_str_eq(str(r, "to"), "alice");
+	cr_assert_str_eq(str(r, "post"), "value");
+	v = json_array_get(json_object_get(r, "values"), 0);
+	/* the division by the public 4 is a step for the client; the sum is sealed */
+	cr_assert_str_eq(json_string_value(json_array_get(
+				 json_array_get(json_object_get(v, "steps"), 0), 0)),
+			 "div");
+	cr_assert_float_eq(json_real_value(json_array_get(
+				   json_array_get(json_object_get(v, "steps"), 0), 1)),
+			   4.0, 1e-12);
+	json_t *part = json_array_get(json_object_get(v, "parts"), 0);
+	cr_assert_eq(json_array_size(json_object_get(v, "parts")), 1);
+	cr_assert_str_eq(str(json_object_get(part, "sealed"), "0"), "box-0");
+	cr_assert_str_eq(str(json_object_get(part, "sealed"), "2"), "box-2");
+	/* only in the results: not left in the tasks */
+	for (int k = 0; k < 3; k++)
+		cr_assert_null(json_object_get(task_of(job, k), "sealed"));
+	json_decref(job);
 }
