@@ -510,7 +510,7 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 			}
 			/* re-randomised and sealed per party to the recipient: only
 			 * it can add the shares up (docs/engine.md, reveal) */
-			snprintf(o->v[k].sealed, sizeof o->v[k].sealed, "p%d_%d", op->reveal, k);
+			snprintf(o->v[k].sealed, sizeof o->v[k].sealed, "s%d_%d", op->reveal, k);
 			emit(p, "reveal", o->v[k].sealed, rs[o->v[k].base].ename, o->to,
 			     rs[o->v[k].base].len);
 		}
@@ -918,7 +918,12 @@ int sched_plan_check_recipients(const struct sched_ir *ir, const struct mpc_clus
 	return 0;
 }
 
-static const char *const step_names[] = {"div", "mul", "add", "sub_from_pub", "sub_pub", "neg"};
+static const char *const step_names[] = {[STEP_DIV] = "div",
+					 [STEP_MUL] = "mul",
+					 [STEP_ADD] = "add",
+					 [STEP_SUB_FROM_PUB] = "sub_from_pub",
+					 [STEP_SUB_PUB] = "sub_pub",
+					 [STEP_NEG] = "neg"};
 
 /* A value revealed to a client: the public steps and, per task that revealed
  * a part of it (segment order), every party's sealed shares. */
@@ -951,7 +956,9 @@ static json_t *sealed_value(const struct out_value *v, json_t *task_sealed)
 
 static json_t *private_result(const struct out_reveal *o, json_t *task_sealed)
 {
-	static const char *const posts[] = {"value", "sqrt", "corr"};
+	static const char *const posts[] = {[SCHED_IR_POST_VALUE] = "value",
+					    [SCHED_IR_POST_SQRT] = "sqrt",
+					    [SCHED_IR_POST_CORR] = "corr"};
 	json_t *vals = json_array();
 	for (int j = 0; j < o->n_v; j++)
 		json_array_append_new(vals, o->v[j].is_public

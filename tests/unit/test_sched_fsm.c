@@ -368,7 +368,7 @@ static void run_task(int k, int with_sealed)
 	for (int p = 0; p < 3; p++) {
 		char sealed[64] = "";
 		if (with_sealed)
-			snprintf(sealed, sizeof sealed, "\"p0_0\":{\"n\":1,\"sealed\":\"box-%d\"}", p);
+			snprintf(sealed, sizeof sealed, "\"s0_0\":{\"n\":1,\"sealed\":\"box-%d\"}", p);
 		cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":%d,\"attempt\":1,"
 				    "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{\"k\":"
 				    "\"s%d\"},\"sealed\":{%s}}",
