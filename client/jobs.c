@@ -136,11 +136,11 @@ int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *e
 		/* values revealed to this client (a party's admin receives none) */
 		if (cl->conf != NULL) {
 			const struct mpc_client_info *ci =
-				mpc_cluster_client(cl->cluster, cl->conf->name);
-			rv = ci == NULL ? MPC_EINVAL
-					: mpc_job_results_open(*results, ci->box_pk,
-							       cl->conf->box_sk,
-							       cl->cluster->n_parties, errmsg);
+			    mpc_cluster_client(cl->cluster, cl->conf->name);
+			rv = ci == NULL
+				 ? MPC_EINVAL
+				 : mpc_job_results_open(*results, ci->box_pk, cl->conf->box_sk,
+							cl->cluster->n_parties, errmsg);
 			if (ci == NULL)
 				mpc_errmsg_printf(errmsg, "client %s is not in cluster.conf",
 						  cl->conf->name);
@@ -154,8 +154,7 @@ int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *e
 }
 
 /* Opens one party's box of n shares and adds them to sum (mod 2^64). */
-static int add_part(uint64_t *sum, size_t n, const char *b64, const uint8_t *pk,
-		    const uint8_t *sk)
+static int add_part(uint64_t *sum, size_t n, const char *b64, const uint8_t *pk, const uint8_t *sk)
 {
 	size_t blen = b64 ? strlen(b64) : 0, len;
 	uint8_t *box = malloc(blen + 1), *plain = malloc(n * 8 + 1);
@@ -258,8 +257,7 @@ static double apply_steps(json_t *steps, double x)
 }
 
 /* One value revealed to the client as a number or array (new reference). */
-static int open_result(json_t *r, const uint8_t *pk, const uint8_t *sk, int n_parties,
-		       json_t **out)
+static int open_result(json_t *r, const uint8_t *pk, const uint8_t *sk, int n_parties, json_t **out)
 {
 	json_t *vals = json_object_get(r, "values"), *arr = NULL;
 	const char *post = json_string_value(json_object_get(r, "post"));
@@ -295,8 +293,10 @@ static int open_result(json_t *r, const uint8_t *pk, const uint8_t *sk, int n_pa
 				int64_t s = (int64_t)joined[j][e];
 				ex = s;
 				exact = json_array_size(json_object_get(v, "steps")) == 0;
-				x[j] = apply_steps(json_object_get(v, "steps"),
-						   ldexp((double)s, -(int)json_integer_value(json_object_get(v, "frac"))));
+				x[j] = apply_steps(
+				    json_object_get(v, "steps"),
+				    ldexp((double)s,
+					  -(int)json_integer_value(json_object_get(v, "frac"))));
 			}
 		}
 		if (strcmp(post, "sqrt") == 0)
@@ -345,8 +345,8 @@ int mpc_job_results_open(json_t *results, const uint8_t *box_pk, const uint8_t *
 					  json_string_value(json_object_get(r, "to")),
 					  rv == MPC_ECRYPTO ? "a party's sealed shares do not open "
 							      "with this client's box key"
-							    : rv == MPC_EPROTO ? "malformed or missing parts"
-									       : mpc_strerror(rv));
+					  : rv == MPC_EPROTO ? "malformed or missing parts"
+							     : mpc_strerror(rv));
 			return rv;
 		}
 		json_object_set_new(results, k, val);

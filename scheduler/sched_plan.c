@@ -918,12 +918,10 @@ int sched_plan_check_recipients(const struct sched_ir *ir, const struct mpc_clus
 	return 0;
 }
 
-static const char *const step_names[] = {[STEP_DIV] = "div",
-					 [STEP_MUL] = "mul",
-					 [STEP_ADD] = "add",
-					 [STEP_SUB_FROM_PUB] = "sub_from_pub",
-					 [STEP_SUB_PUB] = "sub_pub",
-					 [STEP_NEG] = "neg"};
+static const char *const step_names[] = {
+    [STEP_DIV] = "div",         [STEP_MUL] = "mul",
+    [STEP_ADD] = "add",         [STEP_SUB_FROM_PUB] = "sub_from_pub",
+    [STEP_SUB_PUB] = "sub_pub", [STEP_NEG] = "neg"};
 
 /* A value revealed to a client: the public steps and, per task that revealed
  * a part of it (segment order), every party's sealed shares. */
@@ -933,8 +931,8 @@ static json_t *sealed_value(const struct out_value *v, json_t *task_sealed)
 	size_t i;
 	const char *party;
 	for (int k = 0; k < v->n_steps; k++)
-		json_array_append_new(steps, json_pack("[s, f]", step_names[v->steps[k].kind],
-						       v->steps[k].p));
+		json_array_append_new(
+		    steps, json_pack("[s, f]", step_names[v->steps[k].kind], v->steps[k].p));
 	json_array_foreach(task_sealed, i, ts)
 	{
 		json_t *part = NULL;
@@ -944,7 +942,8 @@ static json_t *sealed_value(const struct out_value *v, json_t *task_sealed)
 			if (o == NULL)
 				continue;
 			if (part == NULL)
-				part = json_pack("{s:O, s:{}}", "n", json_object_get(o, "n"), "sealed");
+				part = json_pack("{s:O, s:{}}", "n", json_object_get(o, "n"),
+						 "sealed");
 			json_object_set(json_object_get(part, "sealed"), party,
 					json_object_get(o, "sealed"));
 		}
@@ -962,8 +961,8 @@ static json_t *private_result(const struct out_reveal *o, json_t *task_sealed)
 	json_t *vals = json_array();
 	for (int j = 0; j < o->n_v; j++)
 		json_array_append_new(vals, o->v[j].is_public
-						    ? json_pack("{s:f}", "public", o->v[j].pub)
-						    : sealed_value(&o->v[j], task_sealed));
+						? json_pack("{s:f}", "public", o->v[j].pub)
+						: sealed_value(&o->v[j], task_sealed));
 	return json_pack("{s:s, s:s, s:b, s:b, s:o}", "to", o->to, "post", posts[o->post], "int",
 			 o->is_int, "vector", o->vector, "values", vals);
 }

@@ -99,8 +99,8 @@ static json_t *sealed_part(const int64_t *v, size_t n, const uint8_t *pk, int pa
 
 static json_t *sealed_value(unsigned frac, json_t *steps, json_t *parts)
 {
-	return json_pack("{s:i, s:o, s:o}", "frac", (int)frac, "steps", steps ? steps : json_array(),
-			 "parts", parts);
+	return json_pack("{s:i, s:o, s:o}", "frac", (int)frac, "steps",
+			 steps ? steps : json_array(), "parts", parts);
 }
 
 static json_t *private_result(const char *post, int is_int, int vector, json_t *values)
@@ -124,20 +124,37 @@ Test(client_jobs, results_open_joins_and_decodes, .init = keys)
 	json_array_append_new(parts, sealed_part(vec1, 2, box_pk, 3));
 	json_array_append_new(parts, sealed_part(vec2, 1, box_pk, 3));
 	/* an exact integer; a fixed-point value divided by a public 2 (a peeled step) */
-	json_object_set_new(res, "s", private_result("value", 1, 0, json_pack("[o]",
-			    sealed_value(0, NULL, json_pack("[o]", sealed_part(&big, 1, box_pk, 3))))));
-	json_object_set_new(res, "m", private_result("value", 0, 0, json_pack("[o]",
-			    sealed_value(16, json_pack("[[s, f]]", "div", 2.0),
-					 json_pack("[o]", sealed_part(&fx, 1, box_pk, 3))))));
+	json_object_set_new(
+	    res, "s",
+	    private_result(
+		"value", 1, 0,
+		json_pack("[o]", sealed_value(0, NULL,
+					      json_pack("[o]", sealed_part(&big, 1, box_pk, 3))))));
+	json_object_set_new(
+	    res, "m",
+	    private_result(
+		"value", 0, 0,
+		json_pack("[o]", sealed_value(16, json_pack("[[s, f]]", "div", 2.0),
+					      json_pack("[o]", sealed_part(&fx, 1, box_pk, 3))))));
 	/* a vector revealed by two segments' tasks, in task order */
-	json_object_set_new(res, "v", private_result("value", 1, 1,
-			    json_pack("[o]", sealed_value(0, NULL, parts))));
-	json_object_set_new(res, "sd", private_result("sqrt", 0, 0, json_pack("[o]",
-			    sealed_value(16, NULL, json_pack("[o]", sealed_part(&sq, 1, box_pk, 3))))));
-	json_object_set_new(res, "k", private_result("corr", 0, 0, json_pack("[o, o, o]",
-			    sealed_value(16, NULL, json_pack("[o]", sealed_part(&cv, 1, box_pk, 3))),
-			    sealed_value(16, NULL, json_pack("[o]", sealed_part(&vx, 1, box_pk, 3))),
-			    sealed_value(16, NULL, json_pack("[o]", sealed_part(&vy, 1, box_pk, 3))))));
+	json_object_set_new(
+	    res, "v",
+	    private_result("value", 1, 1, json_pack("[o]", sealed_value(0, NULL, parts))));
+	json_object_set_new(
+	    res, "sd",
+	    private_result(
+		"sqrt", 0, 0,
+		json_pack("[o]", sealed_value(16, NULL,
+					      json_pack("[o]", sealed_part(&sq, 1, box_pk, 3))))));
+	json_object_set_new(
+	    res, "k",
+	    private_result(
+		"corr", 0, 0,
+		json_pack(
+		    "[o, o, o]",
+		    sealed_value(16, NULL, json_pack("[o]", sealed_part(&cv, 1, box_pk, 3))),
+		    sealed_value(16, NULL, json_pack("[o]", sealed_part(&vx, 1, box_pk, 3))),
+		    sealed_value(16, NULL, json_pack("[o]", sealed_part(&vy, 1, box_pk, 3))))));
 	json_object_set_new(res, "n", json_integer(3000)); /* public: untouched */
 
 	cr_assert_eq(mpc_job_results_open(res, box_pk, box_sk, 3, err), 0, "%s", err);
@@ -162,15 +179,23 @@ Test(client_jobs, results_open_refuses_wrong_key_and_missing_party, .init = keys
 	json_t *res;
 	crypto_box_keypair(other_pk, other_sk);
 	/* sealed to another client: the boxes do not open */
-	res = json_pack("{s:o}", "s", private_result("value", 1, 0, json_pack("[o]",
-			sealed_value(0, NULL, json_pack("[o]", sealed_part(&v, 1, other_pk, 3))))));
+	res = json_pack(
+	    "{s:o}", "s",
+	    private_result(
+		"value", 1, 0,
+		json_pack("[o]", sealed_value(0, NULL,
+					      json_pack("[o]", sealed_part(&v, 1, other_pk, 3))))));
 	cr_assert_eq(mpc_job_results_open(res, box_pk, box_sk, 3, err), MPC_ECRYPTO);
 	cr_assert(strstr(err, "result s") != NULL, "%s", err);
 	cr_assert(json_is_object(json_object_get(res, "s"))); /* left as it was */
 	json_decref(res);
 	/* a party's part missing: refused, not a wrong sum */
-	res = json_pack("{s:o}", "s", private_result("value", 1, 0, json_pack("[o]",
-			sealed_value(0, NULL, json_pack("[o]", sealed_part(&v, 1, box_pk, 2))))));
+	res = json_pack(
+	    "{s:o}", "s",
+	    private_result(
+		"value", 1, 0,
+		json_pack("[o]",
+			  sealed_value(0, NULL, json_pack("[o]", sealed_part(&v, 1, box_pk, 2))))));
 	cr_assert_eq(mpc_job_results_open(res, box_pk, box_sk, 3, err), MPC_EPROTO);
 	cr_assert(strstr(err, "missing") != NULL, "%s", err);
 	json_decref(res);

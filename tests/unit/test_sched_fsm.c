@@ -20,7 +20,7 @@ static uint64_t next_index;
 /* clients alice (submit, output) and eve (submit): submits are signed */
 static struct mpc_cluster cluster;
 static uint8_t sign_sk[2][crypto_sign_SECRETKEYBYTES];
-static struct mpc_cluster cluster;		       /* one client, alice, who may submit */
+static struct mpc_cluster cluster; /* one client, alice, who may submit */
 static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 
 static void put(const char *key, const char *json)
@@ -86,8 +86,8 @@ TestSuite(sched_fsm, .init = setup, .fini = teardown);
  * holds the job's fields, the nonce is the entry's req. */
 static void sign_submit(json_t *e)
 {
-	static const char *const fields[] = {"name", "queue", "priority", "file", "program", "args",
-					     NULL};
+	static const char *const fields[] = {"name",    "queue", "priority", "file",
+					     "program", "args",  NULL};
 	json_t *body = json_object();
 	uint8_t sig[crypto_sign_BYTES];
 	char canon[4096], *text;
@@ -99,7 +99,8 @@ static void sign_submit(json_t *e)
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	memset(&rs, 0, sizeof rs);
-	snprintf(rs.client, sizeof rs.client, "%s", json_string_value(json_object_get(e, "client")));
+	snprintf(rs.client, sizeof rs.client, "%s",
+		 json_string_value(json_object_get(e, "client")));
 	{ /* a signed nonce is 32 hex digits: the test's req names one */
 		const char *req = json_string_value(json_object_get(e, "req"));
 		uint8_t h[16];
@@ -108,8 +109,8 @@ static void sign_submit(json_t *e)
 		json_object_set_new(e, "req", json_string(rs.nonce));
 	}
 	rs.time_ms = 1700000000000;
-	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs", rs.time_ms,
-				 rs.nonce, text, strlen(text));
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs",
+				 rs.time_ms, rs.nonce, text, strlen(text));
 	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, alice_sk);
 	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
 	json_object_set_new(e, "auth",
@@ -166,9 +167,10 @@ static int submit(int k, const char *file, const char *program)
 	cr_assert_eq(mpc_reqsig_sign(sign_sk[k], cluster.clients[k].name, cluster.id_hex, "POST",
 				     "/v1/jobs", text, strlen(text), &sig),
 		     0);
-	json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce,
-			      "client", cluster.clients[k].name, "time_ms", (json_int_t)1000, "auth",
-			      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
+	json_t *e =
+	    json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce, "client",
+		      cluster.clients[k].name, "time_ms", (json_int_t)1000, "auth",
+		      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
 	char *entry = json_dumps(e, JSON_COMPACT);
 	int rv = apply(entry);
 	free(entry);
@@ -349,7 +351,7 @@ Test(sched_fsm, reveal_to_a_client_needs_the_output_right)
 	cr_assert_str_eq(str(job, "state"), "FAILED");
 	cr_assert_str_eq(str(job, "reason"), "CompileError");
 	cr_assert(strstr(str(job, "error"), "e.mpc:3:") == str(job, "error") &&
-			  strstr(str(job, "error"), "lacks the 'output' right") != NULL,
+		      strstr(str(job, "error"), "lacks the 'output' right") != NULL,
 		  "%s", str(job, "error"));
 	json_decref(job);
 	cr_assert_eq(submit(1, "n.mpc", "x = load t.a\ns = sum(x)\nreveal s to nobody\n"), 0);
@@ -368,12 +370,14 @@ static void run_task(int k, int with_sealed)
 	for (int p = 0; p < 3; p++) {
 		char sealed[64] = "";
 		if (with_sealed)
-			snprintf(sealed, sizeof sealed, "\"s0_0\":{\"n\":1,\"sealed\":\"box-%d\"}", p);
-		cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":%d,\"attempt\":1,"
-				    "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{\"k\":"
-				    "\"s%d\"},\"sealed\":{%s}}",
-				    k, p, p, sealed),
-			     0);
+			snprintf(sealed, sizeof sealed, "\"s0_0\":{\"n\":1,\"sealed\":\"box-%d\"}",
+				 p);
+		cr_assert_eq(
+		    applyf("{\"op\":\"task_done\",\"job\":1,\"task\":%d,\"attempt\":1,"
+			   "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{\"k\":"
+			   "\"s%d\"},\"sealed\":{%s}}",
+			   k, p, p, sealed),
+		    0);
 	}
 	cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%d,\"attempt\":1,"
 			    "\"time_ms\":3000}",
@@ -401,12 +405,12 @@ Test(sched_fsm, reveal_to_a_client_keeps_every_partys_sealed_part_in_the_results
 	cr_assert_str_eq(str(r, "post"), "value");
 	v = json_array_get(json_object_get(r, "values"), 0);
 	/* the division by the public 4 is a step for the client; the sum is sealed */
-	cr_assert_str_eq(json_string_value(json_array_get(
-				 json_array_get(json_object_get(v, "steps"), 0), 0)),
-			 "div");
-	cr_assert_float_eq(json_real_value(json_array_get(
-				   json_array_get(json_object_get(v, "steps"), 0), 1)),
-			   4.0, 1e-12);
+	cr_assert_str_eq(
+	    json_string_value(json_array_get(json_array_get(json_object_get(v, "steps"), 0), 0)),
+	    "div");
+	cr_assert_float_eq(
+	    json_real_value(json_array_get(json_array_get(json_object_get(v, "steps"), 0), 1)), 4.0,
+	    1e-12);
 	json_t *part = json_array_get(json_object_get(v, "parts"), 0);
 	cr_assert_eq(json_array_size(json_object_get(v, "parts")), 1);
 	cr_assert_str_eq(str(json_object_get(part, "sealed"), "0"), "box-0");
