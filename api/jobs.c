@@ -23,10 +23,27 @@ static json_int_t now_ms(void)
 }
 
 /* The job as clients see it: the record without internals. */
+/* The job record as the API shows it: values revealed to a client are
+ * shown as {"to": CLIENT} (their sealed parts only through its /result). */
 static json_t *job_view(json_t *job, int full)
 {
-	json_t *v = json_deep_copy(job);
+	json_t *v = json_deep_copy(job), *x;
+	const char *k;
+	size_t i;
 	json_object_del(v, "req");
+	json_array_foreach(json_object_get(v, "tasks"), i, x)
+		json_object_del(x, "sealed");
+	json_array_foreach(json_object_get(v, "attempts"), i, x)
+		json_object_del(x, "sealed");
+	json_object_foreach(json_object_get(v, "results"), k, x)
+	{
+		if (json_object_get(x, "to") != NULL) {
+			json_object_del(x, "values");
+			json_object_del(x, "post");
+			json_object_del(x, "int");
+			json_object_del(x, "vector");
+		}
+	}
 	if (!full) {
 		json_object_del(v, "program");
 		json_object_del(v, "attempts");
@@ -73,6 +90,9 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 				   SCHED_ERR_MAX);
 		if (rv == 0)
 			rv = sched_plan_build(ir, s->db, 0, sub.file, &plan, err, SCHED_ERR_MAX);
+		if (rv == 0)
+			rv = sched_plan_check_recipients(ir, s->conf->cluster, sub.file, err,
+							 SCHED_ERR_MAX);
 		sched_plan_free(plan);
 		sched_ir_free(ir);
 		plan = NULL;
@@ -227,15 +247,57 @@ static void h_cancel(struct api_server *s, const char *id_text, struct api_req *
 	json_decref(job);
 }
 
+/* The results for the sender: the public values, and the sealed parts of the
+ * values revealed to it; 403 when all values are revealed to other clients. */
+static void result_view(json_t *job, struct api_req *q, struct api_resp *r)
+{
+	json_t *res = json_object(), *v;
+	const char *k, *to, *other = NULL;
+	json_object_foreach(json_object_get(job, "results"), k, v)
+	{
+		to = json_string_value(json_object_get(v, "to"));
+		if (to != NULL && strcmp(to, q->who.sig.client) != 0)
+			other = to;
+		else
+			json_object_set(res, k, v);
+	}
+	if (other != NULL && json_object_size(res) == 0) {
+		api_set_error(r, MPC_EPERM,
+			      "the results of job %" JSON_INTEGER_FORMAT
+			      " are revealed to client '%s', not to '%s'",
+			      json_integer_value(json_object_get(job, "id")), other,
+			      q->who.sig.client);
+		json_decref(res);
+		return;
+	}
+	api_set_json(r, json_pack("{s:O, s:O, s:o}", "id", json_object_get(job, "id"), "state",
+				  json_object_get(job, "state"), "results", res));
+}
+
 /* Results: the submitter's with the output right, anyone's with the read right. */
 static void h_result(struct api_server *s, const char *id_text, struct api_req *q,
 		     struct api_resp *r)
 {
-	json_t *job = load_job_for(s, id_text, q, MPC_RIGHT_READ, "read this job's results", r);
-	const char *state;
+	json_t *job = load_job(s, id_text, r), *v;
+	const char *state, *k;
+	int recipient = 0;
 	if (job == NULL)
 		return;
-	if (!(q->who.rights & MPC_RIGHT_READ) &&
+	/* a client a value is revealed to may fetch it, whoever submitted the job */
+	json_object_foreach(json_object_get(job, "results"), k, v)
+	{
+		if (json_is_string(json_object_get(v, "to")) &&
+		    strcmp(json_string_value(json_object_get(v, "to")), q->who.sig.client) == 0 &&
+		    (q->who.rights & MPC_RIGHT_OUTPUT))
+			recipient = 1;
+	}
+	if (!recipient &&
+	    !api_require_owner(q, r, json_string_value(json_object_get(job, "client")),
+			       MPC_RIGHT_READ, "read this job's results")) {
+		json_decref(job);
+		return;
+	}
+	if (!recipient && !(q->who.rights & MPC_RIGHT_READ) &&
 	    !api_require(q, r, MPC_RIGHT_OUTPUT, "receive the outputs of its jobs")) {
 		json_decref(job);
 		return;
@@ -246,8 +308,7 @@ static void h_result(struct api_server *s, const char *id_text, struct api_req *
 			      json_string_length(json_object_get(job, "reason")) ? ": " : "",
 			      json_string_value(json_object_get(job, "reason")));
 	else
-		api_set_json(r, json_pack("{s:O, s:s, s:O}", "id", json_object_get(job, "id"),
-					  "state", state, "results", json_object_get(job, "results")));
+		result_view(job, q, r);
 	json_decref(job);
 }
 

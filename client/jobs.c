@@ -1,9 +1,12 @@
 /* Client side of the job API: one REST call per operation, to the first party that answers. */
 #include "client/mpcjobs.h"
 
+#include "client/internal.h"
 #include "common/err.h"
 
 #include <inttypes.h>
+#include <math.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -130,8 +133,225 @@ int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *e
 		json_decref(resp);
 		if (*results == NULL)
 			*results = json_object();
+		/* values revealed to this client (a party's admin receives none) */
+		if (cl->conf != NULL) {
+			const struct mpc_client_info *ci =
+			    mpc_cluster_client(cl->cluster, cl->conf->name);
+			rv = ci == NULL
+				 ? MPC_EINVAL
+				 : mpc_job_results_open(*results, ci->box_pk, cl->conf->box_sk,
+							cl->cluster->n_parties, errmsg);
+			if (ci == NULL)
+				mpc_errmsg_printf(errmsg, "client %s is not in cluster.conf",
+						  cl->conf->name);
+			if (rv != 0) {
+				json_decref(*results);
+				*results = NULL;
+			}
+		}
 	}
 	return rv;
+}
+
+/* Opens one party's box of n shares and adds them to sum (mod 2^64). */
+static int add_part(uint64_t *sum, size_t n, const char *b64, const uint8_t *pk, const uint8_t *sk)
+{
+	size_t blen = b64 ? strlen(b64) : 0, len;
+	uint8_t *box = malloc(blen + 1), *plain = malloc(n * 8 + 1);
+	int rv = MPC_EPROTO;
+	if (box == NULL || plain == NULL) {
+		rv = MPC_ENOMEM;
+		goto out;
+	}
+	if (b64 == NULL ||
+	    sodium_base642bin(box, blen + 1, b64, blen, NULL, &len, NULL,
+			      sodium_base64_VARIANT_ORIGINAL) != 0 ||
+	    len != n * 8 + crypto_box_SEALBYTES)
+		goto out;
+	rv = MPC_ECRYPTO;
+	if (crypto_box_seal_open(plain, box, len, pk, sk) != 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		uint64_t v;
+		memcpy(&v, plain + 8 * i, 8); /* little-endian, as the engine's registers */
+		sum[i] += v;
+	}
+	rv = 0;
+out:
+	if (plain != NULL)
+		sodium_memzero(plain, n * 8);
+	free(plain);
+	free(box);
+	return rv;
+}
+
+/* The joined vector of one sealed value (*out malloc'd, *n elements). */
+static int join_value(json_t *v, const uint8_t *pk, const uint8_t *sk, int n_parties,
+		      uint64_t **out, size_t *n)
+{
+	json_t *part;
+	size_t i, total = 0;
+	uint64_t *all = NULL;
+	json_array_foreach(json_object_get(v, "parts"), i, part)
+	{
+		json_int_t m = json_integer_value(json_object_get(part, "n"));
+		json_t *sealed = json_object_get(part, "sealed");
+		uint64_t *grown;
+		int rv;
+		if (m < 1 || m > (1 << 30) || (int)json_object_size(sealed) != n_parties) {
+			free(all);
+			return MPC_EPROTO;
+		}
+		grown = realloc(all, (total + (size_t)m) * 8);
+		if (grown == NULL) {
+			free(all);
+			return MPC_ENOMEM;
+		}
+		all = grown;
+		memset(all + total, 0, (size_t)m * 8);
+		for (int p = 0; p < n_parties; p++) {
+			char key[16];
+			snprintf(key, sizeof key, "%d", p);
+			rv = add_part(all + total, (size_t)m,
+				      json_string_value(json_object_get(sealed, key)), pk, sk);
+			if (rv != 0) {
+				sodium_memzero(all, (total + (size_t)m) * 8);
+				free(all);
+				return rv;
+			}
+		}
+		total += (size_t)m;
+	}
+	if (total == 0)
+		return MPC_EPROTO;
+	*out = all;
+	*n = total;
+	return 0;
+}
+
+/* The public steps after the decoded base (sched_plan.c's apply_steps). */
+static double apply_steps(json_t *steps, double x)
+{
+	json_t *s;
+	size_t i;
+	json_array_foreach(steps, i, s)
+	{
+		const char *k = json_string_value(json_array_get(s, 0));
+		double p = json_number_value(json_array_get(s, 1));
+		if (k == NULL)
+			continue;
+		if (strcmp(k, "div") == 0)
+			x /= p;
+		else if (strcmp(k, "mul") == 0)
+			x *= p;
+		else if (strcmp(k, "add") == 0)
+			x += p;
+		else if (strcmp(k, "sub_pub") == 0)
+			x -= p;
+		else if (strcmp(k, "sub_from_pub") == 0)
+			x = p - x;
+		else if (strcmp(k, "neg") == 0)
+			x = -x;
+	}
+	return x;
+}
+
+/* One value revealed to the client as a number or array (new reference). */
+static int open_result(json_t *r, const uint8_t *pk, const uint8_t *sk, int n_parties, json_t **out)
+{
+	json_t *vals = json_object_get(r, "values"), *arr = NULL;
+	const char *post = json_string_value(json_object_get(r, "post"));
+	int is_int = json_is_true(json_object_get(r, "int"));
+	int vector = json_is_true(json_object_get(r, "vector"));
+	size_t nv = json_array_size(vals), n = 1;
+	uint64_t *joined[3] = {NULL, NULL, NULL};
+	size_t len[3] = {1, 1, 1};
+	int rv = 0;
+	if (post == NULL || nv < 1 || nv > 3 || (strcmp(post, "corr") == 0) != (nv == 3))
+		return MPC_EPROTO;
+	for (size_t j = 0; j < nv && rv == 0; j++)
+		if (json_object_get(json_array_get(vals, j), "public") == NULL)
+			rv = join_value(json_array_get(vals, j), pk, sk, n_parties, &joined[j],
+					&len[j]);
+	if (rv == 0) {
+		n = vector ? len[0] : 1;
+		arr = vector ? json_array() : NULL;
+	}
+	for (size_t k = 0; rv == 0 && k < n; k++) {
+		double x[3];
+		int64_t ex = 0;
+		json_t *val;
+		int exact = 0;
+		for (size_t j = 0; j < nv; j++) {
+			json_t *v = json_array_get(vals, j);
+			size_t e = vector && k < len[j] ? k : 0;
+			if (joined[j] == NULL) {
+				x[j] = json_number_value(json_object_get(v, "public"));
+				ex = (int64_t)llround(x[j]);
+				exact = 1;
+			} else {
+				int64_t s = (int64_t)joined[j][e];
+				ex = s;
+				exact = json_array_size(json_object_get(v, "steps")) == 0;
+				x[j] = apply_steps(
+				    json_object_get(v, "steps"),
+				    ldexp((double)s,
+					  -(int)json_integer_value(json_object_get(v, "frac"))));
+			}
+		}
+		if (strcmp(post, "sqrt") == 0)
+			val = json_real(sqrt(x[0] > 0 ? x[0] : 0));
+		else if (strcmp(post, "corr") == 0)
+			val = json_real(x[1] * x[2] > 0 ? x[0] / sqrt(x[1] * x[2]) : NAN);
+		else if (is_int && exact)
+			val = json_integer(ex);
+		else if (is_int)
+			val = json_integer((json_int_t)llround(x[0]));
+		else
+			val = json_real(x[0]);
+		if (val == NULL)
+			val = json_null(); /* NaN */
+		if (arr != NULL)
+			json_array_append_new(arr, val);
+		else
+			*out = val;
+		sodium_memzero(x, sizeof x);
+		ex = 0;
+	}
+	for (size_t j = 0; j < 3; j++) {
+		if (joined[j] != NULL)
+			sodium_memzero(joined[j], len[j] * 8);
+		free(joined[j]);
+	}
+	if (rv == 0 && arr != NULL)
+		*out = arr;
+	return rv;
+}
+
+int mpc_job_results_open(json_t *results, const uint8_t *box_pk, const uint8_t *box_sk,
+			 int n_parties, char *errmsg)
+{
+	const char *k;
+	json_t *r;
+	json_object_foreach(results, k, r)
+	{
+		json_t *val = NULL;
+		int rv;
+		if (!json_is_object(r) || json_object_get(r, "to") == NULL)
+			continue;
+		rv = open_result(r, box_pk, box_sk, n_parties, &val);
+		if (rv != 0) {
+			mpc_errmsg_printf(errmsg, "result %s (revealed to %s): %s", k,
+					  json_string_value(json_object_get(r, "to")),
+					  rv == MPC_ECRYPTO ? "a party's sealed shares do not open "
+							      "with this client's box key"
+					  : rv == MPC_EPROTO ? "malformed or missing parts"
+							     : mpc_strerror(rv));
+			return rv;
+		}
+		json_object_set_new(results, k, val);
+	}
+	return 0;
 }
 
 void mpc_job_runtime(json_t *job, char *out, size_t size)

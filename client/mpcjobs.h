@@ -35,9 +35,20 @@ int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 		 void (*progress)(void *ctx, json_t *job), void *ctx, json_t **job, char *errmsg);
 /* Cancels a job; MPC_ESTATE if it is already final. */
 int mpc_job_cancel(struct mpc_client *cl, uint64_t id, char *errmsg);
-/* The public results {name: number or array} of a COMPLETED job (new
- * reference); MPC_ESTATE with the state in errmsg otherwise. */
+/* The results {name: number or array} of a COMPLETED job (new reference):
+ * the public values and the values revealed to this client, joined
+ * (mpc_job_results_open); MPC_ESTATE with the state in errmsg otherwise,
+ * MPC_EPERM when all values are revealed to other clients. */
 int mpc_job_result(struct mpc_client *cl, uint64_t id, json_t **results, char *errmsg);
+/* Replaces in results every value revealed to a client ({"to", "post",
+ * "int", "vector", "values": [...]}, docs/scheduler.md) by the number or
+ * array it encodes: opens each party's sealed shares with the client's box
+ * key pair, adds the n_parties shares mod 2^64, decodes the fixed point and
+ * applies the public steps and the post op (sqrt, corr). MPC_ECRYPTO if a
+ * box does not open, MPC_EPROTO if a part is malformed or a party's part
+ * is missing; errmsg names the value. */
+int mpc_job_results_open(json_t *results, const uint8_t *box_pk, const uint8_t *box_sk,
+			 int n_parties, char *errmsg);
 
 /* The long report of a job (mpcstat -l, mpcfs jobs/ID/status): key=value
  * lines with its attempts, ending in an empty line. malloc'd; NULL on ENOMEM. */

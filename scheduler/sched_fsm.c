@@ -350,6 +350,9 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	if (rv == 0)
 		rv = sched_plan_build(ir, f->db, 0, file ? file : "job.mpc", &plan, err,
 				      SCHED_ERR_MAX);
+	if (rv == 0 && f->cluster != NULL)
+		rv = sched_plan_check_recipients(ir, f->cluster, file ? file : "job.mpc", err,
+						 SCHED_ERR_MAX);
 	if (rv == 0) {
 		json_object_set_new(job, "fuel", json_integer((json_int_t)sched_plan_fuel(plan)));
 		json_object_set_new(job, "tasks", sched_plan_tasks_json(plan));
@@ -520,6 +523,15 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 		json_object_set_new(done, pk, json_string(digest));
 		if (json_object_get(a, "outputs") == NULL)
 			json_object_set(a, "outputs", json_object_get(e, "outputs"));
+		/* this party's shares of the values revealed to a client, sealed to
+		 * that client by the engine: they differ per party (not in the digest) */
+		if (json_is_object(json_object_get(e, "sealed")) &&
+		    json_object_size(json_object_get(e, "sealed")) > 0) {
+			if (json_object_get(a, "sealed") == NULL)
+				json_object_set_new(a, "sealed", json_object());
+			json_object_set(json_object_get(a, "sealed"), pk,
+					json_object_get(e, "sealed"));
+		}
 		/* this party's kept shares, sealed to itself by its engine: next to
 		 * the job record (which the API shows), not in it */
 		shares = json_object_get(e, "shares");
@@ -545,14 +557,17 @@ out:
 /* Every task committed: the results from their public outputs. */
 static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
 {
-	json_t *outs = json_array(), *t, *res = NULL;
+	json_t *outs = json_array(), *sealed = json_array(), *t, *res = NULL;
 	struct sched_ir *ir = NULL;
 	struct sched_plan *plan = NULL;
 	char *err = calloc(1, SCHED_ERR_MAX);
 	size_t i;
 	int rv = err == NULL ? MPC_ENOMEM : 0;
 	json_array_foreach(json_object_get(job, "tasks"), i, t)
+	{
 		json_array_append(outs, json_object_get(t, "outputs") ?: json_null());
+		json_array_append(sealed, json_object_get(t, "sealed") ?: json_null());
+	}
 	if (rv == 0)
 		rv = sched_compile(f->db, (uint64_t)json_integer_value(
 						 json_object_get(job, "input_revision")),
@@ -563,7 +578,10 @@ static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
 				      (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
 				      str_of(job, "file"), &plan, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_results(plan, outs, &res, err, SCHED_ERR_MAX);
+		rv = sched_plan_results(plan, outs, sealed, &res, err, SCHED_ERR_MAX);
+	/* the sealed parts live on in the results only */
+	json_array_foreach(json_object_get(job, "tasks"), i, t)
+		json_object_del(t, "sealed");
 	if (rv == 0) {
 		json_object_set_new(job, "results", res);
 		finish(job, SCHED_JOB_COMPLETED, "", e);
@@ -575,6 +593,7 @@ static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
 	sched_plan_free(plan);
 	sched_ir_free(ir);
 	json_decref(outs);
+	json_decref(sealed);
 	free(err);
 }
 
@@ -585,6 +604,7 @@ static void attempt_failed(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t
 	char why[512];
 	json_object_set_new(a, "state", json_string("aborted"));
 	json_object_set_new(a, "reason", json_string(reason));
+	json_object_del(a, "sealed");
 	drop_shares(f, wb, (uint64_t)json_integer_value(json_object_get(job, "id")), a);
 	if (json_integer_value(json_object_get(task, "attempts")) >= SCHED_MAX_ATTEMPTS) {
 		json_object_set_new(task, "state", json_string("ABORTED"));
@@ -635,7 +655,10 @@ static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	json_object_set_new(task, "state", json_string("COMMITTED"));
 	json_object_set(task, "outputs", json_object_get(a, "outputs") ?: json_object());
 	json_object_set(task, "committed_attempt", json_object_get(a, "attempt"));
+	if (json_object_get(a, "sealed") != NULL)
+		json_object_set(task, "sealed", json_object_get(a, "sealed"));
 	json_object_del(a, "outputs");
+	json_object_del(a, "sealed");
 	json_object_del(task, "retry_after_ms");
 	json_array_foreach(json_object_get(job, "tasks"), i, t)
 		if (strcmp(str_of(t, "state"), "COMMITTED") != 0)

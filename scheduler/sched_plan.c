@@ -1,6 +1,7 @@
 /* Translation of a compiled job into tasks (one engine program each: per-segment MAPs, COMBINEs), and the decoding of the opened values into results. */
 #include "scheduler/sched_plan.h"
 
+#include "common/conf.h"
 #include "common/err.h"
 #include "scheduler/sched_fsm.h"
 #include "store/catalog.h"
@@ -30,10 +31,12 @@ struct out_value {
 	unsigned frac;	     /* of base */
 	struct step steps[MAX_STEPS]; /* applied in order after decoding base */
 	int n_steps;
+	char sealed[24]; /* revealed to a client: the engine output of base */
 };
 
 struct out_reveal {
 	const char *name;
+	const char *to; /* recipient client; NULL: public */
 	enum sched_ir_post post;
 	int is_int; /* the revealed type is an integer: print integers */
 	int vector;
@@ -298,7 +301,8 @@ static void prune(struct plan_task *pt)
 		json_t *o = json_array_get(pt->ops, i);
 		const char *kind = json_string_value(json_array_get(o, 0));
 		const char *dst = json_string_value(json_array_get(o, 1));
-		live[i] = strcmp(kind, "open") == 0 || strcmp(kind, "keep") == 0;
+		live[i] = strcmp(kind, "open") == 0 || strcmp(kind, "keep") == 0 ||
+			  strcmp(kind, "reveal") == 0;
 		for (size_t j = i + 1; !live[i] && j < n; j++) {
 			json_t *u = json_array_get(pt->ops, j);
 			for (size_t k = 2; live[j] && k < json_array_size(u) && k < 4; k++)
@@ -308,6 +312,8 @@ static void prune(struct plan_task *pt)
 							"mulc") == 0 ||
 						 strcmp(json_string_value(json_array_get(u, 0)),
 							"addc") == 0 ||
+						 strcmp(json_string_value(json_array_get(u, 0)),
+							"reveal") == 0 ||
 						 strcmp(json_string_value(json_array_get(u, 0)),
 							"bcast") == 0)))
 					live[i] = 1;
@@ -481,13 +487,8 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		const struct sched_ir_reveal *rv_ = &ir->reveals[op->reveal];
 		struct out_reveal *o = &p->reveals[op->reveal];
 		int regs[3] = {op->a, op->b, op->c};
-		if (rv_->recipient != NULL) {
-			errf(err, cap, "%u:%u: reveal to a client (%s) is not supported by the "
-				       "scheduler yet; reveal to public", op->line, op->col,
-			     rv_->recipient);
-			return rv;
-		}
 		o->name = rv_->name;
+		o->to = rv_->recipient;
 		o->post = rv_->post;
 		o->is_int = rv_->type.num == SCHED_IR_INT && rv_->post == SCHED_IR_POST_VALUE;
 		o->n_v = rv_->post == SCHED_IR_POST_CORR ? 3 : 1;
@@ -503,7 +504,15 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 			peel(ir, rs, regs[k], p->cur_ir_task, &o->v[k]);
 			if (rs[o->v[k].base].len > 1)
 				o->vector = 1;
-			plan_open(p, rs, opened, o->v[k].base);
+			if (o->to == NULL) {
+				plan_open(p, rs, opened, o->v[k].base);
+				continue;
+			}
+			/* re-randomised and sealed per party to the recipient: only
+			 * it can add the shares up (docs/engine.md, reveal) */
+			snprintf(o->v[k].sealed, sizeof o->v[k].sealed, "s%d_%d", op->reveal, k);
+			emit(p, "reveal", o->v[k].sealed, rs[o->v[k].base].ename, o->to,
+			     rs[o->v[k].base].len);
 		}
 		break;
 	}
@@ -888,14 +897,89 @@ static json_t *merge_outputs(json_t *task_outputs)
 	return all;
 }
 
-int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t **out, char *err,
-		       size_t cap)
+int sched_plan_check_recipients(const struct sched_ir *ir, const struct mpc_cluster *c,
+				const char *file, char *err, size_t cap)
+{
+	for (size_t i = 0; i < ir->n_ops; i++) {
+		const struct sched_ir_op *op = &ir->ops[i];
+		const char *to;
+		const struct mpc_client_info *ci;
+		if (op->code != SCHED_IR_REVEAL || (to = ir->reveals[op->reveal].recipient) == NULL)
+			continue;
+		ci = mpc_cluster_client(c, to);
+		if (ci == NULL || !(ci->rights & MPC_RIGHT_OUTPUT)) {
+			errf(err, cap, "%s:%u:%u: reveal %s to %s: %s", file ? file : "job.mpc",
+			     op->line, op->col, ir->reveals[op->reveal].name, to,
+			     ci == NULL ? "no such client in cluster.conf"
+					: "the client lacks the 'output' right");
+			return MPC_EINVAL;
+		}
+	}
+	return 0;
+}
+
+static const char *const step_names[] = {
+    [STEP_DIV] = "div",         [STEP_MUL] = "mul",
+    [STEP_ADD] = "add",         [STEP_SUB_FROM_PUB] = "sub_from_pub",
+    [STEP_SUB_PUB] = "sub_pub", [STEP_NEG] = "neg"};
+
+/* A value revealed to a client: the public steps and, per task that revealed
+ * a part of it (segment order), every party's sealed shares. */
+static json_t *sealed_value(const struct out_value *v, json_t *task_sealed)
+{
+	json_t *steps = json_array(), *parts = json_array(), *ts, *sp, *o;
+	size_t i;
+	const char *party;
+	for (int k = 0; k < v->n_steps; k++)
+		json_array_append_new(
+		    steps, json_pack("[s, f]", step_names[v->steps[k].kind], v->steps[k].p));
+	json_array_foreach(task_sealed, i, ts)
+	{
+		json_t *part = NULL;
+		json_object_foreach(ts, party, sp)
+		{
+			o = json_object_get(sp, v->sealed);
+			if (o == NULL)
+				continue;
+			if (part == NULL)
+				part = json_pack("{s:O, s:{}}", "n", json_object_get(o, "n"),
+						 "sealed");
+			json_object_set(json_object_get(part, "sealed"), party,
+					json_object_get(o, "sealed"));
+		}
+		if (part != NULL)
+			json_array_append_new(parts, part);
+	}
+	return json_pack("{s:i, s:o, s:o}", "frac", (int)v->frac, "steps", steps, "parts", parts);
+}
+
+static json_t *private_result(const struct out_reveal *o, json_t *task_sealed)
+{
+	static const char *const posts[] = {[SCHED_IR_POST_VALUE] = "value",
+					    [SCHED_IR_POST_SQRT] = "sqrt",
+					    [SCHED_IR_POST_CORR] = "corr"};
+	json_t *vals = json_array();
+	for (int j = 0; j < o->n_v; j++)
+		json_array_append_new(vals, o->v[j].is_public
+						? json_pack("{s:f}", "public", o->v[j].pub)
+						: sealed_value(&o->v[j], task_sealed));
+	return json_pack("{s:s, s:s, s:b, s:b, s:o}", "to", o->to, "post", posts[o->post], "int",
+			 o->is_int, "vector", o->vector, "values", vals);
+}
+
+int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t *task_sealed,
+		       json_t **out, char *err, size_t cap)
 {
 	json_t *res = json_object(), *outputs = merge_outputs(task_outputs);
 	for (size_t i = 0; i < p->n_reveals; i++) {
 		const struct out_reveal *o = &p->reveals[i];
 		size_t n = 1, m;
 		json_t *arr = o->vector ? json_array() : NULL, *val = NULL;
+		if (o->to != NULL) {
+			json_decref(arr);
+			json_object_set_new(res, o->name, private_result(o, task_sealed));
+			continue;
+		}
 		for (size_t k = 0; k < n; k++) {
 			double x[3];
 			int64_t ex[3];

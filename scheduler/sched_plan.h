@@ -31,8 +31,11 @@
  *   double precision. Revealing a then a/n with n public discloses exactly
  *   the same; it avoids a truncation of large values whose failure
  *   probability is |X|/2^64.
- * Not supported yet (the plan fails with a message): reveal to a client,
- * store.
+ * - reveals a value revealed to a client with the engine's reveal op (each
+ *   party's re-randomised shares sealed to the client's box key); the
+ *   results hold the sealed parts and the steps, the client joins them
+ *   (client/jobs.c).
+ * Not supported yet (the plan fails with a message): store.
  */
 
 struct sched_plan;
@@ -62,10 +65,20 @@ int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db
 			   uint64_t revision, const uint8_t *box_pk, json_t *job, int party,
 			   json_t **out, char *err, size_t cap);
 
+struct mpc_cluster;
+/* A reveal to a client that is not in c or lacks the output right:
+ * MPC_EINVAL with "FILE:LINE:COL: ..." in err. */
+int sched_plan_check_recipients(const struct sched_ir *ir, const struct mpc_cluster *c,
+				const char *file, char *err, size_t cap);
+
 /* Decodes the public outputs of all tasks (an array, by task, of each
  * session's "outputs" with values) into the results {name: number or
- * array}. New reference. */
-int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t **out, char *err,
-		       size_t cap);
+ * array}. A value revealed to a client becomes {"to", "post", "int",
+ * "vector", "values": [{"public": x} or {"frac", "steps": [[kind, p]],
+ * "parts": [{"n", "sealed": {party: b64}}]}]} from task_sealed (an array,
+ * by task, of {party: {output: {"n", "sealed"}}}); docs/scheduler.md. New
+ * reference. */
+int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t *task_sealed,
+		       json_t **out, char *err, size_t cap);
 
 #endif

@@ -433,7 +433,8 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 	if (strcmp(state, "done") == 0 && now_ms() - r->proposed_ms >= REPROPOSE_MS) {
 		/* public outputs (the same on every party) and the shares kept
 		 * for later tasks (sealed to this party by its engine) */
-		json_t *outputs = json_object(), *shares = json_object(), *o;
+		json_t *outputs = json_object(), *shares = json_object(), *sealed = json_object(),
+		       *o;
 		const char *k;
 		json_object_foreach(json_object_get(s, "outputs"), k, o)
 		{
@@ -443,6 +444,11 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 							      json_object_get(o, "values")));
 			else if (json_object_get(o, "party") != NULL)
 				json_object_set(shares, k, json_object_get(o, "sealed"));
+			else if (json_object_get(o, "client") != NULL) /* reveal to a client */
+				json_object_set_new(sealed, k,
+						    json_pack("{s:O, s:O}", "n",
+							      json_object_get(o, "n"), "sealed",
+							      json_object_get(o, "sealed")));
 		}
 		char *text = json_dumps(outputs, JSON_COMPACT | JSON_SORT_KEYS);
 		uint8_t h[32];
@@ -451,10 +457,11 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 		free(text);
 		r->proposed_ms = now_ms();
-		propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o}", "op",
-					     "task_done", "job", (json_int_t)r->job, "task", r->task,
-					     "attempt", r->attempt, "party", svc->conf->party_id,
-					     "digest", hex, "outputs", outputs, "shares", shares));
+		propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o, s:o}", "op",
+					     "task_done", "job", (json_int_t)r->job, "task",
+					     r->task, "attempt", r->attempt, "party",
+					     svc->conf->party_id, "digest", hex, "outputs", outputs,
+					     "shares", shares, "sealed", sealed));
 	} else if (strcmp(state, "failed") == 0) {
 		snprintf(err, sizeof err, "engine session failed: %s",
 			 json_string_value(json_object_get(s, "error")) ?: "?");

@@ -29,6 +29,9 @@ test_client_stream_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(S
 # Scheduler end to end (issue 4).
 TESTS += tests/integration/jobs_e2e.sh
 EXTRA_DIST += tests/integration/jobs_e2e.sh
+# reveal NAME to CLIENT: sealed results, recipient checks, no plaintext on the parties
+TESTS += tests/integration/jobs_reveal.sh
+EXTRA_DIST += tests/integration/jobs_reveal.sh
 TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
@@ -53,4 +56,4 @@ check_PROGRAMS += test_client_jobs
 TESTS += test_client_jobs
 test_client_jobs_SOURCES = tests/unit/test_client_jobs.c client/jobs.c
 test_client_jobs_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
-test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS)
+test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm

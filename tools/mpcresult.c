@@ -1,4 +1,4 @@
-/* mpcresult: print the public results of a completed job as CSV (name,value) or one JSON object. */
+/* mpcresult: print the results of a completed job (public, and those revealed to this client) as CSV (name,value) or one JSON object. */
 #include "client/mpcjobs.h"
 #include "common/err.h"
 
@@ -11,8 +11,9 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: mpcresult [-c CONF] [--format csv|json] JOBID\n"
-		   "Prints the results a job revealed to public: CSV rows name,value (a vector as one\n"
-		   "row per element) or one JSON object {name: number or array}.\n\n"
+		   "Prints the results a job revealed to public and to this client (sealed shares\n"
+		   "joined with its box key): CSV rows name,value (a vector as one row per element)\n"
+		   "or one JSON object {name: number or array}.\n\n"
 		   "  -c, --config FILE   client config (else $MPC_CONFIG, else ~/.config/mpcstore/client.conf)\n"
 		   "  -f, --format F      csv (default) or json\n"
 		   "  -h, --help          this text\n"

@@ -17,7 +17,10 @@ static char dir[64];
 static struct store_db *db;
 static struct sched_fsm f;
 static uint64_t next_index;
-static struct mpc_cluster cluster;		       /* one client, alice, who may submit */
+/* clients alice (submit, output) and eve (submit): submits are signed */
+static struct mpc_cluster cluster;
+static uint8_t sign_sk[2][crypto_sign_SECRETKEYBYTES];
+static struct mpc_cluster cluster; /* one client, alice, who may submit */
 static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 
 static void put(const char *key, const char *json)
@@ -47,6 +50,19 @@ static void setup(void)
 	crypto_sign_keypair(cluster.clients[0].sign_pk, alice_sk);
 	f.db = db;
 	f.n_parties = 3;
+	cr_assert(sodium_init() >= 0);
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.n_clients = 2;
+	for (int k = 0; k < 2; k++) {
+		strcpy(cluster.clients[k].name, k == 0 ? "alice" : "eve");
+		uint8_t box_sk[crypto_box_SECRETKEYBYTES];
+		crypto_sign_keypair(cluster.clients[k].sign_pk, sign_sk[k]);
+		crypto_box_keypair(cluster.clients[k].box_pk, box_sk);
+		cluster.clients[k].rights = MPC_RIGHT_SUBMIT | (k == 0 ? MPC_RIGHT_OUTPUT : 0);
+	}
+	f.cluster = &cluster;
 	f.cluster = &cluster;
 	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
 		     "{\"name\":\"h\",\"type\":\"fixed\",\"frac\":16}],\"rows\":500,\"version\":2,"
@@ -70,8 +86,8 @@ TestSuite(sched_fsm, .init = setup, .fini = teardown);
  * holds the job's fields, the nonce is the entry's req. */
 static void sign_submit(json_t *e)
 {
-	static const char *const fields[] = {"name", "queue", "priority", "file", "program", "args",
-					     NULL};
+	static const char *const fields[] = {"name",    "queue", "priority", "file",
+					     "program", "args",  NULL};
 	json_t *body = json_object();
 	uint8_t sig[crypto_sign_BYTES];
 	char canon[4096], *text;
@@ -83,7 +99,8 @@ static void sign_submit(json_t *e)
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	memset(&rs, 0, sizeof rs);
-	snprintf(rs.client, sizeof rs.client, "%s", json_string_value(json_object_get(e, "client")));
+	snprintf(rs.client, sizeof rs.client, "%s",
+		 json_string_value(json_object_get(e, "client")));
 	{ /* a signed nonce is 32 hex digits: the test's req names one */
 		const char *req = json_string_value(json_object_get(e, "req"));
 		uint8_t h[16];
@@ -92,8 +109,8 @@ static void sign_submit(json_t *e)
 		json_object_set_new(e, "req", json_string(rs.nonce));
 	}
 	rs.time_ms = 1700000000000;
-	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs", rs.time_ms,
-				 rs.nonce, text, strlen(text));
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs",
+				 rs.time_ms, rs.nonce, text, strlen(text));
 	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, alice_sk);
 	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
 	json_object_set_new(e, "auth",
@@ -140,12 +157,32 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key)) ?: "";
 }
 
+/* A job_submit entry of program signed by client k (0 alice, 1 eve), as the API proposes it. */
+static int submit(int k, const char *file, const char *program)
+{
+	struct mpc_reqsig sig;
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{}}", "name", file, "file", file,
+				 "program", program, "queue", "default", "priority", 0, "args");
+	char *text = json_dumps(body, JSON_COMPACT);
+	cr_assert_eq(mpc_reqsig_sign(sign_sk[k], cluster.clients[k].name, cluster.id_hex, "POST",
+				     "/v1/jobs", text, strlen(text), &sig),
+		     0);
+	json_t *e =
+	    json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce, "client",
+		      cluster.clients[k].name, "time_ms", (json_int_t)1000, "auth",
+		      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
+	char *entry = json_dumps(e, JSON_COMPACT);
+	int rv = apply(entry);
+	free(entry);
+	free(text);
+	json_decref(e);
+	json_decref(body);
+	return rv;
+}
+
 static void submit_var(void)
 {
-	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"r1\",\"client\":\"alice\",\"file\":"
-			   "\"v.mpc\",\"program\":\"x = load t.a\\nv = var(x)\\nreveal v to public\\n\","
-			   "\"time_ms\":1000}"),
-		     0);
+	cr_assert_eq(submit(0, "v.mpc", "x = load t.a\nv = var(x)\nreveal v to public\n"), 0);
 }
 
 static void done_all(int task, int attempt, const char *d0, const char *d1, const char *d2)
@@ -304,4 +341,82 @@ Test(sched_fsm, pending_reasons_and_backoff)
 	cr_assert_eq(sched_retry_backoff_ms(4), 4000);
 	cr_assert_eq(sched_retry_backoff_ms(5), 8000);
 	cr_assert_eq(sched_retry_backoff_ms(30), 8000);
+}
+
+Test(sched_fsm, reveal_to_a_client_needs_the_output_right)
+{
+	json_t *job;
+	cr_assert_eq(submit(0, "e.mpc", "x = load t.a\ns = sum(x)\nreveal s to eve\n"), 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "CompileError");
+	cr_assert(strstr(str(job, "error"), "e.mpc:3:") == str(job, "error") &&
+		      strstr(str(job, "error"), "lacks the 'output' right") != NULL,
+		  "%s", str(job, "error"));
+	json_decref(job);
+	cr_assert_eq(submit(1, "n.mpc", "x = load t.a\ns = sum(x)\nreveal s to nobody\n"), 0);
+	job = sched_job_get(db, 2);
+	cr_assert(strstr(str(job, "error"), "no such client") != NULL, "%s", str(job, "error"));
+	json_decref(job);
+}
+
+/* task k attempt 1 of job 1: leased, done by every party with its sealed part, committed */
+static void run_task(int k, int with_sealed)
+{
+	cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":%d,\"attempt\":1,\"n\":9,"
+			    "\"expiry_ms\":9000,\"time_ms\":2000}",
+			    k),
+		     0);
+	for (int p = 0; p < 3; p++) {
+		char sealed[64] = "";
+		if (with_sealed)
+			snprintf(sealed, sizeof sealed, "\"s0_0\":{\"n\":1,\"sealed\":\"box-%d\"}",
+				 p);
+		cr_assert_eq(
+		    applyf("{\"op\":\"task_done\",\"job\":1,\"task\":%d,\"attempt\":1,"
+			   "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{\"k\":"
+			   "\"s%d\"},\"sealed\":{%s}}",
+			   k, p, p, sealed),
+		    0);
+	}
+	cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%d,\"attempt\":1,"
+			    "\"time_ms\":3000}",
+			    k),
+		     0);
+}
+
+Test(sched_fsm, reveal_to_a_client_keeps_every_partys_sealed_part_in_the_results)
+{
+	json_t *job, *r, *v;
+	cr_assert_eq(submit(1, "a.mpc", "x = load t.a\ns = sum(x)\nm = s / 4\nreveal m to alice\n"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "PENDING", "%s", str(job, "error"));
+	cr_assert_eq(json_array_size(json_object_get(job, "tasks")), 3);
+	json_decref(job);
+	/* the digests agree although the sealed parts differ */
+	run_task(0, 0);
+	run_task(1, 0);
+	run_task(2, 1);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "COMPLETED", "%s", str(job, "error"));
+	r = json_object_get(json_object_get(job, "results"), "m");
+	cr_assert_str_eq(str(r, "to"), "alice");
+	cr_assert_str_eq(str(r, "post"), "value");
+	v = json_array_get(json_object_get(r, "values"), 0);
+	/* the division by the public 4 is a step for the client; the sum is sealed */
+	cr_assert_str_eq(
+	    json_string_value(json_array_get(json_array_get(json_object_get(v, "steps"), 0), 0)),
+	    "div");
+	cr_assert_float_eq(
+	    json_real_value(json_array_get(json_array_get(json_object_get(v, "steps"), 0), 1)), 4.0,
+	    1e-12);
+	json_t *part = json_array_get(json_object_get(v, "parts"), 0);
+	cr_assert_eq(json_array_size(json_object_get(v, "parts")), 1);
+	cr_assert_str_eq(str(json_object_get(part, "sealed"), "0"), "box-0");
+	cr_assert_str_eq(str(json_object_get(part, "sealed"), "2"), "box-2");
+	/* only in the results: not left in the tasks */
+	for (int k = 0; k < 3; k++)
+		cr_assert_null(json_object_get(task_of(job, k), "sealed"));
+	json_decref(job);
 }
