@@ -380,13 +380,15 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 		s->pipe[p].party = p;
 	}
 	rv = MPC_EUNAVAIL;
-	for (int p = 0; p < s->n && rv == MPC_EUNAVAIL; p++)
-		rv = mpc_client_txn_begin(cl, p, table, columns, create, o.timeout_ms, s->txn,
-					  &s->revision, &s->leader, errmsg);
+	for (int i = 0; i < s->n && rv == MPC_EUNAVAIL; i++)
+		rv = mpc_client_txn_begin(cl, (cl->leader_hint + i) % s->n, table, columns, create,
+					  o.timeout_ms, s->txn, &s->revision, &s->leader, errmsg);
 	if (rv != 0) {
 		stream_free(s);
 		return rv;
 	}
+	if (s->leader >= 0 && s->leader < s->n)
+		cl->leader_hint = s->leader;
 	*out = s;
 	return 0;
 }

@@ -22,6 +22,9 @@ struct mpc_client {
 	/* Share chunks are boxed to a party with one ephemeral key per client and
 	 * party (common/chunkbox.h), made on first use by that party's upload. */
 	struct mpc_chunkbox_key *box_key[MPC_MAX_PARTIES];
+	/* The raft leader named by the last accepted begin: the next begin goes
+	 * there first, saving the party-to-leader forward of its proposal. */
+	int leader_hint;
 };
 
 /* One call of a parallel batch; the outputs are filled by mpc_client_call_many(). */
