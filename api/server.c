@@ -7,6 +7,7 @@
 #include "common/chunkbox.h"
 #include "common/dynbuf.h"
 #include "common/log.h"
+#include "common/sigmemo.h"
 #include "engine/service.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
@@ -554,7 +555,7 @@ static void do_prepare(struct api_server *s, const char *id, struct api_resp *r)
 	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
 	mlen = store_prepared_message(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
 				      si.received, digest);
-	crypto_sign_detached(sig, NULL, (const uint8_t *)msg, mlen, s->conf->sign_sk);
+	mpc_sigmemo_sign(sig, (const uint8_t *)msg, mlen, s->conf->sign_sk);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
 	entry = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "op", "prepared", "txn", id,
 			  "party", s->conf->party_id, "rows", (json_int_t)rows, "bytes",
