@@ -4,8 +4,10 @@
 #include "api/peer.h"
 #include "api/request.h"
 #include "common/fault.h"
+#include "common/chunkbox.h"
 #include "common/dynbuf.h"
 #include "common/log.h"
+#include "common/sigmemo.h"
 #include "engine/service.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
@@ -449,21 +451,20 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	json_t *txn = NULL;
 	int rv;
 
-	if (off == NULL || q->len < crypto_box_SEALBYTES) {
-		api_set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a sealed body");
+	if (off == NULL || q->len < MPC_CHUNKBOX_BYTES) {
+		api_set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a boxed body");
 		return;
 	}
 	if (wait_revision(s, c, r, &rev) != 0) /* the begin may not be applied here yet */
 		return;
 	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "upload to this transaction"))
 		return;
-	plen = q->len - crypto_box_SEALBYTES;
-	/* Shares arrive sealed to this party's X25519 key: only it can read them.
-	 * Opened in place (libsodium allows the overlap): no second buffer. */
-	plain = (uint8_t *)q->body;
-	if (crypto_box_seal_open(plain, (const uint8_t *)q->body, q->len, me->box_pk,
-				 s->conf->box_sk) != 0) {
-		api_set_error(r, MPC_ECRYPTO, "chunk is not sealed to party %d's public key",
+	plen = q->len - MPC_CHUNKBOX_BYTES;
+	/* Shares arrive boxed to this party's X25519 key (common/chunkbox.h): only
+	 * it can read them. Opened in place: no second buffer. */
+	if (mpc_chunkbox_open((uint8_t *)q->body, q->len, me->box_pk, s->conf->box_sk, &plain) !=
+	    0) {
+		api_set_error(r, MPC_ECRYPTO, "chunk is not boxed to party %d's public key",
 			  s->conf->party_id);
 		return;
 	}
@@ -554,7 +555,7 @@ static void do_prepare(struct api_server *s, const char *id, struct api_resp *r)
 	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
 	mlen = store_prepared_message(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
 				      si.received, digest);
-	crypto_sign_detached(sig, NULL, (const uint8_t *)msg, mlen, s->conf->sign_sk);
+	mpc_sigmemo_sign(sig, (const uint8_t *)msg, mlen, s->conf->sign_sk);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
 	entry = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "op", "prepared", "txn", id,
 			  "party", s->conf->party_id, "rows", (json_int_t)rows, "bytes",

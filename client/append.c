@@ -65,21 +65,30 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
 	return rv;
 }
 
+const struct mpc_chunkbox_key *mpc_client_box_key(struct mpc_client *cl, int party)
+{
+	if (cl->box_key[party] == NULL)
+		cl->box_key[party] = mpc_chunkbox_key_new(cl->cluster->parties[party].box_pk);
+	return cl->box_key[party];
+}
+
 int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg)
 {
-	const struct mpc_party_info *p = &cl->cluster->parties[party];
-	uint8_t *sealed = malloc(len + crypto_box_SEALBYTES);
+	const struct mpc_chunkbox_key *key = mpc_client_box_key(cl, party);
+	uint8_t *sealed = malloc(len + MPC_CHUNKBOX_BYTES);
 	char path[128];
 	int rv;
 
-	if (sealed == NULL)
+	if (sealed == NULL || key == NULL) {
+		free(sealed);
 		return MPC_ENOMEM;
+	}
 	/* Only the receiving party can open its shares (DESIGN.md §6). */
-	crypto_box_seal(sealed, shares, len, p->box_pk);
+	mpc_chunkbox_seal(key, sealed, shares, len);
 	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
 		 txn, offset, revision, prepare ? "&prepare=1" : "");
-	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + crypto_box_SEALBYTES, NULL,
+	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + MPC_CHUNKBOX_BYTES, NULL,
 			     errmsg);
 	free(sealed);
 	return rv;

@@ -108,13 +108,14 @@ static int backoff_sleep(struct mpc_append_stream *s, unsigned ms)
 	return cancelled;
 }
 
-/* Sends bytes [done, len) of the chunk in sl to party, sealed to it (only it
+/* Sends bytes [done, len) of the chunk in sl to party, boxed to it (only it
  * can open its shares, DESIGN.md §6); with nothing left of a last chunk, asks
  * for the prepare alone. */
 static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, size_t done,
 		     uint8_t *sealed, char *errmsg)
 {
 	struct mpc_append_stream *s = pp->s;
+	const struct mpc_chunkbox_key *key;
 	size_t len = sl->fill * sizeof(uint64_t);
 	char path[256];
 
@@ -124,12 +125,15 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 		return mpc_client_call_on(s->cl, curl, pp->party, "POST", path, NULL, 0, NULL,
 					  errmsg);
 	}
-	crypto_box_seal(sealed, (const uint8_t *)sl->data + done, len - done,
-			s->cl->cluster->parties[pp->party].box_pk);
+	if ((key = mpc_client_box_key(s->cl, pp->party)) == NULL) {
+		mpc_errmsg_printf(errmsg, "party %d: upload: out of memory", pp->party);
+		return MPC_ENOMEM;
+	}
+	mpc_chunkbox_seal(key, sealed, (const uint8_t *)sl->data + done, len - done);
 	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
 		 s->txn, sl->offset + done, s->revision, sl->last ? "&prepare=1" : "");
 	return mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, sealed,
-				  len - done + crypto_box_SEALBYTES, NULL, errmsg);
+				  len - done + MPC_CHUNKBOX_BYTES, NULL, errmsg);
 }
 
 /*
@@ -215,7 +219,7 @@ static void *upload_thread(void *arg)
 {
 	struct party_pipe *pp = arg;
 	struct mpc_append_stream *s = pp->s;
-	uint8_t *sealed = malloc(s->chunk_vals * sizeof(uint64_t) + crypto_box_SEALBYTES);
+	uint8_t *sealed = malloc(s->chunk_vals * sizeof(uint64_t) + MPC_CHUNKBOX_BYTES);
 	CURL *curl = mpc_client_party_handle(s->cl, pp->party);
 	int rv = sealed != NULL && curl != NULL ? 0 : MPC_ENOMEM;
 
@@ -376,13 +380,15 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 		s->pipe[p].party = p;
 	}
 	rv = MPC_EUNAVAIL;
-	for (int p = 0; p < s->n && rv == MPC_EUNAVAIL; p++)
-		rv = mpc_client_txn_begin(cl, p, table, columns, create, o.timeout_ms, s->txn,
-					  &s->revision, &s->leader, errmsg);
+	for (int i = 0; i < s->n && rv == MPC_EUNAVAIL; i++)
+		rv = mpc_client_txn_begin(cl, (cl->leader_hint + i) % s->n, table, columns, create,
+					  o.timeout_ms, s->txn, &s->revision, &s->leader, errmsg);
 	if (rv != 0) {
 		stream_free(s);
 		return rv;
 	}
+	if (s->leader >= 0 && s->leader < s->n)
+		cl->leader_hint = s->leader;
 	*out = s;
 	return 0;
 }
@@ -438,18 +444,18 @@ static int upload_single(struct mpc_append_stream *s)
 		size_t len = sl->fill * sizeof(uint64_t);
 		sl->offset = 0;
 		sl->last = 1;
-		sealed[p] = malloc(len + crypto_box_SEALBYTES);
-		if (sealed[p] == NULL) {
+		const struct mpc_chunkbox_key *key = mpc_client_box_key(s->cl, p);
+		sealed[p] = malloc(len + MPC_CHUNKBOX_BYTES);
+		if (sealed[p] == NULL || key == NULL) {
 			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
 			rv = MPC_ENOMEM;
 			goto out;
 		}
-		crypto_box_seal(sealed[p], (const uint8_t *)sl->data, len,
-				s->cl->cluster->parties[p].box_pk);
+		mpc_chunkbox_seal(key, sealed[p], (const uint8_t *)sl->data, len);
 		calls[p] = (struct mpc_call){.party = p,
 					     .method = "PUT",
 					     .body = sealed[p],
-					     .len = len + crypto_box_SEALBYTES};
+					     .len = len + MPC_CHUNKBOX_BYTES};
 		snprintf(calls[p].path, sizeof calls[p].path,
 			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1", s->txn,
 			 s->revision);

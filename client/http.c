@@ -58,6 +58,8 @@ void mpc_client_close(struct mpc_client *cl)
 	for (int p = 0; p < MPC_MAX_PARTIES; p++)
 		if (cl->party_handle[p] != NULL)
 			curl_easy_cleanup(cl->party_handle[p]);
+	for (int p = 0; p < MPC_MAX_PARTIES; p++)
+		mpc_chunkbox_key_free(cl->box_key[p]);
 	if (cl->multi != NULL)
 		curl_multi_cleanup(cl->multi);
 	mpc_client_conf_free(cl->conf);

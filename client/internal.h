@@ -3,6 +3,7 @@
 #define MPC_CLIENT_INTERNAL_H
 
 #include "client/mpcclient.h"
+#include "common/chunkbox.h"
 #include "common/err.h"
 
 #include <curl/curl.h>
@@ -18,6 +19,12 @@ struct mpc_client {
 	 * connections stay open across calls (one thread uses a client at a time). */
 	CURL *party_handle[MPC_MAX_PARTIES];
 	CURLM *multi;
+	/* Share chunks are boxed to a party with one ephemeral key per client and
+	 * party (common/chunkbox.h), made on first use by that party's upload. */
+	struct mpc_chunkbox_key *box_key[MPC_MAX_PARTIES];
+	/* The raft leader named by the last accepted begin: the next begin goes
+	 * there first, saving the party-to-leader forward of its proposal. */
+	int leader_hint;
 };
 
 /* One call of a parallel batch; the outputs are filled by mpc_client_call_many(). */
@@ -37,6 +44,9 @@ int mpc_client_call_on(struct mpc_client *cl, CURL *curl, int party, const char 
 		       const char *path, const void *body, size_t len, json_t **resp, char *errmsg);
 /* The client's persistent handle for party (created on first use); NULL on ENOMEM. */
 CURL *mpc_client_party_handle(struct mpc_client *cl, int party);
+
+/* The client's chunk key for party (created on first use); NULL on ENOMEM. */
+const struct mpc_chunkbox_key *mpc_client_box_key(struct mpc_client *cl, int party);
 
 /* Runs calls concurrently (at most one per party), each as mpc_client_call()
  * would. Returns 0 when all succeeded, else the rv of the first that failed. */

@@ -3,7 +3,7 @@ libmpccommon_la_SOURCES = common/err.c common/err.h common/log.c common/log.h \
 	common/ini.c common/ini.h common/conf.c common/conf.h \
 	common/fault.c common/fault.h common/dynbuf.c common/dynbuf.h \
 	common/curl_handle.c common/curl_handle.h common/deadline.c common/deadline.h \
-	common/reqsig.c common/reqsig.h \
+	common/reqsig.c common/reqsig.h common/chunkbox.c common/chunkbox.h common/sigmemo.c common/sigmemo.h \
 	common/frame.c common/frame.h common/secchan.c common/secchan.h
 libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS) $(CURL_CFLAGS)
 libmpccommon_la_LIBADD = $(SODIUM_LIBS) $(CRYPTO_LIBS) $(CURL_LIBS) -lpthread
@@ -20,3 +20,17 @@ TESTS += test_common_frame
 test_common_frame_SOURCES = tests/unit/test_common_frame.c
 test_common_frame_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS)
 test_common_frame_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS) $(CRYPTO_LIBS)
+
+# Share chunks boxed to a party (one X25519 exchange per client and party).
+check_PROGRAMS += test_common_chunkbox
+TESTS += test_common_chunkbox
+test_common_chunkbox_SOURCES = tests/unit/test_common_chunkbox.c
+test_common_chunkbox_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS)
+test_common_chunkbox_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)
+
+# Ed25519 with a memo of signatures already checked or made by this process.
+check_PROGRAMS += test_common_sigmemo
+TESTS += test_common_sigmemo
+test_common_sigmemo_SOURCES = tests/unit/test_common_sigmemo.c
+test_common_sigmemo_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS)
+test_common_sigmemo_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)

@@ -1,6 +1,7 @@
 /* Signed client requests: canonical string, Ed25519 sign/verify (libsodium). */
 #include "common/reqsig.h"
 #include "common/err.h"
+#include "common/sigmemo.h"
 
 #include <ctype.h>
 #include <inttypes.h>
@@ -87,7 +88,7 @@ int mpc_reqsig_verify(const uint8_t *sign_pk, const char *cluster_id_hex, const 
 		mpc_errmsg_printf(errmsg, "request path too long to verify");
 		return MPC_EINVAL;
 	}
-	if (crypto_sign_verify_detached(sig, (const uint8_t *)canon, n, sign_pk) != 0) {
+	if (mpc_sigmemo_verify(sig, (const uint8_t *)canon, n, sign_pk) != 0) {
 		mpc_errmsg_printf(errmsg, "bad signature for client '%s' (%s %s)", s->client, method,
 				  path_query);
 		return MPC_EPERM;

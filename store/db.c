@@ -64,13 +64,41 @@ int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char
 {
 	char *err = NULL;
 	rocksdb_write(db->db, sync ? db->wo_sync : db->wo, wb, &err);
+	if (err == NULL)
+		__atomic_add_fetch(&db->write_seq, 1, __ATOMIC_SEQ_CST);
 	return rocks_err(err, errmsg, "write");
 }
 
+/* Group sync: concurrent callers (one per preparing txn) share one WAL fsync.
+ * A caller whose writes a finished or running sync already covers returns
+ * without its own; otherwise it waits for the running one and then syncs for
+ * everyone whose writes completed before it started. */
 int store_db_sync(struct store_db *db, char *errmsg)
 {
+	uint64_t want = __atomic_load_n(&db->write_seq, __ATOMIC_SEQ_CST), upto;
 	char *err = NULL;
-	rocksdb_flush_wal(db->db, 1, &err);
+
+	pthread_mutex_lock(&db->sync_lock);
+	for (;;) {
+		while (db->syncing && db->synced_seq < want)
+			pthread_cond_wait(&db->sync_cond, &db->sync_lock);
+		if (db->synced_seq >= want) {
+			pthread_mutex_unlock(&db->sync_lock);
+			return 0;
+		}
+		db->syncing = 1;
+		upto = __atomic_load_n(&db->write_seq, __ATOMIC_SEQ_CST);
+		pthread_mutex_unlock(&db->sync_lock);
+		rocksdb_flush_wal(db->db, 1, &err);
+		pthread_mutex_lock(&db->sync_lock);
+		db->syncing = 0;
+		if (err == NULL && upto > db->synced_seq)
+			db->synced_seq = upto;
+		pthread_cond_broadcast(&db->sync_cond);
+		if (err != NULL)
+			break;
+	}
+	pthread_mutex_unlock(&db->sync_lock);
 	return rocks_err(err, errmsg, "flush wal");
 }
 
@@ -185,6 +213,8 @@ int store_db_open(const char *path, const char *cluster_id_hex, int party_id, in
 		return MPC_ENOMEM;
 	db->read_only = read_only;
 	pthread_mutex_init(&db->staging_lock, NULL);
+	pthread_mutex_init(&db->sync_lock, NULL);
+	pthread_cond_init(&db->sync_cond, NULL);
 	db->opts = rocksdb_options_create();
 	rocksdb_options_set_create_if_missing(db->opts, !read_only);
 	rocksdb_options_set_create_missing_column_families(db->opts, !read_only);
@@ -233,5 +263,7 @@ void store_db_close(struct store_db *db)
 	rocksdb_readoptions_destroy(db->ro);
 	rocksdb_options_destroy(db->opts);
 	pthread_mutex_destroy(&db->staging_lock);
+	pthread_mutex_destroy(&db->sync_lock);
+	pthread_cond_destroy(&db->sync_cond);
 	free(db);
 }

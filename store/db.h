@@ -26,6 +26,13 @@ struct store_db {
 	int read_only;
 	/* Serialises staging writes (API threads) against commit/abort (apply). */
 	pthread_mutex_t staging_lock;
+	/* Group sync (store_db_sync): writes completed so far, how many of them
+	 * are known durable, and whether a WAL sync is running. */
+	uint64_t write_seq; /* atomic */
+	uint64_t synced_seq;
+	int syncing;
+	pthread_mutex_t sync_lock;
+	pthread_cond_t sync_cond;
 };
 
 /* Opens (creating if needed, unless read_only) the RocksDB at path. The data

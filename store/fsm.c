@@ -4,6 +4,7 @@
 #include "common/deadline.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "common/sigmemo.h"
 #include "store/catalog.h"
 #include "store/staging.h"
 
@@ -388,8 +389,8 @@ static int apply_prepared(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_
 	mlen = store_prepared_message(msg, fsm->cluster->id_hex, id, (int)party, (uint64_t)rows,
 				      (uint64_t)bytes, digest);
 	if (mpc_key_decode(sig64, sig, sizeof sig) != 0 ||
-	    crypto_sign_verify_detached(sig, (const uint8_t *)msg, mlen,
-					fsm->cluster->parties[party].sign_pk) != 0) {
+	    mpc_sigmemo_verify(sig, (const uint8_t *)msg, mlen,
+			       fsm->cluster->parties[party].sign_pk) != 0) {
 		LOG_WARN("txn %s: Prepared for party %lld has a bad signature; ignored", id,
 			 (long long)party);
 		return MPC_ECRYPTO;
