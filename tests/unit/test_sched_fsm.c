@@ -2,6 +2,9 @@
 #include "common/err.h"
 #include "scheduler/sched_fsm.h"
 #include "store/db.h"
+#include "store/signed_req.h"
+
+#include <sodium.h>
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -12,6 +15,8 @@
 
 static char dir[64];
 static struct store_db *db;
+static struct mpc_cluster cluster; /* client alice (submit), queues default and batch */
+static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 static struct sched_fsm f;
 static uint64_t next_index;
 
@@ -34,6 +39,21 @@ static void setup(void)
 		     err);
 	f.db = db;
 	f.n_parties = 3;
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.n_clients = 1;
+	strcpy(cluster.clients[0].name, "alice");
+	cluster.clients[0].rights = MPC_RIGHT_SUBMIT;
+	crypto_sign_keypair(cluster.clients[0].sign_pk, alice_sk);
+	cluster.n_queues = 2;
+	strcpy(cluster.queues[0].name, "default");
+	cluster.queues[0].weight = 1;
+	strcpy(cluster.queues[1].name, "batch");
+	cluster.queues[1].weight = 2;
+	cluster.queues[1].max_priority = 5;
+	cluster.queues[1].has_max_priority = 1;
+	f.cluster = &cluster;
 	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
 		     "{\"name\":\"h\",\"type\":\"fixed\",\"frac\":16}],\"rows\":500,\"version\":2,"
 		     "\"segments\":2,\"created_revision\":1,\"revision\":3}");
@@ -88,11 +108,32 @@ static const char *str(json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key)) ?: "";
 }
 
+/* A job_submit entry of body (JSON text) signed by alice, as api/jobs.c makes it. */
+static int submit_signed(const char *body)
+{
+	char err[MPC_ERRMSG_SIZE];
+	struct mpc_reqsig sig;
+	json_t *e;
+	int outcome = -1;
+	cr_assert_eq(mpc_reqsig_sign(alice_sk, "alice", cluster.id_hex, "POST", "/v1/jobs", body,
+				     strlen(body), &sig),
+		     0);
+	e = json_pack("{s:s, s:s, s:s, s:i, s:o}", "op", "job_submit", "req", sig.nonce, "client",
+		      "alice", "time_ms", 1000,
+		      "auth", store_signed_req_pack(&sig, "POST", "/v1/jobs", body, strlen(body)));
+	cr_assert_not_null(e);
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
+	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	json_decref(e);
+	return outcome;
+}
+
 static void submit_var(void)
 {
-	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"r1\",\"client\":\"alice\",\"file\":"
-			   "\"v.mpc\",\"program\":\"x = load t.a\\nv = var(x)\\nreveal v to public\\n\","
-			   "\"time_ms\":1000}"),
+	cr_assert_eq(submit_signed("{\"file\":\"v.mpc\",\"program\":\"x = load t.a\\nv = var(x)\\n"
+				   "reveal v to public\\n\"}"),
 		     0);
 }
 
@@ -252,4 +293,95 @@ Test(sched_fsm, pending_reasons_and_backoff)
 	cr_assert_eq(sched_retry_backoff_ms(4), 4000);
 	cr_assert_eq(sched_retry_backoff_ms(5), 8000);
 	cr_assert_eq(sched_retry_backoff_ms(30), 8000);
+}
+
+Test(sched_fsm, queues_priority_cap_and_unknown_queue)
+{
+	json_t *job;
+	cr_assert_eq(submit_signed("{\"queue\":\"batch\",\"priority\":9,\"program\":\"x = load t.a\\n"
+				   "s = sum(x)\\nreveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "PENDING", "%s", str(job, "error"));
+	cr_assert_str_eq(str(job, "queue"), "batch");
+	cr_assert_eq(json_integer_value(json_object_get(job, "priority")), 5, "max_priority caps it");
+	json_decref(job);
+	cr_assert_eq(submit_signed("{\"queue\":\"nope\",\"program\":\"x = load t.a\\n"
+				   "s = sum(x)\\nreveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 2);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "BadQueue");
+	cr_assert(strstr(str(job, "error"), "unknown queue 'nope' (known: default, batch)") != NULL,
+		  "%s", str(job, "error"));
+	cr_assert_eq(json_array_size(json_object_get(job, "tasks")), 0);
+	json_decref(job);
+	cr_assert_eq(apply("{\"op\":\"job_reason\",\"job\":1,\"reason\":\"Fuel\",\"time_ms\":1}"), 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "reason"), "Fuel");
+	json_decref(job);
+}
+
+Test(sched_fsm, time_limit_gives_timeout_and_aborts_running_attempts)
+{
+	json_t *job, *a;
+	cr_assert_eq(submit_signed("{\"time_limit_s\":2,\"program\":\"x = load t.a\\n"
+				   "s = sum(x)\\nreveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_eq(json_integer_value(json_object_get(job, "time_limit_s")), 2);
+	json_decref(job);
+	/* not started: no timeout */
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":99000}"), MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":1,\"n\":5,"
+			   "\"expiry_ms\":90000,\"time_ms\":2000}"),
+		     0);
+	/* started at 2000 with 2 s: not yet at 4000 */
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":4000}"), MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":4001}"), 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "TIMEOUT");
+	cr_assert_str_eq(str(job, "reason"), "TimeLimit");
+	a = sched_task_attempt(job, 0);
+	cr_assert_str_eq(str(a, "state"), "aborted");
+	json_decref(job);
+	/* nothing more is committed or leased */
+	for (int p = 0; p < 3; p++)
+		cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":0,\"attempt\":1,"
+				    "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{}}",
+				    p),
+			     MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":1,\"attempt\":1,\"n\":5,"
+			   "\"expiry_ms\":90000,\"time_ms\":5000}"),
+		     MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":9000}"), MPC_ESTATE);
+}
+
+Test(sched_fsm, completing_while_the_last_commit_is_pending)
+{
+	json_t *job;
+	size_t n;
+	cr_assert_eq(submit_signed("{\"program\":\"x = load t.a\\ns = sum(x)\\nreveal s to public\\n\"}"), 0);
+	job = sched_job_get(db, 1);
+	n = json_array_size(json_object_get(job, "tasks"));
+	json_decref(job);
+	cr_assert_gt(n, 1);
+	for (size_t k = 0; k < n; k++) {
+		cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":%zu,\"attempt\":1,"
+				    "\"n\":5,\"expiry_ms\":90000,\"time_ms\":2000}",
+				    k),
+			     0, "lease of task %zu", k);
+		done_all((int)k, 1, "d", "d", "d");
+		job = sched_job_get(db, 1);
+		cr_assert_str_eq(str(job, "state"), k + 1 == n ? "COMPLETING" : "RUNNING",
+				 "after task %zu of %zu prepared", k, n);
+		json_decref(job);
+		cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%zu,\"attempt\":1,"
+				    "\"time_ms\":3000}",
+				    k),
+			     0);
+	}
+	job = sched_job_get(db, 1);
+	cr_assert_neq(strcmp(str(job, "state"), "COMPLETING"), 0);
+	json_decref(job);
 }
