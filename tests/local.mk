@@ -29,6 +29,8 @@ test_client_stream_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(S
 # Scheduler end to end (issue 4).
 TESTS += tests/integration/jobs_e2e.sh
 EXTRA_DIST += tests/integration/jobs_e2e.sh
+TESTS += tests/integration/jobs_policy.sh
+EXTRA_DIST += tests/integration/jobs_policy.sh
 TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.
