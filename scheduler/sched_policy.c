@@ -1,4 +1,5 @@
-/* The scheduler's policy: weighted fair share across queues, priority then FIFO inside one, task and fuel limits. */
+/* The scheduler's policy: weighted fair share across queues, priority then FIFO inside one, task
+ * and fuel limits. */
 #include "scheduler/sched_policy.h"
 
 #include <stdlib.h>
@@ -101,8 +102,8 @@ size_t sched_policy_choose(struct sched_policy_in *in, enum sched_wait *wait)
 	for (int q = 0; q < in->n_queues; q++) {
 		const struct sched_policy_queue *Q = &in->queues[q];
 		enum sched_wait w = Q->max_running > 0 && Q->running >= Q->max_running
-					    ? SCHED_WAIT_RESOURCES
-					    : rest;
+					? SCHED_WAIT_RESOURCES
+					: rest;
 		for (size_t i = head[q]; i < end[q]; i++)
 			if (wait[idx[i]] == SCHED_WAIT_PRIORITY)
 				wait[idx[i]] = blocked[q] ? SCHED_WAIT_PRIORITY : w;

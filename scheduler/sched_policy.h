@@ -1,4 +1,5 @@
-/* The scheduler's policy: which ready tasks the leader leases now, and why the others wait (pure, no I/O). */
+/* The scheduler's policy: which ready tasks the leader leases now, and why the others wait (pure,
+ * no I/O). */
 #ifndef MPC_SCHEDULER_SCHED_POLICY_H
 #define MPC_SCHEDULER_SCHED_POLICY_H
 
@@ -25,11 +26,11 @@ struct sched_policy_queue {
 
 /* A ready task: PENDING, its dependencies committed, past its retry backoff. */
 struct sched_policy_task {
-	int queue;	/* index into the queues */
-	int priority;	/* of its job, higher first */
+	int queue;      /* index into the queues */
+	int priority;   /* of its job, higher first */
 	uint64_t order; /* submit order (the job id), lower first */
-	int64_t task;	/* task index in the job, lower first */
-	uint64_t fuel;	/* triples it needs */
+	int64_t task;   /* task index in the job, lower first */
+	uint64_t fuel;  /* triples it needs */
 };
 
 struct sched_policy_in {
@@ -37,11 +38,11 @@ struct sched_policy_in {
 	int n_queues;
 	const struct sched_policy_task *tasks;
 	size_t n_tasks;
-	unsigned running;	 /* tasks leased or prepared in the cluster */
-	unsigned max_tasks;	 /* per party (every party runs every task), >= 1 */
+	unsigned running;        /* tasks leased or prepared in the cluster */
+	unsigned max_tasks;      /* per party (every party runs every task), >= 1 */
 	uint64_t fuel_in_flight; /* triples of the leased or prepared attempts */
-	uint64_t max_fuel;	 /* 0: no limit */
-	int parties_ok;		 /* every party reachable */
+	uint64_t max_fuel;       /* 0: no limit */
+	int parties_ok;          /* every party reachable */
 };
 
 /*

@@ -1,16 +1,24 @@
-/* Unit tests of the scheduler's policy (scheduler/sched_policy.c): queues' weights and limits, priority, FIFO, fuel, reasons. */
+/* Unit tests of the scheduler's policy (scheduler/sched_policy.c): queues' weights and limits,
+ * priority, FIFO, fuel, reasons. */
 #include "scheduler/sched_policy.h"
 
 #include <criterion/criterion.h>
 #include <string.h>
 
-#define T(q, p, o, t, f) {.queue = (q), .priority = (p), .order = (o), .task = (t), .fuel = (f)}
+#define T(q, p, o, t, f)                                                                           \
+	{                                                                                          \
+		.queue = (q), .priority = (p), .order = (o), .task = (t), .fuel = (f)              \
+	}
 
 static struct sched_policy_in in_of(struct sched_policy_queue *qs, int nq,
 				    const struct sched_policy_task *ts, size_t nt, unsigned max)
 {
-	struct sched_policy_in in = {.queues = qs, .n_queues = nq, .tasks = ts, .n_tasks = nt,
-				     .max_tasks = max, .parties_ok = 1};
+	struct sched_policy_in in = {.queues = qs,
+				     .n_queues = nq,
+				     .tasks = ts,
+				     .n_tasks = nt,
+				     .max_tasks = max,
+				     .parties_ok = 1};
 	return in;
 }
 
