@@ -726,8 +726,8 @@ static void abort_running(json_t *job, const char *reason)
 	}
 }
 
-/* The leader's time_ms is past start_ms + time_limit_s: TIMEOUT (reason
- * TimeLimit, as Slurm). The check uses the entry's time only, so every party
+/* The leader's time_ms is past start_ms + time_limit_s and the job is not
+ * COMPLETING (every task's work done): TIMEOUT (reason TimeLimit, as Slurm). The check uses the entry's time only, so every party
  * agrees. */
 static int apply_timeout(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
@@ -738,8 +738,8 @@ static int apply_timeout(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *
 		return MPC_ENOENT;
 	limit = json_integer_value(json_object_get(job, "time_limit_s"));
 	start = json_object_get(job, "start_ms");
-	if (sched_job_state_final(job_state(job)) || limit <= 0 || !json_is_integer(start) ||
-	    now <= json_integer_value(start) + limit * 1000) {
+	if (sched_job_state_final(job_state(job)) || job_state(job) == SCHED_JOB_COMPLETING ||
+	    limit <= 0 || !json_is_integer(start) || now <= json_integer_value(start) + limit * 1000) {
 		rv = MPC_ESTATE;
 		goto out;
 	}

@@ -181,13 +181,13 @@ static int queue_index(const struct mpc_cluster *cl, const char *name)
 	return -1; /* a queue removed from the config since: its jobs wait */
 }
 
-/* A started job past its time limit (--time): proposes job_timeout (the
- * leader's clock, as for lease expiry). */
+/* A started job past its time limit (--time), not yet COMPLETING (its work is
+ * done): proposes job_timeout (the leader's clock, as for lease expiry). */
 static int timed_out(struct sched_service *svc, json_t *job, uint64_t id, uint64_t now)
 {
 	json_int_t limit = json_integer_value(json_object_get(job, "time_limit_s"));
 	json_t *start = json_object_get(job, "start_ms");
-	if (limit <= 0 || !json_is_integer(start) ||
+	if (limit <= 0 || !json_is_integer(start) || strcmp(str_of(job, "state"), "COMPLETING") == 0 ||
 	    now <= (uint64_t)json_integer_value(start) + (uint64_t)limit * 1000)
 		return 0;
 	propose_quiet(svc, json_pack("{s:s, s:I, s:I}", "op", "job_timeout", "job", (json_int_t)id,

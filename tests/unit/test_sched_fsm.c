@@ -361,7 +361,9 @@ Test(sched_fsm, completing_while_the_last_commit_is_pending)
 {
 	json_t *job;
 	size_t n;
-	cr_assert_eq(submit_signed("{\"program\":\"x = load t.a\\ns = sum(x)\\nreveal s to public\\n\"}"), 0);
+	cr_assert_eq(submit_signed("{\"time_limit_s\":1,\"program\":\"x = load t.a\\ns = sum(x)\\n"
+				   "reveal s to public\\n\"}"),
+		     0);
 	job = sched_job_get(db, 1);
 	n = json_array_size(json_object_get(job, "tasks"));
 	json_decref(job);
@@ -376,6 +378,9 @@ Test(sched_fsm, completing_while_the_last_commit_is_pending)
 		cr_assert_str_eq(str(job, "state"), k + 1 == n ? "COMPLETING" : "RUNNING",
 				 "after task %zu of %zu prepared", k, n);
 		json_decref(job);
+		if (k + 1 == n) /* its work is done: no timeout any more */
+			cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":99000}"),
+				     MPC_ESTATE);
 		cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%zu,\"attempt\":1,"
 				    "\"time_ms\":3000}",
 				    k),
