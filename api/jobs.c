@@ -79,6 +79,12 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	}
 	if (!api_require(q, r, MPC_RIGHT_SUBMIT, "submit jobs"))
 		goto out;
+	if (mpc_cluster_queue(s->conf->cluster, sub.queue) == NULL) {
+		char known[MPC_MAX_QUEUES * (MPC_NAME_MAX + 2)];
+		mpc_cluster_queue_names(s->conf->cluster, known, sizeof known);
+		api_set_error(r, MPC_EINVAL, "unknown queue '%s' (known: %s)", sub.queue, known);
+		goto out;
+	}
 	/* compile first: a program error is the client's, and nothing is queued */
 	err = calloc(1, SCHED_ERR_MAX);
 	if (err == NULL) {

@@ -112,6 +112,17 @@ int api_submit_parse(const char *body, size_t len, const char *client, struct ap
 	sub->name = json_string_value(json_object_get(b, "name")) ?: "job";
 	sub->queue = json_string_value(json_object_get(b, "queue")) ?: "default";
 	sub->priority = json_integer_value(json_object_get(b, "priority"));
+	{
+		json_t *tl = json_object_get(b, "time_limit_s");
+		if (tl != NULL && (!json_is_integer(tl) || json_integer_value(tl) < 0 ||
+				   json_integer_value(tl) > API_TIME_LIMIT_MAX)) {
+			mpc_errmsg_printf(errmsg, "time_limit_s must be 0..%d seconds (0: none)",
+					  API_TIME_LIMIT_MAX);
+			api_submit_clear(sub);
+			return MPC_EINVAL;
+		}
+		sub->time_limit_s = json_integer_value(tl);
+	}
 	if (sub->args == NULL) {
 		sub->args = json_object();
 		json_object_set_new(b, "args", sub->args); /* owned by body from now */

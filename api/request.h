@@ -38,16 +38,18 @@ struct api_submit {
 	const char *program, *file, *name, *queue;
 	size_t program_len;
 	json_int_t priority;
+	json_int_t time_limit_s; /* 0: none */
 	json_t *args; /* an object, may be empty */
 };
+#define API_TIME_LIMIT_MAX (366 * 86400) /* seconds */
 
 /*
  * Parses the body of POST /v1/jobs, {program, file, name, queue, priority,
- * args{}}, signed by client (sub->client), filling the defaults (file
+ * time_limit_s, args{}}, signed by client (sub->client), filling the defaults (file
  * "job.mpc", name "job", queue "default", priority 0, args {}). Returns 0
  * (clear *sub with api_submit_clear()), MPC_EINVAL (not an object, program
  * missing or not a string or over API_PROGRAM_MAX bytes, args not an
- * object) or MPC_EPERM (the body names another client than the signer);
+ * object, time_limit_s not an integer 0..API_TIME_LIMIT_MAX) or MPC_EPERM (the body names another client than the signer);
  * errmsg says which, and *sub is then cleared.
  */
 int api_submit_parse(const char *body, size_t len, const char *client, struct api_submit *sub,

@@ -23,10 +23,20 @@ int mpc_job_submit(struct mpc_client *cl, const char *file_name, const char *pro
 		   const char *name, const char *queue, int priority, json_t *args, json_t **job,
 		   char *errmsg)
 {
+	return mpc_job_submit_limit(cl, file_name, program, name, queue, priority, 0, args, job,
+				    errmsg);
+}
+
+int mpc_job_submit_limit(struct mpc_client *cl, const char *file_name, const char *program,
+			 const char *name, const char *queue, int priority, unsigned time_limit_s,
+			 json_t *args, json_t **job, char *errmsg)
+{
 	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i}",
 				 "file", file_name ? file_name : "job.mpc", "program", program,
 				 "name", name ? name : "job", "queue", queue ? queue : "default",
 				 "priority", priority);
+	if (body != NULL && time_limit_s > 0)
+		json_object_set_new(body, "time_limit_s", json_integer(time_limit_s));
 	char *text;
 	int rv;
 	if (body == NULL)

@@ -21,6 +21,11 @@ int mpc_job_state_final(const char *state);
 int mpc_job_submit(struct mpc_client *cl, const char *file_name, const char *program,
 		   const char *name, const char *queue, int priority, json_t *args, json_t **job,
 		   char *errmsg);
+/* The same with a time limit in seconds (0: none): the job ends TIMEOUT when it
+ * runs longer (Slurm's --time). */
+int mpc_job_submit_limit(struct mpc_client *cl, const char *file_name, const char *program,
+			 const char *name, const char *queue, int priority, unsigned time_limit_s,
+			 json_t *args, json_t **job, char *errmsg);
 /* Jobs as an array (new reference), filtered by comma-separated states and client (NULL: all). */
 int mpc_job_list(struct mpc_client *cl, const char *states, const char *client, json_t **jobs,
 		 char *errmsg);

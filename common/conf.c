@@ -104,6 +104,59 @@ struct cluster_ctx {
 	int have_id;
 };
 
+static int queue_key(struct mpc_cluster *c, const char *name, const char *key, const char *value,
+		     char *errmsg)
+{
+	struct mpc_queue_info *q = NULL;
+	unsigned v;
+	for (int i = 0; i < c->n_queues; i++)
+		if (strcmp(c->queues[i].name, name) == 0)
+			q = &c->queues[i];
+	if (q == NULL) {
+		if (c->n_queues == MPC_MAX_QUEUES || strlen(name) >= MPC_NAME_MAX || name[0] == '\0' ||
+		    strpbrk(name, ", \t") != NULL) {
+			mpc_errmsg_printf(errmsg,
+					  "too many queues (at most %d) or bad queue name '%s' (at "
+					  "most %d characters, no ',' or blanks)",
+					  MPC_MAX_QUEUES, name, MPC_NAME_MAX - 1);
+			return MPC_ECONFIG;
+		}
+		q = &c->queues[c->n_queues++];
+		snprintf(q->name, sizeof q->name, "%s", name);
+		q->weight = 1;
+	}
+	if (strcmp(key, "weight") == 0) {
+		if (parse_uint(value, 1000000, &v) != 0 || v == 0) {
+			mpc_errmsg_printf(errmsg, "weight of [queue.%s] must be 1..1000000", name);
+			return MPC_ECONFIG;
+		}
+		q->weight = v;
+	} else if (strcmp(key, "max_running") == 0) {
+		if (parse_uint(value, 4096, &v) != 0) {
+			mpc_errmsg_printf(errmsg, "max_running of [queue.%s] must be 0..4096 (0: no limit)",
+					  name);
+			return MPC_ECONFIG;
+		}
+		q->max_running = v;
+	} else if (strcmp(key, "max_priority") == 0) {
+		char *end;
+		errno = 0;
+		long x = strtol(value, &end, 10);
+		if (errno != 0 || end == value || *end != '\0' || x < -1000000 || x > 1000000) {
+			mpc_errmsg_printf(errmsg, "max_priority of [queue.%s] must be an integer "
+				          "-1000000..1000000", name);
+			return MPC_ECONFIG;
+		}
+		q->max_priority = (int)x;
+		q->has_max_priority = 1;
+	} else {
+		mpc_errmsg_printf(errmsg, "unknown key '%s' in [queue.%s] (known: weight, max_running, "
+				  "max_priority)", key, name);
+		return MPC_ECONFIG;
+	}
+	return 0;
+}
+
 static int cluster_key(void *vctx, const char *section, const char *key, const char *value,
 		       char *errmsg)
 {
@@ -221,6 +274,35 @@ static int cluster_key(void *vctx, const char *section, const char *key, const c
 		}
 		return 0;
 	}
+	if (strncmp(section, "queue.", 6) == 0)
+		return queue_key(c, section + 6, key, value, errmsg);
+	if (strcmp(section, "scheduler") == 0) {
+		unsigned v;
+		if (strcmp(key, "max_tasks") == 0) {
+			if (parse_uint(value, 4096, &v) != 0 || v == 0) {
+				mpc_errmsg_printf(errmsg, "max_tasks must be 1..4096");
+				return MPC_ECONFIG;
+			}
+			c->sched_max_tasks = v;
+			return 0;
+		}
+		if (strcmp(key, "max_fuel_in_flight") == 0) {
+			char *end;
+			errno = 0;
+			unsigned long long x = strtoull(value, &end, 10);
+			if (errno != 0 || end == value || *end != '\0' || value[0] == '-' ||
+			    x > (1ull << 40)) {
+				mpc_errmsg_printf(errmsg,
+						  "max_fuel_in_flight must be 0..2^40 triples (0: no limit)");
+				return MPC_ECONFIG;
+			}
+			c->sched_max_fuel = x;
+			return 0;
+		}
+		mpc_errmsg_printf(errmsg, "unknown key '%s' in [scheduler] (known: max_tasks, "
+				  "max_fuel_in_flight)", key);
+		return MPC_ECONFIG;
+	}
 	mpc_errmsg_printf(errmsg, "unknown section [%s]", section);
 	return MPC_ECONFIG;
 }
@@ -256,6 +338,11 @@ int mpc_cluster_load(const char *path, struct mpc_cluster **out, char *errmsg)
 			goto err;
 		}
 	}
+	if (ctx.c->n_queues == 0) {
+		ctx.c->n_queues = 1;
+		snprintf(ctx.c->queues[0].name, sizeof ctx.c->queues[0].name, "default");
+		ctx.c->queues[0].weight = 1;
+	}
 	*out = ctx.c;
 	return 0;
 err:
@@ -266,6 +353,22 @@ err:
 void mpc_cluster_free(struct mpc_cluster *c)
 {
 	free(c);
+}
+
+const struct mpc_queue_info *mpc_cluster_queue(const struct mpc_cluster *c, const char *name)
+{
+	for (int i = 0; name != NULL && i < c->n_queues; i++)
+		if (strcmp(c->queues[i].name, name) == 0)
+			return &c->queues[i];
+	return NULL;
+}
+
+void mpc_cluster_queue_names(const struct mpc_cluster *c, char *out, size_t size)
+{
+	size_t n = 0;
+	out[0] = '\0';
+	for (int i = 0; i < c->n_queues && n < size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%s%s", i ? ", " : "", c->queues[i].name);
 }
 
 const struct mpc_client_info *mpc_cluster_client(const struct mpc_cluster *c, const char *name)

@@ -42,6 +42,17 @@ struct mpc_client_info {
 	char append_tables[512]; /* comma-separated table names or "*" */
 };
 
+#define MPC_MAX_QUEUES 32
+
+/* A [queue.NAME] section: the scheduler's share and limits (docs/scheduler.md). */
+struct mpc_queue_info {
+	char name[MPC_NAME_MAX];
+	unsigned weight;       /* share of running tasks under contention, default 1 */
+	unsigned max_running;  /* tasks of the queue running at once, 0 = no limit */
+	int max_priority;      /* priorities above are lowered to it */
+	int has_max_priority;
+};
+
 struct mpc_cluster {
 	uint8_t id[MPC_CLUSTER_ID_BYTES];
 	char id_hex[2 * MPC_CLUSTER_ID_BYTES + 1];
@@ -50,6 +61,10 @@ struct mpc_cluster {
 	int n_clients;
 	struct mpc_client_info clients[MPC_MAX_CLIENTS];
 	unsigned txn_timeout_ms; /* [cluster] txn_timeout_ms, default 30000 */
+	int n_queues; /* [queue.NAME] sections; one queue "default" when there is none */
+	struct mpc_queue_info queues[MPC_MAX_QUEUES];
+	unsigned sched_max_tasks;  /* [scheduler] max_tasks, 0 = unset (MPC_SCHED_MAX_TASKS, 4) */
+	uint64_t sched_max_fuel;   /* [scheduler] max_fuel_in_flight triples, 0 = no limit */
 };
 
 struct mpc_party_conf {
@@ -78,6 +93,10 @@ struct mpc_client_conf {
 /* Loads a cluster.conf. Caller frees with mpc_cluster_free(). Errors name file:line. */
 int mpc_cluster_load(const char *path, struct mpc_cluster **out, char *errmsg);
 void mpc_cluster_free(struct mpc_cluster *c);
+/* Returns the queue named name or NULL. */
+const struct mpc_queue_info *mpc_cluster_queue(const struct mpc_cluster *c, const char *name);
+/* Writes the comma-separated queue names into out. */
+void mpc_cluster_queue_names(const struct mpc_cluster *c, char *out, size_t size);
 /* Returns the client named name or NULL. */
 const struct mpc_client_info *mpc_cluster_client(const struct mpc_cluster *c, const char *name);
 /* Whether client may append to table (MPC_RIGHT_APPEND and the table listed, or "*"). */

@@ -33,3 +33,11 @@ test_sched_fsm_SOURCES = tests/unit/test_sched_fsm.c
 test_sched_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
 test_sched_fsm_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
 	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
+
+# Queues, priorities, task and fuel limits (issue 4): the leader's choice of tasks, a pure function.
+libmpcsched_la_SOURCES += scheduler/sched_policy.h scheduler/sched_policy.c
+check_PROGRAMS += test_sched_policy
+TESTS += test_sched_policy
+test_sched_policy_SOURCES = tests/unit/test_sched_policy.c
+test_sched_policy_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
+test_sched_policy_LDADD = libmpcsched.la libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)

@@ -261,14 +261,32 @@ static void finish(json_t *job, int state, const char *reason, json_t *e)
 	json_object_set(job, "end_ms", json_object_get(e, "time_ms"));
 }
 
+/* The job's queue must be one of cluster.conf's [queue.NAME] (else FAILED
+ * "BadQueue"); its priority is lowered to the queue's max_priority. */
+static const char *submit_queue(const struct mpc_cluster *c, json_t *e, char *why, size_t size)
+{
+	const char *name = json_string_value(json_object_get(e, "queue")) ?: "default";
+	const struct mpc_queue_info *q = mpc_cluster_queue(c, name);
+	char known[MPC_MAX_QUEUES * (MPC_NAME_MAX + 2)];
+	if (q == NULL) {
+		mpc_cluster_queue_names(c, known, sizeof known);
+		snprintf(why, size, "unknown queue '%.64s' (known: %.300s)", name, known);
+		return "BadQueue";
+	}
+	if (q->has_max_priority &&
+	    json_integer_value(json_object_get(e, "priority")) > q->max_priority)
+		json_object_set_new(e, "priority", json_integer(q->max_priority));
+	return NULL;
+}
+
 /* The job comes from the client's signed request (DESIGN.md §6): its
  * fields replace the entry's, so the proposing party cannot change them,
  * and the client must hold the submit right. 0, or the FAILED reason
  * ("BadSignature", "AccessDenied") with the details in why. */
 static const char *submit_signed(struct sched_fsm *f, json_t *e, char *why, size_t size)
 {
-	static const char *const fields[] = {"name", "queue", "priority", "file",
-					     "program", "args", NULL};
+	static const char *const fields[] = {"name",	"queue", "priority",	 "file",
+					     "program", "args",	 "time_limit_s", NULL};
 	const struct mpc_client_info *ci;
 	json_t *body;
 	if (f->cluster == NULL ||
@@ -287,7 +305,7 @@ static const char *submit_signed(struct sched_fsm *f, json_t *e, char *why, size
 		snprintf(why, size, "client '%s' lacks the 'submit' right", ci->name);
 		return "AccessDenied";
 	}
-	return NULL;
+	return submit_queue(f->cluster, e, why, size);
 }
 
 static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e, uint64_t index)
@@ -339,6 +357,8 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		return MPC_EINVAL;
 	}
 	json_object_set_new(job, "req", json_string(req));
+	if (json_integer_value(json_object_get(e, "time_limit_s")) > 0)
+		json_object_set(job, "time_limit_s", json_object_get(e, "time_limit_s"));
 	if (refused != NULL) {
 		json_object_set_new(job, "error", json_string(why));
 		finish(job, SCHED_JOB_FAILED, refused, e);
@@ -501,6 +521,22 @@ static json_t *current_attempt(json_t *job, json_t *e, const char *want)
 	return a;
 }
 
+/* Every task committed but one PREPARED: the job is COMPLETING. */
+static int last_to_commit(json_t *job)
+{
+	json_t *t;
+	size_t i;
+	int prepared = 0;
+	json_array_foreach(json_object_get(job, "tasks"), i, t)
+	{
+		if (strcmp(str_of(t, "state"), "PREPARED") == 0)
+			prepared++;
+		else if (strcmp(str_of(t, "state"), "COMMITTED") != 0)
+			return 0;
+	}
+	return prepared == 1;
+}
+
 static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
 	json_t *job = entry_job(f, e), *a, *done, *shares;
@@ -546,6 +582,8 @@ static int apply_done(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 		if ((int)json_object_size(done) == f->n_parties) {
 			json_object_set_new(a, "state", json_string("prepared"));
 			json_object_set_new(entry_task(job, e), "state", json_string("PREPARED"));
+			if (last_to_commit(job))
+				set_state(job, SCHED_JOB_COMPLETING, "");
 		}
 		put_job(f, wb, job);
 	}
@@ -696,10 +734,49 @@ out:
 	return rv;
 }
 
+/* Aborts the job's leased and prepared attempts (nothing more commits). */
+static void abort_running(json_t *job, const char *reason)
+{
+	json_t *a;
+	size_t i;
+	json_array_foreach(json_object_get(job, "attempts"), i, a)
+	{
+		if (strcmp(str_of(a, "state"), "leased") == 0 ||
+		    strcmp(str_of(a, "state"), "prepared") == 0) {
+			json_object_set_new(a, "state", json_string("aborted"));
+			json_object_set_new(a, "reason", json_string(reason));
+		}
+	}
+}
+
+/* The leader's time_ms is past start_ms + time_limit_s and the job is not
+ * COMPLETING (every task's work done): TIMEOUT (reason TimeLimit, as Slurm). The check uses the entry's time only, so every party
+ * agrees. */
+static int apply_timeout(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
+{
+	json_t *job = entry_job(f, e), *start;
+	json_int_t limit, now = json_integer_value(json_object_get(e, "time_ms"));
+	int rv = 0;
+	if (job == NULL)
+		return MPC_ENOENT;
+	limit = json_integer_value(json_object_get(job, "time_limit_s"));
+	start = json_object_get(job, "start_ms");
+	if (sched_job_state_final(job_state(job)) || job_state(job) == SCHED_JOB_COMPLETING ||
+	    limit <= 0 || !json_is_integer(start) || now <= json_integer_value(start) + limit * 1000) {
+		rv = MPC_ESTATE;
+		goto out;
+	}
+	abort_running(job, "job time limit");
+	finish(job, SCHED_JOB_TIMEOUT, "TimeLimit", e);
+	put_job(f, wb, job);
+out:
+	json_decref(job);
+	return rv;
+}
+
 static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	json_t *job = entry_job(f, e), *a;
-	size_t i;
+	json_t *job = entry_job(f, e);
 	int rv = 0;
 	if (job == NULL)
 		return MPC_ENOENT;
@@ -707,14 +784,7 @@ static int apply_cancel(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		rv = MPC_ESTATE;
 		goto out;
 	}
-	json_array_foreach(json_object_get(job, "attempts"), i, a)
-	{
-		if (strcmp(str_of(a, "state"), "leased") == 0 ||
-		    strcmp(str_of(a, "state"), "prepared") == 0) {
-			json_object_set_new(a, "state", json_string("aborted"));
-			json_object_set_new(a, "reason", json_string("job cancelled"));
-		}
-	}
+	abort_running(job, "job cancelled");
 	finish(job, SCHED_JOB_CANCELLED, "", e);
 	json_object_set(job, "cancelled_by", json_object_get(e, "client"));
 	put_job(f, wb, job);
@@ -726,7 +796,7 @@ out:
 /* The leader's reason why a PENDING job waits (Slurm's squeue REASON). */
 static int apply_reason(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 {
-	static const char *const reasons[] = {"Priority", "Resources", "Parties", NULL};
+	static const char *const reasons[] = {"Priority", "Resources", "Fuel", "Parties", NULL};
 	json_t *job = entry_job(f, e);
 	const char *reason = json_string_value(json_object_get(e, "reason"));
 	int rv = MPC_EINVAL;
@@ -769,6 +839,8 @@ int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t in
 		rv = apply_cancel(f, wb, e);
 	else if (strcmp(op, "job_reason") == 0)
 		rv = apply_reason(f, wb, e);
+	else if (strcmp(op, "job_timeout") == 0)
+		rv = apply_timeout(f, wb, e);
 	else if (strcmp(op, "sched_noop") == 0)
 		rv = 0; /* a barrier: its proposer waits until it applied everything before */
 	/* a rejected entry changes nothing; only ENOMEM would be a local failure, and

@@ -11,9 +11,11 @@
  * Entries (JSON objects, field "op"; DESIGN.md §2, §5). Every decision is
  * one of them; apply depends only on the entry and the replicated state
  * (never on the clock, the shares or randomness) and is idempotent:
- *   job_submit    {req, client, name, queue, priority, file, program, args{}, time_ms}
+ *   job_submit    {req, client, name, queue, priority, file, program, args{},
+ *                 time_limit_s, time_ms}
  *                 compiles the program against the catalog at apply time: the job
- *                 is PENDING, or FAILED with the FILE:LINE:COL error
+ *                 is PENDING, or FAILED with the FILE:LINE:COL error (or BadQueue:
+ *                 a queue not in cluster.conf)
  *   task_lease    {job, task, attempt, n, expiry_ms, time_ms}   (leader)
  *                 a PENDING task whose dependencies committed; the triple range
  *                 [t0, t0+n) and the engine session id come from replicated
@@ -31,8 +33,11 @@
  *                 SCHED_MAX_ATTEMPTS; then it is ABORTED and the job FAILED
  *   job_cancel    {job, client, time_ms}
  *   job_reason    {job, reason, time_ms}  (leader) why a PENDING job waits:
- *                 Priority (other tasks first), Resources (MPC_SCHED_MAX_TASKS
- *                 tasks run), Parties (a party is unreachable)
+ *                 Priority (other tasks first), Resources (max_tasks tasks run, or
+ *                 the queue's max_running), Fuel (max_fuel_in_flight), Parties (a
+ *                 party is unreachable); see sched_policy.h
+ *   job_timeout   {job, time_ms}  (leader) time_ms > start_ms + time_limit_s:
+ *                 TIMEOUT (reason TimeLimit), running attempts aborted
  * Keys in the meta column family (replicated, covered by snapshots):
  *   sched/state      {"next_job": N, "next_triple": T, "next_session": S}
  *   job/<%012 id>    the job record (below)
@@ -41,7 +46,7 @@
  *   jobshare/<%012 id>/<%06 task>/<attempt>/<party>  {key: sealed} the shares a
  *                    party kept for later tasks (sealed by its engine to its own
  *                    key); deleted when the attempt aborts or the job ends
- * Job record: {id, name, client, queue, priority, file, program, args,
+ * Job record: {id, name, client, queue, priority, time_limit_s, file, program, args,
  *   state, reason, submit_ms, start_ms, end_ms, input_revision, error, fuel,
  *   tasks: [{task, kind "map"|"combine", stage, table, segment, rows, deps,
  *            fuel, state PENDING|LEASED|PREPARED|COMMITTED|ABORTED, attempts,

@@ -7,6 +7,7 @@
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_plan.h"
+#include "scheduler/sched_policy.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -40,6 +41,7 @@ struct sched_service {
 	struct engine_service *engine;
 	sched_forward_fn forward;
 	unsigned lease_ms, delay_ms, max_tasks;
+	uint64_t max_fuel; /* triples in flight, 0: no limit */
 	pthread_t leader_thr, runner_thr;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -146,19 +148,8 @@ static void propose_quiet(struct sched_service *svc, json_t *e)
 
 struct cand {
 	uint64_t id;
-	int priority;
 	json_int_t task, attempt, fuel;
 };
-
-static int cand_cmp(const void *a, const void *b)
-{
-	const struct cand *x = a, *y = b;
-	if (x->priority != y->priority)
-		return y->priority - x->priority;
-	if (x->id != y->id)
-		return x->id < y->id ? -1 : 1;
-	return x->task < y->task ? -1 : x->task > y->task;
-}
 
 static const char *str_of(json_t *o, const char *key)
 {
@@ -182,14 +173,43 @@ static int task_ready(json_t *job, json_t *task, uint64_t now)
 	return 1;
 }
 
+static int queue_index(const struct mpc_cluster *cl, const char *name)
+{
+	for (int q = 0; q < cl->n_queues; q++)
+		if (strcmp(cl->queues[q].name, name) == 0)
+			return q;
+	return -1; /* a queue removed from the config since: its jobs wait */
+}
+
+/* A started job past its time limit (--time), not yet COMPLETING (its work is
+ * done): proposes job_timeout (the leader's clock, as for lease expiry). */
+static int timed_out(struct sched_service *svc, json_t *job, uint64_t id, uint64_t now)
+{
+	json_int_t limit = json_integer_value(json_object_get(job, "time_limit_s"));
+	json_t *start = json_object_get(job, "start_ms");
+	if (limit <= 0 || !json_is_integer(start) || strcmp(str_of(job, "state"), "COMPLETING") == 0 ||
+	    now <= (uint64_t)json_integer_value(start) + (uint64_t)limit * 1000)
+		return 0;
+	propose_quiet(svc, json_pack("{s:s, s:I, s:I}", "op", "job_timeout", "job", (json_int_t)id,
+				     "time_ms", (json_int_t)now));
+	return 1;
+}
+
 static void leader_turn(struct sched_service *svc)
 {
 	struct store_node_status st;
 	uint64_t *ids = NULL, now = now_ms();
 	size_t n = 0, nc = 0, cap = 0;
 	struct cand *cands = NULL;
+	struct sched_policy_task *pt = NULL;
+	struct sched_policy_queue qs[MPC_MAX_QUEUES];
+	const struct mpc_cluster *cl = svc->conf->cluster;
+	uint64_t fuel_in_flight = 0;
 	int running = 0, reachable;
 	json_t *pending; /* PENDING jobs: id -> current reason */
+
+	for (int q = 0; q < cl->n_queues; q++)
+		qs[q] = (struct sched_policy_queue){cl->queues[q].weight, cl->queues[q].max_running, 0};
 
 	store_node_status(svc->node, &st);
 	if (strcmp(st.state, "leader") != 0)
@@ -205,7 +225,12 @@ static void leader_turn(struct sched_service *svc)
 		if (job == NULL)
 			continue;
 		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
+		int qi = queue_index(cl, str_of(job, "queue"));
 		if (sched_job_state_final(state)) {
+			json_decref(job);
+			continue;
+		}
+		if (timed_out(svc, job, ids[i], now)) {
 			json_decref(job);
 			continue;
 		}
@@ -218,6 +243,11 @@ static void leader_turn(struct sched_service *svc)
 		{
 			const char *as = str_of(a, "state");
 			json_t *e = NULL;
+			if (strcmp(as, "leased") == 0 || strcmp(as, "prepared") == 0) {
+				fuel_in_flight += (uint64_t)json_integer_value(json_object_get(a, "n"));
+				if (qi >= 0)
+					qs[qi].running++;
+			}
 			if (strcmp(as, "leased") == 0) {
 				running++;
 				if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
@@ -243,13 +273,18 @@ static void leader_turn(struct sched_service *svc)
 			if (nc == cap) {
 				size_t nn = cap ? cap * 2 : 16;
 				struct cand *c2 = realloc(cands, nn * sizeof *c2);
-				if (c2 == NULL)
+				struct sched_policy_task *p2 = c2 ? realloc(pt, nn * sizeof *p2) : NULL;
+				if (c2 != NULL)
+					cands = c2;
+				if (p2 == NULL)
 					break;
-				cands = c2;
+				pt = p2;
 				cap = nn;
 			}
 			cands[nc].id = ids[i];
-			cands[nc].priority = (int)json_integer_value(json_object_get(job, "priority"));
+			pt[nc] = (struct sched_policy_task){
+				qi, (int)json_integer_value(json_object_get(job, "priority")), ids[i],
+				(int64_t)k, (uint64_t)json_integer_value(json_object_get(t, "fuel"))};
 			cands[nc].task = (json_int_t)k;
 			cands[nc].attempt = json_integer_value(json_object_get(t, "attempts")) + 1;
 			cands[nc].fuel = json_integer_value(json_object_get(t, "fuel"));
@@ -258,12 +293,30 @@ static void leader_turn(struct sched_service *svc)
 		json_decref(job);
 	}
 	reachable = all_reachable(&st, svc->conf->party_id);
-	if (nc > 0 && reachable) {
-		qsort(cands, nc, sizeof *cands, cand_cmp);
-		for (size_t i = 0; i < nc && running < (int)svc->max_tasks; i++, running++) {
+	{
+		/* the policy (sched_policy.c) picks the tasks; a PENDING job
+		 * waits for the reason of its first task left waiting */
+		enum sched_wait *w = calloc(nc ? nc : 1, sizeof *w);
+		struct sched_policy_in in = {qs, cl->n_queues, pt, nc, (unsigned)running,
+					     svc->max_tasks, fuel_in_flight, svc->max_fuel,
+					     reachable};
+		const char *k;
+		json_t *v;
+		if (w == NULL)
+			goto out;
+		sched_policy_choose(&in, w);
+		for (size_t i = 0; i < nc; i++) {
 			char key[24];
 			snprintf(key, sizeof key, "%" PRIu64, cands[i].id);
-			json_object_del(pending, key);
+			if (w[i] != SCHED_WAIT_NONE) {
+				json_t *cur = json_object_get(pending, key);
+				if (json_is_string(cur)) /* PENDING: first waiting task's reason */
+					json_object_set_new(pending, key,
+							    json_pack("[s, s]", sched_wait_name(w[i]),
+								      json_string_value(cur)));
+				continue;
+			}
+			json_object_set_new(pending, key, json_null()); /* gets a lease */
 			propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
 						     "task_lease", "job", (json_int_t)cands[i].id,
 						     "task", cands[i].task, "attempt", cands[i].attempt,
@@ -271,23 +324,22 @@ static void leader_turn(struct sched_service *svc)
 						     "expiry_ms", (json_int_t)(now + svc->lease_ms),
 						     "time_ms", (json_int_t)now));
 		}
-	}
-	/* why the jobs still PENDING wait, when that changed */
-	{
-		const char *k, *why = !reachable			 ? "Parties"
-				      : running >= (int)svc->max_tasks ? "Resources"
-									 : "Priority";
-		json_t *v;
+		free(w);
+		/* why the jobs still PENDING wait, when that changed: pending holds
+		 * the current reason (a string) or the new one (["Reason"]) */
 		json_object_foreach(pending, k, v)
 		{
-			if (strcmp(json_string_value(v), why) != 0)
+			const char *why = json_string_value(json_array_get(v, 0));
+			if (why != NULL && strcmp(why, json_string_value(json_array_get(v, 1))) != 0)
 				propose_quiet(svc, json_pack("{s:s, s:I, s:s, s:I}", "op",
 							     "job_reason", "job",
 							     (json_int_t)strtoull(k, NULL, 10),
 							     "reason", why, "time_ms", (json_int_t)now));
 		}
 	}
+out:
 	json_decref(pending);
+	free(pt);
 	free(cands);
 	free(ids);
 }
@@ -587,9 +639,13 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 	svc->engine = engine;
 	svc->lease_ms = env_ms("MPC_SCHED_LEASE_MS", 60000);
 	svc->delay_ms = env_ms("MPC_SCHED_DELAY_MS", 0);
-	svc->max_tasks = env_ms("MPC_SCHED_MAX_TASKS", DEFAULT_MAX_TASKS);
+	/* [scheduler] of cluster.conf, else the environment */
+	svc->max_tasks = conf->cluster->sched_max_tasks
+				 ? conf->cluster->sched_max_tasks
+				 : env_ms("MPC_SCHED_MAX_TASKS", DEFAULT_MAX_TASKS);
 	if (svc->max_tasks == 0)
 		svc->max_tasks = DEFAULT_MAX_TASKS;
+	svc->max_fuel = conf->cluster->sched_max_fuel;
 	if (pthread_create(&svc->leader_thr, NULL, leader_main, svc) != 0) {
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the leader thread");
 		return MPC_ENOMEM;

@@ -32,6 +32,8 @@ EXTRA_DIST += tests/integration/jobs_e2e.sh
 # reveal NAME to CLIENT: sealed results, recipient checks, no plaintext on the parties
 TESTS += tests/integration/jobs_reveal.sh
 EXTRA_DIST += tests/integration/jobs_reveal.sh
+TESTS += tests/integration/jobs_policy.sh
+EXTRA_DIST += tests/integration/jobs_policy.sh
 TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.

@@ -16,13 +16,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: mpcsub [-c CONF] [--name N] [-q QUEUE] [--priority P] [--arg K=V]...\n"
+		"Usage: mpcsub [-c CONF] [--name N] [-q QUEUE] [--priority P] [--time S] [--arg K=V]...\n"
 		"              [--parsable] [--wait] FILE\n"
 		"Submits the job program FILE (docs/job-language.md) and prints 'Submitted job ID'.\n\n"
 		"  -c, --config FILE   client config (else $MPC_CONFIG, else ~/.config/mpcstore/client.conf)\n"
 		"  -J, --name N        job name (default: FILE's base name)\n"
 		"  -q, --queue Q       queue (default: default)\n"
 		"  -p, --priority P    priority, higher first (default 0)\n"
+		"  -t, --time SECONDS  time limit: the job ends TIMEOUT when it runs longer\n"
 		"  -a, --arg K=V       value of arg(\"K\") in the program (repeatable)\n"
 		"      --parsable      print the job id alone\n"
 		"  -W, --wait          wait until the job ends and print its results (JSON)\n"
@@ -51,9 +52,11 @@ int main(int argc, char **argv)
 		{"queue", required_argument, NULL, 'q'},  {"priority", required_argument, NULL, 'p'},
 		{"arg", required_argument, NULL, 'a'},	  {"parsable", no_argument, NULL, 'P'},
 		{"wait", no_argument, NULL, 'W'},	  {"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},	  {NULL, 0, NULL, 0}};
+		{"version", no_argument, NULL, 'V'},	  {"time", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0}};
 	const char *conf = NULL, *name = NULL, *queue = NULL, *file;
 	int priority = 0, parsable = 0, wait = 0, c, rv;
+	unsigned time_limit = 0;
 	json_t *args = json_object(), *job = NULL, *res = NULL;
 	char errmsg[MPC_ERRMSG_SIZE] = "", *program;
 	struct mpc_client *cl;
@@ -61,7 +64,7 @@ int main(int argc, char **argv)
 	FILE *f;
 	long size;
 
-	while ((c = getopt_long(argc, argv, "c:J:q:p:a:WhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:J:q:p:a:t:WhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': conf = optarg; break;
 		case 'J': name = optarg; break;
@@ -75,6 +78,18 @@ int main(int argc, char **argv)
 			}
 			*eq = '\0';
 			json_object_set_new(args, optarg, json_string(eq + 1));
+			break;
+		}
+		case 't': {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || optarg[0] == '-' || v == 0 ||
+			    v > 366ul * 86400) {
+				fprintf(stderr, "mpcsub: --time needs SECONDS 1..31622400, got '%s'\n",
+					optarg);
+				return EXIT_USAGE;
+			}
+			time_limit = (unsigned)v;
 			break;
 		}
 		case 'P': parsable = 1; break;
@@ -110,7 +125,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "mpcsub: %s\n", errmsg);
 		return EXIT_CLUSTER;
 	}
-	rv = mpc_job_submit(cl, file, program, name, queue, priority, args, &job, errmsg);
+	rv = mpc_job_submit_limit(cl, file, program, name, queue, priority, time_limit, args, &job,
+				  errmsg);
 	if (rv == MPC_EINVAL) {
 		fprintf(stderr, "%s\n", errmsg);
 		return EXIT_JOB;

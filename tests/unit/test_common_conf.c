@@ -121,3 +121,61 @@ Test(rights, append_list_and_star)
 				      sizeof ci.append_tables, err), MPC_ECONFIG);
 	cr_assert_str_eq(err, "rights list longer than 1023 bytes");
 }
+
+#define PARTY0                                                                                   \
+	"[cluster]\nid = 00112233445566778899aabbccddeeff\n[party.0]\nhost = h\nraft_port = 1\n"  \
+	"api_port = 2\nmpc_port = 3\nsign_pk = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"      \
+	"box_pk = AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n"
+
+Test(cluster_load, queues_and_scheduler_limits)
+{
+	char err[MPC_ERRMSG_SIZE] = "", names[256];
+	char path[] = "/tmp/test_conf.XXXXXX";
+	struct mpc_cluster *c = NULL;
+	int fd = mkstemp(path);
+	cr_assert(fd >= 0);
+	close(fd);
+	/* no [queue.*]: one queue "default" without limits */
+	write_file(path, PARTY0, 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), 0, "%s", err);
+	cr_assert_eq(c->n_queues, 1);
+	cr_assert_str_eq(c->queues[0].name, "default");
+	cr_assert_eq(c->queues[0].weight, 1);
+	cr_assert_eq(c->queues[0].max_running, 0);
+	cr_assert_eq(c->sched_max_tasks, 0);
+	cr_assert_eq(c->sched_max_fuel, 0);
+	mpc_cluster_free(c);
+	write_file(path,
+		   PARTY0 "[queue.fast]\nweight = 3\nmax_running = 2\nmax_priority = 10\n"
+			  "[queue.slow]\nmax_running = 1\n[scheduler]\nmax_tasks = 6\n"
+			  "max_fuel_in_flight = 100000\n",
+		   0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), 0, "%s", err);
+	cr_assert_eq(c->n_queues, 2);
+	cr_assert_eq(mpc_cluster_queue(c, "default"), NULL, "configured queues replace default");
+	cr_assert_eq(mpc_cluster_queue(c, "fast")->weight, 3);
+	cr_assert_eq(mpc_cluster_queue(c, "fast")->max_running, 2);
+	cr_assert_eq(mpc_cluster_queue(c, "fast")->max_priority, 10);
+	cr_assert(mpc_cluster_queue(c, "fast")->has_max_priority);
+	cr_assert_eq(mpc_cluster_queue(c, "slow")->weight, 1);
+	cr_assert_eq(mpc_cluster_queue(c, "slow")->has_max_priority, 0);
+	cr_assert_eq(c->sched_max_tasks, 6);
+	cr_assert_eq(c->sched_max_fuel, 100000);
+	mpc_cluster_queue_names(c, names, sizeof names);
+	cr_assert_str_eq(names, "fast, slow");
+	mpc_cluster_free(c);
+	/* bad values name the file and line */
+	write_file(path, PARTY0 "[queue.q]\nweight = 0\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, ":11: weight of [queue.q] must be 1..1000000") != NULL, "%s", err);
+	write_file(path, PARTY0 "[queue.q]\nshare = 2\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, ":11: unknown key 'share' in [queue.q]") != NULL, "%s", err);
+	write_file(path, PARTY0 "[scheduler]\nmax_tasks = 0\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, ":11: max_tasks must be 1..4096") != NULL, "%s", err);
+	write_file(path, PARTY0 "[scheduler]\nmax_fuel_in_flight = -5\n", 0644);
+	cr_assert_eq(mpc_cluster_load(path, &c, err), MPC_ECONFIG);
+	cr_assert(strstr(err, "max_fuel_in_flight must be") != NULL, "%s", err);
+	unlink(path);
+}

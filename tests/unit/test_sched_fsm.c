@@ -20,8 +20,6 @@ static uint64_t next_index;
 /* clients alice (submit, output) and eve (submit): submits are signed */
 static struct mpc_cluster cluster;
 static uint8_t sign_sk[2][crypto_sign_SECRETKEYBYTES];
-static struct mpc_cluster cluster; /* one client, alice, who may submit */
-static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 
 static void put(const char *key, const char *json)
 {
@@ -40,14 +38,6 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
 		     err);
-	cr_assert(sodium_init() >= 0);
-	memset(&cluster, 0, sizeof cluster);
-	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
-	cluster.n_parties = 3;
-	cluster.n_clients = 1;
-	strcpy(cluster.clients[0].name, "alice");
-	cluster.clients[0].rights = MPC_RIGHT_SUBMIT;
-	crypto_sign_keypair(cluster.clients[0].sign_pk, alice_sk);
 	f.db = db;
 	f.n_parties = 3;
 	cr_assert(sodium_init() >= 0);
@@ -62,6 +52,13 @@ static void setup(void)
 		crypto_box_keypair(cluster.clients[k].box_pk, box_sk);
 		cluster.clients[k].rights = MPC_RIGHT_SUBMIT | (k == 0 ? MPC_RIGHT_OUTPUT : 0);
 	}
+	cluster.n_queues = 2;
+	strcpy(cluster.queues[0].name, "default");
+	cluster.queues[0].weight = 1;
+	strcpy(cluster.queues[1].name, "batch");
+	cluster.queues[1].weight = 2;
+	cluster.queues[1].max_priority = 5;
+	cluster.queues[1].has_max_priority = 1;
 	f.cluster = &cluster;
 	f.cluster = &cluster;
 	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
@@ -82,42 +79,6 @@ static void teardown(void)
 
 TestSuite(sched_fsm, .init = setup, .fini = teardown);
 
-/* Signs a job_submit entry as alice's client would (client/http.c): the body
- * holds the job's fields, the nonce is the entry's req. */
-static void sign_submit(json_t *e)
-{
-	static const char *const fields[] = {"name",    "queue", "priority", "file",
-					     "program", "args",  NULL};
-	json_t *body = json_object();
-	uint8_t sig[crypto_sign_BYTES];
-	char canon[4096], *text;
-	struct mpc_reqsig rs;
-	size_t n;
-	for (int i = 0; fields[i]; i++)
-		if (json_object_get(e, fields[i]))
-			json_object_set(body, fields[i], json_object_get(e, fields[i]));
-	text = json_dumps(body, JSON_COMPACT);
-	json_decref(body);
-	memset(&rs, 0, sizeof rs);
-	snprintf(rs.client, sizeof rs.client, "%s",
-		 json_string_value(json_object_get(e, "client")));
-	{ /* a signed nonce is 32 hex digits: the test's req names one */
-		const char *req = json_string_value(json_object_get(e, "req"));
-		uint8_t h[16];
-		crypto_generichash(h, sizeof h, (const uint8_t *)req, strlen(req), NULL, 0);
-		sodium_bin2hex(rs.nonce, sizeof rs.nonce, h, sizeof h);
-		json_object_set_new(e, "req", json_string(rs.nonce));
-	}
-	rs.time_ms = 1700000000000;
-	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs",
-				 rs.time_ms, rs.nonce, text, strlen(text));
-	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, alice_sk);
-	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
-	json_object_set_new(e, "auth",
-			    store_signed_req_pack(&rs, "POST", "/v1/jobs", text, strlen(text)));
-	free(text);
-}
-
 /* Applies the entry (JSON text) as the next log index; returns its outcome. */
 static int apply(const char *text)
 {
@@ -125,9 +86,6 @@ static int apply(const char *text)
 	json_t *e = json_loads(text, 0, NULL);
 	int outcome = -1;
 	cr_assert_not_null(e, "bad test JSON %s", text);
-	if (strcmp(json_string_value(json_object_get(e, "op")), "job_submit") == 0 &&
-	    json_object_get(e, "auth") == NULL)
-		sign_submit(e);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
@@ -155,6 +113,27 @@ static json_t *task_of(json_t *job, int k)
 static const char *str(json_t *o, const char *key)
 {
 	return json_string_value(json_object_get(o, key)) ?: "";
+}
+
+/* A job_submit entry of body (JSON text) signed by alice, as api/jobs.c makes it. */
+static int submit_signed(const char *body)
+{
+	struct mpc_reqsig sig;
+	json_t *e;
+	char *entry;
+	int rv;
+	cr_assert_eq(mpc_reqsig_sign(sign_sk[0], "alice", cluster.id_hex, "POST", "/v1/jobs", body,
+				     strlen(body), &sig),
+		     0);
+	e = json_pack("{s:s, s:s, s:s, s:i, s:o}", "op", "job_submit", "req", sig.nonce, "client",
+		      "alice", "time_ms", 1000,
+		      "auth", store_signed_req_pack(&sig, "POST", "/v1/jobs", body, strlen(body)));
+	cr_assert_not_null(e);
+	entry = json_dumps(e, JSON_COMPACT);
+	rv = apply(entry);
+	free(entry);
+	json_decref(e);
+	return rv;
 }
 
 /* A job_submit entry of program signed by client k (0 alice, 1 eve), as the API proposes it. */
@@ -418,5 +397,101 @@ Test(sched_fsm, reveal_to_a_client_keeps_every_partys_sealed_part_in_the_results
 	/* only in the results: not left in the tasks */
 	for (int k = 0; k < 3; k++)
 		cr_assert_null(json_object_get(task_of(job, k), "sealed"));
+	json_decref(job);
+}
+
+Test(sched_fsm, queues_priority_cap_and_unknown_queue)
+{
+	json_t *job;
+	cr_assert_eq(submit_signed("{\"queue\":\"batch\",\"priority\":9,\"program\":\"x = load t.a\\n"
+				   "s = sum(x)\\nreveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "PENDING", "%s", str(job, "error"));
+	cr_assert_str_eq(str(job, "queue"), "batch");
+	cr_assert_eq(json_integer_value(json_object_get(job, "priority")), 5, "max_priority caps it");
+	json_decref(job);
+	cr_assert_eq(submit_signed("{\"queue\":\"nope\",\"program\":\"x = load t.a\\n"
+				   "s = sum(x)\\nreveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 2);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "BadQueue");
+	cr_assert(strstr(str(job, "error"), "unknown queue 'nope' (known: default, batch)") != NULL,
+		  "%s", str(job, "error"));
+	cr_assert_eq(json_array_size(json_object_get(job, "tasks")), 0);
+	json_decref(job);
+	cr_assert_eq(apply("{\"op\":\"job_reason\",\"job\":1,\"reason\":\"Fuel\",\"time_ms\":1}"), 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "reason"), "Fuel");
+	json_decref(job);
+}
+
+Test(sched_fsm, time_limit_gives_timeout_and_aborts_running_attempts)
+{
+	json_t *job, *a;
+	cr_assert_eq(submit_signed("{\"time_limit_s\":2,\"program\":\"x = load t.a\\n"
+				   "s = sum(x)\\nreveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_eq(json_integer_value(json_object_get(job, "time_limit_s")), 2);
+	json_decref(job);
+	/* not started: no timeout */
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":99000}"), MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":1,\"n\":5,"
+			   "\"expiry_ms\":90000,\"time_ms\":2000}"),
+		     0);
+	/* started at 2000 with 2 s: not yet at 4000 */
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":4000}"), MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":4001}"), 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "TIMEOUT");
+	cr_assert_str_eq(str(job, "reason"), "TimeLimit");
+	a = sched_task_attempt(job, 0);
+	cr_assert_str_eq(str(a, "state"), "aborted");
+	json_decref(job);
+	/* nothing more is committed or leased */
+	for (int p = 0; p < 3; p++)
+		cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":0,\"attempt\":1,"
+				    "\"party\":%d,\"digest\":\"d\",\"outputs\":{},\"shares\":{}}",
+				    p),
+			     MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":1,\"attempt\":1,\"n\":5,"
+			   "\"expiry_ms\":90000,\"time_ms\":5000}"),
+		     MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":9000}"), MPC_ESTATE);
+}
+
+Test(sched_fsm, completing_while_the_last_commit_is_pending)
+{
+	json_t *job;
+	size_t n;
+	cr_assert_eq(submit_signed("{\"time_limit_s\":1,\"program\":\"x = load t.a\\ns = sum(x)\\n"
+				   "reveal s to public\\n\"}"),
+		     0);
+	job = sched_job_get(db, 1);
+	n = json_array_size(json_object_get(job, "tasks"));
+	json_decref(job);
+	cr_assert_gt(n, 1);
+	for (size_t k = 0; k < n; k++) {
+		cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":%zu,\"attempt\":1,"
+				    "\"n\":5,\"expiry_ms\":90000,\"time_ms\":2000}",
+				    k),
+			     0, "lease of task %zu", k);
+		done_all((int)k, 1, "d", "d", "d");
+		job = sched_job_get(db, 1);
+		cr_assert_str_eq(str(job, "state"), k + 1 == n ? "COMPLETING" : "RUNNING",
+				 "after task %zu of %zu prepared", k, n);
+		json_decref(job);
+		if (k + 1 == n) /* its work is done: no timeout any more */
+			cr_assert_eq(apply("{\"op\":\"job_timeout\",\"job\":1,\"time_ms\":99000}"),
+				     MPC_ESTATE);
+		cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%zu,\"attempt\":1,"
+				    "\"time_ms\":3000}",
+				    k),
+			     0);
+	}
+	job = sched_job_get(db, 1);
+	cr_assert_neq(strcmp(str(job, "state"), "COMPLETING"), 0);
 	json_decref(job);
 }
