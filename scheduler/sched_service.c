@@ -43,7 +43,8 @@ struct sched_service {
 	pthread_t leader_thr, runner_thr;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t kicks;
+	uint64_t kicks;		     /* applied entries and finished engine sessions */
+	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int deleting; /* session deletes in flight */
 	struct local_run runs[MAX_LOCAL];
@@ -88,8 +89,20 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	return 0;
 }
 
-/* Waits for an applied entry or ms, whichever first; returns non-zero on stop. */
-static int nap(struct sched_service *svc, unsigned ms)
+/* An engine session of this party finished (done or failed): wakes the runner. */
+static void on_session_end(void *data)
+{
+	struct sched_service *svc = data;
+	pthread_mutex_lock(&svc->lock);
+	svc->kicks++;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+/* Waits for a kick the caller has not seen yet (an entry applied or a session
+ * ended since its last turn began: none is lost while a turn runs) or ms,
+ * whichever first; returns non-zero on stop. */
+static int nap(struct sched_service *svc, uint64_t *seen, unsigned ms)
 {
 	struct timespec ts;
 	int stop;
@@ -98,10 +111,10 @@ static int nap(struct sched_service *svc, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	uint64_t k = svc->kicks;
-	while (!svc->stop && svc->kicks == k)
+	while (!svc->stop && svc->kicks == *seen)
 		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
 			break;
+	*seen = svc->kicks;
 	stop = svc->stop;
 	pthread_mutex_unlock(&svc->lock);
 	return stop;
@@ -295,7 +308,8 @@ static void leader_turn(struct sched_service *svc)
 static void *leader_main(void *arg)
 {
 	struct sched_service *svc = arg;
-	while (!nap(svc, 100))
+	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
+	while (!nap(svc, &svc->seen_leader, 100))
 		leader_turn(svc);
 	return NULL;
 }
@@ -542,10 +556,11 @@ static void *runner_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	drop_stale_sessions(svc);
-	/* the engine has no completion callback: poll running sessions often */
+	/* woken by applied entries and by the engine when a session ends; the timer
+	 * re-proposes lost task_done/task_abort entries */
 	do
 		runner_turn(svc);
-	while (!nap(svc, svc->n_runs > 0 ? 10 : 50));
+	while (!nap(svc, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
 		sched_plan_free(r->plan);
@@ -578,6 +593,8 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 	svc->fsm = fsm;
 	svc->db = db;
 	svc->engine = engine;
+	if (engine != NULL)
+		engine_service_set_notify(engine, on_session_end, svc);
 	svc->lease_ms = env_ms("MPC_SCHED_LEASE_MS", 60000);
 	svc->delay_ms = env_ms("MPC_SCHED_DELAY_MS", 0);
 	svc->max_tasks = env_ms("MPC_SCHED_MAX_TASKS", DEFAULT_MAX_TASKS);
@@ -605,6 +622,18 @@ void sched_service_set_forward(struct sched_service *svc, sched_forward_fn fn)
 struct store_db *sched_service_db(struct sched_service *svc)
 {
 	return svc->db;
+}
+
+void sched_service_mark(struct sched_service *svc, uint64_t *seen)
+{
+	pthread_mutex_lock(&svc->lock);
+	*seen = svc->kicks;
+	pthread_mutex_unlock(&svc->lock);
+}
+
+int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
+{
+	return nap(svc, seen, ms);
 }
 
 void sched_service_stop(struct sched_service *svc)
