@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "engine/exec.h"
 #include "engine/service.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
@@ -19,6 +20,17 @@
 #define DEFAULT_MAX_TASKS 4
 #define MAX_LOCAL 256
 #define REPROPOSE_MS 2000
+#define INFLIGHT_MAX 512
+#define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
+
+/* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
+struct inflight {
+	char op; /* 'l' task_lease, 'c' task_commit, 'x' lease_expired, 'r' job_reason */
+	uint64_t job;
+	json_int_t task, attempt;
+	uint64_t at_ms;
+	int seen; /* looked up in the current turn: not applied yet */
+};
 
 /* A session this party started or resumed, until its attempt is over. */
 struct local_run {
@@ -46,9 +58,12 @@ struct sched_service {
 	uint64_t kicks;		     /* applied entries and finished engine sessions */
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
-	int deleting; /* session deletes in flight */
+	int deleting;  /* session deletes in flight */
+	int proposing; /* runner proposals in flight (propose_detached) */
 	struct local_run runs[MAX_LOCAL];
 	int n_runs;
+	struct inflight inflight[INFLIGHT_MAX]; /* the leader thread's own */
+	int n_inflight;
 };
 
 static struct sched_service *attached; /* the one per process, made by sched_fsm_attach */
@@ -157,6 +172,59 @@ static void propose_quiet(struct sched_service *svc, json_t *e)
 	json_decref(e);
 }
 
+static struct inflight *inflight_find(struct sched_service *svc, char op, uint64_t job,
+				     json_int_t task, json_int_t attempt)
+{
+	for (int i = 0; i < svc->n_inflight; i++) {
+		struct inflight *f = &svc->inflight[i];
+		if (f->op == op && f->job == job && f->task == task && f->attempt == attempt) {
+			f->seen = 1;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* Queues the leader's entry e (consumed) without waiting for it, so that all
+ * of a turn's decisions (and the parties' task_done entries) share one group
+ * commit; an entry already queued within INFLIGHT_MS is not queued again
+ * (the turn runs after every applied entry, before its own are applied).
+ * Returns 1 if queued. */
+static int leader_propose(struct sched_service *svc, char op, uint64_t job, json_int_t task,
+			  json_int_t attempt, json_t *e, uint64_t now)
+{
+	char *text;
+	int rv = 0;
+	if (inflight_find(svc, op, job, task, attempt) != NULL || svc->n_inflight == INFLIGHT_MAX) {
+		json_decref(e);
+		return 0;
+	}
+	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text != NULL && store_node_propose_async(svc->node, text, strlen(text)) == 0) {
+		svc->inflight[svc->n_inflight++] = (struct inflight){op, job, task, attempt, now, 1};
+		rv = 1;
+	}
+	free(text);
+	json_decref(e);
+	return rv;
+}
+
+/* Before a turn: entries queued INFLIGHT_MS ago are forgotten (proposed again
+ * if still due); after it (done): those the turn did not look up are applied
+ * (the state that made them due is gone). */
+static void inflight_expire(struct sched_service *svc, uint64_t now, int done)
+{
+	for (int i = 0; i < svc->n_inflight;) {
+		struct inflight *f = &svc->inflight[i];
+		if (done ? !f->seen : now - f->at_ms >= INFLIGHT_MS) {
+			*f = svc->inflight[--svc->n_inflight];
+		} else {
+			f->seen = done ? f->seen : 0;
+			i++;
+		}
+	}
+}
+
 struct cand {
 	uint64_t id;
 	int priority;
@@ -179,7 +247,10 @@ static const char *str_of(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-static int task_ready(json_t *job, json_t *task, uint64_t now)
+/* committing: the tasks whose task_commit this turn queued (a lease queued
+ * right after it is applied after it, in the same group commit: one round
+ * trip less per stage; if the commit fails, apply refuses the lease). */
+static int task_ready(json_t *job, json_t *task, uint64_t now, const char *committing)
 {
 	json_t *d;
 	size_t i;
@@ -188,8 +259,11 @@ static int task_ready(json_t *job, json_t *task, uint64_t now)
 		return 0;
 	json_array_foreach(json_object_get(task, "deps"), i, d)
 	{
-		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(d));
-		if (t == NULL || strcmp(str_of(t, "state"), "COMMITTED") != 0)
+		json_int_t di = json_integer_value(d);
+		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)di);
+		if (t == NULL || (strcmp(str_of(t, "state"), "COMMITTED") != 0 &&
+				  !(strcmp(str_of(t, "state"), "PREPARED") == 0 &&
+				    committing[di])))
 			return 0;
 	}
 	return 1;
@@ -205,20 +279,24 @@ static void leader_turn(struct sched_service *svc)
 	json_t *pending; /* PENDING jobs: id -> current reason */
 
 	store_node_status(svc->node, &st);
-	if (strcmp(st.state, "leader") != 0)
-		return;
-	if (sched_jobs_active(svc->db, &ids, &n) != 0 || n == 0) {
+	if (strcmp(st.state, "leader") != 0 || sched_jobs_active(svc->db, &ids, &n) != 0 ||
+	    n == 0) {
+		svc->n_inflight = 0;
 		free(ids);
 		return;
 	}
+	inflight_expire(svc, now, 0);
 	pending = json_object();
 	for (size_t i = 0; i < n; i++) {
 		json_t *job = sched_job_get(svc->db, ids[i]), *a, *t;
-		size_t k;
+		size_t k, n_tasks;
+		char *committing;
 		if (job == NULL)
 			continue;
 		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
-		if (sched_job_state_final(state)) {
+		n_tasks = json_array_size(json_object_get(job, "tasks"));
+		committing = sched_job_state_final(state) ? NULL : calloc(n_tasks + 1, 1);
+		if (committing == NULL) {
 			json_decref(job);
 			continue;
 		}
@@ -230,9 +308,13 @@ static void leader_turn(struct sched_service *svc)
 		json_array_foreach(json_object_get(job, "attempts"), k, a)
 		{
 			const char *as = str_of(a, "state");
+			json_int_t task = json_integer_value(json_object_get(a, "task"));
+			json_int_t attempt = json_integer_value(json_object_get(a, "attempt"));
 			json_t *e = NULL;
+			char op = 0;
 			if (strcmp(as, "leased") == 0) {
 				running++;
+				op = 'x';
 				if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
 					e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "lease_expired",
 						      "job", (json_int_t)ids[i], "task",
@@ -241,18 +323,26 @@ static void leader_turn(struct sched_service *svc)
 						      (json_int_t)now);
 			} else if (strcmp(as, "prepared") == 0) {
 				running++;
+				op = 'c';
+				if (task >= 0 && (size_t)task < n_tasks)
+					committing[task] = 1;
 				e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "task_commit", "job",
 					      (json_int_t)ids[i], "task", json_object_get(a, "task"),
 					      "attempt", json_object_get(a, "attempt"), "time_ms",
 					      (json_int_t)now);
 			}
 			if (e != NULL)
-				propose_quiet(svc, e);
+				leader_propose(svc, op, ids[i], task, attempt, e, now);
 		}
 		json_array_foreach(json_object_get(job, "tasks"), k, t)
 		{
-			if (!task_ready(job, t, now))
+			json_int_t next = json_integer_value(json_object_get(t, "attempts")) + 1;
+			if (!task_ready(job, t, now, committing))
 				continue;
+			if (inflight_find(svc, 'l', ids[i], (json_int_t)k, next) != NULL) {
+				running++; /* its lease is queued, not applied yet */
+				continue;
+			}
 			if (nc == cap) {
 				size_t nn = cap ? cap * 2 : 16;
 				struct cand *c2 = realloc(cands, nn * sizeof *c2);
@@ -268,6 +358,7 @@ static void leader_turn(struct sched_service *svc)
 			cands[nc].fuel = json_integer_value(json_object_get(t, "fuel"));
 			nc++;
 		}
+		free(committing);
 		json_decref(job);
 	}
 	reachable = all_reachable(&st, svc->conf->party_id);
@@ -277,12 +368,14 @@ static void leader_turn(struct sched_service *svc)
 			char key[24];
 			snprintf(key, sizeof key, "%" PRIu64, cands[i].id);
 			json_object_del(pending, key);
-			propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
+			leader_propose(svc, 'l', cands[i].id, cands[i].task, cands[i].attempt,
+				       json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
 						     "task_lease", "job", (json_int_t)cands[i].id,
 						     "task", cands[i].task, "attempt", cands[i].attempt,
 						     "n", cands[i].fuel > 0 ? cands[i].fuel : 1,
 						     "expiry_ms", (json_int_t)(now + svc->lease_ms),
-						     "time_ms", (json_int_t)now));
+						     "time_ms", (json_int_t)now),
+				       now);
 		}
 	}
 	/* why the jobs still PENDING wait, when that changed */
@@ -294,15 +387,18 @@ static void leader_turn(struct sched_service *svc)
 		json_object_foreach(pending, k, v)
 		{
 			if (strcmp(json_string_value(v), why) != 0)
-				propose_quiet(svc, json_pack("{s:s, s:I, s:s, s:I}", "op",
+				leader_propose(svc, 'r', strtoull(k, NULL, 10), -1, why[0],
+					       json_pack("{s:s, s:I, s:s, s:I}", "op",
 							     "job_reason", "job",
 							     (json_int_t)strtoull(k, NULL, 10),
-							     "reason", why, "time_ms", (json_int_t)now));
+							     "reason", why, "time_ms", (json_int_t)now),
+					       now);
 		}
 	}
 	json_decref(pending);
 	free(cands);
 	free(ids);
+	inflight_expire(svc, now, 1);
 }
 
 static void *leader_main(void *arg)
@@ -324,6 +420,48 @@ static struct local_run *run_find(struct sched_service *svc, uint64_t job, json_
 		    svc->runs[i].attempt == attempt)
 			return &svc->runs[i];
 	return NULL;
+}
+
+struct detached_proposal {
+	struct sched_service *svc;
+	json_t *entry;
+};
+
+static void *proposal_main(void *arg)
+{
+	struct detached_proposal *d = arg;
+	struct sched_service *svc = d->svc;
+	propose_quiet(svc, d->entry);
+	free(d);
+	pthread_mutex_lock(&svc->lock);
+	svc->proposing--;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+	return NULL;
+}
+
+/* The runner's task_done/task_abort (e consumed) on a thread of its own: a
+ * follower's goes to the leader and waits for the commit there, and the
+ * runner meanwhile starts and reports other sessions (all of them then share
+ * one group commit). A lost one is proposed again after REPROPOSE_MS. */
+static void propose_detached(struct sched_service *svc, json_t *e)
+{
+	struct detached_proposal *d = malloc(sizeof *d);
+	pthread_t t;
+	if (d == NULL) {
+		propose_quiet(svc, e);
+		return;
+	}
+	d->svc = svc;
+	d->entry = e;
+	pthread_mutex_lock(&svc->lock);
+	svc->proposing++;
+	pthread_mutex_unlock(&svc->lock);
+	if (pthread_create(&t, NULL, proposal_main, d) != 0) {
+		proposal_main(d);
+		return;
+	}
+	pthread_detach(t);
 }
 
 struct session_delete {
@@ -379,9 +517,22 @@ static void propose_abort(struct sched_service *svc, struct local_run *r, const 
 	r->proposed_ms = now;
 	LOG_WARN("sched: job %" PRIu64 " task %d attempt %d fails here: %s", r->job, (int)r->task,
 		 r->attempt, reason);
-	propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:s, s:I}", "op", "task_abort", "job",
+	propose_detached(svc, json_pack("{s:s, s:I, s:I, s:i, s:s, s:I}", "op", "task_abort", "job",
 				     (json_int_t)r->job, "task", r->task, "attempt", r->attempt,
 				     "reason", reason, "time_ms", (json_int_t)now));
+}
+
+/* The engine's chunk for a task: its rows rounded up to a power of two, between
+ * 1024 and the engine's default. The engine's scratch is 36 chunks of 8 bytes
+ * and is wiped when the session ends: a task over 3 rows does not need 18 MiB.
+ * Taken from the replicated job record, so every party runs the same chunks. */
+static json_int_t task_chunk(json_t *job, json_int_t task)
+{
+	json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)task);
+	json_int_t rows = json_integer_value(json_object_get(t, "rows")), c = 1024;
+	while (c < rows && c < (json_int_t)ENGINE_EXEC_DEFAULT_CHUNK)
+		c *= 2;
+	return c;
 }
 
 /* Starts (or finds, after a restart) this party's session of the attempt. */
@@ -419,8 +570,9 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 		propose_abort(svc, r, err);
 		goto out;
 	}
-	spec = json_pack("{s:I, s:O, s:O, s:i, s:i, s:i, s:o, s:O}", "id", (json_int_t)r->session,
-			 "t0", json_object_get(a, "t0"), "n", json_object_get(a, "n"), "f", 16,
+	spec = json_pack("{s:I, s:O, s:O, s:i, s:I, s:i, s:i, s:o, s:O}", "id",
+			 (json_int_t)r->session, "t0", json_object_get(a, "t0"), "n",
+			 json_object_get(a, "n"), "f", 16, "chunk", task_chunk(job, r->task),
 			 "checkpoint_every", 4, "delay_ms", (int)svc->delay_ms, "inputs", inputs,
 			 "ops", sched_plan_task_ops(r->plan, (size_t)r->task));
 	rv = engine_service_session_start(svc->engine, spec, msg);
@@ -465,7 +617,7 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 		free(text);
 		r->proposed_ms = now_ms();
-		propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o}", "op",
+		propose_detached(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o}", "op",
 					     "task_done", "job", (json_int_t)r->job, "task", r->task,
 					     "attempt", r->attempt, "party", svc->conf->party_id,
 					     "digest", hex, "outputs", outputs, "shares", shares));
@@ -648,7 +800,7 @@ void sched_service_stop(struct sched_service *svc)
 	if (svc->engine != NULL)
 		pthread_join(svc->runner_thr, NULL);
 	pthread_mutex_lock(&svc->lock);
-	while (svc->deleting > 0)
+	while (svc->deleting > 0 || svc->proposing > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);
 	pthread_mutex_unlock(&svc->lock);
 	/* the FSM keeps applying until the node closes: the extension stays attached */
