@@ -58,6 +58,7 @@ struct sched_service {
 	uint64_t kicks;		     /* applied entries and finished engine sessions */
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
+	int release; /* the API stops: long polls answer now */
 	int deleting;  /* session deletes in flight */
 	int proposing; /* runner proposals in flight (propose_detached) */
 	struct local_run runs[MAX_LOCAL];
@@ -785,7 +786,30 @@ void sched_service_mark(struct sched_service *svc, uint64_t *seen)
 
 int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
 {
-	return nap(svc, seen, ms);
+	struct timespec ts;
+	int over;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&svc->lock);
+	while (!svc->stop && !svc->release && svc->kicks == *seen)
+		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+			break;
+	*seen = svc->kicks;
+	over = svc->stop || svc->release;
+	pthread_mutex_unlock(&svc->lock);
+	return over;
+}
+
+void sched_service_release_waiters(struct sched_service *svc)
+{
+	if (svc == NULL)
+		return;
+	pthread_mutex_lock(&svc->lock);
+	svc->release = 1;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
 }
 
 void sched_service_stop(struct sched_service *svc)

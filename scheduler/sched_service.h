@@ -50,6 +50,9 @@ void sched_service_mark(struct sched_service *svc, uint64_t *seen);
 /* Waits until something was applied after *seen, ms pass or the service
  * stops (returns non-zero then); updates *seen. */
 int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms);
+/* Before the API stops (it joins its request threads): every long poll
+ * answers at once, and later ones do not wait. */
+void sched_service_release_waiters(struct sched_service *svc);
 /* Stops the threads and frees svc (NULL allowed). Call before the engine stops. */
 void sched_service_stop(struct sched_service *svc);
 
