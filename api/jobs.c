@@ -318,6 +318,66 @@ static void h_result(struct api_server *s, const char *id_text, struct api_req *
 	json_decref(job);
 }
 
+#define WAIT_MS_MAX 60000u
+
+static json_int_t time_left(json_int_t deadline)
+{
+	json_int_t left = deadline - now_ms();
+	return left > 0 ? left : 0;
+}
+
+/* GET /v1/jobs/ID[?wait_ms=N[&since=STATE]]: with wait_ms, a long poll: answers
+ * when the job's state differs from since (default: its state when the request
+ * arrived), is final, or after N ms (at most WAIT_MS_MAX) with the current state. */
+static void h_show(struct api_server *s, struct MHD_Connection *c, const char *id_text,
+		   struct api_req *q, struct api_resp *r)
+{
+	const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait_ms");
+	const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+	unsigned long wait_ms = 0;
+	uint64_t seen = 0;
+	char *from = NULL;
+	json_t *job;
+
+	if (wait != NULL) {
+		char *end;
+		wait_ms = strtoul(wait, &end, 10);
+		if (*wait == '\0' || *wait == '-' || *end != '\0' || wait_ms > WAIT_MS_MAX) {
+			api_set_error(r, MPC_EINVAL,
+				      "GET /v1/jobs/%s: wait_ms must be 0..%u milliseconds, not '%s'",
+				      id_text, WAIT_MS_MAX, wait);
+			return;
+		}
+	}
+	sched_service_mark(s->sched, &seen); /* before reading: no change is missed */
+	job = load_job_for(s, id_text, q, MPC_RIGHT_READ, "read this job", r);
+	if (job == NULL)
+		return;
+	from = strdup(since != NULL && *since ? since
+					      : json_string_value(json_object_get(job, "state")));
+	for (json_int_t deadline = now_ms() + (json_int_t)wait_ms; from != NULL;) {
+		const char *state = json_string_value(json_object_get(job, "state"));
+		json_int_t left = time_left(deadline);
+		json_t *next;
+		if (left == 0 || strcmp(state, from) != 0 ||
+		    sched_job_state_final(sched_job_state_parse(state)))
+			break;
+		if (sched_service_wait(s->sched, &seen, (unsigned)left) != 0)
+			break;
+		next = load_job(s, id_text, r);
+		if (next == NULL) { /* r has the error */
+			json_decref(job);
+			free(from);
+			return;
+		}
+		json_decref(job);
+		job = next;
+	}
+	free(from);
+	api_set_json(r, job_view(job, 1));
+	json_decref(job);
+}
+
 void api_jobs_route(struct api_server *s, struct MHD_Connection *c, const char *method,
 		    const char *rest, struct api_req *q, struct api_resp *r)
 {
@@ -334,13 +394,8 @@ void api_jobs_route(struct api_server *s, struct MHD_Connection *c, const char *
 		if (get)
 			return h_list(s, c, q, r);
 	} else if (sscanf(rest, "/%31[^/]/%31s", id, tail) >= 1) {
-		if (tail[0] == '\0' && get) {
-			json_t *job = load_job_for(s, id, q, MPC_RIGHT_READ, "read this job", r);
-			if (job != NULL)
-				api_set_json(r, job_view(job, 1));
-			json_decref(job);
-			return;
-		}
+		if (tail[0] == '\0' && get)
+			return h_show(s, c, id, q, r);
 		if (post && strcmp(tail, "cancel") == 0)
 			return h_cancel(s, id, q, r);
 		if (get && strcmp(tail, "result") == 0)

@@ -2,10 +2,15 @@
 # Benchmark of scheduler jobs: the statistics job of tests/integration/jobs_e2e.sh (3000 rows, one
 # segment) and a job over ROWS rows appended in SEGS transactions (SEGS segments: one MAP task per
 # segment and stage). Prints JSON lines:
+# {"bench":"sched.trivial",...}: bench_jobs (bench/bench_jobs.c), trivial jobs (sum of 3 rows) one
+#   client after another (latency p50/p99) and from 16 clients at once (jobs/s);
+# {"bench":"sched.meanvar","rows":..,"seconds":..,"with_upload_seconds":..,"ok":..}: mean and
+#   variance over ROWS stored rows, submit to revealed result (mpcsub --wait, then mpcresult),
+#   and the same including the mpcput of the rows;
 # {"bench":"sched.job","rows":..,"segments":..,"tasks":..,"max_tasks":..,"seconds":..,"ok":true}
 # seconds is the wall time of mpcsub --wait (submit to COMPLETED); ok: results equal Python's
 # statistics (1e-6 relative). Usage: bench_jobs.sh BUILDDIR [ROWS [SEGS]]; starts its own cluster
-# (base port 23500; MPC_SCHED_MAX_TASKS from the environment). Never part of make check.
+# (base port 23500; MPC_SCHED_MAX_TASKS from the environment). Part of make bench (bench/run.sh).
 set -u
 B=${1:-$(pwd)}
 ROWS=${2:-1000000}
@@ -60,6 +65,31 @@ print(json.dumps({"bench": "sched.job", "rows": $2, "segments": $3, "tasks": len
                   "max_tasks": int("${MPC_SCHED_MAX_TASKS:-4}"), "seconds": round($t1 - $t0, 3), "ok": ok}))
 PY
 }
+printf 'v\n1\n2\n3\n' >"$T/tiny.csv"
+"$B/mpcput" -q tiny "$T/tiny.csv" >/dev/null || exit 1
+"$B/bench_jobs" "$MPC_CONFIG" tiny "${BENCH_JOBS_SEQ:-200}" 1
+"$B/bench_jobs" "$MPC_CONFIG" tiny "${BENCH_JOBS_PAR:-1000}" 16
+# mean and variance over ROWS rows in one segment: upload excluded and included
+python3 -c '
+import random, sys
+random.seed(3)
+sys.stdout.write("v\n" + "".join("%d\n" % random.randint(-10**6, 10**6) for i in range(int(sys.argv[1]))))
+' "$ROWS" >"$T/mv.csv"
+printf 'x = load mv.v\nm = mean(x)\nv = var(x)\nreveal m, v to public\n' >"$T/mv.mpc"
+t0=$(date +%s.%N)
+"$B/mpcput" -q mv "$T/mv.csv" >/dev/null || exit 1
+t1=$(date +%s.%N)
+id=$("$B/mpcsub" --parsable --wait "$T/mv.mpc" | head -n1) && "$B/mpcresult" "$id" --format json >"$T/mv.json" || exit 1
+t2=$(date +%s.%N)
+python3 - "$T/mv.csv" "$T/mv.json" "$ROWS" "$t0" "$t1" "$t2" <<'PY'
+import json, sys, statistics as st
+x = [int(l) for l in open(sys.argv[1]).read().split()[1:]]
+got = json.load(open(sys.argv[2]))
+ok = abs(got["m"] - st.mean(x)) <= 1e-6 * max(1, abs(st.mean(x))) and abs(got["v"] - st.variance(x)) <= 1e-6 * st.variance(x)
+t0, t1, t2 = map(float, sys.argv[4:7])
+print(json.dumps({"bench": "sched.meanvar", "rows": int(sys.argv[3]), "seconds": round(t2 - t1, 3),
+                  "with_upload_seconds": round(t2 - t0, 3), "ok": ok}))
+PY
 gen "$T/small_0.csv" 3000 7
 "$B/mpcput" -q small "$T/small_0.csv" >/dev/null || exit 1
 run small 3000 1

@@ -16,6 +16,8 @@ for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2
 bash "$(dirname "$0")/bench_mpcput.sh" "$B" "$T/client/client.conf" 1000000
 # mpcfs (issue 5): cp into the inbox next to mpcput and a local cp, on its own cluster
 bash "$(dirname "$0")/bench_mpcfs.sh" "$B"
+# scheduler (issue 4): trivial jobs/s and latency, mean+variance over 10^6 rows, on its own cluster
+bash "$(dirname "$0")/bench_jobs.sh" "$B" 1000000 4
 # engine (issue 3): online multiplications/s on a fresh cluster of 3 local parties (the store
 # benchmarks above leave RocksDB background work that would land in these timings), one warm-up
 # run, then 3 runs per configuration; JSON lines from mpc-engine (op0_per_s = the operation).

@@ -89,38 +89,66 @@ static uint64_t now_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
+/* One long poll: the job once its state differs from since (NULL: any
+ * state), it is final, or wait_ms passed (the server's bound). */
+static int job_get_wait(struct mpc_client *cl, uint64_t id, const char *since, unsigned wait_ms,
+			json_t **job, char *errmsg)
+{
+	char path[128];
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait_ms=%u%s%s", id, wait_ms,
+		 since ? "&since=" : "", since ? since : "");
+	return mpc_client_call_any(cl, "GET", path, NULL, 0, job, errmsg);
+}
+
 int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 		 void (*progress)(void *ctx, json_t *job), void *ctx, json_t **job, char *errmsg)
 {
 	uint64_t start = now_ms(), answered = start;
+	char since[32] = "";
 	unsigned pause = 20;
 	for (;;) {
 		json_t *j = NULL;
-		int rv = mpc_job_get(cl, id, &j, errmsg);
+		uint64_t t0 = now_ms(), spent = t0 - start;
+		unsigned wait = MPC_JOB_WAIT_POLL_MS, nap = 0;
+		int rv;
+		if (timeout_ms && timeout_ms - spent < wait)
+			wait = spent >= timeout_ms ? 0 : (unsigned)(timeout_ms - spent);
+		rv = job_get_wait(cl, id, since[0] ? since : NULL, wait, &j, errmsg);
 		if (rv == MPC_EUNAVAIL && now_ms() - answered > MPC_JOB_WAIT_UNREACHABLE_MS) {
 			mpc_errmsg_wrapf(errmsg, "job %" PRIu64 ": no party answered for %u s",
 					 id, MPC_JOB_WAIT_UNREACHABLE_MS / 1000);
 			return rv;
 		}
 		if (rv == 0) {
+			const char *state = json_string_value(json_object_get(j, "state"));
+			int same = state != NULL && strcmp(state, since) == 0;
 			answered = now_ms();
 			if (progress != NULL)
 				progress(ctx, j);
-			if (mpc_job_state_final(json_string_value(json_object_get(j, "state")))) {
+			if (mpc_job_state_final(state)) {
 				*job = j;
 				return 0;
 			}
+			snprintf(since, sizeof since, "%s", state ? state : "");
 			json_decref(j);
+			/* unchanged, and answered well before wait_ms: a party that
+			 * does not long-poll; pause as a plain poll would */
+			if (same && answered - t0 < wait / 2)
+				nap = pause;
 		} else if (rv != MPC_EUNAVAIL)
 			return rv;
-		if (timeout_ms && now_ms() - start > timeout_ms) {
+		else
+			nap = pause;
+		if (timeout_ms && now_ms() - start >= timeout_ms) {
 			mpc_errmsg_printf(errmsg, "job %" PRIu64 " not finished within %u ms", id,
 					  timeout_ms);
 			return MPC_ETIMEDOUT;
 		}
-		usleep(pause * 1000);
-		if (pause < 200)
-			pause *= 2;
+		if (nap > 0) {
+			usleep(nap * 1000);
+			if (pause < 200)
+				pause *= 2;
+		}
 	}
 }
 

@@ -31,11 +31,13 @@ int mpc_job_list(struct mpc_client *cl, const char *states, const char *client, 
 		 char *errmsg);
 /* One job with its attempts (new reference). MPC_ENOENT if unknown. */
 int mpc_job_get(struct mpc_client *cl, uint64_t id, json_t **job, char *errmsg);
-/* Polls until the job is final or timeout_ms passes (0: forever; MPC_ETIMEDOUT).
+/* Waits until the job is final or timeout_ms passes (0: forever; MPC_ETIMEDOUT),
+ * with long polls of at most MPC_JOB_WAIT_POLL_MS (GET /v1/jobs/ID?wait_ms=N).
  * Parties that cannot be reached are waited for, but when none has answered for
  * MPC_JOB_WAIT_UNREACHABLE_MS it gives up with MPC_EUNAVAIL.
  * progress (may be NULL) is called with every job record seen. */
 #define MPC_JOB_WAIT_UNREACHABLE_MS 120000u
+#define MPC_JOB_WAIT_POLL_MS 10000u
 int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 		 void (*progress)(void *ctx, json_t *job), void *ctx, json_t **job, char *errmsg);
 /* Cancels a job; MPC_ESTATE if it is already final. */

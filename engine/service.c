@@ -250,6 +250,14 @@ static int range_json_cb(void *ctx, const struct engine_ledger_range *r)
 	return 0;
 }
 
+void engine_service_set_notify(struct engine_service *svc, void (*fn)(void *ctx), void *ctx)
+{
+	pthread_mutex_lock(&svc->lock);
+	svc->env.on_end = fn;
+	svc->env.on_end_ctx = ctx;
+	pthread_mutex_unlock(&svc->lock);
+}
+
 json_t *engine_service_fuel(struct engine_service *svc)
 {
 	struct engine_ledger_status st;

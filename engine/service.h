@@ -20,6 +20,10 @@ struct engine_service;
 int engine_service_start(const struct mpc_party_conf *conf, struct store_db *db,
 			 struct engine_service **out, char *errmsg);
 
+/* fn(ctx) runs on a session's thread when a session started from now on is
+ * done or failed (the scheduler's runner wakes on it instead of polling). */
+void engine_service_set_notify(struct engine_service *svc, void (*fn)(void *ctx), void *ctx);
+
 /* Stops every session thread, the mesh, and frees svc (NULL allowed). */
 void engine_service_stop(struct engine_service *svc);
 

@@ -483,6 +483,8 @@ static void session_finish(struct engine_session *s)
 	if (ckpt_save(s, err) != 0)
 		LOG_ERROR("engine: session %" PRIu64 " final checkpoint: %s", s->id, err);
 	set_state(s, SESS_DONE);
+	if (s->env.on_end != NULL)
+		s->env.on_end(s->env.on_end_ctx);
 	LOG_INFO("engine: session %" PRIu64 " done: %d operations, %" PRIu64 " fuel, %.1f ms",
 		 s->id, s->prog.n_ops, s->x.cursor - s->t0, s->online_ns / 1e6);
 }
@@ -568,6 +570,8 @@ failed:
 	snprintf(s->error, sizeof s->error, "%s", err);
 	pthread_mutex_unlock(&s->lock);
 	LOG_WARN("engine: session %" PRIu64 " failed: %s", s->id, err);
+	if (s->env.on_end != NULL)
+		s->env.on_end(s->env.on_end_ctx);
 	return NULL;
 }
 

@@ -44,6 +44,9 @@ struct engine_session_env {
 	const uint8_t *box_sk; /* this party's X25519 secret key */
 	int timeout_ms;	       /* of one exchange before resynchronising */
 	int linger_ms;	       /* after done */
+	/* called (NULL: not) from the session's thread when it is done or failed */
+	void (*on_end)(void *ctx);
+	void *on_end_ctx;
 };
 
 struct engine_session;

@@ -3,6 +3,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "engine/exec.h"
 #include "engine/service.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
@@ -20,6 +21,17 @@
 #define DEFAULT_MAX_TASKS 4
 #define MAX_LOCAL 256
 #define REPROPOSE_MS 2000
+#define INFLIGHT_MAX 512
+#define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
+
+/* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
+struct inflight {
+	char op; /* 'l' task_lease, 'c' task_commit, 'x' lease_expired, 'r' job_reason */
+	uint64_t job;
+	json_int_t task, attempt;
+	uint64_t at_ms;
+	int seen; /* looked up in the current turn: not applied yet */
+};
 
 /* A session this party started or resumed, until its attempt is over. */
 struct local_run {
@@ -45,11 +57,16 @@ struct sched_service {
 	pthread_t leader_thr, runner_thr;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t kicks;
+	uint64_t kicks;		     /* applied entries and finished engine sessions */
+	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
-	int deleting; /* session deletes in flight */
+	int release; /* the API stops: long polls answer now */
+	int deleting;  /* session deletes in flight */
+	int proposing; /* runner proposals in flight (propose_detached) */
 	struct local_run runs[MAX_LOCAL];
 	int n_runs;
+	struct inflight inflight[INFLIGHT_MAX]; /* the leader thread's own */
+	int n_inflight;
 };
 
 static struct sched_service *attached; /* the one per process, made by sched_fsm_attach */
@@ -90,8 +107,20 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	return 0;
 }
 
-/* Waits for an applied entry or ms, whichever first; returns non-zero on stop. */
-static int nap(struct sched_service *svc, unsigned ms)
+/* An engine session of this party finished (done or failed): wakes the runner. */
+static void on_session_end(void *data)
+{
+	struct sched_service *svc = data;
+	pthread_mutex_lock(&svc->lock);
+	svc->kicks++;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+/* Waits for a kick the caller has not seen yet (an entry applied or a session
+ * ended since its last turn began: none is lost while a turn runs) or ms,
+ * whichever first; returns non-zero on stop. */
+static int nap(struct sched_service *svc, uint64_t *seen, unsigned ms)
 {
 	struct timespec ts;
 	int stop;
@@ -100,10 +129,10 @@ static int nap(struct sched_service *svc, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	uint64_t k = svc->kicks;
-	while (!svc->stop && svc->kicks == k)
+	while (!svc->stop && svc->kicks == *seen)
 		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
 			break;
+	*seen = svc->kicks;
 	stop = svc->stop;
 	pthread_mutex_unlock(&svc->lock);
 	return stop;
@@ -146,6 +175,59 @@ static void propose_quiet(struct sched_service *svc, json_t *e)
 	json_decref(e);
 }
 
+static struct inflight *inflight_find(struct sched_service *svc, char op, uint64_t job,
+				     json_int_t task, json_int_t attempt)
+{
+	for (int i = 0; i < svc->n_inflight; i++) {
+		struct inflight *f = &svc->inflight[i];
+		if (f->op == op && f->job == job && f->task == task && f->attempt == attempt) {
+			f->seen = 1;
+			return f;
+		}
+	}
+	return NULL;
+}
+
+/* Queues the leader's entry e (consumed) without waiting for it, so that all
+ * of a turn's decisions (and the parties' task_done entries) share one group
+ * commit; an entry already queued within INFLIGHT_MS is not queued again
+ * (the turn runs after every applied entry, before its own are applied).
+ * Returns 1 if queued. */
+static int leader_propose(struct sched_service *svc, char op, uint64_t job, json_int_t task,
+			  json_int_t attempt, json_t *e, uint64_t now)
+{
+	char *text;
+	int rv = 0;
+	if (inflight_find(svc, op, job, task, attempt) != NULL || svc->n_inflight == INFLIGHT_MAX) {
+		json_decref(e);
+		return 0;
+	}
+	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text != NULL && store_node_propose_async(svc->node, text, strlen(text)) == 0) {
+		svc->inflight[svc->n_inflight++] = (struct inflight){op, job, task, attempt, now, 1};
+		rv = 1;
+	}
+	free(text);
+	json_decref(e);
+	return rv;
+}
+
+/* Before a turn: entries queued INFLIGHT_MS ago are forgotten (proposed again
+ * if still due); after it (done): those the turn did not look up are applied
+ * (the state that made them due is gone). */
+static void inflight_expire(struct sched_service *svc, uint64_t now, int done)
+{
+	for (int i = 0; i < svc->n_inflight;) {
+		struct inflight *f = &svc->inflight[i];
+		if (done ? !f->seen : now - f->at_ms >= INFLIGHT_MS) {
+			*f = svc->inflight[--svc->n_inflight];
+		} else {
+			f->seen = done ? f->seen : 0;
+			i++;
+		}
+	}
+}
+
 struct cand {
 	uint64_t id;
 	json_int_t task, attempt, fuel;
@@ -157,7 +239,10 @@ static const char *str_of(json_t *o, const char *key)
 	return s ? s : "";
 }
 
-static int task_ready(json_t *job, json_t *task, uint64_t now)
+/* committing: the tasks whose task_commit this turn queued (a lease queued
+ * right after it is applied after it, in the same group commit: one round
+ * trip less per stage; if the commit fails, apply refuses the lease). */
+static int task_ready(json_t *job, json_t *task, uint64_t now, const char *committing)
 {
 	json_t *d;
 	size_t i;
@@ -166,8 +251,11 @@ static int task_ready(json_t *job, json_t *task, uint64_t now)
 		return 0;
 	json_array_foreach(json_object_get(task, "deps"), i, d)
 	{
-		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)json_integer_value(d));
-		if (t == NULL || strcmp(str_of(t, "state"), "COMMITTED") != 0)
+		json_int_t di = json_integer_value(d);
+		json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)di);
+		if (t == NULL || (strcmp(str_of(t, "state"), "COMMITTED") != 0 &&
+				  !(strcmp(str_of(t, "state"), "PREPARED") == 0 &&
+				    committing[di])))
 			return 0;
 	}
 	return 1;
@@ -183,6 +271,7 @@ static int queue_index(const struct mpc_cluster *cl, const char *name)
 
 /* A started job past its time limit (--time), not yet COMPLETING (its work is
  * done): proposes job_timeout (the leader's clock, as for lease expiry). */
+
 static int timed_out(struct sched_service *svc, json_t *job, uint64_t id, uint64_t now)
 {
 	json_int_t limit = json_integer_value(json_object_get(job, "time_limit_s"));
@@ -190,8 +279,10 @@ static int timed_out(struct sched_service *svc, json_t *job, uint64_t id, uint64
 	if (limit <= 0 || !json_is_integer(start) || strcmp(str_of(job, "state"), "COMPLETING") == 0 ||
 	    now <= (uint64_t)json_integer_value(start) + (uint64_t)limit * 1000)
 		return 0;
-	propose_quiet(svc, json_pack("{s:s, s:I, s:I}", "op", "job_timeout", "job", (json_int_t)id,
-				     "time_ms", (json_int_t)now));
+	leader_propose(svc, 't', id, -1, 0,
+		       json_pack("{s:s, s:I, s:I}", "op", "job_timeout", "job", (json_int_t)id,
+				 "time_ms", (json_int_t)now),
+		       now);
 	return 1;
 }
 
@@ -212,25 +303,30 @@ static void leader_turn(struct sched_service *svc)
 		qs[q] = (struct sched_policy_queue){cl->queues[q].weight, cl->queues[q].max_running, 0};
 
 	store_node_status(svc->node, &st);
-	if (strcmp(st.state, "leader") != 0)
-		return;
-	if (sched_jobs_active(svc->db, &ids, &n) != 0 || n == 0) {
+	if (strcmp(st.state, "leader") != 0 || sched_jobs_active(svc->db, &ids, &n) != 0 ||
+	    n == 0) {
+		svc->n_inflight = 0;
 		free(ids);
 		return;
 	}
+	inflight_expire(svc, now, 0);
 	pending = json_object();
 	for (size_t i = 0; i < n; i++) {
 		json_t *job = sched_job_get(svc->db, ids[i]), *a, *t;
-		size_t k;
+		size_t k, n_tasks;
+		char *committing;
 		if (job == NULL)
 			continue;
 		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
 		int qi = queue_index(cl, str_of(job, "queue"));
-		if (sched_job_state_final(state)) {
+		n_tasks = json_array_size(json_object_get(job, "tasks"));
+		committing = sched_job_state_final(state) ? NULL : calloc(n_tasks + 1, 1);
+		if (committing == NULL) {
 			json_decref(job);
 			continue;
 		}
 		if (timed_out(svc, job, ids[i], now)) {
+			free(committing);
 			json_decref(job);
 			continue;
 		}
@@ -242,7 +338,10 @@ static void leader_turn(struct sched_service *svc)
 		json_array_foreach(json_object_get(job, "attempts"), k, a)
 		{
 			const char *as = str_of(a, "state");
+			json_int_t task = json_integer_value(json_object_get(a, "task"));
+			json_int_t attempt = json_integer_value(json_object_get(a, "attempt"));
 			json_t *e = NULL;
+			char op = 0;
 			if (strcmp(as, "leased") == 0 || strcmp(as, "prepared") == 0) {
 				fuel_in_flight += (uint64_t)json_integer_value(json_object_get(a, "n"));
 				if (qi >= 0)
@@ -250,6 +349,7 @@ static void leader_turn(struct sched_service *svc)
 			}
 			if (strcmp(as, "leased") == 0) {
 				running++;
+				op = 'x';
 				if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
 					e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "lease_expired",
 						      "job", (json_int_t)ids[i], "task",
@@ -258,18 +358,30 @@ static void leader_turn(struct sched_service *svc)
 						      (json_int_t)now);
 			} else if (strcmp(as, "prepared") == 0) {
 				running++;
+				op = 'c';
+				if (task >= 0 && (size_t)task < n_tasks)
+					committing[task] = 1;
 				e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "task_commit", "job",
 					      (json_int_t)ids[i], "task", json_object_get(a, "task"),
 					      "attempt", json_object_get(a, "attempt"), "time_ms",
 					      (json_int_t)now);
 			}
 			if (e != NULL)
-				propose_quiet(svc, e);
+				leader_propose(svc, op, ids[i], task, attempt, e, now);
 		}
 		json_array_foreach(json_object_get(job, "tasks"), k, t)
 		{
-			if (!task_ready(job, t, now))
+			json_int_t next = json_integer_value(json_object_get(t, "attempts")) + 1;
+			if (!task_ready(job, t, now, committing))
 				continue;
+			if (inflight_find(svc, 'l', ids[i], (json_int_t)k, next) != NULL) {
+				/* its lease is queued, not applied yet: it runs already */
+				running++;
+				fuel_in_flight += (uint64_t)json_integer_value(json_object_get(t, "fuel"));
+				if (qi >= 0)
+					qs[qi].running++;
+				continue;
+			}
 			if (nc == cap) {
 				size_t nn = cap ? cap * 2 : 16;
 				struct cand *c2 = realloc(cands, nn * sizeof *c2);
@@ -286,10 +398,11 @@ static void leader_turn(struct sched_service *svc)
 				qi, (int)json_integer_value(json_object_get(job, "priority")), ids[i],
 				(int64_t)k, (uint64_t)json_integer_value(json_object_get(t, "fuel"))};
 			cands[nc].task = (json_int_t)k;
-			cands[nc].attempt = json_integer_value(json_object_get(t, "attempts")) + 1;
+			cands[nc].attempt = next;
 			cands[nc].fuel = json_integer_value(json_object_get(t, "fuel"));
 			nc++;
 		}
+		free(committing);
 		json_decref(job);
 	}
 	reachable = all_reachable(&st, svc->conf->party_id);
@@ -317,24 +430,27 @@ static void leader_turn(struct sched_service *svc)
 				continue;
 			}
 			json_object_set_new(pending, key, json_null()); /* gets a lease */
-			propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
-						     "task_lease", "job", (json_int_t)cands[i].id,
-						     "task", cands[i].task, "attempt", cands[i].attempt,
-						     "n", cands[i].fuel > 0 ? cands[i].fuel : 1,
-						     "expiry_ms", (json_int_t)(now + svc->lease_ms),
-						     "time_ms", (json_int_t)now));
+			leader_propose(svc, 'l', cands[i].id, cands[i].task, cands[i].attempt,
+				       json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "op",
+						 "task_lease", "job", (json_int_t)cands[i].id, "task",
+						 cands[i].task, "attempt", cands[i].attempt, "n",
+						 cands[i].fuel > 0 ? cands[i].fuel : 1, "expiry_ms",
+						 (json_int_t)(now + svc->lease_ms), "time_ms",
+						 (json_int_t)now),
+				       now);
 		}
 		free(w);
 		/* why the jobs still PENDING wait, when that changed: pending holds
-		 * the current reason (a string) or the new one (["Reason"]) */
+		 * the current reason (a string) or the new one (["Reason", current]) */
 		json_object_foreach(pending, k, v)
 		{
 			const char *why = json_string_value(json_array_get(v, 0));
 			if (why != NULL && strcmp(why, json_string_value(json_array_get(v, 1))) != 0)
-				propose_quiet(svc, json_pack("{s:s, s:I, s:s, s:I}", "op",
-							     "job_reason", "job",
-							     (json_int_t)strtoull(k, NULL, 10),
-							     "reason", why, "time_ms", (json_int_t)now));
+				leader_propose(svc, 'r', strtoull(k, NULL, 10), -1, why[0],
+					       json_pack("{s:s, s:I, s:s, s:I}", "op", "job_reason",
+							 "job", (json_int_t)strtoull(k, NULL, 10),
+							 "reason", why, "time_ms", (json_int_t)now),
+					       now);
 		}
 	}
 out:
@@ -342,12 +458,14 @@ out:
 	free(pt);
 	free(cands);
 	free(ids);
+	inflight_expire(svc, now, 1);
 }
 
 static void *leader_main(void *arg)
 {
 	struct sched_service *svc = arg;
-	while (!nap(svc, 100))
+	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
+	while (!nap(svc, &svc->seen_leader, 100))
 		leader_turn(svc);
 	return NULL;
 }
@@ -362,6 +480,48 @@ static struct local_run *run_find(struct sched_service *svc, uint64_t job, json_
 		    svc->runs[i].attempt == attempt)
 			return &svc->runs[i];
 	return NULL;
+}
+
+struct detached_proposal {
+	struct sched_service *svc;
+	json_t *entry;
+};
+
+static void *proposal_main(void *arg)
+{
+	struct detached_proposal *d = arg;
+	struct sched_service *svc = d->svc;
+	propose_quiet(svc, d->entry);
+	free(d);
+	pthread_mutex_lock(&svc->lock);
+	svc->proposing--;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+	return NULL;
+}
+
+/* The runner's task_done/task_abort (e consumed) on a thread of its own: a
+ * follower's goes to the leader and waits for the commit there, and the
+ * runner meanwhile starts and reports other sessions (all of them then share
+ * one group commit). A lost one is proposed again after REPROPOSE_MS. */
+static void propose_detached(struct sched_service *svc, json_t *e)
+{
+	struct detached_proposal *d = malloc(sizeof *d);
+	pthread_t t;
+	if (d == NULL) {
+		propose_quiet(svc, e);
+		return;
+	}
+	d->svc = svc;
+	d->entry = e;
+	pthread_mutex_lock(&svc->lock);
+	svc->proposing++;
+	pthread_mutex_unlock(&svc->lock);
+	if (pthread_create(&t, NULL, proposal_main, d) != 0) {
+		proposal_main(d);
+		return;
+	}
+	pthread_detach(t);
 }
 
 struct session_delete {
@@ -417,9 +577,22 @@ static void propose_abort(struct sched_service *svc, struct local_run *r, const 
 	r->proposed_ms = now;
 	LOG_WARN("sched: job %" PRIu64 " task %d attempt %d fails here: %s", r->job, (int)r->task,
 		 r->attempt, reason);
-	propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:s, s:I}", "op", "task_abort", "job",
+	propose_detached(svc, json_pack("{s:s, s:I, s:I, s:i, s:s, s:I}", "op", "task_abort", "job",
 				     (json_int_t)r->job, "task", r->task, "attempt", r->attempt,
 				     "reason", reason, "time_ms", (json_int_t)now));
+}
+
+/* The engine's chunk for a task: its rows rounded up to a power of two, between
+ * 1024 and the engine's default. The engine's scratch is 36 chunks of 8 bytes
+ * and is wiped when the session ends: a task over 3 rows does not need 18 MiB.
+ * Taken from the replicated job record, so every party runs the same chunks. */
+static json_int_t task_chunk(json_t *job, json_int_t task)
+{
+	json_t *t = json_array_get(json_object_get(job, "tasks"), (size_t)task);
+	json_int_t rows = json_integer_value(json_object_get(t, "rows")), c = 1024;
+	while (c < rows && c < (json_int_t)ENGINE_EXEC_DEFAULT_CHUNK)
+		c *= 2;
+	return c;
 }
 
 /* Starts (or finds, after a restart) this party's session of the attempt. */
@@ -457,8 +630,9 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 		propose_abort(svc, r, err);
 		goto out;
 	}
-	spec = json_pack("{s:I, s:O, s:O, s:i, s:i, s:i, s:o, s:O}", "id", (json_int_t)r->session,
-			 "t0", json_object_get(a, "t0"), "n", json_object_get(a, "n"), "f", 16,
+	spec = json_pack("{s:I, s:O, s:O, s:i, s:I, s:i, s:i, s:o, s:O}", "id",
+			 (json_int_t)r->session, "t0", json_object_get(a, "t0"), "n",
+			 json_object_get(a, "n"), "f", 16, "chunk", task_chunk(job, r->task),
 			 "checkpoint_every", 4, "delay_ms", (int)svc->delay_ms, "inputs", inputs,
 			 "ops", sched_plan_task_ops(r->plan, (size_t)r->task));
 	rv = engine_service_session_start(svc->engine, spec, msg);
@@ -509,11 +683,11 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 		free(text);
 		r->proposed_ms = now_ms();
-		propose_quiet(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o, s:o}", "op",
-					     "task_done", "job", (json_int_t)r->job, "task",
-					     r->task, "attempt", r->attempt, "party",
-					     svc->conf->party_id, "digest", hex, "outputs", outputs,
-					     "shares", shares, "sealed", sealed));
+		propose_detached(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o, s:o}", "op",
+						"task_done", "job", (json_int_t)r->job, "task",
+						r->task, "attempt", r->attempt, "party",
+						svc->conf->party_id, "digest", hex, "outputs", outputs,
+						"shares", shares, "sealed", sealed));
 	} else if (strcmp(state, "failed") == 0) {
 		snprintf(err, sizeof err, "engine session failed: %s",
 			 json_string_value(json_object_get(s, "error")) ?: "?");
@@ -601,10 +775,11 @@ static void *runner_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	drop_stale_sessions(svc);
-	/* the engine has no completion callback: poll running sessions often */
+	/* woken by applied entries and by the engine when a session ends; the timer
+	 * re-proposes lost task_done/task_abort entries */
 	do
 		runner_turn(svc);
-	while (!nap(svc, svc->n_runs > 0 ? 10 : 50));
+	while (!nap(svc, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
 		sched_plan_free(r->plan);
@@ -637,6 +812,8 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 	svc->fsm = fsm;
 	svc->db = db;
 	svc->engine = engine;
+	if (engine != NULL)
+		engine_service_set_notify(engine, on_session_end, svc);
 	svc->lease_ms = env_ms("MPC_SCHED_LEASE_MS", 60000);
 	svc->delay_ms = env_ms("MPC_SCHED_DELAY_MS", 0);
 	/* [scheduler] of cluster.conf, else the environment */
@@ -670,6 +847,41 @@ struct store_db *sched_service_db(struct sched_service *svc)
 	return svc->db;
 }
 
+void sched_service_mark(struct sched_service *svc, uint64_t *seen)
+{
+	pthread_mutex_lock(&svc->lock);
+	*seen = svc->kicks;
+	pthread_mutex_unlock(&svc->lock);
+}
+
+int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
+{
+	struct timespec ts;
+	int over;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += (long)ms * 1000000L;
+	ts.tv_sec += ts.tv_nsec / 1000000000L;
+	ts.tv_nsec %= 1000000000L;
+	pthread_mutex_lock(&svc->lock);
+	while (!svc->stop && !svc->release && svc->kicks == *seen)
+		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+			break;
+	*seen = svc->kicks;
+	over = svc->stop || svc->release;
+	pthread_mutex_unlock(&svc->lock);
+	return over;
+}
+
+void sched_service_release_waiters(struct sched_service *svc)
+{
+	if (svc == NULL)
+		return;
+	pthread_mutex_lock(&svc->lock);
+	svc->release = 1;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
+}
+
 void sched_service_stop(struct sched_service *svc)
 {
 	if (svc == NULL)
@@ -682,7 +894,7 @@ void sched_service_stop(struct sched_service *svc)
 	if (svc->engine != NULL)
 		pthread_join(svc->runner_thr, NULL);
 	pthread_mutex_lock(&svc->lock);
-	while (svc->deleting > 0)
+	while (svc->deleting > 0 || svc->proposing > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);
 	pthread_mutex_unlock(&svc->lock);
 	/* the FSM keeps applying until the node closes: the extension stays attached */

@@ -43,6 +43,16 @@ int sched_service_propose(struct sched_service *svc, json_t *entry, int *outcome
 			  uint64_t *index, char *errmsg);
 /* The db and fsm the service reads (for the API). */
 struct store_db *sched_service_db(struct sched_service *svc);
+
+/* Long-poll support (GET /v1/jobs/ID?wait_ms=N): *seen = the count of applied
+ * entries (and ended engine sessions) so far; read the state after that. */
+void sched_service_mark(struct sched_service *svc, uint64_t *seen);
+/* Waits until something was applied after *seen, ms pass or the service
+ * stops (returns non-zero then); updates *seen. */
+int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms);
+/* Before the API stops (it joins its request threads): every long poll
+ * answers at once, and later ones do not wait. */
+void sched_service_release_waiters(struct sched_service *svc);
 /* Stops the threads and frees svc (NULL allowed). Call before the engine stops. */
 void sched_service_stop(struct sched_service *svc);
 

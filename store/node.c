@@ -29,6 +29,7 @@ struct store_node_prop {
 	int leader;
 	uint64_t index;
 	int internal; /* proposed by the node itself: nobody waits */
+	struct store_node *node;
 };
 
 struct open_txn {
@@ -80,9 +81,27 @@ static int leader_party(struct store_node *node)
 	return id == 0 ? -1 : (int)id - 1;
 }
 
+/* On the loop: an entry was applied here, on the leader: publish its commit. */
+static void publish_commit(struct store_node *node)
+{
+	node->publish_want = 1;
+	uv_async_send(&node->async);
+}
+
+static void publish_cb(struct raft_barrier *req, int status)
+{
+	struct store_node *node = req->data;
+	(void)status;
+	node->publish_busy = 0;
+	if (node->publish_want && !node->closing)
+		uv_async_send(&node->async);
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct store_node_prop *p = req->data;
+	if (status == 0 && p->node != NULL)
+		publish_commit(p->node);
 	if (status != 0) {
 		if (!p->internal)
 			LOG_DEBUG("proposal failed: %s", raft_strerror(status));
@@ -120,6 +139,7 @@ static void submit(struct store_node *node, struct store_node_prop *p)
 	memcpy(buf.base, p->entry, p->len);
 	memset((char *)buf.base + p->len, ' ', buf.len - p->len);
 	p->req.data = p;
+	p->node = node;
 	rv = raft_apply(&node->raft, &p->req, &buf, 1, apply_cb);
 	if (rv != 0) {
 		raft_free(buf.base);
@@ -179,6 +199,8 @@ struct batch_req {
 static void batch_apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct batch_req *b = req->data;
+	if (status == 0)
+		publish_commit(b->node);
 	for (size_t i = 0; i < b->n; i++) {
 		int outcome = 0;
 		if (status != 0)
@@ -269,6 +291,16 @@ int store_node_propose(struct store_node *node, const char *entry, size_t len, i
 	/* An applied entry on the leader is applied here: wait for the FSM anyway
 	 * (raft's apply callback runs right after the FSM apply). */
 	return rv;
+}
+
+int store_node_propose_async(struct store_node *node, const char *entry, size_t len)
+{
+	struct store_node_prop *p = prop_new(entry, len, 1);
+	if (p == NULL)
+		return MPC_ENOMEM;
+	p->internal = 1;
+	enqueue(node, p);
+	return 0;
 }
 
 /* ---- leader duties ---- */
@@ -434,7 +466,7 @@ static void async_cb(uv_async_t *h)
 {
 	struct store_node *node = h->data;
 	struct store_node_prop *list, *rev = NULL, *p, *group[STORE_FSM_BATCH_MAX];
-	size_t n = 0;
+	size_t n = 0, sent = 0;
 
 	for (size_t i = 0; i < node->n_ready; i++)
 		propose_commit(node, node->ready[i]); /* joins the queue */
@@ -454,6 +486,7 @@ static void async_cb(uv_async_t *h)
 		p = rev;
 		rev = p->next;
 		group[n++] = p;
+		sent++;
 		if (n == STORE_FSM_BATCH_MAX || rev == NULL) {
 			if (n == 1 || node->closing || raft_state(&node->raft) != RAFT_LEADER)
 				for (size_t i = 0; i < n; i++)
@@ -462,6 +495,16 @@ static void async_cb(uv_async_t *h)
 				submit_batch(node, group, n);
 			n = 0;
 		}
+	}
+	/* a queued append carries the new commit index; else a barrier does */
+	if (sent > 0 && raft_state(&node->raft) == RAFT_LEADER)
+		node->publish_want = 0;
+	if (node->publish_want && !node->publish_busy && !node->closing &&
+	    raft_state(&node->raft) == RAFT_LEADER) {
+		node->publish_want = 0;
+		node->publish_req.data = node;
+		if (raft_barrier(&node->raft, &node->publish_req, publish_cb) == 0)
+			node->publish_busy = 1;
 	}
 }
 

@@ -57,6 +57,10 @@ struct store_node {
 	 * (the periodic duty catches any that did not fit) */
 	char ready[64][STORE_TXN_ID_LEN + 1];
 	size_t n_ready;
+	/* an entry applied on the leader: followers learn its commit with the next
+	 * append, sent at once as a barrier if no proposal is queued (not a heartbeat later) */
+	struct raft_barrier publish_req;
+	int publish_busy, publish_want;
 	pthread_mutex_t slock;
 	struct store_node_status status;
 	char errmsg[MPC_ERRMSG_SIZE];
@@ -78,6 +82,10 @@ void store_node_close(struct store_node *node, void (*close_cb)(struct store_nod
  * MPC_ESHUTDOWN otherwise. */
 int store_node_propose(struct store_node *node, const char *entry, size_t len, int timeout_ms,
 		       int *outcome, uint64_t *index, int *leader);
+
+/* Queues entry (copied) from any thread and returns at once: it joins the next
+ * group commit. No outcome; dropped if this party does not lead. 0 or MPC_ENOMEM. */
+int store_node_propose_async(struct store_node *node, const char *entry, size_t len);
 
 /* Copies the latest status (updated on the loop every 100 ms and on changes). */
 void store_node_status(struct store_node *node, struct store_node_status *out);

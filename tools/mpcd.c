@@ -69,6 +69,7 @@ static void stop_cb(uv_async_t *h)
 static void *stopper_main(void *arg)
 {
 	struct mpcd *d = arg;
+	sched_service_release_waiters(d->sched); /* long polls (GET /v1/jobs/ID?wait_ms) */
 	api_server_stop(d->api);
 	d->api = NULL;
 	uv_async_send(&d->stop_async);

@@ -3,7 +3,9 @@
 # plaintext (int and fixed-point columns, negatives); cov, corr and var of a large int column
 # (two-pass, centered) equal Python's statistics module; program errors exit 1 with FILE:LINE:COL and
 # queue nothing; kill -9 of a party during a job: the lease expires, a retry with a fresh triple
-# range completes correctly and no triple range is handed out twice; mpccancel -> CANCELLED.
+# range completes correctly and no triple range is handed out twice; mpccancel -> CANCELLED;
+# the long poll GET /v1/jobs/ID?wait_ms=N answers at a state change (a cancel), after N ms with the
+# current state, and at once for a final job.
 . "$(dirname "$0")/lib.sh"
 # below the ranges of pick_port (20000..): ports under 32768 that differ per run
 BASE=$((17000 + ($$ % 100) * 30))
@@ -181,7 +183,31 @@ for t in $(seq 50); do
 	mpcstat -j "$id4" >"$T/stat4.out"; grep -q "PENDING .*Parties" "$T/stat4.out" && break; sleep 0.1
 done
 grep -q "PENDING .*Parties" "$T/stat4.out" || fail "job $id4 while a party is down: $(cat "$T/stat4.out")"
+log "long poll: GET /v1/jobs/ID?wait_ms=N"
+state_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["state"])' "$1"; }
+# no change: answers after wait_ms with the current state
+t0=$(date +%s%N)
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id4?wait_ms=1500" >"$T/lp1.json" 2>&1 || fail "long poll: $(cat "$T/lp1.json")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(state_of "$T/lp1.json")" = PENDING ] || fail "long poll timeout: $(cat "$T/lp1.json")"
+[ $ms -ge 1400 ] || fail "long poll answered after $ms ms, before its wait_ms=1500"
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id4?wait_ms=soon" >"$T/lp.err" 2>&1 && fail "wait_ms=soon accepted"
+grep -q "wait_ms must be" "$T/lp.err" || fail "bad wait_ms: $(cat "$T/lp.err")"
+# a state change (the cancel) wakes the waiter long before its wait_ms
+t0=$(date +%s%N)
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id4?wait_ms=60000&since=PENDING" >"$T/lp2.json" 2>&1 &
+lp=$!
+sleep 0.5
 mpccancel "$id4" || fail "mpccancel $id4"
+wait $lp || fail "long poll: $(cat "$T/lp2.json")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ "$(state_of "$T/lp2.json")" = CANCELLED ] || fail "long poll after the cancel: $(cat "$T/lp2.json")"
+[ $ms -lt 30000 ] || fail "the cancel woke the long poll only after $ms ms"
+# a final job answers at once
+t0=$(date +%s%N)
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id4?wait_ms=60000" >"$T/lp3.json" 2>&1 || fail "long poll: $(cat "$T/lp3.json")"
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+[ $ms -lt 30000 ] && [ "$(state_of "$T/lp3.json")" = CANCELLED ] || fail "long poll of a final job: $ms ms $(cat "$T/lp3.json")"
 start_party $victim $ENVS MPC_SCHED_DELAY_MS=150
 mpcsub --help >/dev/null
 for t in $(seq 600); do
