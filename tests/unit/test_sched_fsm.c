@@ -1,10 +1,13 @@
 /* Unit tests of the scheduler FSM: per-segment tasks, leases with disjoint triple ranges and sessions, done/commit/abort per task, retries with backoff, reasons, on a temp RocksDB. */
 #include "common/err.h"
 #include "scheduler/sched_fsm.h"
+#include "common/reqsig.h"
 #include "store/db.h"
+#include "store/signed_req.h"
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +17,8 @@ static char dir[64];
 static struct store_db *db;
 static struct sched_fsm f;
 static uint64_t next_index;
+static struct mpc_cluster cluster; /* client alice (submit right) signs the job_submit entries */
+static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 
 static void put(const char *key, const char *json)
 {
@@ -34,6 +39,14 @@ static void setup(void)
 		     err);
 	f.db = db;
 	f.n_parties = 3;
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.n_clients = 1;
+	strcpy(cluster.clients[0].name, "alice");
+	cluster.clients[0].rights = MPC_RIGHT_SUBMIT;
+	crypto_sign_keypair(cluster.clients[0].sign_pk, alice_sk);
+	f.cluster = &cluster;
 	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
 		     "{\"name\":\"h\",\"type\":\"fixed\",\"frac\":16}],\"rows\":500,\"version\":2,"
 		     "\"segments\":2,\"created_revision\":1,\"revision\":3}");
@@ -52,6 +65,35 @@ static void teardown(void)
 
 TestSuite(sched_fsm, .init = setup, .fini = teardown);
 
+/* Signs a job_submit entry as its client would (client/jobs.c): the body holds the job's
+ * fields, the nonce is the request id. */
+static void sign_submit(json_t *e)
+{
+	static const char *const fields[] = {"name", "queue", "priority", "file", "program", "args"};
+	json_t *body = json_object();
+	uint8_t sig[crypto_sign_BYTES];
+	char canon[4096], *text;
+	struct mpc_reqsig rs;
+	size_t n;
+
+	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
+		if (json_object_get(e, fields[i]) != NULL)
+			json_object_set(body, fields[i], json_object_get(e, fields[i]));
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	memset(&rs, 0, sizeof rs);
+	snprintf(rs.client, sizeof rs.client, "%s", json_string_value(json_object_get(e, "client")));
+	snprintf(rs.nonce, sizeof rs.nonce, "%s", json_string_value(json_object_get(e, "req")));
+	rs.time_ms = 1700000000000;
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs", rs.time_ms,
+				 rs.nonce, text, strlen(text));
+	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, alice_sk);
+	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
+	json_object_set_new(e, "auth", store_signed_req_pack(&rs, "POST", "/v1/jobs", text,
+							     strlen(text)));
+	free(text);
+}
+
 /* Applies the entry (JSON text) as the next log index; returns its outcome. */
 static int apply(const char *text)
 {
@@ -59,6 +101,8 @@ static int apply(const char *text)
 	json_t *e = json_loads(text, 0, NULL);
 	int outcome = -1;
 	cr_assert_not_null(e, "bad test JSON %s", text);
+	if (strcmp(json_string_value(json_object_get(e, "op")), "job_submit") == 0)
+		sign_submit(e);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
@@ -90,7 +134,8 @@ static const char *str(json_t *o, const char *key)
 
 static void submit_var(void)
 {
-	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"r1\",\"client\":\"alice\",\"file\":"
+	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"0123456789abcdef0123456789abcdef\","
+			   "\"client\":\"alice\",\"file\":"
 			   "\"v.mpc\",\"program\":\"x = load t.a\\nv = var(x)\\nreveal v to public\\n\","
 			   "\"time_ms\":1000}"),
 		     0);
