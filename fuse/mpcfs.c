@@ -1789,11 +1789,14 @@ int main(int argc, char **argv)
 	struct mpc_client *probe;
 	int rv;
 
-	if (fuse_opt_parse(&args, &cmd, cmd_spec, cmd_proc) == -1)
-		return 2;
+	if (fuse_opt_parse(&args, &cmd, cmd_spec, cmd_proc) == -1) {
+		rv = 2;
+		goto out;
+	}
 	if (cmd.version) {
 		printf("mpcfs (mpcstore) %s, libfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
-		return 0;
+		rv = 0;
+		goto out;
 	}
 	if (cmd.help) {
 		usage();
@@ -1801,29 +1804,29 @@ int main(int argc, char **argv)
 		fuse_opt_add_arg(&args, "--help");
 		args.argv[0][0] = '\0';
 		rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
-		fuse_opt_free_args(&args);
-		return rv;
+		goto out;
 	}
 	if (cmd.party) {
 		if (cmd.conf == NULL) {
 			fprintf(stderr, "mpcfs: --party needs -c MPCD.CONF\n");
-			return 2;
+			rv = 2;
+			goto out;
 		}
 		rv = mpcfs_party_main(&args, cmd.conf);
-		fuse_opt_free_args(&args);
-		free(cmd.conf);
-		return rv;
+		goto out;
 	}
 	/* Commits open the config again after daemonizing (cwd /): resolve it now, and fail
 	 * before mounting if it does not load. */
 	mpc_client_conf_path(cmd.conf, conf);
 	if (realpath(conf, fs.conf) == NULL) {
 		fprintf(stderr, "mpcfs: %s: %s\n", conf, strerror(errno));
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	if (mpc_client_open(fs.conf, &probe, errmsg) != 0) {
 		fprintf(stderr, "mpcfs: %s\n", errmsg);
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	mpc_client_close(probe);
 	fs.timeout_ms = cmd.timeout_s * 1000u;
@@ -1839,14 +1842,16 @@ int main(int argc, char **argv)
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(fs.spool_dir) == NULL) { /* mode 0700 */
 		fprintf(stderr, "mpcfs: spool dir %s: %s\n", fs.spool_dir, strerror(errno));
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	fuse_opt_insert_arg(&args, 1, "-oauto_unmount,fsname=mpcfs,subtype=mpcfs");
 	openlog("mpcfs", LOG_PID, LOG_USER);
 	rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
 	rmdir(fs.spool_dir); /* empty unless mounting failed before init */
+	closelog();
+out:
 	fuse_opt_free_args(&args);
 	free(cmd.conf);
-	closelog();
 	return rv;
 }
