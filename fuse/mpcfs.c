@@ -94,6 +94,7 @@ struct mpcfs {
 	struct spool *spools;
 	struct fs_error *errors;
 	struct new_inbox *inboxes;
+	struct handle *handles; /* open files: the kernel sends no release for them at unmount */
 	unsigned spool_seq;
 	/* Metadata calls (table list, schema) over one client, one at a time;
 	 * commits open their own client so a long upload blocks no listing. */
@@ -115,6 +116,7 @@ static struct mpcfs fs = {.lock = PTHREAD_MUTEX_INITIALIZER,
 
 /* An open file: a spool, or a snapshot of generated text (schema.json, .errors/NAME). */
 struct handle {
+	struct handle *prev, *next; /* fs.handles */
 	struct spool *sp;
 	char *text;
 	size_t len;
@@ -557,6 +559,31 @@ static void spool_free(struct spool *sp)
 	free(sp);
 }
 
+/* An opened handle goes on fs.handles (fs.lock held) until its release, or the unmount. */
+static void handle_link(struct handle *h)
+{
+	h->prev = NULL;
+	h->next = fs.handles;
+	if (fs.handles != NULL)
+		fs.handles->prev = h;
+	fs.handles = h;
+}
+
+/* Unlinks h (fs.lock held) and frees it; its spool goes when no handle and no listing holds it. */
+static void handle_free(struct handle *h)
+{
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else if (fs.handles == h)
+		fs.handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	if (h->sp != NULL && --h->sp->opens == 0 && !h->sp->listed)
+		spool_free(h->sp);
+	free(h->text);
+	free(h);
+}
+
 static struct fs_error **error_slot(const char *table, const char *name)
 {
 	struct fs_error **pp;
@@ -877,8 +904,13 @@ static void fs_destroy(void *private_data)
 		spool_display(fs.spools, display, sizeof display);
 		fs_log(LOG_WARNING, "%s: %s at unmount, discarded (nothing committed)", display,
 		       fs.spools->opens > 0 ? "still open" : "a temporary file never renamed");
-		spool_drop(fs.spools, SPOOL_DISCARDED);
+		struct spool *sp = fs.spools;
+		spool_drop(sp, SPOOL_DISCARDED);
+		if (sp->opens == 0)
+			spool_free(sp);
 	}
+	while (fs.handles != NULL) /* still open: no release comes after destroy */
+		handle_free(fs.handles);
 	pthread_mutex_unlock(&fs.lock);
 	if (fs.watchdog_started)
 		pthread_join(fs.watchdog, NULL);
@@ -1279,8 +1311,9 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	fs.spools = sp;
 	/* A new file of this name: an old failure report no longer applies. */
 	error_remove(l.table, l.name);
-	pthread_mutex_unlock(&fs.lock);
 	h->sp = sp;
+	handle_link(h);
+	pthread_mutex_unlock(&fs.lock);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -1332,11 +1365,14 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		break;
 	default: rv = l.kind == LOC_NONE ? -ENOENT : -EISDIR;
 	}
-	if (rv != 0) {
-		free(h->text);
-		free(h);
+	pthread_mutex_lock(&fs.lock);
+	if (rv != 0)
+		handle_free(h); /* gives back the spool's open count */
+	else
+		handle_link(h);
+	pthread_mutex_unlock(&fs.lock);
+	if (rv != 0)
 		return rv;
-	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -1459,13 +1495,10 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 		 * commit now; the error can only go to .errors and the log. */
 		if (last && !empty)
 			spool_commit(sp, 0);
-		pthread_mutex_lock(&fs.lock);
-		if (--sp->opens == 0 && !sp->listed)
-			spool_free(sp);
-		pthread_mutex_unlock(&fs.lock);
 	}
-	free(h->text);
-	free(h);
+	pthread_mutex_lock(&fs.lock);
+	handle_free(h);
+	pthread_mutex_unlock(&fs.lock);
 	return 0;
 }
 
