@@ -1,7 +1,7 @@
 /* Unit tests of the scheduler FSM: per-segment tasks, leases with disjoint triple ranges and sessions, done/commit/abort per task, retries with backoff, reasons, on a temp RocksDB. */
 #include "common/err.h"
-#include "scheduler/sched_fsm.h"
 #include "common/reqsig.h"
+#include "scheduler/sched_fsm.h"
 #include "store/db.h"
 #include "store/signed_req.h"
 
@@ -17,7 +17,7 @@ static char dir[64];
 static struct store_db *db;
 static struct sched_fsm f;
 static uint64_t next_index;
-static struct mpc_cluster cluster; /* client alice (submit right) signs the job_submit entries */
+static struct mpc_cluster cluster;		       /* one client, alice, who may submit */
 static uint8_t alice_sk[crypto_sign_SECRETKEYBYTES];
 
 static void put(const char *key, const char *json)
@@ -37,8 +37,7 @@ static void setup(void)
 	cr_assert_not_null(mkdtemp(dir));
 	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
 		     err);
-	f.db = db;
-	f.n_parties = 3;
+	cr_assert(sodium_init() >= 0);
 	memset(&cluster, 0, sizeof cluster);
 	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
 	cluster.n_parties = 3;
@@ -46,6 +45,8 @@ static void setup(void)
 	strcpy(cluster.clients[0].name, "alice");
 	cluster.clients[0].rights = MPC_RIGHT_SUBMIT;
 	crypto_sign_keypair(cluster.clients[0].sign_pk, alice_sk);
+	f.db = db;
+	f.n_parties = 3;
 	f.cluster = &cluster;
 	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
 		     "{\"name\":\"h\",\"type\":\"fixed\",\"frac\":16}],\"rows\":500,\"version\":2,"
@@ -65,32 +66,38 @@ static void teardown(void)
 
 TestSuite(sched_fsm, .init = setup, .fini = teardown);
 
-/* Signs a job_submit entry as its client would (client/jobs.c): the body holds the job's
- * fields, the nonce is the request id. */
+/* Signs a job_submit entry as alice's client would (client/http.c): the body
+ * holds the job's fields, the nonce is the entry's req. */
 static void sign_submit(json_t *e)
 {
-	static const char *const fields[] = {"name", "queue", "priority", "file", "program", "args"};
+	static const char *const fields[] = {"name", "queue", "priority", "file", "program", "args",
+					     NULL};
 	json_t *body = json_object();
 	uint8_t sig[crypto_sign_BYTES];
 	char canon[4096], *text;
 	struct mpc_reqsig rs;
 	size_t n;
-
-	for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
-		if (json_object_get(e, fields[i]) != NULL)
+	for (int i = 0; fields[i]; i++)
+		if (json_object_get(e, fields[i]))
 			json_object_set(body, fields[i], json_object_get(e, fields[i]));
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	memset(&rs, 0, sizeof rs);
 	snprintf(rs.client, sizeof rs.client, "%s", json_string_value(json_object_get(e, "client")));
-	snprintf(rs.nonce, sizeof rs.nonce, "%s", json_string_value(json_object_get(e, "req")));
+	{ /* a signed nonce is 32 hex digits: the test's req names one */
+		const char *req = json_string_value(json_object_get(e, "req"));
+		uint8_t h[16];
+		crypto_generichash(h, sizeof h, (const uint8_t *)req, strlen(req), NULL, 0);
+		sodium_bin2hex(rs.nonce, sizeof rs.nonce, h, sizeof h);
+		json_object_set_new(e, "req", json_string(rs.nonce));
+	}
 	rs.time_ms = 1700000000000;
 	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/jobs", rs.time_ms,
 				 rs.nonce, text, strlen(text));
 	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, alice_sk);
 	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
-	json_object_set_new(e, "auth", store_signed_req_pack(&rs, "POST", "/v1/jobs", text,
-							     strlen(text)));
+	json_object_set_new(e, "auth",
+			    store_signed_req_pack(&rs, "POST", "/v1/jobs", text, strlen(text)));
 	free(text);
 }
 
@@ -101,7 +108,8 @@ static int apply(const char *text)
 	json_t *e = json_loads(text, 0, NULL);
 	int outcome = -1;
 	cr_assert_not_null(e, "bad test JSON %s", text);
-	if (strcmp(json_string_value(json_object_get(e, "op")), "job_submit") == 0)
+	if (strcmp(json_string_value(json_object_get(e, "op")), "job_submit") == 0 &&
+	    json_object_get(e, "auth") == NULL)
 		sign_submit(e);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
@@ -134,8 +142,7 @@ static const char *str(json_t *o, const char *key)
 
 static void submit_var(void)
 {
-	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"0123456789abcdef0123456789abcdef\","
-			   "\"client\":\"alice\",\"file\":"
+	cr_assert_eq(apply("{\"op\":\"job_submit\",\"req\":\"r1\",\"client\":\"alice\",\"file\":"
 			   "\"v.mpc\",\"program\":\"x = load t.a\\nv = var(x)\\nreveal v to public\\n\","
 			   "\"time_ms\":1000}"),
 		     0);
