@@ -168,10 +168,9 @@ static int call_finish(const struct mpc_party_info *p, int party, CURLcode cc, l
 			  j && json_string_value(json_object_get(j, "error"))
 				  ? json_string_value(json_object_get(j, "error"))
 				  : "unexpected answer");
+	json_decref(j); /* the error body is in errmsg; *resp only on 2xx (mpcclient.h) */
 	if (resp != NULL)
-		*resp = j;
-	else
-		json_decref(j);
+		*resp = NULL;
 	return rv;
 }
 

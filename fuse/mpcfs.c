@@ -94,6 +94,7 @@ struct mpcfs {
 	struct spool *spools;
 	struct fs_error *errors;
 	struct new_inbox *inboxes;
+	struct handle *handles; /* open files: the kernel sends no release for them at unmount */
 	unsigned spool_seq;
 	/* Metadata calls (table list, schema) over one client, one at a time;
 	 * commits open their own client so a long upload blocks no listing. */
@@ -115,6 +116,7 @@ static struct mpcfs fs = {.lock = PTHREAD_MUTEX_INITIALIZER,
 
 /* An open file: a spool, or a snapshot of generated text (schema.json, .errors/NAME). */
 struct handle {
+	struct handle *prev, *next; /* fs.handles */
 	struct spool *sp;
 	char *text;
 	size_t len;
@@ -557,6 +559,31 @@ static void spool_free(struct spool *sp)
 	free(sp);
 }
 
+/* An opened handle goes on fs.handles (fs.lock held) until its release, or the unmount. */
+static void handle_link(struct handle *h)
+{
+	h->prev = NULL;
+	h->next = fs.handles;
+	if (fs.handles != NULL)
+		fs.handles->prev = h;
+	fs.handles = h;
+}
+
+/* Unlinks h (fs.lock held) and frees it; its spool goes when no handle and no listing holds it. */
+static void handle_free(struct handle *h)
+{
+	if (h->prev != NULL)
+		h->prev->next = h->next;
+	else if (fs.handles == h)
+		fs.handles = h->next;
+	if (h->next != NULL)
+		h->next->prev = h->prev;
+	if (h->sp != NULL && --h->sp->opens == 0 && !h->sp->listed)
+		spool_free(h->sp);
+	free(h->text);
+	free(h);
+}
+
 static struct fs_error **error_slot(const char *table, const char *name)
 {
 	struct fs_error **pp;
@@ -877,8 +904,13 @@ static void fs_destroy(void *private_data)
 		spool_display(fs.spools, display, sizeof display);
 		fs_log(LOG_WARNING, "%s: %s at unmount, discarded (nothing committed)", display,
 		       fs.spools->opens > 0 ? "still open" : "a temporary file never renamed");
-		spool_drop(fs.spools, SPOOL_DISCARDED);
+		struct spool *sp = fs.spools;
+		spool_drop(sp, SPOOL_DISCARDED);
+		if (sp->opens == 0)
+			spool_free(sp);
 	}
+	while (fs.handles != NULL) /* still open: no release comes after destroy */
+		handle_free(fs.handles);
 	pthread_mutex_unlock(&fs.lock);
 	if (fs.watchdog_started)
 		pthread_join(fs.watchdog, NULL);
@@ -1279,8 +1311,9 @@ static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 	fs.spools = sp;
 	/* A new file of this name: an old failure report no longer applies. */
 	error_remove(l.table, l.name);
-	pthread_mutex_unlock(&fs.lock);
 	h->sp = sp;
+	handle_link(h);
+	pthread_mutex_unlock(&fs.lock);
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -1332,11 +1365,14 @@ static int fs_open(const char *path, struct fuse_file_info *fi)
 		break;
 	default: rv = l.kind == LOC_NONE ? -ENOENT : -EISDIR;
 	}
-	if (rv != 0) {
-		free(h->text);
-		free(h);
+	pthread_mutex_lock(&fs.lock);
+	if (rv != 0)
+		handle_free(h); /* gives back the spool's open count */
+	else
+		handle_link(h);
+	pthread_mutex_unlock(&fs.lock);
+	if (rv != 0)
 		return rv;
-	}
 	fi->fh = (uint64_t)(uintptr_t)h;
 	return 0;
 }
@@ -1459,13 +1495,10 @@ static int fs_release(const char *path, struct fuse_file_info *fi)
 		 * commit now; the error can only go to .errors and the log. */
 		if (last && !empty)
 			spool_commit(sp, 0);
-		pthread_mutex_lock(&fs.lock);
-		if (--sp->opens == 0 && !sp->listed)
-			spool_free(sp);
-		pthread_mutex_unlock(&fs.lock);
 	}
-	free(h->text);
-	free(h);
+	pthread_mutex_lock(&fs.lock);
+	handle_free(h);
+	pthread_mutex_unlock(&fs.lock);
 	return 0;
 }
 
@@ -1789,11 +1822,14 @@ int main(int argc, char **argv)
 	struct mpc_client *probe;
 	int rv;
 
-	if (fuse_opt_parse(&args, &cmd, cmd_spec, cmd_proc) == -1)
-		return 2;
+	if (fuse_opt_parse(&args, &cmd, cmd_spec, cmd_proc) == -1) {
+		rv = 2;
+		goto out;
+	}
 	if (cmd.version) {
 		printf("mpcfs (mpcstore) %s, libfuse %s\n", PACKAGE_VERSION, fuse_pkgversion());
-		return 0;
+		rv = 0;
+		goto out;
 	}
 	if (cmd.help) {
 		usage();
@@ -1801,29 +1837,29 @@ int main(int argc, char **argv)
 		fuse_opt_add_arg(&args, "--help");
 		args.argv[0][0] = '\0';
 		rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
-		fuse_opt_free_args(&args);
-		return rv;
+		goto out;
 	}
 	if (cmd.party) {
 		if (cmd.conf == NULL) {
 			fprintf(stderr, "mpcfs: --party needs -c MPCD.CONF\n");
-			return 2;
+			rv = 2;
+			goto out;
 		}
 		rv = mpcfs_party_main(&args, cmd.conf);
-		fuse_opt_free_args(&args);
-		free(cmd.conf);
-		return rv;
+		goto out;
 	}
 	/* Commits open the config again after daemonizing (cwd /): resolve it now, and fail
 	 * before mounting if it does not load. */
 	mpc_client_conf_path(cmd.conf, conf);
 	if (realpath(conf, fs.conf) == NULL) {
 		fprintf(stderr, "mpcfs: %s: %s\n", conf, strerror(errno));
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	if (mpc_client_open(fs.conf, &probe, errmsg) != 0) {
 		fprintf(stderr, "mpcfs: %s\n", errmsg);
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	mpc_client_close(probe);
 	fs.timeout_ms = cmd.timeout_s * 1000u;
@@ -1839,14 +1875,16 @@ int main(int argc, char **argv)
 		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (mkdtemp(fs.spool_dir) == NULL) { /* mode 0700 */
 		fprintf(stderr, "mpcfs: spool dir %s: %s\n", fs.spool_dir, strerror(errno));
-		return 1;
+		rv = 1;
+		goto out;
 	}
 	fuse_opt_insert_arg(&args, 1, "-oauto_unmount,fsname=mpcfs,subtype=mpcfs");
 	openlog("mpcfs", LOG_PID, LOG_USER);
 	rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
 	rmdir(fs.spool_dir); /* empty unless mounting failed before init */
+	closelog();
+out:
 	fuse_opt_free_args(&args);
 	free(cmd.conf);
-	closelog();
 	return rv;
 }

@@ -137,6 +137,18 @@ static uint64_t **split(const struct opt *o, const uint64_t *plain)
 	return sh;
 }
 
+static void shares_free(const struct opt *o, uint64_t **shares[], int n_in)
+{
+	for (int k = 0; k < n_in; k++) {
+		for (int p = 0; shares[k] != NULL && p < NP; p++) {
+			sodium_memzero(shares[k][p], o->n * 8);
+			free(shares[k][p]);
+		}
+		free(shares[k]);
+		shares[k] = NULL;
+	}
+}
+
 /* GET with retries while a party restarts (30 s). */
 static int get_retry(int p, const char *path, json_t **j)
 {
@@ -305,7 +317,7 @@ int main(int argc, char **argv)
 	struct opt o = {NULL, NULL, 1000, 0, 1, 16, 0, 0, 0, 0, 0, 120, 1, 0, 0, 0};
 	struct input X = {.name = "x"}, Y = {.name = "y"}, I = {.name = "i"}, J = {.name = "j"};
 	struct input *ins[4];
-	json_t *ops, *outs = NULL, *st[NP];
+	json_t *ops, *outs = NULL, *st[NP] = {NULL};
 	uint64_t need = 0, t0, bytes0, bytes1;
 	double t_start, online = 0, op0 = 0;
 	int n_in, c, all;
@@ -410,17 +422,14 @@ int main(int argc, char **argv)
 		if (rv != 0) {
 			fprintf(stderr, "mpc-engine: start: %s\n", err);
 			printf("{\"op\": \"%s\", \"ok\": false, \"error\": \"start\"}\n", o.op);
-			return 1;
+			free(body);
+			shares_free(&o, shares, n_in);
+			bad = 1;
+			goto out; /* st[] is still all NULL */
 		}
 		free(body);
 	}
-	for (int k = 0; k < n_in; k++) {
-		for (int p = 0; shares[k] != NULL && p < NP; p++) {
-			sodium_memzero(shares[k][p], o.n * 8);
-			free(shares[k][p]);
-		}
-		free(shares[k]);
-	}
+	shares_free(&o, shares, n_in);
 	/* wait until every party is done */
 	for (;;) {
 		char path[64];
@@ -436,7 +445,10 @@ int main(int argc, char **argv)
 			if (s && strcmp(s, "failed") == 0) {
 				fprintf(stderr, "mpc-engine: party %d: %s\n", p,
 					json_string_value(json_object_get(st[p], "error")));
-				return 1;
+				while (++p < NP)
+					st[p] = NULL; /* the previous round's, decref'd */
+				bad = 1;
+				goto out;
 			}
 			done += s && strcmp(s, "done") == 0;
 		}
@@ -583,6 +595,7 @@ int main(int argc, char **argv)
 			snprintf(path, sizeof path, "/v1/engine/sessions/%u", o.id);
 			mpc_client_call(cl, p, "DELETE", path, NULL, 0, NULL, err);
 		}
+out:
 	for (int k = 0; k < n_in; k++) {
 		sodium_memzero(ins[k]->plain, o.n * 8);
 		free(ins[k]->plain);

@@ -128,36 +128,36 @@ int main(int argc, char **argv)
 	rv = mpc_party_conf_load(conf_path, &d->conf, errmsg);
 	if (rv != 0) {
 		fprintf(stderr, "mpcd: %s\n", errmsg);
-		return 1;
+		goto fail;
 	}
 	if (mpc_log_parse_level(level_arg ? level_arg : d->conf->log_level, &level) != 0) {
 		fprintf(stderr, "mpcd: unknown log level '%s' (debug, info, warn, error)\n",
 			level_arg ? level_arg : d->conf->log_level);
-		return 1;
+		goto fail;
 	}
 	snprintf(tag, sizeof tag, "mpcd[p%d]", d->conf->party_id);
 	mpc_log_init(level, tag);
 	if (mkdir(d->conf->data_dir, 0700) != 0 && errno != EEXIST) {
 		LOG_ERROR("cannot create data dir %s: %s", d->conf->data_dir, strerror(errno));
-		return 1;
+		goto fail;
 	}
 	/* Fork before RocksDB (or anything else) starts threads or takes the
 	 * data dir's lock: a child keeps neither. */
 	if (daemonize && daemon(1, 1) != 0) {
 		LOG_ERROR("daemon: %s", strerror(errno));
-		return 1;
+		goto fail;
 	}
 	snprintf(dbdir, sizeof dbdir, "%s/db", d->conf->data_dir);
 	rv = store_db_open(dbdir, d->conf->cluster->id_hex, d->conf->party_id, 0, &d->db, errmsg);
 	if (rv != 0) {
 		LOG_ERROR("%s", errmsg);
-		return 1;
+		goto fail;
 	}
 	if (pid_file != NULL) {
 		FILE *f = fopen(pid_file, "w");
 		if (f == NULL) {
 			LOG_ERROR("pid file %s: %s", pid_file, strerror(errno));
-			return 1;
+			goto fail;
 		}
 		fprintf(f, "%d\n", (int)getpid());
 		fclose(f);
@@ -215,4 +215,10 @@ int main(int argc, char **argv)
 	curl_global_cleanup();
 	free(d);
 	return 0;
+fail: /* before any thread or handle started */
+	if (d->db != NULL)
+		store_db_close(d->db);
+	mpc_party_conf_free(d->conf);
+	free(d);
+	return 1;
 }

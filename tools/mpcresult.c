@@ -61,6 +61,7 @@ int main(int argc, char **argv)
 	rv = mpc_job_result(cl, id, &res, errmsg);
 	if (rv != 0) {
 		fprintf(stderr, "mpcresult: %s\n", errmsg);
+		mpc_client_close(cl);
 		return rv == MPC_EUNAVAIL ? 3 : 1;
 	}
 	if (strcmp(format, "json") == 0) {

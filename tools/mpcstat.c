@@ -78,6 +78,7 @@ int main(int argc, char **argv)
 		rv = mpc_job_list(cl, states, user, &jobs, errmsg);
 	if (rv != 0) {
 		fprintf(stderr, "mpcstat: %s\n", errmsg);
+		mpc_client_close(cl);
 		return rv == MPC_ENOENT ? 1 : 3;
 	}
 	if (json) {

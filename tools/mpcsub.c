@@ -55,11 +55,11 @@ int main(int argc, char **argv)
 		{"version", no_argument, NULL, 'V'},	  {"time", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0}};
 	const char *conf = NULL, *name = NULL, *queue = NULL, *file;
-	int priority = 0, parsable = 0, wait = 0, c, rv;
+	int priority = 0, parsable = 0, wait = 0, c, rv, ret = EXIT_USAGE;
 	unsigned time_limit = 0;
 	json_t *args = json_object(), *job = NULL, *res = NULL;
-	char errmsg[MPC_ERRMSG_SIZE] = "", *program;
-	struct mpc_client *cl;
+	char errmsg[MPC_ERRMSG_SIZE] = "", *program = NULL;
+	struct mpc_client *cl = NULL;
 	uint64_t id;
 	FILE *f;
 	long size;
@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 			char *eq = strchr(optarg, '=');
 			if (eq == NULL || eq == optarg) {
 				fprintf(stderr, "mpcsub: --arg needs KEY=VALUE, got '%s'\n", optarg);
-				return EXIT_USAGE;
+				ret = EXIT_USAGE;
+				goto out;
 			}
 			*eq = '\0';
 			json_object_set_new(args, optarg, json_string(eq + 1));
@@ -87,26 +88,28 @@ int main(int argc, char **argv)
 			    v > 366ul * 86400) {
 				fprintf(stderr, "mpcsub: --time needs SECONDS 1..31622400, got '%s'\n",
 					optarg);
-				return EXIT_USAGE;
+				goto out;
 			}
 			time_limit = (unsigned)v;
 			break;
 		}
 		case 'P': parsable = 1; break;
 		case 'W': wait = 1; break;
-		case 'h': usage(stdout); return 0;
-		case 'V': printf("mpcsub (mpcstore) %s\n", PACKAGE_VERSION); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'h': usage(stdout); ret = 0; goto out;
+		case 'V': printf("mpcsub (mpcstore) %s\n", PACKAGE_VERSION); ret = 0; goto out;
+		default: usage(stderr); goto out;
 		}
 	}
 	if (optind + 1 != argc) {
 		usage(stderr);
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	file = argv[optind];
 	if ((f = fopen(file, "rb")) == NULL) {
 		fprintf(stderr, "mpcsub: %s: cannot open\n", file);
-		return EXIT_USAGE;
+		ret = EXIT_USAGE;
+		goto out;
 	}
 	fseek(f, 0, SEEK_END);
 	size = ftell(f);
@@ -114,7 +117,8 @@ int main(int argc, char **argv)
 	program = calloc(1, (size_t)(size > 0 ? size : 0) + 1);
 	if (program == NULL || (size > 0 && fread(program, 1, (size_t)size, f) != (size_t)size)) {
 		fprintf(stderr, "mpcsub: %s: cannot read\n", file);
-		return EXIT_USAGE;
+		fclose(f);
+		goto out;
 	}
 	fclose(f);
 	if (name == NULL) {
@@ -123,22 +127,26 @@ int main(int argc, char **argv)
 	}
 	if ((rv = mpc_client_open(conf, &cl, errmsg)) != 0) {
 		fprintf(stderr, "mpcsub: %s\n", errmsg);
-		return EXIT_CLUSTER;
+		ret = EXIT_CLUSTER;
+		goto out;
 	}
 	rv = mpc_job_submit_limit(cl, file, program, name, queue, priority, time_limit, args, &job,
 				  errmsg);
 	if (rv == MPC_EINVAL) {
 		fprintf(stderr, "%s\n", errmsg);
-		return EXIT_JOB;
+		ret = EXIT_JOB;
+		goto out;
 	}
 	if (rv != 0) {
 		fprintf(stderr, "mpcsub: submit failed: %s\n", errmsg);
-		return EXIT_CLUSTER;
+		ret = EXIT_CLUSTER;
+		goto out;
 	}
 	id = (uint64_t)json_integer_value(json_object_get(job, "id"));
 	if (strcmp(json_string_value(json_object_get(job, "state")), "FAILED") == 0) {
 		fprintf(stderr, "%s\n", json_string_value(json_object_get(job, "error")) ?: "job failed");
-		return EXIT_JOB;
+		ret = EXIT_JOB;
+		goto out;
 	}
 	if (parsable)
 		printf("%" PRIu64 "\n", id);
@@ -146,39 +154,47 @@ int main(int argc, char **argv)
 		printf("Submitted job %" PRIu64 "\n", id);
 	fflush(stdout);
 	json_decref(job);
-	if (!wait)
-		return 0;
+	job = NULL;
+	if (!wait) {
+		ret = 0;
+		goto out;
+	}
 	{
 		char last[32] = "";
 		rv = mpc_job_wait(cl, id, 0, isatty(2) ? progress : NULL, last, &job, errmsg);
 	}
 	if (rv != 0) {
 		fprintf(stderr, "mpcsub: waiting for job %" PRIu64 ": %s\n", id, errmsg);
-		return EXIT_CLUSTER;
+		ret = EXIT_CLUSTER;
+		goto out;
 	}
 	if (strcmp(json_string_value(json_object_get(job, "state")), "COMPLETED") != 0) {
 		fprintf(stderr, "mpcsub: job %" PRIu64 " %s%s%s\n", id,
 			json_string_value(json_object_get(job, "state")),
 			json_string_length(json_object_get(job, "reason")) ? ": " : "",
 			json_string_value(json_object_get(job, "reason")));
-		return EXIT_JOB;
+		ret = EXIT_JOB;
+		goto out;
 	}
 	rv = mpc_job_result(cl, id, &res, errmsg);
 	if (rv == MPC_EPERM) /* every value is revealed to other clients */
 		res = json_object();
 	else if (rv != 0) {
 		fprintf(stderr, "mpcsub: results of job %" PRIu64 ": %s\n", id, errmsg);
-		return EXIT_CLUSTER;
+		ret = EXIT_CLUSTER;
+		goto out;
 	}
 	{
 		char *text = json_dumps(res, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
 		printf("%s\n", text);
 		free(text);
 	}
+	ret = 0;
+out:
 	json_decref(res);
 	json_decref(job);
 	json_decref(args);
 	free(program);
 	mpc_client_close(cl);
-	return 0;
+	return ret;
 }

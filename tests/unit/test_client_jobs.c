@@ -58,7 +58,9 @@ Test(client_jobs, results_csv_one_row_per_value)
 	cr_assert_str_eq(text, "name,value\nn,800\nm,-1.25\nv,1\nv,2.5\nv,-3\nx,NA\n");
 	free(text);
 	json_decref(res);
-	text = mpc_job_results_csv(json_object());
+	res = json_object();
+	text = mpc_job_results_csv(res);
+	json_decref(res);
 	cr_assert_str_eq(text, "name,value\n");
 	free(text);
 }
