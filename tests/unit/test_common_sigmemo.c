@@ -54,7 +54,7 @@ Test(sigmemo, foreign_signatures)
 	cr_assert_eq(mpc_sigmemo_verify(sig, msg, sizeof msg, pk2), 0);
 	cr_assert_eq(mpc_sigmemo_verify(sig, msg, sizeof msg, pk), -1);
 	for (int i = 0; i < 2000; i++) { /* fills every slot many times over */
-		uint8_t m[8], s[crypto_sign_BYTES];
+		uint8_t m[8] = {0}, s[crypto_sign_BYTES];
 		memcpy(m, &i, sizeof i);
 		mpc_sigmemo_sign(s, m, sizeof m, sk);
 	}
