@@ -167,29 +167,36 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+int mpcfs_path_split(const char *path, char part[][NAME_MAX + 1], int max)
+{
+	int n = 0;
+	while (*path != '\0') {
+		const char *end;
+		size_t len;
+		while (*path == '/')
+			path++;
+		if (*path == '\0')
+			break;
+		end = strchr(path, '/');
+		len = end ? (size_t)(end - path) : strlen(path);
+		if (n == max || len > NAME_MAX)
+			return -1;
+		memcpy(part[n], path, len);
+		part[n++][len] = '\0';
+		path += len;
+	}
+	return n;
+}
+
 /* Splits path into the mount's layout; LOC_NONE for anything outside it. */
 static void parse_path(const char *path, struct loc *l)
 {
 	char part[4][NAME_MAX + 1];
-	int n = 0, jobs_new = 0;
-	const char *p = path;
+	int n, jobs_new = 0;
 
 	memset(l, 0, sizeof *l);
-	while (*p != '\0') {
-		const char *end;
-		size_t len;
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
-		end = strchr(p, '/');
-		len = end ? (size_t)(end - p) : strlen(p);
-		if (n == 4 || len > NAME_MAX)
-			return;
-		memcpy(part[n], p, len);
-		part[n++][len] = '\0';
-		p += len;
-	}
+	if ((n = mpcfs_path_split(path, part, 4)) < 0)
+		return;
 	if (n == 0) {
 		l->kind = LOC_ROOT;
 		return;

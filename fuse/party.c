@@ -61,23 +61,11 @@ struct ploc {
 static void ploc_parse(const char *path, struct ploc *l)
 {
 	char part[5][NAME_MAX + 1], *end;
-	int n = 0;
-	const char *p = path;
+	int n;
 
 	memset(l, 0, sizeof *l);
-	while (*p != '\0') {
-		size_t len;
-		while (*p == '/')
-			p++;
-		if (*p == '\0')
-			break;
-		len = strchr(p, '/') ? (size_t)(strchr(p, '/') - p) : strlen(p);
-		if (n == 5 || len > NAME_MAX)
-			return;
-		memcpy(part[n], p, len);
-		part[n++][len] = '\0';
-		p += len;
-	}
+	if ((n = mpcfs_path_split(path, part, 5)) < 0)
+		return;
 	if (n == 0) {
 		l->kind = P_ROOT;
 		return;
