@@ -1,32 +1,25 @@
 /* Parsing of REST requests without I/O: URL paths and JSON bodies, shared by the handlers and fuzz/fuzz_api.c. */
 #include "api/request.h"
 #include "common/err.h"
+#include "common/pathseg.h"
 
 #include <string.h>
 
 int api_path_split(const char *url, char seg[API_PATH_SEGS][API_SEG_BYTES], int *n,
 		   char *errmsg)
 {
-	const char *p = url;
+	size_t len = 0;
+	int rv = mpc_pathseg_split(url, &seg[0][0], API_SEG_BYTES, API_PATH_SEGS, &len);
 
 	*n = 0;
-	while (*p == '/')
-		p++;
-	while (*p) {
-		size_t len = strcspn(p, "/");
-		if (*n == API_PATH_SEGS)
-			return MPC_ENOENT;
-		if (len >= API_SEG_BYTES) {
-			mpc_errmsg_printf(errmsg, "path segment too long (%zu bytes, at most %d)", len,
-					  API_SEG_BYTES - 1);
-			return MPC_EINVAL;
-		}
-		memcpy(seg[*n], p, len);
-		seg[(*n)++][len] = '\0';
-		p += len;
-		while (*p == '/')
-			p++;
+	if (rv == MPC_PATHSEG_TOO_LONG) {
+		mpc_errmsg_printf(errmsg, "path segment too long (%zu bytes, at most %d)", len,
+				  API_SEG_BYTES - 1);
+		return MPC_EINVAL;
 	}
+	if (rv < 0)
+		return MPC_ENOENT;
+	*n = rv;
 	return 0;
 }
 

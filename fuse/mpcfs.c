@@ -7,6 +7,7 @@
 #include "client/mpcclient.h"
 #include "client/mpcjobs.h"
 #include "common/err.h"
+#include "common/pathseg.h"
 #include "fuse/mpcfs.h"
 
 #include <errno.h>
@@ -169,23 +170,8 @@ static double now_s(void)
 
 int mpcfs_path_split(const char *path, char part[][NAME_MAX + 1], int max)
 {
-	int n = 0;
-	while (*path != '\0') {
-		const char *end;
-		size_t len;
-		while (*path == '/')
-			path++;
-		if (*path == '\0')
-			break;
-		end = strchr(path, '/');
-		len = end ? (size_t)(end - path) : strlen(path);
-		if (n == max || len > NAME_MAX)
-			return -1;
-		memcpy(part[n], path, len);
-		part[n++][len] = '\0';
-		path += len;
-	}
-	return n;
+	int n = mpc_pathseg_split(path, &part[0][0], NAME_MAX + 1, max, NULL);
+	return n < 0 ? -1 : n;
 }
 
 /* Splits path into the mount's layout; LOC_NONE for anything outside it. */
