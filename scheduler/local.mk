@@ -41,3 +41,8 @@ TESTS += test_sched_policy
 test_sched_policy_SOURCES = tests/unit/test_sched_policy.c
 test_sched_policy_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_sched_policy_LDADD = libmpcsched.la libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)
+
+# store TABLE.COLUMN = EXPR: rights/shape checks at submit, kept shares into a table segment at the
+# job's last task_commit (docs/scheduler.md, *store*).
+libmpcsched_la_SOURCES += scheduler/sched_store.h scheduler/sched_store.c
+EXTRA_DIST += examples/store.mpc

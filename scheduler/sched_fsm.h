@@ -2,6 +2,7 @@
 #ifndef MPC_SCHEDULER_SCHED_FSM_H
 #define MPC_SCHEDULER_SCHED_FSM_H
 
+#include "scheduler/sched_store.h"
 #include "store/db.h"
 
 #include <jansson.h>
@@ -82,6 +83,7 @@ struct sched_fsm {
 	struct store_db *db;
 	int n_parties;
 	const struct mpc_cluster *cluster; /* client keys and rights, for job_submit */
+	struct sched_store_party me; /* opens this party's kept shares of a store */
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).
