@@ -27,7 +27,7 @@ random.seed(7)
 rows = [(random.randint(-50000, 900000), random.randint(-4000, 9000) / 100) for _ in range(66)]
 for name, part in (("p1", rows[:40]), ("p2", rows[40:41]), ("p3", rows[41:])):
     with open("%s/%s.csv" % (sys.argv[1], name), "w") as f:
-        f.write("a,h\n")
+        f.write("amount,hours\n")
         for a, h in part:
             f.write("%d,%.2f\n" % (a, h))
 PY
@@ -64,8 +64,8 @@ PY
 }
 
 cat >"$T/store1.mpc" <<'JOB'
-a = load pay.a
-h = load pay.h
+a = load pay.amount
+h = load pay.hours
 store agg.total = sum(a)
 store agg.hsum = sum(h)
 store pay2.a = a * 3 + 1
@@ -92,7 +92,7 @@ python3 - "$T" >"$T/want.py" <<'PY'
 import csv, sys
 rows = []
 for p in ("p1", "p2", "p3"):
-    rows += [(int(r["a"]), float(r["h"])) for r in csv.DictReader(open("%s/%s.csv" % (sys.argv[1], p)))]
+    rows += [(int(r["amount"]), float(r["hours"])) for r in csv.DictReader(open("%s/%s.csv" % (sys.argv[1], p)))]
 print("A = %r" % [a for a, _ in rows])
 print("H = %r" % [h for _, h in rows])
 PY
@@ -107,6 +107,13 @@ ok &= all(abs(g - (h - a)) < 1e-4 for g, (a, h) in zip(h2, zip(A, H))) and len(h
 ok &= tot == [sum(A)] and abs(hs[0] - sum(H)) < 1e-3 and len(hs) == 1
 if not ok: print(a2[:5], h2[:5], tot, hs, sum(A), sum(H)); sys.exit(1)
 PY
+
+log "no party holds the stored sum in the clear (data dir, log)"
+needle=$(python3 -c "exec(open('$T/want.py').read()); print(sum(A))")
+[ ${#needle} -ge 7 ] || fail "needle too short: $needle"
+for p in 0 1 2; do
+	grep -rqaF -- "$needle" "$T/party$p" "$T/party$p.log" && fail "party $p holds the plaintext sum $needle"
+done
 
 log "a second job loads the stored tables: results equal the plaintext computation"
 cat >"$T/load.mpc" <<'JOB'
@@ -130,8 +137,13 @@ if not ok: print("want s", sum(3 * a + 1 for a in A), "m", want_m, "t", sum(A))
 sys.exit(0 if ok else 1)
 PY
 
+# control for the grep above: once a job reveals the sum, it is in the job records
+found=0
+for p in 0 1 2; do grep -rqaF -- "$needle" "$T/party$p" && found=1; done
+[ $found = 1 ] || fail "control: the revealed sum $needle is in no data dir (the grep cannot find it)"
+
 log "an int value into a fixed column is scaled; a second row of agg"
-printf 'a = load pay.a\nstore agg.total = sum(a) - 5\nstore agg.hsum = sum(a)\n' >"$T/scale.mpc"
+printf 'a = load pay.amount\nstore agg.total = sum(a) - 5\nstore agg.hsum = sum(a)\n' >"$T/scale.mpc"
 mpcsub --parsable --wait "$T/scale.mpc" >"$T/sc.out" 2>"$T/sc.err" || fail "scale: $(cat "$T/sc.err")"
 for i in 0 1 2; do [ "$(shape $i agg)" = "2 2" ] || fail "party $i: agg is $(shape $i agg) after the 2nd store"; done
 python3 - "$(joined agg hsum 16)" "$(joined agg total 0)" <<PY || fail "scaled store: $(joined agg hsum 16)"
@@ -143,20 +155,20 @@ PY
 
 log "refused stores: FILE:LINE:COL, nothing queued, nothing changed"
 before=$(njobs)
-printf 'h = load pay.h\nstore agg.hsum = sum(h)\nstore agg.total = sum(h)\n' >"$T/fix.mpc"
+printf 'h = load pay.hours\nstore agg.hsum = sum(h)\nstore agg.total = sum(h)\n' >"$T/fix.mpc"
 mpcsub "$T/fix.mpc" >/dev/null 2>"$T/fix.err"; rc=$?
 [ $rc -eq 1 ] || fail "fixed into int64: exit $rc"
 grep -q "fix.mpc:3:[0-9]*: agg.total is an int64 column" "$T/fix.err" || fail "fix.mpc: $(cat "$T/fix.err")"
-printf 'a = load pay.a\nstore agg.total = sum(a)\nstore agg.hsum = sum(a)\n' >"$T/bob.mpc"
+printf 'a = load pay.amount\nstore agg.total = sum(a)\nstore agg.hsum = sum(a)\n' >"$T/bob.mpc"
 mpcsub -c "$BOB" "$T/bob.mpc" >/dev/null 2>"$T/bob.err"; rc=$?
 [ $rc -eq 3 ] || fail "bob without the append right: exit $rc (want 3: refused, 403)"
 grep -q "bob.mpc:2:[0-9]*: store into table agg: client 'bob' may not append" "$T/bob.err" \
 	|| fail "bob.mpc: $(cat "$T/bob.err")"
-printf 'a = load pay.a\nstore fresh.v = sum(a)\n' >"$T/carol.mpc"
+printf 'a = load pay.amount\nstore fresh.v = sum(a)\n' >"$T/carol.mpc"
 mpcsub -c "$CAROL" "$T/carol.mpc" >/dev/null 2>"$T/carol.err"; rc=$?
 [ $rc -eq 3 ] || fail "carol without the create right: exit $rc (want 3: refused, 403)"
 grep -q "carol.mpc:2:[0-9]*: .*may not create table 'fresh'" "$T/carol.err" || fail "carol.mpc: $(cat "$T/carol.err")"
-printf 'a = load pay.a\nstore agg.total = sum(a)\n' >"$T/part.mpc"
+printf 'a = load pay.amount\nstore agg.total = sum(a)\n' >"$T/part.mpc"
 mpcsub "$T/part.mpc" >/dev/null 2>"$T/part.err"; rc=$?
 [ $rc -eq 1 ] || fail "a store leaving a column out: exit $rc"
 grep -q "part.mpc:2:[0-9]*: .*store every column of table 'agg' (missing: hsum)" "$T/part.err" \
@@ -174,11 +186,30 @@ for i in 0 1 2; do kill "$(party_pid $i)"; done
 sleep 1
 for i in 0 1 2; do start_party $i $ENVS MPC_SCHED_DELAY_MS=150; done
 wait_leader
-printf 'a = load pay.a\nm = mean(a)\nstore gone.v = a - m\n' >"$T/gone.mpc"
+printf 'a = load pay.amount\nm = mean(a)\nstore gone.v = a - m\n' >"$T/gone.mpc"
 gid=$(mpcsub --parsable "$T/gone.mpc") || fail "submit gone.mpc"
 mpccancel "$gid" || fail "mpccancel $gid"
 mpcstat -j "$gid" | grep -q CANCELLED || fail "job $gid: $(mpcstat -l -j "$gid")"
 for i in 0 1 2; do [ "$(shape $i gone)" = none ] || fail "party $i: a cancelled job created gone"; done
+
+log "examples/store.mpc: a row of pay_summary, a row of pay_raised per row of pay"
+ex="$(cd "$(dirname "$0")/../.." && pwd)/examples/store.mpc"
+mpcsub --parsable --wait --arg raise=1.03 "$ex" >"$T/ex.out" 2>"$T/ex.err" || fail "$ex: $(cat "$T/ex.err")"
+for i in 0 1 2; do
+	[ "$(shape $i pay_summary)" = "1 1" ] && [ "$(shape $i pay_raised)" = "66 1" ] \
+		|| fail "party $i: pay_summary $(shape $i pay_summary), pay_raised $(shape $i pay_raised)"
+done
+python3 - "$(joined pay_summary total 0)" "$(joined pay_summary mean_hours 16)" \
+	"$(joined pay_raised amount 16)" "$(joined pay_raised hours 16)" <<PY || fail "examples/store.mpc values"
+import sys
+$(cat "$T/want.py")
+tot, mh, ra, rh = (eval(s) for s in sys.argv[1:])
+r = round(1.03 * 2**16) / 2**16   # the decimal literal as fixed(16)
+ok = tot == [sum(A)] and abs(mh[0] - sum(H) / len(H)) < 1e-3
+ok &= len(ra) == len(A) and all(abs(g - a * r) < 1e-3 for g, a in zip(ra, A))
+ok &= len(rh) == len(H) and all(abs(g - h) < 1e-4 for g, h in zip(rh, H))
+if not ok: print(tot, mh, ra[:3], rh[:3], sum(A), sum(H) / len(H)); sys.exit(1)
+PY
 
 log "kill -9 of a party during a store job, restart: the segment appears exactly once everywhere"
 kid=$(mpcsub --parsable "$T/store1.mpc") || fail "submit for the kill test"
