@@ -191,25 +191,33 @@ static size_t b64_decoded_len(const char *b64)
 	return n / 4 * 3 - pad;
 }
 
-/* The piece `key` that party kept in task k of job (borrowed from *kept,
- * which the caller decrefs), or NULL. */
+/* The piece `key` that party kept in task k of job (borrowed from cache,
+ * which holds each task's and party's record once: a record has every
+ * column the task keeps, each of them ~11 bytes a row), or NULL. */
 static const char *kept_piece(struct store_db *db, json_t *job, json_int_t k, const char *key,
-			      int party, json_t **kept)
+			      int party, json_t *cache)
 {
-	json_t *task = json_array_get(json_object_get(job, "tasks"), (size_t)k);
-	*kept = NULL;
+	json_t *task = json_array_get(json_object_get(job, "tasks"), (size_t)k), *kept;
+	char ck[48];
 	if (task == NULL || strcmp(str_of(task, "state"), "COMMITTED") != 0)
 		return NULL;
-	*kept = sched_task_shares(db, (uint64_t)json_integer_value(json_object_get(job, "id")), k,
-				  json_integer_value(json_object_get(task, "committed_attempt")),
-				  party);
-	return json_string_value(json_object_get(*kept, key));
+	snprintf(ck, sizeof ck, "%lld/%d", (long long)k, party);
+	kept = json_object_get(cache, ck);
+	if (kept == NULL) {
+		kept = sched_task_shares(
+			db, (uint64_t)json_integer_value(json_object_get(job, "id")), k,
+			json_integer_value(json_object_get(task, "committed_attempt")), party);
+		if (kept == NULL)
+			return NULL;
+		json_object_set_new(cache, ck, kept);
+	}
+	return json_string_value(json_object_get(kept, key));
 }
 
 /* Every party kept every piece of the group with its row count: checked on
  * the sealed sizes, which every party sees (replicated). */
 static int pieces_complete(struct store_db *db, json_t *job, json_t *g, json_t *cols,
-			   int n_parties, char *why, size_t size)
+			   int n_parties, json_t *cache, char *why, size_t size)
 {
 	json_t *part, *col;
 	size_t i, j;
@@ -225,12 +233,10 @@ static int pieces_complete(struct store_db *db, json_t *job, json_t *g, json_t *
 				return 0;
 			}
 			for (int p = 0; p < n_parties; p++) {
-				json_t *kept;
 				const char *b64 = kept_piece(
 					db, job, json_integer_value(json_object_get(where, "task")),
-					str_of(where, "key"), p, &kept);
+					str_of(where, "key"), p, cache);
 				size_t got = b64 ? b64_decoded_len(b64) : 0;
-				json_decref(kept);
 				if (n <= 0 || got != (size_t)n * 8 + crypto_box_SEALBYTES) {
 					snprintf(why, size,
 						 "party %d kept %s of column %s of task %lld (expected %lld "
@@ -249,12 +255,11 @@ static int pieces_complete(struct store_db *db, json_t *job, json_t *g, json_t *
 
 /* Opens this party's piece into rows [row0, row0 + n) of column j of the row-major buf. */
 static int open_piece(struct store_db *db, json_t *job, json_t *where, const uint8_t *pk,
-		      const uint8_t *sk, int party, uint64_t *buf, size_t ncols, size_t j,
-		      uint64_t row0, uint64_t n)
+		      const uint8_t *sk, int party, json_t *cache, uint64_t *buf, size_t ncols,
+		      size_t j, uint64_t row0, uint64_t n)
 {
-	json_t *kept;
 	const char *b64 = kept_piece(db, job, json_integer_value(json_object_get(where, "task")),
-				     str_of(where, "key"), party, &kept);
+				     str_of(where, "key"), party, cache);
 	size_t blen = b64 ? strlen(b64) : 0, got = 0;
 	uint8_t *bin = malloc(blen + 1);
 	uint64_t *plain = malloc(n * 8 + 8);
@@ -274,15 +279,14 @@ static int open_piece(struct store_db *db, json_t *job, json_t *where, const uin
 		sodium_memzero(plain, n * 8);
 	free(plain);
 	free(bin);
-	json_decref(kept);
 	return rv;
 }
 
 /* Adds this party's rows of the new segment to wb: "<segtxn>/<offset>" in
  * the shares column family, row-major as an upload (store/staging.c). */
 static void put_local_rows(struct store_db *db, rocksdb_writebatch_t *wb, json_t *job, json_t *g,
-			   json_t *cols, const struct sched_store_party *me, const char *segtxn,
-			   uint64_t rows)
+			   json_t *cols, const struct sched_store_party *me, json_t *cache,
+			   const char *segtxn, uint64_t rows)
 {
 	size_t ncols = json_array_size(cols), i, j;
 	uint64_t *buf, row0 = 0;
@@ -309,8 +313,8 @@ static void put_local_rows(struct store_db *db, rocksdb_writebatch_t *wb, json_t
 			json_t *where = json_object_get(json_object_get(part, "cols"),
 							str_of(col, "name"));
 			if (rv == 0)
-				rv = open_piece(db, job, where, pk, me->box_sk, me->party, buf, ncols,
-						j, row0, n);
+				rv = open_piece(db, job, where, pk, me->box_sk, me->party, cache, buf,
+						ncols, j, row0, n);
 		}
 		row0 += n;
 	}
@@ -349,11 +353,15 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 	json_int_t id = json_integer_value(json_object_get(job, "id"));
 	char why[768];
 	json_t *g, **tbls = calloc(json_array_size(stores) + 1, sizeof *tbls);
+	json_t *cache = json_object(); /* the kept records read so far */
 	size_t i;
 	int rv = 0;
 
-	if (tbls == NULL)
+	if (tbls == NULL || cache == NULL) {
+		free(tbls);
+		json_decref(cache);
 		return MPC_ENOMEM;
+	}
 	/* first decide, from replicated state only; write nothing unless all pass */
 	json_array_foreach(stores, i, g)
 	{
@@ -366,7 +374,7 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 		    !pieces_complete(db, job, g,
 				     tbls[i] ? json_object_get(tbls[i], "columns")
 					     : json_object_get(g, "columns"),
-				     n_parties, why, sizeof why)) {
+				     n_parties, cache, why, sizeof why)) {
 			errf(err, cap, "%s:%lld:%lld: store into table %s: %s", str_of(job, "file"),
 			     (long long)json_integer_value(json_object_get(g, "line")),
 			     (long long)json_integer_value(json_object_get(g, "col")), table, why);
@@ -393,7 +401,7 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 		segid = json_integer_value(json_object_get(tbl, "segments"));
 		/* the segment's data key prefix: no txn id (32 hex) looks like it */
 		snprintf(segtxn, sizeof segtxn, "job-%012lld-%s", (long long)id, table);
-		put_local_rows(db, wb, job, g, cols, me, segtxn, rows);
+		put_local_rows(db, wb, job, g, cols, me, cache, segtxn, rows);
 		json_object_set_new(tbl, "rows",
 				    json_integer(json_integer_value(json_object_get(tbl, "rows")) +
 						 (json_int_t)rows));
@@ -415,6 +423,7 @@ out:
 	for (i = 0; i < json_array_size(stores); i++)
 		json_decref(tbls[i]);
 	free(tbls);
+	json_decref(cache);
 	return rv;
 }
 
