@@ -54,7 +54,8 @@
  *            retry_after_ms, outputs, committed_attempt}],
  *   attempts: [{task, attempt, t0, n, session, state leased|prepared|
  *               committed|aborted, reason, expiry_ms, leased_ms,
- *               done: {"<party>": digest}, outputs}], results}
+ *               done: {"<party>": digest}, outputs}], results,
+ *   stored: [{table, segment, rows, revision}] (a job with store, sched_store.h)}
  */
 
 #define SCHED_TRIPLE_BASE ((uint64_t)1 << 40) /* first triple index the scheduler hands out */

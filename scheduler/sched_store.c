@@ -354,6 +354,7 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 	char why[768];
 	json_t *g, **tbls = calloc(json_array_size(stores) + 1, sizeof *tbls);
 	json_t *cache = json_object(); /* the kept records read so far */
+	json_t *stored = NULL;
 	size_t i;
 	int rv = 0;
 
@@ -382,6 +383,7 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 			goto out;
 		}
 	}
+	stored = json_array();
 	json_array_foreach(stores, i, g)
 	{
 		const char *table = str_of(g, "table");
@@ -416,10 +418,16 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 		snprintf(key, sizeof key, "seg/%s/%08llx", table, (unsigned long long)segid);
 		meta_put(db, wb, key, seg);
 		json_decref(seg);
+		json_array_append_new(stored, json_pack("{s:s, s:I, s:I, s:I}", "table", table,
+							"segment", segid, "rows", (json_int_t)rows,
+							"revision", (json_int_t)index));
 		LOG_INFO("job %lld: stored %" PRIu64 " rows into %s (segment %lld)", (long long)id,
 			 rows, table, (long long)segid);
 	}
+	if (json_array_size(stored) > 0)
+		json_object_set(job, "stored", stored);
 out:
+	json_decref(stored);
 	for (i = 0; i < json_array_size(stores); i++)
 		json_decref(tbls[i]);
 	free(tbls);

@@ -47,7 +47,8 @@ struct sched_store_party {
 
 /* At the task_commit (entry index) that completes job, with stores from
  * sched_plan_stores(): adds to wb the catalog records of every target table
- * and this party's shares. 0, or MPC_E* with the reason in err when the job
+ * and this party's shares, and sets the job record's "stored": [{table,
+ * segment, rows, revision}]. 0, or MPC_E* with the reason in err when the job
  * must fail instead (nothing added to wb then); the decision depends only on
  * replicated state, so every party takes the same one. */
 int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const struct mpc_cluster *c,

@@ -77,6 +77,10 @@ id1=$(head -n1 "$T/s1.out")
 mpcstat -j "$id1" | grep -q COMPLETED || fail "job $id1: $(mpcstat -l -j "$id1")"
 ntasks=$(mpcstat -j "$id1" --json | python3 -c 'import json,sys; print(len([t for t in json.load(sys.stdin)["jobs"][0]["tasks"] if t["kind"] == "map"]))')
 [ "$ntasks" = 3 ] || fail "job $id1 has $ntasks MAP tasks, not one per segment"
+mpcstat -j "$id1" --json | python3 -c '
+import json, sys
+st = {s["table"]: (s["rows"], s["segment"]) for s in json.load(sys.stdin)["jobs"][0]["stored"]}
+sys.exit(0 if st == {"agg": (1, 0), "pay2": (66, 0)} else 1)' || fail "job $id1 stored: $(mpcstat -j "$id1" --json)"
 for i in 0 1 2; do
 	[ "$(shape $i agg)" = "1 1" ] || fail "party $i: agg is $(shape $i agg), want 1 row in 1 segment"
 	[ "$(shape $i pay2)" = "66 1" ] || fail "party $i: pay2 is $(shape $i pay2), want 66 rows in 1 segment"

@@ -321,6 +321,12 @@ Test(sched_store, the_last_commit_writes_one_segment_with_this_partys_shares)
 	run_task(2, sum, share, 5, 1, 0);
 	job = sched_job_get(db, 1);
 	cr_assert_str_eq(str(job, "state"), "COMPLETED", "%s", str(job, "error"));
+	/* the job record says where its values went */
+	json_t *st = json_array_get(json_object_get(job, "stored"), 0);
+	cr_assert_eq(json_array_size(json_object_get(job, "stored")), 2);
+	cr_assert_str_eq(str(st, "table"), "n");
+	cr_assert_eq(json_integer_value(json_object_get(st, "rows")), 5);
+	cr_assert_eq(json_integer_value(json_object_get(st, "segment")), 0);
 	json_decref(job);
 	/* the catalog: one new version of each table; the rows: this party's own shares */
 	cr_assert_eq(store_catalog_table(db, "n", 0, 1, &tbl), 0);
