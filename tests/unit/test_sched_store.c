@@ -393,3 +393,34 @@ Test(sched_store, a_cancelled_job_writes_nothing)
 	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), MPC_ENOENT);
 	cr_assert_null(sched_task_shares(db, 1, 0, 1, 0));
 }
+
+Test(sched_store, a_table_created_meanwhile_with_other_columns_fails_the_job_and_writes_nothing)
+{
+	uint64_t share[3][8];
+	char kv[16], ks[16];
+	const char *vec[2] = {kv, NULL}, *sum[2] = {ks, NULL};
+	json_t *job, *tbl;
+
+	keys_of(PROGRAM2, kv, ks);
+	randombytes_buf(share, sizeof share);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task(0, vec, share, 0, 3, 0);
+	run_task(1, vec, share, 3, 2, 0);
+	/* an append created table n meanwhile, with a fixed column a */
+	put("tbl/n", "{\"name\":\"n\",\"columns\":[{\"name\":\"a\",\"type\":\"fixed\",\"frac\":16}],"
+		     "\"rows\":0,\"version\":0,\"segments\":0,\"created_revision\":12}");
+	run_task(2, sum, share, 5, 1, 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "StoreFailed");
+	cr_assert(strstr(str(job, "error"), "s.mpc:2:1: store into table n: column n.a is (a "
+					    "fixed(16)) now, the job stores (a int64)") == str(job, "error"),
+		  "%s", str(job, "error"));
+	cr_assert_null(json_object_get(job, "stored"));
+	json_decref(job);
+	/* all or nothing: the other table was not created either */
+	cr_assert_eq(store_catalog_table(db, "s", 0, 0, &tbl), MPC_ENOENT);
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), 0);
+	cr_assert_eq(json_integer_value(json_object_get(tbl, "segments")), 0);
+	json_decref(tbl);
+}
