@@ -81,6 +81,7 @@ mpcstat -j "$id1" --json | python3 -c '
 import json, sys
 st = {s["table"]: (s["rows"], s["segment"]) for s in json.load(sys.stdin)["jobs"][0]["stored"]}
 sys.exit(0 if st == {"agg": (1, 0), "pay2": (66, 0)} else 1)' || fail "job $id1 stored: $(mpcstat -j "$id1" --json)"
+mpcstat -l -j "$id1" | grep -q "^   Stored Table=pay2 Segment=0 Rows=66 Revision=" || fail "mpcstat -l: $(mpcstat -l -j "$id1")"
 for i in 0 1 2; do
 	[ "$(shape $i agg)" = "1 1" ] || fail "party $i: agg is $(shape $i agg), want 1 row in 1 segment"
 	[ "$(shape $i pay2)" = "66 1" ] || fail "party $i: pay2 is $(shape $i pay2), want 66 rows in 1 segment"
