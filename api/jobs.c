@@ -7,6 +7,7 @@
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_service.h"
+#include "scheduler/sched_store.h"
 #include "store/signed_req.h"
 
 #include <inttypes.h>
@@ -99,6 +100,9 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 		if (rv == 0)
 			rv = sched_plan_check_recipients(ir, s->conf->cluster, sub.file, err,
 							 SCHED_ERR_MAX);
+		if (rv == 0) /* the append (and create) right on every stored table */
+			rv = sched_store_check(ir, s->db, s->conf->cluster, client, sub.file, err,
+					       SCHED_ERR_MAX);
 		sched_plan_free(plan);
 		sched_ir_free(ir);
 		plan = NULL;

@@ -449,6 +449,12 @@ char *mpc_job_report(json_t *job)
 		fprintf(f, " State=%s Attempts=%d\n", str_or(json_object_get(a, "state"), ""),
 			(int)json_integer_value(json_object_get(a, "attempts")));
 	}
+	json_array_foreach(json_object_get(job, "stored"), i, a) /* store TABLE.COLUMN = ... */
+		fprintf(f, "   Stored Table=%s Segment=%d Rows=%" PRId64 " Revision=%" PRId64 "\n",
+			str_or(json_object_get(a, "table"), ""),
+			(int)json_integer_value(json_object_get(a, "segment")),
+			(int64_t)json_integer_value(json_object_get(a, "rows")),
+			(int64_t)json_integer_value(json_object_get(a, "revision")));
 	json_array_foreach(json_object_get(job, "attempts"), i, a)
 	{
 		int first = 1;

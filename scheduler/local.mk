@@ -41,3 +41,14 @@ TESTS += test_sched_policy
 test_sched_policy_SOURCES = tests/unit/test_sched_policy.c
 test_sched_policy_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_sched_policy_LDADD = libmpcsched.la libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)
+
+# store TABLE.COLUMN = EXPR: rights/shape checks at submit, kept shares into a table segment at the
+# job's last task_commit (docs/scheduler.md, *store*).
+libmpcsched_la_SOURCES += scheduler/sched_store.h scheduler/sched_store.c
+EXTRA_DIST += examples/store.mpc
+check_PROGRAMS += test_sched_store
+TESTS += test_sched_store
+test_sched_store_SOURCES = tests/unit/test_sched_store.c
+test_sched_store_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
+test_sched_store_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
+	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)

@@ -373,13 +373,15 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	if (rv == 0 && f->cluster != NULL)
 		rv = sched_plan_check_recipients(ir, f->cluster, file ? file : "job.mpc", err,
 						 SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_store_check(ir, f->db, f->cluster, client, file, err, SCHED_ERR_MAX);
 	if (rv == 0) {
 		json_object_set_new(job, "fuel", json_integer((json_int_t)sched_plan_fuel(plan)));
 		json_object_set_new(job, "tasks", sched_plan_tasks_json(plan));
 		set_state(job, SCHED_JOB_PENDING, "Priority");
 	} else {
 		json_object_set_new(job, "error", json_string(err[0] ? err : mpc_strerror(rv)));
-		finish(job, SCHED_JOB_FAILED, "CompileError", e);
+		finish(job, SCHED_JOB_FAILED, rv == MPC_EPERM ? "AccessDenied" : "CompileError", e);
 	}
 	sched_plan_free(plan);
 	sched_ir_free(ir);
@@ -592,13 +594,16 @@ out:
 	return rv;
 }
 
-/* Every task committed: the results from their public outputs. */
-static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
+/* Every task committed: the results from their public outputs, and the
+ * stored values into their tables (in wb, the commit's batch). */
+static void complete_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job, json_t *e,
+			 uint64_t index)
 {
 	json_t *outs = json_array(), *sealed = json_array(), *t, *res = NULL;
 	struct sched_ir *ir = NULL;
 	struct sched_plan *plan = NULL;
 	char *err = calloc(1, SCHED_ERR_MAX);
+	const char *failed = "results";
 	size_t i;
 	int rv = err == NULL ? MPC_ENOMEM : 0;
 	json_array_foreach(json_object_get(job, "tasks"), i, t)
@@ -617,6 +622,16 @@ static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
 				      str_of(job, "file"), &plan, err, SCHED_ERR_MAX);
 	if (rv == 0)
 		rv = sched_plan_results(plan, outs, sealed, &res, err, SCHED_ERR_MAX);
+	if (rv == 0) {
+		json_t *stores = sched_plan_stores(plan);
+		rv = sched_store_commit(f->db, wb, f->cluster, f->n_parties, &f->me, job, stores,
+					index, err, SCHED_ERR_MAX);
+		json_decref(stores);
+		if (rv != 0) {
+			json_decref(res);
+			failed = rv == MPC_EPERM ? "AccessDenied" : "StoreFailed";
+		}
+	}
 	/* the sealed parts live on in the results only */
 	json_array_foreach(json_object_get(job, "tasks"), i, t)
 		json_object_del(t, "sealed");
@@ -626,7 +641,7 @@ static void complete_job(struct sched_fsm *f, json_t *job, json_t *e)
 	} else {
 		json_object_set_new(job, "error",
 				    json_string(err && err[0] ? err : mpc_strerror(rv)));
-		finish(job, SCHED_JOB_FAILED, "results", e);
+		finish(job, SCHED_JOB_FAILED, failed, e);
 	}
 	sched_plan_free(plan);
 	sched_ir_free(ir);
@@ -661,7 +676,7 @@ static void attempt_failed(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t
 	}
 }
 
-static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
+static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e, uint64_t index)
 {
 	json_t *job = entry_job(f, e), *a, *task, *done, *v, *t;
 	const char *first = NULL, *k;
@@ -702,7 +717,7 @@ static int apply_commit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		if (strcmp(str_of(t, "state"), "COMMITTED") != 0)
 			all = 0;
 	if (all)
-		complete_job(f, job, e);
+		complete_job(f, wb, job, e, index);
 	else if (strcmp(str_of(job, "reason"), "Retry") == 0)
 		set_state(job, SCHED_JOB_RUNNING, "");
 	put_job(f, wb, job);
@@ -830,7 +845,7 @@ int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t in
 	else if (strcmp(op, "task_done") == 0)
 		rv = apply_done(f, wb, e);
 	else if (strcmp(op, "task_commit") == 0)
-		rv = apply_commit(f, wb, e);
+		rv = apply_commit(f, wb, e, index);
 	else if (strcmp(op, "task_abort") == 0)
 		rv = apply_abort(f, wb, e, 0);
 	else if (strcmp(op, "lease_expired") == 0)

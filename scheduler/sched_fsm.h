@@ -2,6 +2,7 @@
 #ifndef MPC_SCHEDULER_SCHED_FSM_H
 #define MPC_SCHEDULER_SCHED_FSM_H
 
+#include "scheduler/sched_store.h"
 #include "store/db.h"
 
 #include <jansson.h>
@@ -53,7 +54,8 @@
  *            retry_after_ms, outputs, committed_attempt}],
  *   attempts: [{task, attempt, t0, n, session, state leased|prepared|
  *               committed|aborted, reason, expiry_ms, leased_ms,
- *               done: {"<party>": digest}, outputs}], results}
+ *               done: {"<party>": digest}, outputs}], results,
+ *   stored: [{table, segment, rows, revision}] (a job with store, sched_store.h)}
  */
 
 #define SCHED_TRIPLE_BASE ((uint64_t)1 << 40) /* first triple index the scheduler hands out */
@@ -82,6 +84,7 @@ struct sched_fsm {
 	struct store_db *db;
 	int n_parties;
 	const struct mpc_cluster *cluster; /* client keys and rights, for job_submit */
+	struct sched_store_party me; /* opens this party's kept shares of a store */
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).

@@ -61,6 +61,7 @@ struct plan_task {
 	json_t *inputs;	     /* [{name, table, column, row0, n}] or [{name, n, task, key}] */
 	json_t *deps;	     /* job task indices that must commit first */
 	json_t *op_fuel;     /* triples of each op, while emitting */
+	json_t *stores;	     /* [{column, key, n}]: values this task keeps for a store */
 	uint64_t fuel;
 };
 
@@ -517,9 +518,14 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		break;
 	}
 	case SCHED_IR_STORE:
-		errf(err, cap, "%u:%u: store is not supported by the scheduler yet", op->line,
-		     op->col);
-		return rv;
+		/* each party keeps its shares sealed to itself; the job's last
+		 * task_commit moves them into the table (sched_store.c) */
+		snprintf(t, sizeof t, "st%d", op->column);
+		emit(p, "keep", t, A->ename, NULL, 0);
+		json_array_append_new(p->cur->stores, json_pack("{s:i, s:s, s:I}", "column",
+								op->column, "key", t, "n",
+								(json_int_t)A->len));
+		break;
 	}
 	return 0;
 }
@@ -602,6 +608,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 			pt->op_fuel = json_array();
 			pt->inputs = json_array();
 			pt->deps = json_array();
+			pt->stores = json_array();
 			p->cur = pt;
 			p->cur_ir_task = (int)t;
 			memset(opened, 0, ir->n_regs + 1);
@@ -700,6 +707,7 @@ void sched_plan_free(struct sched_plan *p)
 		json_decref(p->tasks[k].inputs);
 		json_decref(p->tasks[k].deps);
 		json_decref(p->tasks[k].op_fuel);
+		json_decref(p->tasks[k].stores);
 	}
 	free(p->tasks);
 	free(p->reveals);
@@ -1015,4 +1023,69 @@ int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t 
 	json_decref(outputs);
 	*out = res;
 	return 0;
+}
+
+/* The group of table t in stores (created in order of first store). Borrowed. */
+static json_t *store_group(const struct sched_ir *ir, json_t *stores, int column)
+{
+	const struct sched_ir_column *c = &ir->columns[column];
+	const char *table = ir->tables[c->table].name;
+	json_t *g;
+	size_t i;
+	json_array_foreach(stores, i, g)
+	{
+		if (strcmp(json_string_value(json_object_get(g, "table")), table) == 0)
+			return g;
+	}
+	g = json_pack("{s:s, s:b, s:[], s:[]}", "table", table, "vector", 0, "columns", "parts");
+	json_array_append_new(stores, g);
+	return g;
+}
+
+json_t *sched_plan_stores(const struct sched_plan *p)
+{
+	const struct sched_ir *ir = p->ir;
+	json_t *stores = json_array();
+	/* columns and source positions in program order (the STORE ops' order) */
+	for (size_t i = 0; i < ir->n_ops; i++) {
+		const struct sched_ir_op *op = &ir->ops[i];
+		const struct sched_ir_column *c;
+		json_t *g;
+		if (op->code != SCHED_IR_STORE)
+			continue;
+		c = &ir->columns[op->column];
+		g = store_group(ir, stores, op->column);
+		if (json_object_get(g, "line") == NULL) {
+			json_object_set_new(g, "line", json_integer(op->line));
+			json_object_set_new(g, "col", json_integer(op->col));
+		}
+		json_array_append_new(json_object_get(g, "columns"),
+				      json_pack("{s:s, s:s, s:I}", "name", c->name, "type",
+						c->num == SCHED_IR_FIXED ? "fixed" : "int64", "frac",
+						(json_int_t)(c->num == SCHED_IR_FIXED ? c->frac_bits
+										      : 0)));
+	}
+	/* the pieces: a vector's per segment (MAP tasks), a scalar's whole */
+	for (size_t k = 0; k < p->n_tasks; k++) {
+		const struct plan_task *t = &p->tasks[k];
+		json_t *s;
+		size_t i;
+		json_array_foreach(t->stores, i, s)
+		{
+			int column = (int)json_integer_value(json_object_get(s, "column"));
+			json_t *g = store_group(ir, stores, column), *parts = json_object_get(g, "parts");
+			size_t at = t->segment >= 0 ? (size_t)t->segment : 0;
+			json_t *part;
+			if (t->segment >= 0)
+				json_object_set_new(g, "vector", json_true());
+			while (json_array_size(parts) <= at)
+				json_array_append_new(parts, json_pack("{s:O, s:{}}", "n",
+								       json_object_get(s, "n"), "cols"));
+			part = json_array_get(parts, at);
+			json_object_set_new(json_object_get(part, "cols"), ir->columns[column].name,
+					    json_pack("{s:I, s:O}", "task", (json_int_t)k, "key",
+						      json_object_get(s, "key")));
+		}
+	}
+	return stores;
 }

@@ -35,7 +35,9 @@
  *   party's re-randomised shares sealed to the client's box key); the
  *   results hold the sealed parts and the steps, the client joins them
  *   (client/jobs.c).
- * Not supported yet (the plan fails with a message): store.
+ * - keeps the value of a `store TABLE.COLUMN = EXPR` (engine op keep, key
+ *   "st<column>") in the task that computes it; sched_plan_stores() says
+ *   which task kept which piece, for the commit (sched_store.h).
  */
 
 struct sched_plan;
@@ -64,6 +66,14 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p);
 int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db *db,
 			   uint64_t revision, const uint8_t *box_pk, json_t *job, int party,
 			   json_t **out, char *err, size_t cap);
+
+/* The stores of the job, by target table, in order of first store:
+ * [{"table", "line", "col", "vector": bool, "columns": [{"name", "type"
+ * "int64"|"fixed", "frac"}] (program order), "parts": [{"n": rows,
+ * "cols": {column: {"task": k, "key": "st<c>"}}}]}]: one part for scalars
+ * (one row), one per segment of the source table for vectors, in segment
+ * order. New reference (an empty array for a job without store). */
+json_t *sched_plan_stores(const struct sched_plan *p);
 
 struct mpc_cluster;
 /* A reveal to a client that is not in c or lacks the output right:

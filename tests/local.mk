@@ -34,6 +34,9 @@ TESTS += tests/integration/jobs_reveal.sh
 EXTRA_DIST += tests/integration/jobs_reveal.sh
 TESTS += tests/integration/jobs_policy.sh
 EXTRA_DIST += tests/integration/jobs_policy.sh
+# store TABLE.COLUMN = EXPR: kept shares into tables with the job's last commit
+TESTS += tests/integration/jobs_store.sh
+EXTRA_DIST += tests/integration/jobs_store.sh
 TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.

@@ -5,6 +5,7 @@
 #include "common/log.h"
 #include "engine/service.h"
 #include "scheduler/sched_service.h"
+#include "scheduler/sched_store.h"
 #include "store/db.h"
 #include "store/fsm.h"
 #include "store/node.h"
@@ -170,6 +171,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	sched_fsm_attach(&d->fsm, d->db, d->conf->cluster->n_parties); /* before raft re-applies */
+	sched_store_set_key(&d->fsm, d->conf->box_sk); /* opens this party's stored shares */
 	uv_loop_init(&d->loop);
 	rv = store_node_start(&d->node, &d->loop, d->conf, &d->fsm, errmsg);
 	if (rv != 0) {

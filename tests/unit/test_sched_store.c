@@ -1,0 +1,426 @@
+/* Unit tests of `store TABLE.COLUMN = EXPR`: the plan's kept pieces, the submit checks (rights, whole rows) and the commit of a job's stores into a table segment, on a temp RocksDB. */
+#include "common/err.h"
+#include "common/reqsig.h"
+#include "scheduler/sched_fsm.h"
+#include "scheduler/sched_plan.h"
+#include "scheduler/sched_store.h"
+#include "store/catalog.h"
+#include "store/db.h"
+#include "store/signed_req.h"
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+static struct store_db *db;
+static struct sched_fsm f;
+static uint64_t next_index;
+/* clients: alice (submit, create, append:*), eve (submit, append:t only), bob (submit) */
+static struct mpc_cluster cluster;
+static uint8_t sign_sk[3][crypto_sign_SECRETKEYBYTES];
+/* the three parties' box keys; this FSM is party 0 */
+static uint8_t box_pk[3][crypto_box_PUBLICKEYBYTES], box_sk[3][crypto_box_SECRETKEYBYTES];
+
+static void put(const char *key, const char *json)
+{
+	char err[MPC_ERRMSG_SIZE];
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, strlen(key), json, strlen(json));
+	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+}
+
+/* Table t (a int64, h fixed 16) with segments of 3 and 2 rows. */
+static void setup(void)
+{
+	static const char *const names[3] = {"alice", "eve", "bob"};
+	char err[MPC_ERRMSG_SIZE];
+	strcpy(dir, "/tmp/test_sched_store.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
+		     err);
+	cr_assert(sodium_init() >= 0);
+	memset(&f, 0, sizeof f);
+	f.db = db;
+	f.n_parties = 3;
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.n_clients = 3;
+	for (int k = 0; k < 3; k++) {
+		uint8_t sk[crypto_box_SECRETKEYBYTES];
+		strcpy(cluster.clients[k].name, names[k]);
+		crypto_sign_keypair(cluster.clients[k].sign_pk, sign_sk[k]);
+		crypto_box_keypair(cluster.clients[k].box_pk, sk);
+		crypto_box_keypair(box_pk[k], box_sk[k]);
+	}
+	cluster.clients[0].rights = MPC_RIGHT_SUBMIT | MPC_RIGHT_CREATE | MPC_RIGHT_APPEND;
+	strcpy(cluster.clients[0].append_tables, "*");
+	cluster.clients[1].rights = MPC_RIGHT_SUBMIT | MPC_RIGHT_APPEND;
+	strcpy(cluster.clients[1].append_tables, "t");
+	cluster.clients[2].rights = MPC_RIGHT_SUBMIT;
+	cluster.n_queues = 1;
+	strcpy(cluster.queues[0].name, "default");
+	cluster.queues[0].weight = 1;
+	f.cluster = &cluster;
+	f.me.party = 0;
+	f.me.box_sk = box_sk[0];
+	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0},"
+		     "{\"name\":\"h\",\"type\":\"fixed\",\"frac\":16}],\"rows\":5,\"version\":2,"
+		     "\"segments\":2,\"created_revision\":1,\"revision\":3}");
+	put("seg/t/00000000", "{\"id\":0,\"txn\":\"x1\",\"rows\":3,\"revision\":2}");
+	put("seg/t/00000001", "{\"id\":1,\"txn\":\"x2\",\"rows\":2,\"revision\":3}");
+	next_index = 10;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(sched_store, .init = setup, .fini = teardown);
+
+static const char *str(json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key)) ?: "";
+}
+
+static int apply_json(json_t *e)
+{
+	char err[MPC_ERRMSG_SIZE];
+	int outcome = -1;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
+	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	return outcome;
+}
+
+static int applyf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int applyf(const char *fmt, ...)
+{
+	char text[2048];
+	va_list ap;
+	json_t *e;
+	int rv;
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof text, fmt, ap);
+	va_end(ap);
+	e = json_loads(text, 0, NULL);
+	cr_assert_not_null(e, "bad test JSON %s", text);
+	rv = apply_json(e);
+	json_decref(e);
+	return rv;
+}
+
+/* A job_submit of program signed by client k, as the API proposes it. */
+static int submit(int k, const char *file, const char *program)
+{
+	struct mpc_reqsig sig;
+	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{}}", "name", file, "file", file,
+				 "program", program, "queue", "default", "priority", 0, "args");
+	char *text = json_dumps(body, JSON_COMPACT);
+	cr_assert_eq(mpc_reqsig_sign(sign_sk[k], cluster.clients[k].name, cluster.id_hex, "POST",
+				     "/v1/jobs", text, strlen(text), &sig),
+		     0);
+	json_t *e =
+	    json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce, "client",
+		      cluster.clients[k].name, "time_ms", (json_int_t)1000, "auth",
+		      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
+	int rv = apply_json(e);
+	free(text);
+	json_decref(e);
+	json_decref(body);
+	return rv;
+}
+
+static struct sched_plan *plan_of(const char *program, struct sched_ir **ir)
+{
+	struct sched_plan *p = NULL;
+	char err[1024] = "";
+	cr_assert_eq(sched_compile(db, 0, "s.mpc", program, NULL, ir, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sched_plan_build(*ir, db, 0, "s.mpc", &p, err, sizeof err), 0, "%s", err);
+	return p;
+}
+
+#define PROGRAM "a = load t.a\nh = load t.h\nstore n.a = a * 2\nstore n.h = h\nstore s.total = sum(a)\n"
+
+Test(sched_store, the_plan_keeps_each_stored_value_in_its_task)
+{
+	struct sched_ir *ir = NULL;
+	struct sched_plan *p = plan_of(PROGRAM, &ir);
+	json_t *stores = sched_plan_stores(p), *n, *s, *part;
+	char *ops;
+
+	cr_assert_eq(sched_plan_n_tasks(p), 3); /* 2 MAP (one per segment), COMBINE */
+	cr_assert_eq(json_array_size(stores), 2);
+	n = json_array_get(stores, 0);
+	s = json_array_get(stores, 1);
+	cr_assert_str_eq(str(n, "table"), "n");
+	cr_assert(json_is_true(json_object_get(n, "vector")));
+	cr_assert_eq(json_integer_value(json_object_get(n, "line")), 3);
+	cr_assert_str_eq(str(json_array_get(json_object_get(n, "columns"), 1), "type"), "fixed");
+	/* one part per segment, in segment order, each from its MAP task */
+	cr_assert_eq(json_array_size(json_object_get(n, "parts")), 2);
+	for (int k = 0; k < 2; k++) {
+		part = json_array_get(json_object_get(n, "parts"), (size_t)k);
+		cr_assert_eq(json_integer_value(json_object_get(part, "n")), k == 0 ? 3 : 2);
+		cr_assert_eq(json_integer_value(json_object_get(
+				 json_object_get(json_object_get(part, "cols"), "h"), "task")),
+			     k);
+	}
+	/* the scalar: one row, kept by the COMBINE task */
+	cr_assert(json_is_false(json_object_get(s, "vector")));
+	part = json_array_get(json_object_get(s, "parts"), 0);
+	cr_assert_eq(json_array_size(json_object_get(s, "parts")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(part, "n")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(
+			 json_object_get(json_object_get(part, "cols"), "total"), "task")),
+		     2);
+	ops = json_dumps(sched_plan_task_ops(p, 0), JSON_COMPACT);
+	cr_assert(strstr(ops, "[\"keep\",\"st") != NULL, "%s", ops);
+	free(ops);
+	json_decref(stores);
+	sched_plan_free(p);
+	sched_ir_free(ir);
+}
+
+Test(sched_store, submit_checks_rights_and_whole_rows)
+{
+	struct sched_ir *ir = NULL;
+	char err[1024] = "";
+	/* eve may append to t but not create n */
+	cr_assert_eq(sched_compile(db, 0, "s.mpc", PROGRAM, NULL, &ir, err, sizeof err), 0, "%s",
+		     err);
+	cr_assert_eq(sched_store_check(ir, db, &cluster, "alice", "s.mpc", err, sizeof err), 0,
+		     "%s", err);
+	cr_assert_eq(sched_store_check(ir, db, &cluster, "eve", "s.mpc", err, sizeof err),
+		     MPC_EPERM);
+	cr_assert(strstr(err, "s.mpc:3:1: store into table n: client 'eve' may not append") == err,
+		  "%s", err);
+	cr_assert_eq(sched_store_check(ir, db, &cluster, "nobody", "s.mpc", err, sizeof err),
+		     MPC_EPERM);
+	sched_ir_free(ir);
+	/* an existing table gets whole rows only */
+	cr_assert_eq(sched_compile(db, 0, "p.mpc", "a = load t.a\nstore t.a = a + 1\n", NULL, &ir,
+				   err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(sched_store_check(ir, db, &cluster, "eve", "p.mpc", err, sizeof err),
+		     MPC_EINVAL);
+	cr_assert(strstr(err, "p.mpc:2:1: store into table t: a job appends whole rows: store every "
+			      "column of table 't' (missing: h)") == err,
+		  "%s", err);
+	sched_ir_free(ir);
+	cr_assert_eq(sched_compile(db, 0, "w.mpc", "a = load t.a\nh = load t.h\nstore t.a = a + 1\n"
+						   "store t.h = h\n",
+				   NULL, &ir, err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(sched_store_check(ir, db, &cluster, "eve", "w.mpc", err, sizeof err), 0, "%s",
+		     err);
+	cr_assert_eq(sched_store_check(ir, db, &cluster, "bob", "w.mpc", err, sizeof err), MPC_EPERM);
+	cr_assert(strstr(err, "may not append to table 't'") != NULL, "%s", err);
+	sched_ir_free(ir);
+	/* at apply: the job FAILED with AccessDenied, no task */
+	cr_assert_eq(submit(2, "w.mpc", "a = load t.a\nh = load t.h\nstore t.a = a\nstore t.h = h\n"),
+		     0);
+	json_t *job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "AccessDenied");
+	cr_assert_eq(json_array_size(json_object_get(job, "tasks")), 0);
+	json_decref(job);
+}
+
+/* b64 of v (n values) sealed to party p. Caller frees. */
+static char *seal_to(int p, const uint64_t *v, size_t n)
+{
+	size_t slen = n * 8 + crypto_box_SEALBYTES;
+	size_t blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
+	uint8_t *sealed = malloc(slen);
+	char *b64 = malloc(blen);
+	crypto_box_seal(sealed, (const uint8_t *)v, n * 8, box_pk[p]);
+	sodium_bin2base64(b64, blen, sealed, slen, sodium_base64_VARIANT_ORIGINAL);
+	free(sealed);
+	return b64;
+}
+
+/* Runs task k (attempt 1) of job 1: every party keeps rows [row0, row0 + n) of share[p]
+ * under each key of keys (NULL-terminated); n_bad > 0 makes party 2's piece that long instead. */
+static void run_task(int k, const char *const *keys, uint64_t share[3][8], size_t row0, size_t n,
+		     size_t n_bad)
+{
+	cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":%d,\"attempt\":1,\"n\":9,"
+			    "\"expiry_ms\":9000,\"time_ms\":2000}",
+			    k),
+		     0);
+	for (int p = 0; p < 3; p++) {
+		json_t *shares = json_object();
+		for (int j = 0; keys[j] != NULL; j++) {
+			char *b = seal_to(p, share[p] + row0, p == 2 && n_bad ? n_bad : n);
+			json_object_set_new(shares, keys[j], json_string(b));
+			free(b);
+		}
+		json_t *e = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:{}, s:o}", "op", "task_done",
+				      "job", 1, "task", k, "attempt", 1, "party", p, "digest", "d",
+				      "outputs", "shares", shares);
+		cr_assert_eq(apply_json(e), 0);
+		json_decref(e);
+	}
+	cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%d,\"attempt\":1,"
+			    "\"time_ms\":3000}",
+			    k),
+		     0);
+}
+
+/* The keys (st<column>) the plan gave to n.a and s.total. */
+static void keys_of(const char *program, char *key_vec, char *key_sum)
+{
+	struct sched_ir *ir = NULL;
+	struct sched_plan *p = plan_of(program, &ir);
+	json_t *stores = sched_plan_stores(p);
+	json_t *c0 = json_object_get(json_array_get(json_object_get(json_array_get(stores, 0),
+								     "parts"),
+						     0),
+				     "cols");
+	json_t *c1 = json_object_get(json_array_get(json_object_get(json_array_get(stores, 1),
+								     "parts"),
+						     0),
+				     "cols");
+	strcpy(key_vec, str(json_object_get(c0, "a"), "key"));
+	strcpy(key_sum, str(json_object_get(c1, "total"), "key"));
+	json_decref(stores);
+	sched_plan_free(p);
+	sched_ir_free(ir);
+}
+
+#define PROGRAM2 "a = load t.a\nstore n.a = a * 2\nstore s.total = sum(a)\n"
+
+Test(sched_store, the_last_commit_writes_one_segment_with_this_partys_shares)
+{
+	uint64_t share[3][8];
+	char kv[16], ks[16];
+	const char *vec[2] = {kv, NULL}, *sum[2] = {ks, NULL};
+	uint64_t *got = NULL, rows = 0;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	json_t *job, *tbl;
+
+	keys_of(PROGRAM2, kv, ks);
+	randombytes_buf(share, sizeof share);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task(0, vec, share, 0, 3, 0);
+	run_task(1, vec, share, 3, 2, 0);
+	/* nothing is visible before the job completes */
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), MPC_ENOENT);
+	run_task(2, sum, share, 5, 1, 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "COMPLETED", "%s", str(job, "error"));
+	/* the job record says where its values went */
+	json_t *st = json_array_get(json_object_get(job, "stored"), 0);
+	cr_assert_eq(json_array_size(json_object_get(job, "stored")), 2);
+	cr_assert_str_eq(str(st, "table"), "n");
+	cr_assert_eq(json_integer_value(json_object_get(st, "rows")), 5);
+	cr_assert_eq(json_integer_value(json_object_get(st, "segment")), 0);
+	json_decref(job);
+	/* the catalog: one new version of each table; the rows: this party's own shares */
+	cr_assert_eq(store_catalog_table(db, "n", 0, 1, &tbl), 0);
+	cr_assert_eq(json_integer_value(json_object_get(tbl, "rows")), 5);
+	cr_assert_eq(json_integer_value(json_object_get(tbl, "version")), 1);
+	cr_assert_str_eq(str(json_array_get(json_object_get(tbl, "segment_list"), 0), "txn"),
+			 "job-000000000001-n");
+	json_decref(tbl);
+	cr_assert_eq(store_catalog_read_column(db, "n", "a", 0, &got, &rows, msg), 0, "%s", msg);
+	cr_assert_eq(rows, 5);
+	cr_assert_eq(memcmp(got, share[0], 5 * 8), 0);
+	free(got);
+	cr_assert_eq(store_catalog_read_column(db, "s", "total", 0, &got, &rows, msg), 0, "%s", msg);
+	cr_assert_eq(rows, 1);
+	cr_assert_eq(got[0], share[0][5]);
+	free(got);
+	/* a re-applied commit changes nothing; the kept pieces are gone with the job */
+	cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":2,\"attempt\":1,"
+			    "\"time_ms\":3000}"),
+		     MPC_ESTATE);
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), 0);
+	cr_assert_eq(json_integer_value(json_object_get(tbl, "segments")), 1);
+	json_decref(tbl);
+	cr_assert_null(sched_task_shares(db, 1, 0, 1, 0));
+}
+
+Test(sched_store, a_piece_of_the_wrong_size_fails_the_job_and_writes_nothing)
+{
+	uint64_t share[3][8];
+	char kv[16], ks[16];
+	const char *vec[2] = {kv, NULL}, *sum[2] = {ks, NULL};
+	json_t *job, *tbl;
+
+	keys_of(PROGRAM2, kv, ks);
+	randombytes_buf(share, sizeof share);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task(0, vec, share, 0, 3, 0);
+	run_task(1, vec, share, 3, 2, 1); /* party 2 kept 1 row instead of 2 */
+	run_task(2, sum, share, 5, 1, 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "StoreFailed");
+	cr_assert(strstr(str(job, "error"), "s.mpc:2:1: store into table n: party 2 kept a piece of "
+					    "the wrong size") == str(job, "error"),
+		  "%s", str(job, "error"));
+	json_decref(job);
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), MPC_ENOENT);
+	cr_assert_eq(store_catalog_table(db, "s", 0, 0, &tbl), MPC_ENOENT);
+}
+
+Test(sched_store, a_cancelled_job_writes_nothing)
+{
+	uint64_t share[3][8];
+	char kv[16], ks[16];
+	const char *vec[2] = {kv, NULL};
+	json_t *tbl;
+
+	keys_of(PROGRAM2, kv, ks);
+	randombytes_buf(share, sizeof share);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task(0, vec, share, 0, 3, 0);
+	cr_assert_eq(applyf("{\"op\":\"job_cancel\",\"job\":1,\"client\":\"alice\",\"time_ms\":4000}"),
+		     0);
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), MPC_ENOENT);
+	cr_assert_null(sched_task_shares(db, 1, 0, 1, 0));
+}
+
+Test(sched_store, a_table_created_meanwhile_with_other_columns_fails_the_job_and_writes_nothing)
+{
+	uint64_t share[3][8];
+	char kv[16], ks[16];
+	const char *vec[2] = {kv, NULL}, *sum[2] = {ks, NULL};
+	json_t *job, *tbl;
+
+	keys_of(PROGRAM2, kv, ks);
+	randombytes_buf(share, sizeof share);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task(0, vec, share, 0, 3, 0);
+	run_task(1, vec, share, 3, 2, 0);
+	/* an append created table n meanwhile, with a fixed column a */
+	put("tbl/n", "{\"name\":\"n\",\"columns\":[{\"name\":\"a\",\"type\":\"fixed\",\"frac\":16}],"
+		     "\"rows\":0,\"version\":0,\"segments\":0,\"created_revision\":12}");
+	run_task(2, sum, share, 5, 1, 0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "StoreFailed");
+	cr_assert(strstr(str(job, "error"), "s.mpc:2:1: store into table n: column n.a is (a "
+					    "fixed(16)) now, the job stores (a int64)") == str(job, "error"),
+		  "%s", str(job, "error"));
+	cr_assert_null(json_object_get(job, "stored"));
+	json_decref(job);
+	/* all or nothing: the other table was not created either */
+	cr_assert_eq(store_catalog_table(db, "s", 0, 0, &tbl), MPC_ENOENT);
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), 0);
+	cr_assert_eq(json_integer_value(json_object_get(tbl, "segments")), 0);
+	json_decref(tbl);
+}
