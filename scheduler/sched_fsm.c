@@ -2,7 +2,9 @@
 #include "scheduler/sched_fsm.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "scheduler/lang.h"
+#include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
@@ -253,6 +255,9 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 	} else {
 		rocksdb_writebatch_put_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key), "1", 1);
 	}
+	/* the record as written: apply never changes job after put_job */
+	if (f->index != NULL && sched_index_put(f->index, job) != 0)
+		LOG_WARN("sched: job %" PRIu64 ": out of memory in the active job index", id);
 }
 
 static void finish(json_t *job, int state, const char *reason, json_t *e)
@@ -393,9 +398,18 @@ record:
 	return 0;
 }
 
+/* The entry's job record (new reference, the caller's to change): a copy of
+ * the index's record of an active job (what put_job last wrote), else read
+ * from RocksDB (a final job: its entries are refused). */
 static json_t *entry_job(struct sched_fsm *f, json_t *e)
 {
-	return sched_job_get(f->db, (uint64_t)json_integer_value(json_object_get(e, "job")));
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(e, "job"));
+	json_t *job = f->index != NULL ? sched_index_get(f->index, id) : NULL, *copy;
+	if (job == NULL)
+		return sched_job_get(f->db, id);
+	copy = json_deep_copy(job);
+	json_decref(job);
+	return copy != NULL ? copy : sched_job_get(f->db, id);
 }
 
 static const char *str_of(json_t *o, const char *key)

@@ -82,6 +82,9 @@ struct sched_fsm {
 	struct store_db *db;
 	int n_parties;
 	const struct mpc_cluster *cluster; /* client keys and rights, for job_submit */
+	/* active job records, kept at apply (sched_index.h); NULL: apply reads
+	 * RocksDB only. Must have been rebuilt from db before the first apply. */
+	struct sched_index *index;
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).

@@ -7,6 +7,7 @@
 #include "engine/service.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_policy.h"
 
@@ -90,11 +91,29 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	pthread_mutex_unlock(&svc->lock);
 }
 
+/* A snapshot replaced the replicated state: the index follows it. */
+static void on_restored(void *data)
+{
+	struct sched_service *svc = data;
+	int rv = sched_index_rebuild(svc->sf.index, svc->sf.db);
+	if (rv != 0)
+		LOG_ERROR("sched: active job index after a snapshot: %s", mpc_strerror(rv));
+	on_applied(svc, NULL, 0, 0);
+}
+
 int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 {
 	struct sched_service *svc = calloc(1, sizeof *svc);
+	int rv;
 	if (svc == NULL)
 		return MPC_ENOMEM;
+	/* before the first apply: the records of the jobs active in the db */
+	if ((rv = sched_index_new(&svc->sf.index)) != 0 ||
+	    (rv = sched_index_rebuild(svc->sf.index, db)) != 0) {
+		sched_index_free(svc->sf.index);
+		free(svc);
+		return rv;
+	}
 	svc->sf.db = db;
 	svc->sf.n_parties = n_parties;
 	svc->sf.cluster = fsm->cluster;
@@ -103,6 +122,7 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
+	fsm->ext_restored = on_restored;
 	attached = svc;
 	return 0;
 }
@@ -289,7 +309,8 @@ static int timed_out(struct sched_service *svc, json_t *job, uint64_t id, uint64
 static void leader_turn(struct sched_service *svc)
 {
 	struct store_node_status st;
-	uint64_t *ids = NULL, now = now_ms();
+	json_t **jobs = NULL;
+	uint64_t now = now_ms();
 	size_t n = 0, nc = 0, cap = 0;
 	struct cand *cands = NULL;
 	struct sched_policy_task *pt = NULL;
@@ -303,36 +324,32 @@ static void leader_turn(struct sched_service *svc)
 		qs[q] = (struct sched_policy_queue){cl->queues[q].weight, cl->queues[q].max_running, 0};
 
 	store_node_status(svc->node, &st);
-	if (strcmp(st.state, "leader") != 0 || sched_jobs_active(svc->db, &ids, &n) != 0 ||
+	if (strcmp(st.state, "leader") != 0 || sched_index_active(svc->sf.index, &jobs, &n) != 0 ||
 	    n == 0) {
 		svc->n_inflight = 0;
-		free(ids);
+		sched_index_release(jobs, n);
 		return;
 	}
 	inflight_expire(svc, now, 0);
 	pending = json_object();
 	for (size_t i = 0; i < n; i++) {
-		json_t *job = sched_job_get(svc->db, ids[i]), *a, *t;
+		json_t *job = jobs[i], *a, *t; /* read-only: the index's record */
+		uint64_t id = (uint64_t)json_integer_value(json_object_get(job, "id"));
 		size_t k, n_tasks;
 		char *committing;
-		if (job == NULL)
-			continue;
 		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
 		int qi = queue_index(cl, str_of(job, "queue"));
 		n_tasks = json_array_size(json_object_get(job, "tasks"));
 		committing = sched_job_state_final(state) ? NULL : calloc(n_tasks + 1, 1);
-		if (committing == NULL) {
-			json_decref(job);
+		if (committing == NULL)
 			continue;
-		}
-		if (timed_out(svc, job, ids[i], now)) {
+		if (timed_out(svc, job, id, now)) {
 			free(committing);
-			json_decref(job);
 			continue;
 		}
 		if (state == SCHED_JOB_PENDING) {
 			char key[24];
-			snprintf(key, sizeof key, "%" PRIu64, ids[i]);
+			snprintf(key, sizeof key, "%" PRIu64, id);
 			json_object_set_new(pending, key, json_string(str_of(job, "reason")));
 		}
 		json_array_foreach(json_object_get(job, "attempts"), k, a)
@@ -352,7 +369,7 @@ static void leader_turn(struct sched_service *svc)
 				op = 'x';
 				if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
 					e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "lease_expired",
-						      "job", (json_int_t)ids[i], "task",
+						      "job", (json_int_t)id, "task",
 						      json_object_get(a, "task"), "attempt",
 						      json_object_get(a, "attempt"), "time_ms",
 						      (json_int_t)now);
@@ -362,19 +379,19 @@ static void leader_turn(struct sched_service *svc)
 				if (task >= 0 && (size_t)task < n_tasks)
 					committing[task] = 1;
 				e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "task_commit", "job",
-					      (json_int_t)ids[i], "task", json_object_get(a, "task"),
+					      (json_int_t)id, "task", json_object_get(a, "task"),
 					      "attempt", json_object_get(a, "attempt"), "time_ms",
 					      (json_int_t)now);
 			}
 			if (e != NULL)
-				leader_propose(svc, op, ids[i], task, attempt, e, now);
+				leader_propose(svc, op, id, task, attempt, e, now);
 		}
 		json_array_foreach(json_object_get(job, "tasks"), k, t)
 		{
 			json_int_t next = json_integer_value(json_object_get(t, "attempts")) + 1;
 			if (!task_ready(job, t, now, committing))
 				continue;
-			if (inflight_find(svc, 'l', ids[i], (json_int_t)k, next) != NULL) {
+			if (inflight_find(svc, 'l', id, (json_int_t)k, next) != NULL) {
 				/* its lease is queued, not applied yet: it runs already */
 				running++;
 				fuel_in_flight += (uint64_t)json_integer_value(json_object_get(t, "fuel"));
@@ -393,9 +410,9 @@ static void leader_turn(struct sched_service *svc)
 				pt = p2;
 				cap = nn;
 			}
-			cands[nc].id = ids[i];
+			cands[nc].id = id;
 			pt[nc] = (struct sched_policy_task){
-				qi, (int)json_integer_value(json_object_get(job, "priority")), ids[i],
+				qi, (int)json_integer_value(json_object_get(job, "priority")), id,
 				(int64_t)k, (uint64_t)json_integer_value(json_object_get(t, "fuel"))};
 			cands[nc].task = (json_int_t)k;
 			cands[nc].attempt = next;
@@ -403,7 +420,6 @@ static void leader_turn(struct sched_service *svc)
 			nc++;
 		}
 		free(committing);
-		json_decref(job);
 	}
 	reachable = all_reachable(&st, svc->conf->party_id);
 	{
@@ -457,7 +473,7 @@ out:
 	json_decref(pending);
 	free(pt);
 	free(cands);
-	free(ids);
+	sched_index_release(jobs, n);
 	inflight_expire(svc, now, 1);
 }
 
@@ -698,7 +714,7 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 
 static void runner_turn(struct sched_service *svc)
 {
-	uint64_t *ids = NULL;
+	json_t **jobs = NULL;
 	size_t n = 0;
 	char me[16];
 	snprintf(me, sizeof me, "%d", svc->conf->party_id);
@@ -706,7 +722,7 @@ static void runner_turn(struct sched_service *svc)
 	 * expired, cancelled): until then another party may still exchange with ours */
 	for (int i = 0; i < svc->n_runs;) {
 		struct local_run *r = &svc->runs[i];
-		json_t *job = sched_job_get(svc->db, r->job);
+		json_t *job = sched_index_get(svc->sf.index, r->job); /* NULL: final */
 		json_t *a = job ? sched_task_attempt(job, r->task) : NULL;
 		int live = a != NULL && json_integer_value(json_object_get(a, "attempt")) == r->attempt &&
 			   strcmp(str_of(a, "state"), "leased") == 0;
@@ -716,10 +732,11 @@ static void runner_turn(struct sched_service *svc)
 		else
 			i++;
 	}
-	if (sched_jobs_active(svc->db, &ids, &n) != 0)
+	if (sched_index_active(svc->sf.index, &jobs, &n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		json_t *job = sched_job_get(svc->db, ids[i]), *a;
+		json_t *job = jobs[i], *a; /* read-only: the index's record */
+		uint64_t id = (uint64_t)json_integer_value(json_object_get(job, "id"));
 		size_t k;
 		json_array_foreach(job ? json_object_get(job, "attempts") : NULL, k, a)
 		{
@@ -729,11 +746,11 @@ static void runner_turn(struct sched_service *svc)
 			int reported = json_object_get(json_object_get(a, "done"), me) != NULL;
 			if (strcmp(str_of(a, "state"), "leased") != 0)
 				continue;
-			r = run_find(svc, ids[i], task, attempt);
+			r = run_find(svc, id, task, attempt);
 			if (r == NULL && svc->n_runs < MAX_LOCAL) {
 				r = &svc->runs[svc->n_runs++];
 				memset(r, 0, sizeof *r);
-				r->job = ids[i];
+				r->job = id;
 				r->task = task;
 				r->attempt = attempt;
 				r->session = (uint64_t)json_integer_value(json_object_get(a, "session"));
@@ -745,9 +762,8 @@ static void runner_turn(struct sched_service *svc)
 			if (r != NULL && !reported)
 				run_poll(svc, r);
 		}
-		json_decref(job);
 	}
-	free(ids);
+	sched_index_release(jobs, n);
 }
 
 /* After a restart the engine resumes every stored session, also those of

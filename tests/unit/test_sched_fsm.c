@@ -2,6 +2,7 @@
 #include "common/err.h"
 #include "common/reqsig.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_index.h"
 #include "store/db.h"
 #include "store/signed_req.h"
 
@@ -40,6 +41,9 @@ static void setup(void)
 		     err);
 	f.db = db;
 	f.n_parties = 3;
+	/* as in mpcd: apply keeps the index of active jobs */
+	cr_assert_eq(sched_index_new(&f.index), 0);
+	cr_assert_eq(sched_index_rebuild(f.index, db), 0);
 	cr_assert(sodium_init() >= 0);
 	memset(&cluster, 0, sizeof cluster);
 	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
@@ -72,12 +76,45 @@ static void setup(void)
 static void teardown(void)
 {
 	char cmd[128];
+	sched_index_free(f.index);
+	f.index = NULL;
 	store_db_close(db);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
 
 TestSuite(sched_fsm, .init = setup, .fini = teardown);
+
+static int count_one(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* The index holds exactly the jobs of jobact/, each equal to its job/ record,
+ * and a rebuild from the db gives the same. */
+static void check_index(void)
+{
+	json_t **jobs;
+	size_t n, n_act = 0;
+	cr_assert_eq(store_db_scan(db, STORE_CF_META, NULL, "jobact/", 7, count_one, &n_act), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		cr_assert_eq(sched_index_active(f.index, &jobs, &n), 0);
+		cr_assert_eq(n, n_act, "index has %zu jobs, jobact/ %zu (pass %d)", n, n_act, pass);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t id = (uint64_t)json_integer_value(json_object_get(jobs[i], "id"));
+			json_t *stored = sched_job_get(db, id);
+			cr_assert(i == 0 || id > (uint64_t)json_integer_value(
+						     json_object_get(jobs[i - 1], "id")));
+			cr_assert(json_equal(stored, jobs[i]), "job %" PRIu64 ": index != db (pass %d)",
+				  id, pass);
+			json_decref(stored);
+		}
+		sched_index_release(jobs, n);
+		cr_assert_eq(sched_index_rebuild(f.index, db), 0);
+	}
+}
 
 /* Applies the entry (JSON text) as the next log index; returns its outcome. */
 static int apply(const char *text)
@@ -91,6 +128,7 @@ static int apply(const char *text)
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
 	rocksdb_writebatch_destroy(wb);
 	json_decref(e);
+	check_index();
 	return outcome;
 }
 
