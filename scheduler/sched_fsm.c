@@ -256,8 +256,14 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 		rocksdb_writebatch_put_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key), "1", 1);
 	}
 	/* the record as written: apply never changes job after put_job */
-	if (f->index != NULL && sched_index_put(f->index, job) != 0)
-		LOG_WARN("sched: job %" PRIu64 ": out of memory in the active job index", id);
+	if (f->index != NULL) {
+		json_t *prev = sched_index_get(f->index, id);
+		if (prev == NULL || job_state(prev) != job_state(job))
+			f->state_changes++;
+		json_decref(prev);
+		if (sched_index_put(f->index, job) != 0)
+			LOG_WARN("sched: job %" PRIu64 ": out of memory in the active job index", id);
+	}
 }
 
 static void finish(json_t *job, int state, const char *reason, json_t *e)

@@ -85,6 +85,9 @@ struct sched_fsm {
 	/* active job records, kept at apply (sched_index.h); NULL: apply reads
 	 * RocksDB only. Must have been rebuilt from db before the first apply. */
 	struct sched_index *index;
+	/* with an index: counts the job records put whose state (or presence)
+	 * changed, so that long polls wake only then (sched_service.c) */
+	uint64_t state_changes;
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).

@@ -59,6 +59,11 @@ struct sched_service {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t kicks;		     /* applied entries and finished engine sessions */
+	/* long polls (sched_service_wait) wait on wcond for state_kicks: entries
+	 * that changed a job's state, not every entry (16 polls woken by each of
+	 * ~10 entries per job cost more than the jobs' own work) */
+	pthread_cond_t wcond;
+	uint64_t state_kicks, state_changes_seen;
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
@@ -88,6 +93,12 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	pthread_mutex_lock(&svc->lock);
 	svc->kicks++;
 	pthread_cond_broadcast(&svc->cond);
+	/* sf.state_changes is written by apply, on this thread */
+	if (svc->sf.state_changes != svc->state_changes_seen || entry == NULL) {
+		svc->state_changes_seen = svc->sf.state_changes;
+		svc->state_kicks++;
+		pthread_cond_broadcast(&svc->wcond);
+	}
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -119,6 +130,7 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	svc->sf.cluster = fsm->cluster;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
+	pthread_cond_init(&svc->wcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
@@ -866,7 +878,7 @@ struct store_db *sched_service_db(struct sched_service *svc)
 void sched_service_mark(struct sched_service *svc, uint64_t *seen)
 {
 	pthread_mutex_lock(&svc->lock);
-	*seen = svc->kicks;
+	*seen = svc->state_kicks;
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -879,13 +891,18 @@ int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	while (!svc->stop && !svc->release && svc->kicks == *seen)
-		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+	while (!svc->stop && !svc->release && svc->state_kicks == *seen)
+		if (pthread_cond_timedwait(&svc->wcond, &svc->lock, &ts) != 0)
 			break;
-	*seen = svc->kicks;
+	*seen = svc->state_kicks;
 	over = svc->stop || svc->release;
 	pthread_mutex_unlock(&svc->lock);
 	return over;
+}
+
+json_t *sched_service_active_job(struct sched_service *svc, uint64_t id)
+{
+	return sched_index_get(svc->sf.index, id);
 }
 
 void sched_service_release_waiters(struct sched_service *svc)
@@ -895,6 +912,7 @@ void sched_service_release_waiters(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->release = 1;
 	pthread_cond_broadcast(&svc->cond);
+	pthread_cond_broadcast(&svc->wcond);
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -905,6 +923,7 @@ void sched_service_stop(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->stop = 1;
 	pthread_cond_broadcast(&svc->cond);
+	pthread_cond_broadcast(&svc->wcond);
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->leader_thr, NULL);
 	if (svc->engine != NULL)
