@@ -24,6 +24,7 @@
 #define REPROPOSE_MS 2000
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
+#define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
 
 /* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
 struct inflight {
@@ -68,7 +69,14 @@ struct sched_service {
 	int stop;
 	int release; /* the API stops: long polls answer now */
 	int deleting;  /* session deletes in flight */
-	int proposing; /* runner proposals in flight (propose_detached) */
+	int proposing; /* runner proposals queued or in flight (propose_detached) */
+	/* the runner's proposals, proposed by REPORTERS threads that keep their
+	 * connection to the leader (a thread per proposal made a new TCP
+	 * connection, and a new API thread on the leader, for each report) */
+	struct report *rq_head, *rq_tail;
+	pthread_cond_t qcond;
+	pthread_t reporter_thr[REPORTERS];
+	int n_reporters;
 	struct local_run runs[MAX_LOCAL];
 	int n_runs;
 	struct inflight inflight[INFLIGHT_MAX]; /* the leader thread's own */
@@ -131,6 +139,7 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
 	pthread_cond_init(&svc->wcond, NULL);
+	pthread_cond_init(&svc->qcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
@@ -510,46 +519,64 @@ static struct local_run *run_find(struct sched_service *svc, uint64_t job, json_
 	return NULL;
 }
 
-struct detached_proposal {
-	struct sched_service *svc;
+struct report {
 	json_t *entry;
+	struct report *next;
 };
 
-static void *proposal_main(void *arg)
+/* A reporter: proposes queued entries one after another (a follower's go to
+ * the leader over this thread's kept-alive connection) until stop, then
+ * what is left in the queue. */
+static void *reporter_main(void *arg)
 {
-	struct detached_proposal *d = arg;
-	struct sched_service *svc = d->svc;
-	propose_quiet(svc, d->entry);
-	free(d);
+	struct sched_service *svc = arg;
 	pthread_mutex_lock(&svc->lock);
-	svc->proposing--;
-	pthread_cond_broadcast(&svc->cond);
+	for (;;) {
+		struct report *r = svc->rq_head;
+		if (r == NULL) {
+			if (svc->stop)
+				break;
+			pthread_cond_wait(&svc->qcond, &svc->lock);
+			continue;
+		}
+		svc->rq_head = r->next;
+		if (svc->rq_head == NULL)
+			svc->rq_tail = NULL;
+		pthread_mutex_unlock(&svc->lock);
+		propose_quiet(svc, r->entry);
+		free(r);
+		pthread_mutex_lock(&svc->lock);
+		svc->proposing--;
+		pthread_cond_broadcast(&svc->cond);
+	}
 	pthread_mutex_unlock(&svc->lock);
 	return NULL;
 }
 
-/* The runner's task_done/task_abort (e consumed) on a thread of its own: a
+/* The runner's task_done/task_abort (e consumed), proposed by a reporter: a
  * follower's goes to the leader and waits for the commit there, and the
- * runner meanwhile starts and reports other sessions (all of them then share
- * one group commit). A lost one is proposed again after REPROPOSE_MS. */
+ * runner meanwhile starts and reports other sessions (up to REPORTERS of
+ * them in flight share one group commit). A lost one is proposed again
+ * after REPROPOSE_MS. */
 static void propose_detached(struct sched_service *svc, json_t *e)
 {
-	struct detached_proposal *d = malloc(sizeof *d);
-	pthread_t t;
-	if (d == NULL) {
+	struct report *r = malloc(sizeof *r);
+	if (r == NULL || svc->n_reporters == 0) {
+		free(r);
 		propose_quiet(svc, e);
 		return;
 	}
-	d->svc = svc;
-	d->entry = e;
+	r->entry = e;
+	r->next = NULL;
 	pthread_mutex_lock(&svc->lock);
+	if (svc->rq_tail != NULL)
+		svc->rq_tail->next = r;
+	else
+		svc->rq_head = r;
+	svc->rq_tail = r;
 	svc->proposing++;
+	pthread_cond_signal(&svc->qcond);
 	pthread_mutex_unlock(&svc->lock);
-	if (pthread_create(&t, NULL, proposal_main, d) != 0) {
-		proposal_main(d);
-		return;
-	}
-	pthread_detach(t);
 }
 
 struct session_delete {
@@ -855,9 +882,20 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the leader thread");
 		return MPC_ENOMEM;
 	}
+	for (int i = 0; engine != NULL && i < REPORTERS; i++)
+		if (pthread_create(&svc->reporter_thr[svc->n_reporters], NULL, reporter_main, svc) ==
+		    0)
+			svc->n_reporters++;
 	if (engine != NULL && pthread_create(&svc->runner_thr, NULL, runner_main, svc) != 0) {
+		pthread_mutex_lock(&svc->lock);
 		svc->stop = 1;
+		pthread_cond_broadcast(&svc->cond);
+		pthread_cond_broadcast(&svc->qcond);
+		pthread_mutex_unlock(&svc->lock);
 		pthread_join(svc->leader_thr, NULL);
+		for (int i = 0; i < svc->n_reporters; i++)
+			pthread_join(svc->reporter_thr[i], NULL);
+		svc->n_reporters = 0;
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the runner thread");
 		return MPC_ENOMEM;
 	}
@@ -928,6 +966,13 @@ void sched_service_stop(struct sched_service *svc)
 	pthread_join(svc->leader_thr, NULL);
 	if (svc->engine != NULL)
 		pthread_join(svc->runner_thr, NULL);
+	/* the runner queues no more: the reporters propose what is left and end */
+	pthread_mutex_lock(&svc->lock);
+	pthread_cond_broadcast(&svc->qcond);
+	pthread_mutex_unlock(&svc->lock);
+	for (int i = 0; i < svc->n_reporters; i++)
+		pthread_join(svc->reporter_thr[i], NULL);
+	svc->n_reporters = 0;
 	pthread_mutex_lock(&svc->lock);
 	while (svc->deleting > 0 || svc->proposing > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);
