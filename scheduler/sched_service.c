@@ -25,6 +25,10 @@
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
 #define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
+/* A PENDING job gets a job_reason entry only once it has waited this long:
+ * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
+ * on every party) per job to say so cost more than it told. */
+#define REASON_AFTER_MS 300
 
 /* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
 struct inflight {
@@ -368,7 +372,9 @@ static void leader_turn(struct sched_service *svc)
 			free(committing);
 			continue;
 		}
-		if (state == SCHED_JOB_PENDING) {
+		if (state == SCHED_JOB_PENDING &&
+		    now >= (uint64_t)json_integer_value(json_object_get(job, "submit_ms")) +
+				   REASON_AFTER_MS) {
 			char key[24];
 			snprintf(key, sizeof key, "%" PRIu64, id);
 			json_object_set_new(pending, key, json_string(str_of(job, "reason")));
