@@ -85,6 +85,8 @@ struct sched_service {
 	int n_runs;
 	struct inflight inflight[INFLIGHT_MAX]; /* the leader thread's own */
 	int n_inflight;
+	json_t *turn; /* the leader's entries of this turn, proposed at its end */
+	size_t multi_max; /* entries per sched_multi (MPC_SCHED_MULTI; 1: none) */
 };
 
 static struct sched_service *attached; /* the one per process, made by sched_fsm_attach */
@@ -233,28 +235,61 @@ static struct inflight *inflight_find(struct sched_service *svc, char op, uint64
 	return NULL;
 }
 
-/* Queues the leader's entry e (consumed) without waiting for it, so that all
- * of a turn's decisions (and the parties' task_done entries) share one group
- * commit; an entry already queued within INFLIGHT_MS is not queued again
- * (the turn runs after every applied entry, before its own are applied).
- * Returns 1 if queued. */
+/* Proposes entries (an array, consumed) without waiting: one entry alone,
+ * several as sched_multi entries of up to SCHED_MULTI_MAX (applied in order
+ * in one WriteBatch). Returns 0 or MPC_ENOMEM. */
+static int propose_entries(struct sched_service *svc, json_t *entries)
+{
+	size_t n = json_array_size(entries);
+	int rv = 0;
+	for (size_t i = 0; i < n && rv == 0; i += svc->multi_max) {
+		json_t *e, *part = json_array();
+		char *text;
+		for (size_t k = i; k < n && k < i + svc->multi_max; k++)
+			json_array_append(part, json_array_get(entries, k));
+		e = json_array_size(part) == 1 ? json_incref(json_array_get(part, 0))
+					       : json_pack("{s:s, s:O}", "op", "sched_multi",
+							   "entries", part);
+		text = e ? json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+		rv = text != NULL ? store_node_propose_async(svc->node, text, strlen(text))
+				  : MPC_ENOMEM;
+		free(text);
+		json_decref(e);
+		json_decref(part);
+	}
+	json_decref(entries);
+	return rv;
+}
+
+/* Adds the leader's entry e (consumed) to this turn's, which go out at the
+ * end of the turn without waiting for them (store_node_propose_async: one
+ * sched_multi in the group commit with the parties' task_done entries); an
+ * entry already queued within INFLIGHT_MS is not queued again (the turn runs
+ * after every applied entry, before its own are applied). Returns 1 if added. */
 static int leader_propose(struct sched_service *svc, char op, uint64_t job, json_int_t task,
 			  json_int_t attempt, json_t *e, uint64_t now)
 {
-	char *text;
-	int rv = 0;
-	if (inflight_find(svc, op, job, task, attempt) != NULL || svc->n_inflight == INFLIGHT_MAX) {
+	if (e == NULL || inflight_find(svc, op, job, task, attempt) != NULL ||
+	    svc->n_inflight == INFLIGHT_MAX) {
 		json_decref(e);
 		return 0;
 	}
-	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text != NULL && store_node_propose_async(svc->node, text, strlen(text)) == 0) {
-		svc->inflight[svc->n_inflight++] = (struct inflight){op, job, task, attempt, now, 1};
-		rv = 1;
-	}
-	free(text);
-	json_decref(e);
-	return rv;
+	if (svc->turn == NULL)
+		svc->turn = json_array();
+	if (json_array_append_new(svc->turn, e) != 0)
+		return 0;
+	svc->inflight[svc->n_inflight++] = (struct inflight){op, job, task, attempt, now, 1};
+	return 1;
+}
+
+/* The end of a leader turn: its entries go out (if that fails, they are
+ * proposed again once their inflight records expire). */
+static void leader_flush(struct sched_service *svc)
+{
+	json_t *entries = svc->turn;
+	svc->turn = NULL;
+	if (entries != NULL && propose_entries(svc, entries) != 0)
+		LOG_WARN("sched: the leader's entries of this turn were not queued");
 }
 
 /* Before a turn: entries queued INFLIGHT_MS ago are forgotten (proposed again
@@ -508,8 +543,10 @@ static void *leader_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
-	while (!nap(svc, &svc->seen_leader, 100))
+	while (!nap(svc, &svc->seen_leader, 100)) {
 		leader_turn(svc);
+		leader_flush(svc);
+	}
 	return NULL;
 }
 
@@ -530,29 +567,42 @@ struct report {
 	struct report *next;
 };
 
-/* A reporter: proposes queued entries one after another (a follower's go to
- * the leader over this thread's kept-alive connection) until stop, then
+/* A reporter: proposes what is queued — one entry alone, several (up to
+ * SCHED_MULTI_MAX) as one sched_multi — and waits for it (a follower's go to
+ * the leader over this thread's kept-alive connection), until stop, then
  * what is left in the queue. */
 static void *reporter_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	pthread_mutex_lock(&svc->lock);
 	for (;;) {
-		struct report *r = svc->rq_head;
-		if (r == NULL) {
+		json_t *entries, *e;
+		int n = 0;
+		if (svc->rq_head == NULL) {
 			if (svc->stop)
 				break;
 			pthread_cond_wait(&svc->qcond, &svc->lock);
 			continue;
 		}
-		svc->rq_head = r->next;
+		entries = json_array();
+		while (svc->rq_head != NULL && (size_t)n < svc->multi_max) {
+			struct report *r = svc->rq_head;
+			svc->rq_head = r->next;
+			json_array_append_new(entries, r->entry);
+			free(r);
+			n++;
+		}
 		if (svc->rq_head == NULL)
 			svc->rq_tail = NULL;
 		pthread_mutex_unlock(&svc->lock);
-		propose_quiet(svc, r->entry);
-		free(r);
+		e = json_array_size(entries) == 1
+			    ? json_incref(json_array_get(entries, 0))
+			    : json_pack("{s:s, s:O}", "op", "sched_multi", "entries", entries);
+		if (e != NULL)
+			propose_quiet(svc, e); /* consumes e */
+		json_decref(entries);
 		pthread_mutex_lock(&svc->lock);
-		svc->proposing--;
+		svc->proposing -= n;
 		pthread_cond_broadcast(&svc->cond);
 	}
 	pthread_mutex_unlock(&svc->lock);
@@ -884,6 +934,9 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 	if (svc->max_tasks == 0)
 		svc->max_tasks = DEFAULT_MAX_TASKS;
 	svc->max_fuel = conf->cluster->sched_max_fuel;
+	svc->multi_max = env_ms("MPC_SCHED_MULTI", SCHED_MULTI_MAX);
+	if (svc->multi_max < 1 || svc->multi_max > SCHED_MULTI_MAX)
+		svc->multi_max = SCHED_MULTI_MAX;
 	if (pthread_create(&svc->leader_thr, NULL, leader_main, svc) != 0) {
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the leader thread");
 		return MPC_ENOMEM;
