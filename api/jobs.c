@@ -368,6 +368,15 @@ static void h_show(struct api_server *s, struct MHD_Connection *c, const char *i
 			break;
 		if (sched_service_wait(s->sched, &seen, (unsigned)left) != 0)
 			break;
+		/* most wake-ups are other jobs' entries: while the job is active its
+		 * state is in the scheduler's index, read without RocksDB */
+		next = sched_service_active_job(s->sched, strtoull(id_text, NULL, 10));
+		if (next != NULL && strcmp(json_string_value(json_object_get(next, "state")), from) == 0 &&
+		    time_left(deadline) > 0) {
+			json_decref(next);
+			continue;
+		}
+		json_decref(next);
 		next = load_job(s, id_text, r);
 		if (next == NULL) { /* r has the error */
 			json_decref(job);

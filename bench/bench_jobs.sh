@@ -10,7 +10,10 @@
 # {"bench":"sched.job","rows":..,"segments":..,"tasks":..,"max_tasks":..,"seconds":..,"ok":true}
 # seconds is the wall time of mpcsub --wait (submit to COMPLETED); ok: results equal Python's
 # statistics (1e-6 relative). Usage: bench_jobs.sh BUILDDIR [ROWS [SEGS]]; starts its own cluster
-# (base port 23500; MPC_SCHED_MAX_TASKS from the environment). Part of make bench (bench/run.sh).
+# (base port $BENCH_JOBS_PORT, default 23500; MPC_SCHED_MAX_TASKS from the environment). Part of make
+# bench (bench/run.sh). BENCH_JOBS_TRIVIAL_ONLY=1 stops after the trivial jobs. After each trivial
+# run: {"bench":"sched.trivial.cpu","threads":..,"mpcd_cpu_ms_per_job":..} (utime+stime of the
+# three mpcd from /proc/PID/stat over the run, divided by the jobs).
 set -u
 B=${1:-$(pwd)}
 ROWS=${2:-1000000}
@@ -18,7 +21,7 @@ SEGS=${3:-4}
 T=$(mktemp -d /tmp/mpcstore-bench-jobs.XXXXXX)
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; rm -rf "$T"' EXIT
-"$B/mpcstore-tool" cluster init --parties 3 --dir "$T/c" --base-port 23500 >/dev/null || exit 1
+"$B/mpcstore-tool" cluster init --parties 3 --dir "$T/c" --base-port "${BENCH_JOBS_PORT:-23500}" >/dev/null || exit 1
 for i in 0 1 2; do "$B/mpcd" -c "$T/c/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
 for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/c/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
 export MPC_CONFIG="$T/c/client/client.conf"
@@ -67,8 +70,23 @@ PY
 }
 printf 'v\n1\n2\n3\n' >"$T/tiny.csv"
 "$B/mpcput" -q tiny "$T/tiny.csv" >/dev/null || exit 1
-"$B/bench_jobs" "$MPC_CONFIG" tiny "${BENCH_JOBS_SEQ:-200}" 1
-"$B/bench_jobs" "$MPC_CONFIG" tiny "${BENCH_JOBS_PAR:-1000}" 16
+cpu_ticks() { # utime+stime of the mpcd processes, in clock ticks
+	local t=0 p
+	for p in $PIDS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
+	echo $t
+}
+trivial() { # trivial JOBS THREADS
+	local c0 c1
+	c0=$(cpu_ticks)
+	"$B/bench_jobs" "$MPC_CONFIG" tiny "$1" "$2"
+	c1=$(cpu_ticks)
+	# bench_jobs runs one warm-up job first: JOBS + 1 jobs
+	printf '{"bench":"sched.trivial.cpu","threads":%d,"jobs":%d,"mpcd_cpu_ms_per_job":%s}\n' "$2" "$1" \
+		"$(echo "scale=2; ($c1 - $c0) * 1000 / $(getconf CLK_TCK) / ($1 + 1)" | bc)"
+}
+trivial "${BENCH_JOBS_SEQ:-200}" 1
+trivial "${BENCH_JOBS_PAR:-1000}" "${BENCH_JOBS_THREADS:-16}"
+[ "${BENCH_JOBS_TRIVIAL_ONLY:-0}" = 1 ] && exit 0
 # mean and variance over ROWS rows in one segment: upload excluded and included
 python3 -c '
 import random, sys

@@ -162,6 +162,31 @@ static int overlap_cb(void *ctx, const struct engine_ledger_range *r)
 	return 0;
 }
 
+/* The handed-out ranges are disjoint (claim refuses overlaps) and keyed by t0
+ * in fixed-width hex, so key order is t0 order: if any range overlaps
+ * [oc->t0, oc->end), the one with the largest t0 below oc->end does. One seek
+ * instead of a scan of every range ever handed out (which grew with each task
+ * attempt and made each session start O(history)). Returns 1 on an overlap. */
+static int overlap_locked(struct engine_ledger *l, struct overlap_ctx *oc)
+{
+	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+	rocksdb_iterator_t *it = rocksdb_create_iterator_cf(l->db->db, ro, l->db->cf[STORE_CF_FUEL]);
+	char prefix[64], key[80];
+	size_t plen, klen, vlen;
+	int rv = 0;
+	plen = (size_t)snprintf(prefix, sizeof prefix, "%s/range/", l->gen);
+	snprintf(key, sizeof key, "%s%016llx", prefix, (unsigned long long)(oc->end - 1));
+	rocksdb_iter_seek_for_prev(it, key, strlen(key));
+	if (rocksdb_iter_valid(it)) {
+		const char *k = rocksdb_iter_key(it, &klen), *v = rocksdb_iter_value(it, &vlen);
+		if (klen >= plen && memcmp(k, prefix, plen) == 0)
+			rv = scan_cb(&(struct scan_ctx){overlap_cb, oc}, k, klen, v, vlen);
+	}
+	rocksdb_iter_destroy(it);
+	rocksdb_readoptions_destroy(ro);
+	return rv;
+}
+
 int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
 			char *errmsg)
 {
@@ -176,7 +201,7 @@ int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64
 		return MPC_ERANGE;
 	}
 	pthread_mutex_lock(&l->lock);
-	if (ranges_locked(l, overlap_cb, &oc) != 0) {
+	if (overlap_locked(l, &oc) != 0) {
 		pthread_mutex_unlock(&l->lock);
 		if (oc.same)
 			return 0;

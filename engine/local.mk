@@ -53,3 +53,11 @@ BENCH_BINS += bench_engine
 bench_engine_SOURCES = bench/bench_engine.c
 bench_engine_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS)
 bench_engine_LDADD = libmpcengine.la libmpccommon.la $(SODIUM_LIBS) $(CRYPTO_LIBS) -lpthread
+
+# The fuel ledger's claims (one seek per claim, not a scan of every range).
+check_PROGRAMS += test_engine_ledger
+TESTS += test_engine_ledger
+test_engine_ledger_SOURCES = tests/unit/test_engine_ledger.c
+test_engine_ledger_CFLAGS = $(ENGINE_TEST_CFLAGS)
+test_engine_ledger_LDADD = libmpcengine.la libmpcstore.la libmpccommon.la $(CRITERION_LIBS) \
+	$(SODIUM_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread

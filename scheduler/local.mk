@@ -36,6 +36,14 @@ test_sched_fsm_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommo
 
 # Queues, priorities, task and fuel limits (issue 4): the leader's choice of tasks, a pure function.
 libmpcsched_la_SOURCES += scheduler/sched_policy.h scheduler/sched_policy.c
+# The FSM's in-memory index of active job records (what the leader and runner threads read).
+libmpcsched_la_SOURCES += scheduler/sched_index.h scheduler/sched_index.c
+check_PROGRAMS += test_sched_index
+TESTS += test_sched_index
+test_sched_index_SOURCES = tests/unit/test_sched_index.c
+test_sched_index_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
+test_sched_index_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
+	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
 check_PROGRAMS += test_sched_policy
 TESTS += test_sched_policy
 test_sched_policy_SOURCES = tests/unit/test_sched_policy.c

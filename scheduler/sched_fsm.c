@@ -2,7 +2,9 @@
 #include "scheduler/sched_fsm.h"
 
 #include "common/err.h"
+#include "common/log.h"
 #include "scheduler/lang.h"
+#include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
@@ -186,7 +188,7 @@ int sched_compile(struct store_db *db, uint64_t revision, const char *file, cons
 
 /* ---- apply ---- */
 
-static json_t *sched_state(struct store_db *db)
+static json_t *sched_state_db(struct store_db *db)
 {
 	json_t *s = meta_json(db, "sched/state");
 	if (s == NULL)
@@ -197,6 +199,22 @@ static json_t *sched_state(struct store_db *db)
 		json_object_set_new(s, "next_triple", json_string(num));
 	}
 	return s;
+}
+
+/* The scheduler's counters (new reference, the caller's to change): inside a
+ * sched_multi what an earlier entry of it wrote, else the db's. */
+static json_t *sched_state(struct sched_fsm *f)
+{
+	return f->multi_state != NULL ? json_deep_copy(f->multi_state) : sched_state_db(f->db);
+}
+
+static void put_state(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *st)
+{
+	meta_put(f->db, wb, "sched/state", st);
+	if (f->multi_jobs != NULL) {
+		json_decref(f->multi_state);
+		f->multi_state = json_incref(st);
+	}
 }
 
 static void set_state(json_t *job, int state, const char *reason)
@@ -252,6 +270,20 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 			drop_shares(f, wb, id, a);
 	} else {
 		rocksdb_writebatch_put_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key), "1", 1);
+	}
+	/* the record as written: apply never changes job after put_job */
+	if (f->multi_jobs != NULL) {
+		char ik[24];
+		snprintf(ik, sizeof ik, "%" PRIu64, id);
+		json_object_set(f->multi_jobs, ik, job);
+	}
+	if (f->index != NULL) {
+		json_t *prev = sched_index_get(f->index, id);
+		if (prev == NULL || job_state(prev) != job_state(job))
+			f->state_changes++;
+		json_decref(prev);
+		if (sched_index_put(f->index, job) != 0)
+			LOG_WARN("sched: job %" PRIu64 ": out of memory in the active job index", id);
 	}
 }
 
@@ -337,10 +369,10 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	err = calloc(1, SCHED_ERR_MAX);
 	if (err == NULL)
 		return MPC_ENOMEM;
-	st = sched_state(f->db);
+	st = sched_state(f);
 	id = (uint64_t)json_integer_value(json_object_get(st, "next_job"));
 	json_object_set_new(st, "next_job", json_integer((json_int_t)(id + 1)));
-	meta_put(f->db, wb, "sched/state", st);
+	put_state(f, wb, st);
 	json_decref(st);
 
 	job = json_pack("{s:I, s:s, s:s, s:s, s:i, s:s, s:s, s:O, s:I, s:I, s:n, s:n, s:[], s:{}}",
@@ -395,9 +427,25 @@ record:
 	return 0;
 }
 
+/* The entry's job record (new reference, the caller's to change): a copy of
+ * the index's record of an active job (what put_job last wrote), else read
+ * from RocksDB (a final job: its entries are refused). */
 static json_t *entry_job(struct sched_fsm *f, json_t *e)
 {
-	return sched_job_get(f->db, (uint64_t)json_integer_value(json_object_get(e, "job")));
+	uint64_t id = (uint64_t)json_integer_value(json_object_get(e, "job"));
+	json_t *job = NULL, *copy;
+	if (f->multi_jobs != NULL) { /* written by an earlier entry of this sched_multi */
+		char ik[24];
+		snprintf(ik, sizeof ik, "%" PRIu64, id);
+		job = json_incref(json_object_get(f->multi_jobs, ik));
+	}
+	if (job == NULL && f->index != NULL)
+		job = sched_index_get(f->index, id);
+	if (job == NULL)
+		return sched_job_get(f->db, id);
+	copy = json_deep_copy(job);
+	json_decref(job);
+	return copy != NULL ? copy : sched_job_get(f->db, id);
 }
 
 static const char *str_of(json_t *o, const char *key)
@@ -463,7 +511,7 @@ static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 		goto out;
 	}
 	/* one read-modify-write: reads do not see this entry's batch */
-	json_t *st = sched_state(f->db);
+	json_t *st = sched_state(f);
 	{
 		const char *s = json_string_value(json_object_get(st, "next_triple"));
 		uint64_t next = s != NULL && *s ? strtoull(s, NULL, 10) : SCHED_TRIPLE_BASE;
@@ -475,7 +523,7 @@ static int apply_lease(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e)
 	}
 	t0 = take_counter(st, "next_triple", SCHED_TRIPLE_BASE, n);
 	session = take_counter(st, "next_session", SCHED_SESSION_BASE, 1);
-	meta_put(f->db, wb, "sched/state", st);
+	put_state(f, wb, st);
 	json_decref(st);
 	snprintf(num, sizeof num, "%" PRIu64, t0);
 	att = json_pack("{s:I, s:O, s:s, s:I, s:I, s:s, s:s, s:O, s:O, s:{}}", "attempt", attempt,
@@ -624,8 +672,17 @@ static void complete_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *
 		rv = sched_plan_results(plan, outs, sealed, &res, err, SCHED_ERR_MAX);
 	if (rv == 0) {
 		json_t *stores = sched_plan_stores(plan);
-		rv = sched_store_commit(f->db, wb, f->cluster, f->n_parties, &f->me, job, stores,
-					index, err, SCHED_ERR_MAX);
+		if (f->multi_jobs != NULL && json_array_size(stores) > 0) {
+			/* the catalog read below would miss what earlier entries of
+			 * this sched_multi wrote; leaders propose task_commit alone */
+			snprintf(err, SCHED_ERR_MAX,
+				 "a task_commit that stores must be its own log entry, not in a "
+				 "sched_multi");
+			rv = MPC_EINVAL;
+		} else {
+			rv = sched_store_commit(f->db, wb, f->cluster, f->n_parties, &f->me, job,
+						stores, index, err, SCHED_ERR_MAX);
+		}
 		json_decref(stores);
 		if (rv != 0) {
 			json_decref(res);
@@ -830,6 +887,38 @@ static int apply_reason(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	return rv;
 }
 
+static int apply_multi(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e, uint64_t index)
+{
+	static const char *const ops[] = {"task_lease",	   "task_done", "task_commit",
+					  "task_abort",	   "lease_expired", "job_reason",
+					  "job_timeout", NULL};
+	json_t *subs = json_object_get(e, "entries"), *sub;
+	size_t i;
+	int rv = 0;
+	if (!json_is_array(subs) || json_array_size(subs) == 0 ||
+	    json_array_size(subs) > SCHED_MULTI_MAX || f->multi_jobs != NULL)
+		return MPC_EINVAL;
+	f->multi_jobs = json_object();
+	if (f->multi_jobs == NULL)
+		return MPC_ENOMEM;
+	json_array_foreach(subs, i, sub)
+	{
+		const char *op = json_string_value(json_object_get(sub, "op"));
+		int ok = 0, outcome = 0;
+		for (const char *const *o = ops; op != NULL && *o != NULL; o++)
+			ok |= strcmp(op, *o) == 0;
+		if (!ok)
+			continue; /* refused: no nesting, no submit (jobreq/ is read from the db) */
+		rv = sched_fsm_apply(f, wb, sub, index, &outcome);
+		if (rv != 0)
+			break;
+	}
+	json_decref(f->multi_jobs);
+	json_decref(f->multi_state);
+	f->multi_jobs = f->multi_state = NULL;
+	return rv;
+}
+
 int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t index, int *outcome)
 {
 	struct sched_fsm *f = data;
@@ -856,6 +945,8 @@ int sched_fsm_apply(void *data, rocksdb_writebatch_t *wb, json_t *e, uint64_t in
 		rv = apply_reason(f, wb, e);
 	else if (strcmp(op, "job_timeout") == 0)
 		rv = apply_timeout(f, wb, e);
+	else if (strcmp(op, "sched_multi") == 0)
+		rv = apply_multi(f, wb, e, index);
 	else if (strcmp(op, "sched_noop") == 0)
 		rv = 0; /* a barrier: its proposer waits until it applied everything before */
 	/* a rejected entry changes nothing; only ENOMEM would be a local failure, and

@@ -39,6 +39,13 @@
  *                 party is unreachable); see sched_policy.h
  *   job_timeout   {job, time_ms}  (leader) time_ms > start_ms + time_limit_s:
  *                 TIMEOUT (reason TimeLimit), running attempts aborted
+ *   sched_multi   {entries: [...]}  up to SCHED_MULTI_MAX task_lease, task_done,
+ *                 task_commit, task_abort, lease_expired, job_reason, job_timeout
+ *                 entries applied in order in ONE WriteBatch, each exactly as if
+ *                 applied alone (later ones see what earlier ones wrote); another
+ *                 op inside is refused (MPC_EINVAL) and the rest applied. The
+ *                 leader's decisions of one turn, and the reports a party has
+ *                 ready, go out as one (fewer batches, writes and wake-ups)
  * Keys in the meta column family (replicated, covered by snapshots):
  *   sched/state      {"next_job": N, "next_triple": T, "next_session": S}
  *   job/<%012 id>    the job record (below)
@@ -62,6 +69,7 @@
 #define SCHED_SESSION_BASE ((uint64_t)1 << 30) /* first engine session id of a task attempt */
 #define SCHED_MAX_ATTEMPTS 4 /* per task */
 #define SCHED_ERR_MAX 4096
+#define SCHED_MULTI_MAX 64 /* entries of one sched_multi */
 
 enum sched_job_state {
 	SCHED_JOB_PENDING,
@@ -85,6 +93,15 @@ struct sched_fsm {
 	int n_parties;
 	const struct mpc_cluster *cluster; /* client keys and rights, for job_submit */
 	struct sched_store_party me; /* opens this party's kept shares of a store */
+	/* active job records, kept at apply (sched_index.h); NULL: apply reads
+	 * RocksDB only. Must have been rebuilt from db before the first apply. */
+	struct sched_index *index;
+	/* with an index: counts the job records put whose state (or presence)
+	 * changed, so that long polls wake only then (sched_service.c) */
+	uint64_t state_changes;
+	/* while a sched_multi applies: the job records and sched/state its
+	 * entries wrote so far (the WriteBatch is not readable); else NULL */
+	json_t *multi_jobs, *multi_state;
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).

@@ -7,6 +7,7 @@
 #include "engine/service.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_policy.h"
 
@@ -23,6 +24,11 @@
 #define REPROPOSE_MS 2000
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
+#define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
+/* A PENDING job gets a job_reason entry only once it has waited this long:
+ * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
+ * on every party) per job to say so cost more than it told. */
+#define REASON_AFTER_MS 300
 
 /* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
 struct inflight {
@@ -58,15 +64,29 @@ struct sched_service {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t kicks;		     /* applied entries and finished engine sessions */
+	/* long polls (sched_service_wait) wait on wcond for state_kicks: entries
+	 * that changed a job's state, not every entry (16 polls woken by each of
+	 * ~10 entries per job cost more than the jobs' own work) */
+	pthread_cond_t wcond;
+	uint64_t state_kicks, state_changes_seen;
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
 	int deleting;  /* session deletes in flight */
-	int proposing; /* runner proposals in flight (propose_detached) */
+	int proposing; /* runner proposals queued or in flight (propose_detached) */
+	/* the runner's proposals, proposed by REPORTERS threads that keep their
+	 * connection to the leader (a thread per proposal made a new TCP
+	 * connection, and a new API thread on the leader, for each report) */
+	struct report *rq_head, *rq_tail;
+	pthread_cond_t qcond;
+	pthread_t reporter_thr[REPORTERS];
+	int n_reporters;
 	struct local_run runs[MAX_LOCAL];
 	int n_runs;
 	struct inflight inflight[INFLIGHT_MAX]; /* the leader thread's own */
 	int n_inflight;
+	json_t *turn; /* the leader's entries of this turn, proposed at its end */
+	size_t multi_max; /* entries per sched_multi (MPC_SCHED_MULTI; 1: none) */
 };
 
 static struct sched_service *attached; /* the one per process, made by sched_fsm_attach */
@@ -87,22 +107,49 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	pthread_mutex_lock(&svc->lock);
 	svc->kicks++;
 	pthread_cond_broadcast(&svc->cond);
+	/* sf.state_changes is written by apply, on this thread */
+	if (svc->sf.state_changes != svc->state_changes_seen || entry == NULL) {
+		svc->state_changes_seen = svc->sf.state_changes;
+		svc->state_kicks++;
+		pthread_cond_broadcast(&svc->wcond);
+	}
 	pthread_mutex_unlock(&svc->lock);
+}
+
+/* A snapshot replaced the replicated state: the index follows it. */
+static void on_restored(void *data)
+{
+	struct sched_service *svc = data;
+	int rv = sched_index_rebuild(svc->sf.index, svc->sf.db);
+	if (rv != 0)
+		LOG_ERROR("sched: active job index after a snapshot: %s", mpc_strerror(rv));
+	on_applied(svc, NULL, 0, 0);
 }
 
 int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 {
 	struct sched_service *svc = calloc(1, sizeof *svc);
+	int rv;
 	if (svc == NULL)
 		return MPC_ENOMEM;
+	/* before the first apply: the records of the jobs active in the db */
+	if ((rv = sched_index_new(&svc->sf.index)) != 0 ||
+	    (rv = sched_index_rebuild(svc->sf.index, db)) != 0) {
+		sched_index_free(svc->sf.index);
+		free(svc);
+		return rv;
+	}
 	svc->sf.db = db;
 	svc->sf.n_parties = n_parties;
 	svc->sf.cluster = fsm->cluster;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
+	pthread_cond_init(&svc->wcond, NULL);
+	pthread_cond_init(&svc->qcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
+	fsm->ext_restored = on_restored;
 	attached = svc;
 	return 0;
 }
@@ -188,28 +235,82 @@ static struct inflight *inflight_find(struct sched_service *svc, char op, uint64
 	return NULL;
 }
 
-/* Queues the leader's entry e (consumed) without waiting for it, so that all
- * of a turn's decisions (and the parties' task_done entries) share one group
- * commit; an entry already queued within INFLIGHT_MS is not queued again
- * (the turn runs after every applied entry, before its own are applied).
- * Returns 1 if queued. */
-static int leader_propose(struct sched_service *svc, char op, uint64_t job, json_int_t task,
-			  json_int_t attempt, json_t *e, uint64_t now)
+/* Proposes one entry (consumed) without waiting. Returns 0 or MPC_ENOMEM. */
+static int propose_one(struct sched_service *svc, json_t *e)
 {
-	char *text;
-	int rv = 0;
-	if (inflight_find(svc, op, job, task, attempt) != NULL || svc->n_inflight == INFLIGHT_MAX) {
-		json_decref(e);
-		return 0;
-	}
-	text = json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text != NULL && store_node_propose_async(svc->node, text, strlen(text)) == 0) {
-		svc->inflight[svc->n_inflight++] = (struct inflight){op, job, task, attempt, now, 1};
-		rv = 1;
-	}
+	char *text = e ? json_dumps(e, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int rv = text != NULL ? store_node_propose_async(svc->node, text, strlen(text))
+			      : MPC_ENOMEM;
 	free(text);
 	json_decref(e);
 	return rv;
+}
+
+/* Proposes entries (an array, consumed) without waiting: one entry alone,
+ * several as sched_multi entries of up to SCHED_MULTI_MAX (applied in order
+ * in one WriteBatch). A task_commit always goes alone: the commit that
+ * completes a job may write a table (store), and the catalog it reads must
+ * hold what earlier entries wrote, which a sched_multi's WriteBatch does not
+ * show. Returns 0 or MPC_ENOMEM. */
+static int propose_entries(struct sched_service *svc, json_t *entries)
+{
+	json_t *part = json_array(), *e;
+	size_t i;
+	int rv = part != NULL ? 0 : MPC_ENOMEM;
+
+	json_array_foreach(entries, i, e)
+	{
+		const char *op = json_string_value(json_object_get(e, "op"));
+		int alone = op != NULL && strcmp(op, "task_commit") == 0;
+		if (rv != 0)
+			break;
+		if (alone)
+			rv = propose_one(svc, json_incref(e));
+		else if (json_array_append(part, e) != 0)
+			rv = MPC_ENOMEM;
+		if (rv == 0 && json_array_size(part) > 0 &&
+		    (json_array_size(part) == svc->multi_max || i + 1 == json_array_size(entries))) {
+			rv = propose_one(svc, json_array_size(part) == 1
+						      ? json_incref(json_array_get(part, 0))
+						      : json_pack("{s:s, s:O}", "op", "sched_multi",
+								  "entries", part));
+			json_array_clear(part);
+		}
+	}
+	json_decref(part);
+	json_decref(entries);
+	return rv;
+}
+
+/* Adds the leader's entry e (consumed) to this turn's, which go out at the
+ * end of the turn without waiting for them (store_node_propose_async: one
+ * sched_multi in the group commit with the parties' task_done entries); an
+ * entry already queued within INFLIGHT_MS is not queued again (the turn runs
+ * after every applied entry, before its own are applied). Returns 1 if added. */
+static int leader_propose(struct sched_service *svc, char op, uint64_t job, json_int_t task,
+			  json_int_t attempt, json_t *e, uint64_t now)
+{
+	if (e == NULL || inflight_find(svc, op, job, task, attempt) != NULL ||
+	    svc->n_inflight == INFLIGHT_MAX) {
+		json_decref(e);
+		return 0;
+	}
+	if (svc->turn == NULL)
+		svc->turn = json_array();
+	if (json_array_append_new(svc->turn, e) != 0)
+		return 0;
+	svc->inflight[svc->n_inflight++] = (struct inflight){op, job, task, attempt, now, 1};
+	return 1;
+}
+
+/* The end of a leader turn: its entries go out (if that fails, they are
+ * proposed again once their inflight records expire). */
+static void leader_flush(struct sched_service *svc)
+{
+	json_t *entries = svc->turn;
+	svc->turn = NULL;
+	if (entries != NULL && propose_entries(svc, entries) != 0)
+		LOG_WARN("sched: the leader's entries of this turn were not queued");
 }
 
 /* Before a turn: entries queued INFLIGHT_MS ago are forgotten (proposed again
@@ -289,7 +390,8 @@ static int timed_out(struct sched_service *svc, json_t *job, uint64_t id, uint64
 static void leader_turn(struct sched_service *svc)
 {
 	struct store_node_status st;
-	uint64_t *ids = NULL, now = now_ms();
+	json_t **jobs = NULL;
+	uint64_t now = now_ms();
 	size_t n = 0, nc = 0, cap = 0;
 	struct cand *cands = NULL;
 	struct sched_policy_task *pt = NULL;
@@ -303,36 +405,34 @@ static void leader_turn(struct sched_service *svc)
 		qs[q] = (struct sched_policy_queue){cl->queues[q].weight, cl->queues[q].max_running, 0};
 
 	store_node_status(svc->node, &st);
-	if (strcmp(st.state, "leader") != 0 || sched_jobs_active(svc->db, &ids, &n) != 0 ||
+	if (strcmp(st.state, "leader") != 0 || sched_index_active(svc->sf.index, &jobs, &n) != 0 ||
 	    n == 0) {
 		svc->n_inflight = 0;
-		free(ids);
+		sched_index_release(jobs, n);
 		return;
 	}
 	inflight_expire(svc, now, 0);
 	pending = json_object();
 	for (size_t i = 0; i < n; i++) {
-		json_t *job = sched_job_get(svc->db, ids[i]), *a, *t;
+		json_t *job = jobs[i], *a, *t; /* read-only: the index's record */
+		uint64_t id = (uint64_t)json_integer_value(json_object_get(job, "id"));
 		size_t k, n_tasks;
 		char *committing;
-		if (job == NULL)
-			continue;
 		int state = sched_job_state_parse(json_string_value(json_object_get(job, "state")));
 		int qi = queue_index(cl, str_of(job, "queue"));
 		n_tasks = json_array_size(json_object_get(job, "tasks"));
 		committing = sched_job_state_final(state) ? NULL : calloc(n_tasks + 1, 1);
-		if (committing == NULL) {
-			json_decref(job);
+		if (committing == NULL)
 			continue;
-		}
-		if (timed_out(svc, job, ids[i], now)) {
+		if (timed_out(svc, job, id, now)) {
 			free(committing);
-			json_decref(job);
 			continue;
 		}
-		if (state == SCHED_JOB_PENDING) {
+		if (state == SCHED_JOB_PENDING &&
+		    now >= (uint64_t)json_integer_value(json_object_get(job, "submit_ms")) +
+				   REASON_AFTER_MS) {
 			char key[24];
-			snprintf(key, sizeof key, "%" PRIu64, ids[i]);
+			snprintf(key, sizeof key, "%" PRIu64, id);
 			json_object_set_new(pending, key, json_string(str_of(job, "reason")));
 		}
 		json_array_foreach(json_object_get(job, "attempts"), k, a)
@@ -352,7 +452,7 @@ static void leader_turn(struct sched_service *svc)
 				op = 'x';
 				if (now > (uint64_t)json_integer_value(json_object_get(a, "expiry_ms")))
 					e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "lease_expired",
-						      "job", (json_int_t)ids[i], "task",
+						      "job", (json_int_t)id, "task",
 						      json_object_get(a, "task"), "attempt",
 						      json_object_get(a, "attempt"), "time_ms",
 						      (json_int_t)now);
@@ -362,19 +462,19 @@ static void leader_turn(struct sched_service *svc)
 				if (task >= 0 && (size_t)task < n_tasks)
 					committing[task] = 1;
 				e = json_pack("{s:s, s:I, s:O, s:O, s:I}", "op", "task_commit", "job",
-					      (json_int_t)ids[i], "task", json_object_get(a, "task"),
+					      (json_int_t)id, "task", json_object_get(a, "task"),
 					      "attempt", json_object_get(a, "attempt"), "time_ms",
 					      (json_int_t)now);
 			}
 			if (e != NULL)
-				leader_propose(svc, op, ids[i], task, attempt, e, now);
+				leader_propose(svc, op, id, task, attempt, e, now);
 		}
 		json_array_foreach(json_object_get(job, "tasks"), k, t)
 		{
 			json_int_t next = json_integer_value(json_object_get(t, "attempts")) + 1;
 			if (!task_ready(job, t, now, committing))
 				continue;
-			if (inflight_find(svc, 'l', ids[i], (json_int_t)k, next) != NULL) {
+			if (inflight_find(svc, 'l', id, (json_int_t)k, next) != NULL) {
 				/* its lease is queued, not applied yet: it runs already */
 				running++;
 				fuel_in_flight += (uint64_t)json_integer_value(json_object_get(t, "fuel"));
@@ -393,9 +493,9 @@ static void leader_turn(struct sched_service *svc)
 				pt = p2;
 				cap = nn;
 			}
-			cands[nc].id = ids[i];
+			cands[nc].id = id;
 			pt[nc] = (struct sched_policy_task){
-				qi, (int)json_integer_value(json_object_get(job, "priority")), ids[i],
+				qi, (int)json_integer_value(json_object_get(job, "priority")), id,
 				(int64_t)k, (uint64_t)json_integer_value(json_object_get(t, "fuel"))};
 			cands[nc].task = (json_int_t)k;
 			cands[nc].attempt = next;
@@ -403,7 +503,6 @@ static void leader_turn(struct sched_service *svc)
 			nc++;
 		}
 		free(committing);
-		json_decref(job);
 	}
 	reachable = all_reachable(&st, svc->conf->party_id);
 	{
@@ -457,7 +556,7 @@ out:
 	json_decref(pending);
 	free(pt);
 	free(cands);
-	free(ids);
+	sched_index_release(jobs, n);
 	inflight_expire(svc, now, 1);
 }
 
@@ -465,8 +564,10 @@ static void *leader_main(void *arg)
 {
 	struct sched_service *svc = arg;
 	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
-	while (!nap(svc, &svc->seen_leader, 100))
+	while (!nap(svc, &svc->seen_leader, 100)) {
 		leader_turn(svc);
+		leader_flush(svc);
+	}
 	return NULL;
 }
 
@@ -482,46 +583,77 @@ static struct local_run *run_find(struct sched_service *svc, uint64_t job, json_
 	return NULL;
 }
 
-struct detached_proposal {
-	struct sched_service *svc;
+struct report {
 	json_t *entry;
+	struct report *next;
 };
 
-static void *proposal_main(void *arg)
+/* A reporter: proposes what is queued — one entry alone, several (up to
+ * SCHED_MULTI_MAX) as one sched_multi — and waits for it (a follower's go to
+ * the leader over this thread's kept-alive connection), until stop, then
+ * what is left in the queue. */
+static void *reporter_main(void *arg)
 {
-	struct detached_proposal *d = arg;
-	struct sched_service *svc = d->svc;
-	propose_quiet(svc, d->entry);
-	free(d);
+	struct sched_service *svc = arg;
 	pthread_mutex_lock(&svc->lock);
-	svc->proposing--;
-	pthread_cond_broadcast(&svc->cond);
+	for (;;) {
+		json_t *entries, *e;
+		int n = 0;
+		if (svc->rq_head == NULL) {
+			if (svc->stop)
+				break;
+			pthread_cond_wait(&svc->qcond, &svc->lock);
+			continue;
+		}
+		entries = json_array();
+		while (svc->rq_head != NULL && (size_t)n < svc->multi_max) {
+			struct report *r = svc->rq_head;
+			svc->rq_head = r->next;
+			json_array_append_new(entries, r->entry);
+			free(r);
+			n++;
+		}
+		if (svc->rq_head == NULL)
+			svc->rq_tail = NULL;
+		pthread_mutex_unlock(&svc->lock);
+		e = json_array_size(entries) == 1
+			    ? json_incref(json_array_get(entries, 0))
+			    : json_pack("{s:s, s:O}", "op", "sched_multi", "entries", entries);
+		if (e != NULL)
+			propose_quiet(svc, e); /* consumes e */
+		json_decref(entries);
+		pthread_mutex_lock(&svc->lock);
+		svc->proposing -= n;
+		pthread_cond_broadcast(&svc->cond);
+	}
 	pthread_mutex_unlock(&svc->lock);
 	return NULL;
 }
 
-/* The runner's task_done/task_abort (e consumed) on a thread of its own: a
+/* The runner's task_done/task_abort (e consumed), proposed by a reporter: a
  * follower's goes to the leader and waits for the commit there, and the
- * runner meanwhile starts and reports other sessions (all of them then share
- * one group commit). A lost one is proposed again after REPROPOSE_MS. */
+ * runner meanwhile starts and reports other sessions (up to REPORTERS of
+ * them in flight share one group commit). A lost one is proposed again
+ * after REPROPOSE_MS. */
 static void propose_detached(struct sched_service *svc, json_t *e)
 {
-	struct detached_proposal *d = malloc(sizeof *d);
-	pthread_t t;
-	if (d == NULL) {
+	struct report *r = malloc(sizeof *r);
+	if (r == NULL || svc->n_reporters == 0) {
+		free(r);
 		propose_quiet(svc, e);
 		return;
 	}
-	d->svc = svc;
-	d->entry = e;
+	r->entry = e;
+	r->next = NULL;
 	pthread_mutex_lock(&svc->lock);
+	if (svc->rq_tail != NULL)
+		svc->rq_tail->next = r;
+	else
+		svc->rq_head = r;
+	svc->rq_tail = r;
 	svc->proposing++;
+	pthread_cond_signal(&svc->qcond);
 	pthread_mutex_unlock(&svc->lock);
-	if (pthread_create(&t, NULL, proposal_main, d) != 0) {
-		proposal_main(d);
-		return;
-	}
-	pthread_detach(t);
 }
 
 struct session_delete {
@@ -698,7 +830,7 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 
 static void runner_turn(struct sched_service *svc)
 {
-	uint64_t *ids = NULL;
+	json_t **jobs = NULL;
 	size_t n = 0;
 	char me[16];
 	snprintf(me, sizeof me, "%d", svc->conf->party_id);
@@ -706,7 +838,7 @@ static void runner_turn(struct sched_service *svc)
 	 * expired, cancelled): until then another party may still exchange with ours */
 	for (int i = 0; i < svc->n_runs;) {
 		struct local_run *r = &svc->runs[i];
-		json_t *job = sched_job_get(svc->db, r->job);
+		json_t *job = sched_index_get(svc->sf.index, r->job); /* NULL: final */
 		json_t *a = job ? sched_task_attempt(job, r->task) : NULL;
 		int live = a != NULL && json_integer_value(json_object_get(a, "attempt")) == r->attempt &&
 			   strcmp(str_of(a, "state"), "leased") == 0;
@@ -716,10 +848,11 @@ static void runner_turn(struct sched_service *svc)
 		else
 			i++;
 	}
-	if (sched_jobs_active(svc->db, &ids, &n) != 0)
+	if (sched_index_active(svc->sf.index, &jobs, &n) != 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
-		json_t *job = sched_job_get(svc->db, ids[i]), *a;
+		json_t *job = jobs[i], *a; /* read-only: the index's record */
+		uint64_t id = (uint64_t)json_integer_value(json_object_get(job, "id"));
 		size_t k;
 		json_array_foreach(job ? json_object_get(job, "attempts") : NULL, k, a)
 		{
@@ -729,11 +862,11 @@ static void runner_turn(struct sched_service *svc)
 			int reported = json_object_get(json_object_get(a, "done"), me) != NULL;
 			if (strcmp(str_of(a, "state"), "leased") != 0)
 				continue;
-			r = run_find(svc, ids[i], task, attempt);
+			r = run_find(svc, id, task, attempt);
 			if (r == NULL && svc->n_runs < MAX_LOCAL) {
 				r = &svc->runs[svc->n_runs++];
 				memset(r, 0, sizeof *r);
-				r->job = ids[i];
+				r->job = id;
 				r->task = task;
 				r->attempt = attempt;
 				r->session = (uint64_t)json_integer_value(json_object_get(a, "session"));
@@ -745,9 +878,8 @@ static void runner_turn(struct sched_service *svc)
 			if (r != NULL && !reported)
 				run_poll(svc, r);
 		}
-		json_decref(job);
 	}
-	free(ids);
+	sched_index_release(jobs, n);
 }
 
 /* After a restart the engine resumes every stored session, also those of
@@ -823,13 +955,27 @@ int sched_service_start(const struct mpc_party_conf *conf, struct store_node *no
 	if (svc->max_tasks == 0)
 		svc->max_tasks = DEFAULT_MAX_TASKS;
 	svc->max_fuel = conf->cluster->sched_max_fuel;
+	svc->multi_max = env_ms("MPC_SCHED_MULTI", SCHED_MULTI_MAX);
+	if (svc->multi_max < 1 || svc->multi_max > SCHED_MULTI_MAX)
+		svc->multi_max = SCHED_MULTI_MAX;
 	if (pthread_create(&svc->leader_thr, NULL, leader_main, svc) != 0) {
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the leader thread");
 		return MPC_ENOMEM;
 	}
+	for (int i = 0; engine != NULL && i < REPORTERS; i++)
+		if (pthread_create(&svc->reporter_thr[svc->n_reporters], NULL, reporter_main, svc) ==
+		    0)
+			svc->n_reporters++;
 	if (engine != NULL && pthread_create(&svc->runner_thr, NULL, runner_main, svc) != 0) {
+		pthread_mutex_lock(&svc->lock);
 		svc->stop = 1;
+		pthread_cond_broadcast(&svc->cond);
+		pthread_cond_broadcast(&svc->qcond);
+		pthread_mutex_unlock(&svc->lock);
 		pthread_join(svc->leader_thr, NULL);
+		for (int i = 0; i < svc->n_reporters; i++)
+			pthread_join(svc->reporter_thr[i], NULL);
+		svc->n_reporters = 0;
 		mpc_errmsg_printf(errmsg, "scheduler: cannot start the runner thread");
 		return MPC_ENOMEM;
 	}
@@ -850,7 +996,7 @@ struct store_db *sched_service_db(struct sched_service *svc)
 void sched_service_mark(struct sched_service *svc, uint64_t *seen)
 {
 	pthread_mutex_lock(&svc->lock);
-	*seen = svc->kicks;
+	*seen = svc->state_kicks;
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -863,13 +1009,18 @@ int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	while (!svc->stop && !svc->release && svc->kicks == *seen)
-		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+	while (!svc->stop && !svc->release && svc->state_kicks == *seen)
+		if (pthread_cond_timedwait(&svc->wcond, &svc->lock, &ts) != 0)
 			break;
-	*seen = svc->kicks;
+	*seen = svc->state_kicks;
 	over = svc->stop || svc->release;
 	pthread_mutex_unlock(&svc->lock);
 	return over;
+}
+
+json_t *sched_service_active_job(struct sched_service *svc, uint64_t id)
+{
+	return sched_index_get(svc->sf.index, id);
 }
 
 void sched_service_release_waiters(struct sched_service *svc)
@@ -879,6 +1030,7 @@ void sched_service_release_waiters(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->release = 1;
 	pthread_cond_broadcast(&svc->cond);
+	pthread_cond_broadcast(&svc->wcond);
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -889,10 +1041,18 @@ void sched_service_stop(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->stop = 1;
 	pthread_cond_broadcast(&svc->cond);
+	pthread_cond_broadcast(&svc->wcond);
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->leader_thr, NULL);
 	if (svc->engine != NULL)
 		pthread_join(svc->runner_thr, NULL);
+	/* the runner queues no more: the reporters propose what is left and end */
+	pthread_mutex_lock(&svc->lock);
+	pthread_cond_broadcast(&svc->qcond);
+	pthread_mutex_unlock(&svc->lock);
+	for (int i = 0; i < svc->n_reporters; i++)
+		pthread_join(svc->reporter_thr[i], NULL);
+	svc->n_reporters = 0;
 	pthread_mutex_lock(&svc->lock);
 	while (svc->deleting > 0 || svc->proposing > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);

@@ -45,11 +45,16 @@ int sched_service_propose(struct sched_service *svc, json_t *entry, int *outcome
 struct store_db *sched_service_db(struct sched_service *svc);
 
 /* Long-poll support (GET /v1/jobs/ID?wait_ms=N): *seen = the count of applied
- * entries (and ended engine sessions) so far; read the state after that. */
+ * entries that changed a job's state (or presence: submitted, final) so far;
+ * read the state after that. */
 void sched_service_mark(struct sched_service *svc, uint64_t *seen);
-/* Waits until something was applied after *seen, ms pass or the service
- * stops (returns non-zero then); updates *seen. */
+/* Waits until an entry that changed a job's state was applied after *seen,
+ * ms pass or the service stops (returns non-zero then); updates *seen. */
 int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms);
+/* The record of job id while it is active (the FSM's in-memory index: no
+ * RocksDB read), a new read-only reference; NULL once it is final (read it
+ * with sched_job_get) or if there is no such job. */
+json_t *sched_service_active_job(struct sched_service *svc, uint64_t id);
 /* Before the API stops (it joins its request threads): every long poll
  * answers at once, and later ones do not wait. */
 void sched_service_release_waiters(struct sched_service *svc);

@@ -853,6 +853,8 @@ int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)
 	pthread_cond_broadcast(&fsm->cond);
 	pthread_cond_broadcast(&fsm->final_cond);
 	pthread_mutex_unlock(&fsm->lock);
+	if (fsm->ext_restored != NULL)
+		fsm->ext_restored(fsm->ext_data);
 	LOG_INFO("restored snapshot at index %" PRIu64, applied);
 	return 0;
 corrupt:

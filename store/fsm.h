@@ -60,6 +60,9 @@ struct store_fsm {
 	/* Called after the entry's batch is written (same thread), e.g. to act
 	 * on what the entry decided. May be NULL. */
 	void (*ext_applied)(void *data, json_t *entry, uint64_t index, int outcome);
+	/* Called after a snapshot replaced the replicated state (same thread),
+	 * e.g. to rebuild what the extension keeps in memory. May be NULL. */
+	void (*ext_restored)(void *data);
 	void *ext_data;
 	struct store_fsm_batch batch_ring[STORE_FSM_BATCH_RING];
 	char errmsg[MPC_ERRMSG_SIZE];

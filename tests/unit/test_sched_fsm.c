@@ -2,6 +2,7 @@
 #include "common/err.h"
 #include "common/reqsig.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_index.h"
 #include "store/db.h"
 #include "store/signed_req.h"
 
@@ -40,6 +41,9 @@ static void setup(void)
 		     err);
 	f.db = db;
 	f.n_parties = 3;
+	/* as in mpcd: apply keeps the index of active jobs */
+	cr_assert_eq(sched_index_new(&f.index), 0);
+	cr_assert_eq(sched_index_rebuild(f.index, db), 0);
 	cr_assert(sodium_init() >= 0);
 	memset(&cluster, 0, sizeof cluster);
 	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
@@ -72,12 +76,45 @@ static void setup(void)
 static void teardown(void)
 {
 	char cmd[128];
+	sched_index_free(f.index);
+	f.index = NULL;
 	store_db_close(db);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
 }
 
 TestSuite(sched_fsm, .init = setup, .fini = teardown);
+
+static int count_one(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	(void)key, (void)klen, (void)val, (void)vlen;
+	++*(size_t *)ctx;
+	return 0;
+}
+
+/* The index holds exactly the jobs of jobact/, each equal to its job/ record,
+ * and a rebuild from the db gives the same. */
+static void check_index(void)
+{
+	json_t **jobs;
+	size_t n, n_act = 0;
+	cr_assert_eq(store_db_scan(db, STORE_CF_META, NULL, "jobact/", 7, count_one, &n_act), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		cr_assert_eq(sched_index_active(f.index, &jobs, &n), 0);
+		cr_assert_eq(n, n_act, "index has %zu jobs, jobact/ %zu (pass %d)", n, n_act, pass);
+		for (size_t i = 0; i < n; i++) {
+			uint64_t id = (uint64_t)json_integer_value(json_object_get(jobs[i], "id"));
+			json_t *stored = sched_job_get(db, id);
+			cr_assert(i == 0 || id > (uint64_t)json_integer_value(
+						     json_object_get(jobs[i - 1], "id")));
+			cr_assert(json_equal(stored, jobs[i]), "job %" PRIu64 ": index != db (pass %d)",
+				  id, pass);
+			json_decref(stored);
+		}
+		sched_index_release(jobs, n);
+		cr_assert_eq(sched_index_rebuild(f.index, db), 0);
+	}
+}
 
 /* Applies the entry (JSON text) as the next log index; returns its outcome. */
 static int apply(const char *text)
@@ -91,6 +128,7 @@ static int apply(const char *text)
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
 	rocksdb_writebatch_destroy(wb);
 	json_decref(e);
+	check_index();
 	return outcome;
 }
 
@@ -494,4 +532,80 @@ Test(sched_fsm, completing_while_the_last_commit_is_pending)
 	job = sched_job_get(db, 1);
 	cr_assert_neq(strcmp(str(job, "state"), "COMPLETING"), 0);
 	json_decref(job);
+}
+
+#define LEASE(task, att, n)                                                                        \
+	"{\"op\":\"task_lease\",\"job\":1,\"task\":" #task ",\"attempt\":" #att ",\"n\":" #n       \
+	",\"expiry_ms\":9000,\"time_ms\":2000}"
+#define DONE(task, att, party)                                                                     \
+	"{\"op\":\"task_done\",\"job\":1,\"task\":" #task ",\"attempt\":" #att                   \
+	",\"party\":" #party ",\"digest\":\"d\",\"outputs\":{},\"shares\":{\"k\":\"s" #party "\"}}"
+#define COMMIT(task, att)                                                                          \
+	"{\"op\":\"task_commit\",\"job\":1,\"task\":" #task ",\"attempt\":" #att ",\"time_ms\":3000}"
+#define ABORT(task, att)                                                                           \
+	"{\"op\":\"task_abort\",\"job\":1,\"task\":" #task ",\"attempt\":" #att                  \
+	",\"reason\":\"x\",\"time_ms\":4000}"
+
+/* One sched_multi applies its entries in order in one WriteBatch, each as if
+ * alone: later ones see the job records and counters earlier ones wrote. */
+Test(sched_fsm, a_multi_entry_applies_like_its_entries_one_by_one)
+{
+	submit_var();
+	/* a nested multi is not applied */
+	cr_assert_eq(apply("{\"op\":\"sched_multi\",\"entries\":[{\"op\":\"sched_multi\","
+			   "\"entries\":[" LEASE(0, 1, 5) "]}]}"),
+		     0);
+	json_t *job = sched_job_get(db, 1), *st;
+	cr_assert_str_eq(str(task_of(job, 0), "state"), "PENDING", "a nested multi is not applied");
+	json_decref(job);
+	/* two leases and a duplicate: distinct ranges and sessions, the duplicate refused */
+	cr_assert_eq(apply("{\"op\":\"sched_multi\",\"entries\":[" LEASE(0, 1, 5) "," LEASE(1, 1, 7)
+			   "," LEASE(0, 1, 5) "]}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(sched_task_attempt(job, 0), "t0"), "1099511627776");
+	cr_assert_str_eq(str(sched_task_attempt(job, 1), "t0"), "1099511627781");
+	cr_assert_eq(json_integer_value(json_object_get(sched_task_attempt(job, 1), "session")),
+		     ((json_int_t)1 << 30) + 1);
+	cr_assert_eq(json_array_size(json_object_get(job, "attempts")), 2);
+	json_decref(job);
+	st = store_db_get_json(db, STORE_CF_META, "sched/state");
+	cr_assert_str_eq(str(st, "next_triple"), "1099511627788");
+	json_decref(st);
+	/* every party's report and the commit of both MAPs, and the lease of the
+	 * COMBINE that needs them, in one entry; a submit inside is refused */
+	cr_assert_eq(apply("{\"op\":\"sched_multi\",\"entries\":[" DONE(0, 1, 0) "," DONE(0, 1, 1)
+			   "," DONE(0, 1, 2) "," DONE(1, 1, 0) "," DONE(1, 1, 1) "," DONE(1, 1, 2)
+			   "," COMMIT(0, 1) "," COMMIT(1, 1) "," LEASE(2, 1, 4) ","
+			   "{\"op\":\"job_submit\",\"req\":\"r\",\"client\":\"alice\"}]}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(task_of(job, 0), "state"), "COMMITTED");
+	cr_assert_str_eq(str(task_of(job, 1), "state"), "COMMITTED");
+	cr_assert_str_eq(str(task_of(job, 2), "state"), "LEASED");
+	cr_assert_str_eq(str(sched_task_attempt(job, 2), "t0"), "1099511627788");
+	json_decref(job);
+	json_t *kept = sched_task_shares(db, 1, 1, 1, 2);
+	cr_assert_str_eq(str(kept, "k"), "s2");
+	json_decref(kept);
+	cr_assert_null(sched_job_get(db, 2), "no job from a submit inside a sched_multi");
+	/* four failed attempts end the job inside the entry: what follows for it is refused */
+	cr_assert_eq(apply("{\"op\":\"sched_multi\",\"entries\":[" ABORT(2, 1) "," LEASE(2, 2, 4)
+			   "," ABORT(2, 2) "," LEASE(2, 3, 4) "," ABORT(2, 3) "," LEASE(2, 4, 4)
+			   "," ABORT(2, 4) "," LEASE(2, 5, 4) "," DONE(2, 4, 0) "]}"),
+		     0);
+	job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "FAILED");
+	cr_assert_str_eq(str(job, "reason"), "task 2 attempt 4 of 4: x");
+	cr_assert_eq(json_array_size(json_object_get(job, "attempts")), 6);
+	cr_assert_str_eq(str(task_of(job, 2), "state"), "ABORTED");
+	json_decref(job);
+	/* malformed: not a list, empty, too long, nested */
+	cr_assert_eq(apply("{\"op\":\"sched_multi\",\"entries\":{}}"), MPC_EINVAL);
+	cr_assert_eq(apply("{\"op\":\"sched_multi\",\"entries\":[]}"), MPC_EINVAL);
+	char big[8192] = "{\"op\":\"sched_multi\",\"entries\":[";
+	for (int i = 0; i <= SCHED_MULTI_MAX; i++)
+		strcat(big, i ? ",{\"op\":\"sched_noop\"}" : "{\"op\":\"sched_noop\"}");
+	strcat(big, "]}");
+	cr_assert_eq(apply(big), MPC_EINVAL);
 }

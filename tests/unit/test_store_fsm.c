@@ -347,6 +347,11 @@ Test(store_fsm, malformed_entry_changes_nothing_but_index)
 	cr_assert_eq(a2, 1);
 }
 
+static void count_restored(void *data)
+{
+	++*(int *)data;
+}
+
 Test(store_fsm, snapshot_restore_roundtrip_and_reconciles_staging)
 {
 	void *buf;
@@ -371,7 +376,11 @@ Test(store_fsm, snapshot_restore_roundtrip_and_reconciles_staging)
 	store_staging_lock(db2);
 	cr_assert_eq(store_staging_put(db2, T1, 0, v, 32, err), 0);
 	store_staging_unlock(db2);
+	int restored = 0; /* the extension is told, to rebuild what it keeps in memory */
+	fsm2.ext_restored = count_restored;
+	fsm2.ext_data = &restored;
 	cr_assert_eq(store_fsm_restore(&fsm2, buf, len), 0);
+	cr_assert_eq(restored, 1);
 	store_catalog_digest(db2, &a2, d2);
 	cr_assert_str_eq(d1, d2);
 	cr_assert_eq(a1, a2);
@@ -383,8 +392,13 @@ Test(store_fsm, snapshot_restore_roundtrip_and_reconciles_staging)
 	free(val);
 	struct store_staging_info si;
 	cr_assert_neq(store_staging_get(db2, T1, &si, err), 0);
-	/* an older snapshot does not roll state back */
+	/* an older snapshot does not roll state back (nor calls the extension) */
+	fsm.ext_restored = count_restored;
+	fsm.ext_data = &restored;
 	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
+	cr_assert_eq(restored, 1);
+	fsm.ext_restored = NULL;
+	fsm.ext_data = NULL;
 	free(buf);
 	store_fsm_close(&fsm2);
 	store_db_close(db2);

@@ -1,0 +1,85 @@
+/* Unit tests of the fuel ledger's claim: overlapping ranges refused, the identical re-claim allowed, checked against a brute-force overlap test. */
+#include "common/err.h"
+#include "engine/ledger.h"
+#include "store/db.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char dir[64];
+static struct store_db *db;
+static struct engine_ledger *l;
+
+static void setup(void)
+{
+	char err[MPC_ERRMSG_SIZE];
+	strcpy(dir, "/tmp/test_engine_ledger.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
+		     err);
+	cr_assert_eq(engine_ledger_open(db, "prss", &l, err), 0, "%s", err);
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	engine_ledger_close(l);
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+}
+
+TestSuite(engine_ledger, .init = setup, .fini = teardown);
+
+static int claim(uint64_t t0, uint64_t n, uint64_t session)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	int rv = engine_ledger_claim(l, t0, n, session, err);
+	cr_assert(rv == 0 || err[0] != '\0', "a refusal says why");
+	return rv;
+}
+
+Test(engine_ledger, claim_refuses_every_kind_of_overlap)
+{
+	cr_assert_eq(claim(100, 10, 1), 0);			   /* [100, 110) */
+	cr_assert_eq(claim(200, 10, 2), 0);			   /* [200, 210) */
+	cr_assert_eq(claim(110, 90, 3), 0, "adjacent on both sides"); /* [110, 200) */
+	cr_assert_eq(claim(100, 10, 1), 0, "the identical range of the same session");
+	cr_assert_eq(claim(100, 10, 9), MPC_EOVERLAP, "the same range for another session");
+	cr_assert_eq(claim(95, 10, 4), MPC_EOVERLAP, "overlaps the start");
+	cr_assert_eq(claim(205, 10, 4), MPC_EOVERLAP, "overlaps the end");
+	cr_assert_eq(claim(102, 3, 4), MPC_EOVERLAP, "inside");
+	cr_assert_eq(claim(50, 500, 4), MPC_EOVERLAP, "around several");
+	cr_assert_eq(claim(100, 5, 1), MPC_EOVERLAP, "a part of a range, same session");
+	cr_assert_eq(claim(210, 1, 5), 0);
+	cr_assert_eq(claim(0, 100, 6), 0);
+	cr_assert_eq(claim(UINT64_MAX - 10, 10, 7), 0, "at the top of the index space");
+	cr_assert_eq(claim(UINT64_MAX - 11, 2, 8), MPC_EOVERLAP);
+	cr_assert_eq(claim(5, 0, 8), MPC_ERANGE, "empty");
+}
+
+/* Random claims against a brute-force list of the accepted ranges. */
+Test(engine_ledger, claim_agrees_with_brute_force)
+{
+	uint64_t t0s[400], ns[400];
+	int kept = 0;
+	srand(7);
+	for (int i = 0; i < 2000; i++) {
+		uint64_t t0 = (uint64_t)(rand() % 20000), n = 1 + (uint64_t)(rand() % 60);
+		int want = 0;
+		for (int k = 0; k < kept; k++)
+			if (t0 < t0s[k] + ns[k] && t0s[k] < t0 + n)
+				want = MPC_EOVERLAP;
+		cr_assert_eq(claim(t0, n, 1000 + (uint64_t)i), want, "claim %d [%llu, +%llu)", i,
+			     (unsigned long long)t0, (unsigned long long)n);
+		if (want == 0 && kept < 400) {
+			t0s[kept] = t0;
+			ns[kept++] = n;
+		} else if (want == 0) {
+			break;
+		}
+	}
+	cr_assert_gt(kept, 100);
+}
