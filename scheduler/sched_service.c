@@ -255,27 +255,31 @@ static int propose_one(struct sched_service *svc, json_t *e)
 static int propose_entries(struct sched_service *svc, json_t *entries)
 {
 	json_t *part = json_array(), *e;
-	size_t i;
+	size_t i, n = json_array_size(entries);
 	int rv = part != NULL ? 0 : MPC_ENOMEM;
 
-	json_array_foreach(entries, i, e)
-	{
-		const char *op = json_string_value(json_object_get(e, "op"));
-		int alone = op != NULL && strcmp(op, "task_commit") == 0;
-		if (rv != 0)
-			break;
-		if (alone)
-			rv = propose_one(svc, json_incref(e));
-		else if (json_array_append(part, e) != 0)
-			rv = MPC_ENOMEM;
-		if (rv == 0 && json_array_size(part) > 0 &&
-		    (json_array_size(part) == svc->multi_max || i + 1 == json_array_size(entries))) {
+	for (i = 0; i <= n && rv == 0; i++) {
+		const char *op = NULL;
+		int alone;
+		e = i < n ? json_array_get(entries, i) : NULL;
+		op = e ? json_string_value(json_object_get(e, "op")) : NULL;
+		alone = op != NULL && strcmp(op, "task_commit") == 0;
+		/* flush what is gathered: at the end, before an entry that goes
+		 * alone (order kept), or when full */
+		if (json_array_size(part) > 0 &&
+		    (e == NULL || alone || json_array_size(part) == svc->multi_max)) {
 			rv = propose_one(svc, json_array_size(part) == 1
 						      ? json_incref(json_array_get(part, 0))
 						      : json_pack("{s:s, s:O}", "op", "sched_multi",
 								  "entries", part));
 			json_array_clear(part);
 		}
+		if (rv != 0 || e == NULL)
+			break;
+		if (alone)
+			rv = propose_one(svc, json_incref(e));
+		else if (json_array_append(part, e) != 0)
+			rv = MPC_ENOMEM;
 	}
 	json_decref(part);
 	json_decref(entries);
