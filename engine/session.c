@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "engine/exec.h"
+#include "store/catalog.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -61,7 +62,53 @@ static void key_of(char *key, size_t cap, uint64_t id, const char *what)
 
 /* ---- inputs ---- */
 
-/* Input k's shares from the spec: a sealed share vector or a sealed 32-byte seed. */
+/*
+ * Input k from this party's share store: the shares of one committed
+ * segment of table.column as of revision. Segments are immutable, so a
+ * resume reads the same shares again; nothing about them is in the spec.
+ */
+static int input_load_segment(struct engine_session *s, int k, json_t *in, struct engine_reg *r,
+			      char *errmsg)
+{
+	const char *table = json_string_value(json_object_get(in, "table"));
+	const char *column = json_string_value(json_object_get(in, "column"));
+	json_int_t seg = json_integer_value(json_object_get(in, "segment"));
+	json_int_t rev = json_integer_value(json_object_get(in, "revision"));
+	uint64_t *v = NULL, rows = 0;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	int rv;
+
+	if (table == NULL || column == NULL || seg < 0 || rev < 0) {
+		mpc_errmsg_printf(errmsg, "input %s: a table input needs column, segment >= 0 "
+				  "and revision >= 0", s->prog.names[k]);
+		return MPC_EINVAL;
+	}
+	rv = store_catalog_read_segment_at(s->env.db, table, column, (uint64_t)rev, (uint64_t)seg,
+					   &v, &rows, msg);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "input %s: read %s.%s segment %lld at revision %lld: %s",
+				  s->prog.names[k], table, column, (long long)seg, (long long)rev,
+				  msg[0] ? msg : mpc_strerror(rv));
+		return rv;
+	}
+	if (rows != s->prog.len[k]) {
+		mpc_errmsg_printf(errmsg, "input %s: %s.%s segment %lld has %" PRIu64
+				  " rows, the program expects %zu", s->prog.names[k], table,
+				  column, (long long)seg, rows, s->prog.len[k]);
+		if (v != NULL)
+			sodium_memzero(v, rows * 8);
+		free(v);
+		return MPC_ECORRUPT;
+	}
+	engine_reg_clear(r);
+	r->v = v;
+	r->n = rows;
+	r->kind = ENGINE_REG_SHARE;
+	return 0;
+}
+
+/* Input k's shares from the spec: a sealed share vector, a sealed 32-byte
+ * seed, or a segment of a table in this party's store. */
 static int input_load(struct engine_session *s, int k, struct engine_reg *r, char *errmsg)
 {
 	json_t *in = json_array_get(json_object_get(s->spec, "inputs"), (size_t)k);
@@ -72,8 +119,10 @@ static int input_load(struct engine_session *s, int k, struct engine_reg *r, cha
 	uint8_t pk[32], *bin, *plain;
 	int rv = 0;
 
+	if (json_object_get(in, "table") != NULL)
+		return input_load_segment(s, k, in, r, errmsg);
 	if (b64 == NULL) {
-		mpc_errmsg_printf(errmsg, "input %s: needs sealed or seed", s->prog.names[k]);
+		mpc_errmsg_printf(errmsg, "input %s: needs sealed, seed or table", s->prog.names[k]);
 		return MPC_EINVAL;
 	}
 	blen = strlen(b64);

@@ -262,6 +262,14 @@ static int read_column(struct store_db *db, const char *table, const char *colum
 		json_decref(t);
 		return MPC_ENOENT;
 	}
+	/* the rows are known: one allocation, no copies while growing */
+	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
+		if (segment < 0 || json_integer_value(json_object_get(seg, "id")) == segment)
+			c.cap += (uint64_t)json_integer_value(json_object_get(seg, "rows"));
+	if (c.cap > 0 && (c.out = malloc(c.cap * sizeof *c.out)) == NULL) {
+		json_decref(t);
+		return MPC_ENOMEM;
+	}
 	/* a segment's data is the upload of the txn that committed it */
 	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
 	{
@@ -297,4 +305,11 @@ int store_catalog_read_segment(struct store_db *db, const char *table, const cha
 			       uint64_t segment, uint64_t **out, uint64_t *rows, char *errmsg)
 {
 	return read_column(db, table, column, 0, (int64_t)segment, out, rows, errmsg);
+}
+
+int store_catalog_read_segment_at(struct store_db *db, const char *table, const char *column,
+				  uint64_t revision, uint64_t segment, uint64_t **out,
+				  uint64_t *rows, char *errmsg)
+{
+	return read_column(db, table, column, revision, (int64_t)segment, out, rows, errmsg);
 }
