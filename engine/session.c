@@ -7,6 +7,7 @@
 #include "store/catalog.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -46,6 +47,7 @@ struct engine_session {
 	struct engine_mesh_watch watch;
 	json_t *result;
 	uint64_t *op_ns; /* duration of each operation (last run) */
+	int *last_use;	 /* per register: the last operation reading it (INT_MAX: an output) */
 };
 
 static uint64_t now_ns(void)
@@ -193,9 +195,15 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 	uint8_t *buf;
 	int rv, pcs[MAX_CKPTS], npcs = 0;
 
+	/* only what operations pc.. read, and the outputs: a dead vector (a
+	 * column, a product already summed) is not written, so a checkpoint
+	 * after a big MAP's arithmetic holds a few words, not the vectors */
 	for (int i = 0; i < p->n_regs; i++)
-		len += 17 + (s->regs[i].kind == ENGINE_REG_SEALED ? s->regs[i].sealed_len
-								   : s->regs[i].n * 8);
+		if (s->last_use[i] >= s->pc)
+			len += 17 + (s->regs[i].kind == ENGINE_REG_SEALED ? s->regs[i].sealed_len
+									   : s->regs[i].n * 8);
+		else
+			len += 17;
 	buf = malloc(len);
 	if (buf == NULL)
 		return MPC_ENOMEM;
@@ -207,7 +215,7 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 	}
 	for (int i = 0; i < p->n_regs; i++) {
 		struct engine_reg *r = &s->regs[i];
-		uint64_t n = r->v || r->sealed ? r->n : 0;
+		uint64_t n = (r->v || r->sealed) && s->last_use[i] >= s->pc ? r->n : 0;
 		uint64_t bytes = r->kind == ENGINE_REG_SEALED ? r->sealed_len : n * 8;
 		buf[off] = (uint8_t)r->kind;
 		memcpy(buf + off + 1, &n, 8);
@@ -709,9 +717,21 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 		goto err;
 	s->regs = calloc((size_t)s->prog.n_regs, sizeof *s->regs);
 	s->op_ns = calloc((size_t)s->prog.n_ops, sizeof *s->op_ns);
-	if (s->regs == NULL || s->op_ns == NULL) {
+	s->last_use = calloc((size_t)s->prog.n_regs, sizeof *s->last_use);
+	if (s->regs == NULL || s->op_ns == NULL || s->last_use == NULL) {
 		rv = MPC_ENOMEM;
 		goto err;
+	}
+	for (int i = 0; i < s->prog.n_regs; i++)
+		s->last_use[i] = -1;
+	for (int i = 0; i < s->prog.n_ops; i++) {
+		const struct engine_op *op = &s->prog.ops[i];
+		s->last_use[op->a] = i;
+		if (op->b >= 0)
+			s->last_use[op->b] = i;
+		if (op->kind == ENGINE_OP_OPEN || op->kind == ENGINE_OP_REVEAL ||
+		    op->kind == ENGINE_OP_KEEP)
+			s->last_use[op->dst] = INT_MAX;
 	}
 	if (!stored) {
 		rocksdb_writebatch_t *wb;
@@ -759,6 +779,7 @@ err:
 			engine_reg_clear(&s->regs[i]);
 	free(s->regs);
 	free(s->op_ns);
+	free(s->last_use);
 	engine_prog_free(&s->prog);
 	json_decref(s->spec);
 	free(s->spec_text);
@@ -838,6 +859,7 @@ void engine_session_free(struct engine_session *s, int erase)
 		engine_reg_clear(&s->regs[i]);
 	free(s->regs);
 	free(s->op_ns);
+	free(s->last_use);
 	engine_exec_clear(&s->x);
 	engine_prog_free(&s->prog);
 	json_decref(s->spec);
