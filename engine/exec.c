@@ -30,7 +30,7 @@ static const struct {
 	{"dot", ENGINE_OP_DOT, 2, 0},	    {"sum", ENGINE_OP_SUM, 1, 0},
 	{"trunc", ENGINE_OP_TRUNC, 1, 0},   {"open", ENGINE_OP_OPEN, 1, 0},
 	{"reveal", ENGINE_OP_REVEAL, 1, 0}, {"bcast", ENGINE_OP_BCAST, 1, 1},
-	{"keep", ENGINE_OP_KEEP, 1, 0},
+	{"keep", ENGINE_OP_KEEP, 1, 0},	    {"sumsq", ENGINE_OP_SUMSQ, 1, 0},
 };
 
 /* Longest vector a bcast may make (as long as a session input, 2^30 elements). */
@@ -168,12 +168,15 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 		op->dst = p->n_regs++;
 		snprintf(p->names[op->dst], ENGINE_REG_NAME_MAX, "%s", dst);
 		n = p->len[op->a];
-		p->len[op->dst] = op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM ? 1
+		p->len[op->dst] = op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM ||
+						  op->kind == ENGINE_OP_SUMSQ
+					  ? 1
 				  : op->kind == ENGINE_OP_BCAST				? (size_t)op->k
 											: n;
 		switch (op->kind) {
 		case ENGINE_OP_MUL:
 		case ENGINE_OP_SQUARE:
+		case ENGINE_OP_SUMSQ:
 		case ENGINE_OP_DOT:
 		case ENGINE_OP_TRUNC:
 		case ENGINE_OP_REVEAL: p->fuel_need += n; break;
@@ -445,7 +448,7 @@ static int do_trunc_chunk(struct engine_exec *x, struct engine_opener *op, uint6
 	return rv;
 }
 
-/* ---- pipelined openings (mul, fmul, dot, square, open) ---- */
+/* ---- pipelined openings (mul, fmul, dot, square, sumsq, open) ---- */
 
 /*
  * One chunk in flight. Chunk j of an operation is exchange round
@@ -523,7 +526,8 @@ static int pipe_issue(struct pipe *pp, size_t j)
 		sl->in = de;
 		sl->words = 2 * c;
 		break;
-	case ENGINE_OP_SQUARE: {
+	case ENGINE_OP_SQUARE:
+	case ENGINE_OP_SUMSQ: {
 		uint64_t t0 = now_ns();
 		rv = engine_fuel_squares(x->fuel, pp->cursor0 + o, c, base,
 					 base + x->scratch_chunk);
@@ -630,12 +634,16 @@ static int pipe_complete(struct pipe *pp, size_t j)
 		engine_beaver_square_finish(pp->Z->v + o, sl->pub, sl->a, sl->c, x->party, c);
 		x->mults += c;
 		break;
+	case ENGINE_OP_SUMSQ:
+		pp->acc += engine_beaver_sumsq_finish(sl->pub, sl->a, sl->c, x->party, c);
+		x->mults += c;
+		break;
 	default: break;
 	}
 	return 0;
 }
 
-/* Runs op (mul, fmul's product, dot, square, open) over all chunks with up to EXEC_SLOTS in flight. */
+/* Runs op (mul, fmul's product, dot, square, sumsq, open) over all chunks with up to EXEC_SLOTS in flight. */
 static int pipe_run(struct engine_exec *x, const struct engine_op *op, const struct engine_reg *A,
 		    const struct engine_reg *B, struct engine_reg *Z, uint64_t *acc)
 {
@@ -686,7 +694,7 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		return MPC_ESTATE;
 	if ((rv = scratch_ensure(x)) != 0)
 		return rv;
-	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM)
+	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM || op->kind == ENGINE_OP_SUMSQ)
 		outn = 1;
 	if (op->kind == ENGINE_OP_BCAST)
 		outn = (size_t)op->k;
@@ -722,6 +730,7 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 	case ENGINE_OP_SQUARE:
 	case ENGINE_OP_OPEN: return pipe_run(x, op, A, B, Z, &acc);
 	case ENGINE_OP_DOT:
+	case ENGINE_OP_SUMSQ:
 		if ((rv = pipe_run(x, op, A, B, Z, &acc)) == 0)
 			Z->v[0] = acc;
 		return rv;

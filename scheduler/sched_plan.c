@@ -475,7 +475,11 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		d->len = 1;
 		break;
 	case SCHED_IR_DOT:
-		emit(p, "dot", d->ename, A->ename, B->ename, A->len);
+		/* Σx·x (var's centered pass): square pairs open n values, not 2n */
+		if (op->a == op->b)
+			emit(p, "sumsq", d->ename, A->ename, NULL, A->len);
+		else
+			emit(p, "dot", d->ename, A->ename, B->ename, A->len);
 		d->len = 1;
 		break;
 	case SCHED_IR_GATHER:

@@ -48,6 +48,20 @@ Test(engine_exec, bcast_rejects_vectors_and_bad_lengths)
 	cr_assert(strstr(msg, "lengths 5 and 4 differ") != NULL, "%s", msg);
 }
 
+Test(engine_exec, sumsq_gives_one_element_and_takes_n_square_pairs)
+{
+	struct engine_prog p;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\"], [\"open\", \"o\", \"q\"]]", &p, msg),
+		     0, "%s", msg);
+	cr_assert_eq(p.ops[0].kind, ENGINE_OP_SUMSQ);
+	cr_assert_eq(p.len[2], 1);
+	cr_assert_eq(p.fuel_need, 5);
+	engine_prog_free(&p);
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\", \"s\"]]", &p, msg), MPC_EINVAL);
+	cr_assert(strstr(msg, "(sumsq): wrong arguments") != NULL, "%s", msg);
+}
+
 Test(engine_exec, trunc_takes_an_optional_bit_count)
 {
 	struct engine_prog p;
