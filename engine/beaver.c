@@ -94,6 +94,13 @@ int engine_beaver_square(const struct engine_opener *op, uint64_t *z,
 	return rv;
 }
 
+void engine_beaver_square_open_shares_centered(uint64_t *d, const uint64_t *x,
+					       uint64_t s, const uint64_t *a, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		d[k] = x[k] - s - a[k];
+}
+
 uint64_t engine_beaver_sumsq_finish(const uint64_t *d_pub, const uint64_t *a,
 				    const uint64_t *c, int party, size_t n)
 {

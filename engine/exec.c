@@ -104,7 +104,9 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 		op->kind = op_table[t].kind;
 		op->a = op->b = -1;
 		/* trunc takes an optional bit count: ["trunc", dst, a, bits] */
-		int opt = op_table[t].kind == ENGINE_OP_TRUNC && json_array_size(o) == 4;
+		int opt = (op_table[t].kind == ENGINE_OP_TRUNC ||
+			   op_table[t].kind == ENGINE_OP_SUMSQ) &&
+			  json_array_size(o) == 4;
 		if (json_array_size(o) != (size_t)(2 + op_table[t].nsrc + op_table[t].konst +
 						   (op_table[t].kind == ENGINE_OP_REVEAL) + opt) ||
 		    dst == NULL || strlen(dst) == 0 || strlen(dst) >= ENGINE_REG_NAME_MAX) {
@@ -124,7 +126,18 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			else
 				op->b = r;
 		}
-		if (op->b >= 0 && p->len[op->a] != p->len[op->b]) {
+		/* sumsq takes an optional center: ["sumsq", dst, a, s], Σ (a_k - s)^2
+		 * for a 1-element s (var's centered pass without a vector a - s) */
+		if (op->kind == ENGINE_OP_SUMSQ && json_array_size(o) == 4) {
+			const char *src = json_string_value(json_array_get(o, 3));
+			int r = src ? reg_find(p, src) : -1;
+			if (r < 0 || p->len[r] != 1) {
+				mpc_errmsg_printf(errmsg, "program op %zu (sumsq): the center %s must "
+						  "be a register of 1 element", i, src ? src : "?");
+				goto err;
+			}
+			op->b = r;
+		} else if (op->b >= 0 && p->len[op->a] != p->len[op->b]) {
 			mpc_errmsg_printf(errmsg, "program op %zu (%s): lengths %zu and %zu differ", i,
 					  name, p->len[op->a], p->len[op->b]);
 			goto err;
@@ -133,7 +146,7 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			mpc_errmsg_printf(errmsg, "program op %zu (%s): bad constant", i, name);
 			goto err;
 		}
-		if (opt) {
+		if (opt && op->kind == ENGINE_OP_TRUNC) {
 			json_t *bj = json_array_get(o, 3);
 			if (!json_is_integer(bj) || json_integer_value(bj) < 1 ||
 			    json_integer_value(bj) > 62) {
@@ -536,7 +549,11 @@ static int pipe_issue(struct pipe *pp, size_t j)
 			return rv;
 		sl->a = base;
 		sl->c = base + x->scratch_chunk;
-		engine_beaver_square_open_shares(de, pp->A->v + o, sl->a, c);
+		if (pp->B != NULL) /* sumsq with a center */
+			engine_beaver_square_open_shares_centered(de, pp->A->v + o, pp->B->v[0],
+								  sl->a, c);
+		else
+			engine_beaver_square_open_shares(de, pp->A->v + o, sl->a, c);
 		sl->in = de;
 		sl->words = c;
 		break;

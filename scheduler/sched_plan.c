@@ -50,6 +50,7 @@ struct reg_state {
 	char ename[24]; /* secret: engine register */
 	size_t len;    /* secret: elements */
 	unsigned frac;
+	int cvec, cscal; /* >= 0: this vector is register cvec - scalar cscal (centered) */
 };
 
 /* One task of the job: a MAP over one segment of its table, or a COMBINE. */
@@ -392,6 +393,12 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 			emit(p, op->code == SCHED_IR_ADD ? "add" : "sub", d->ename,
 			     widen(p, A, len, wa), widen(p, B, len, wb), 0);
 			d->len = len;
+			/* x - mean(x): sum and sumsq below read x and the mean
+			 * instead, and prune() drops the bcast and the vector */
+			if (op->code == SCHED_IR_SUB && A->len == len && len > 1 && B->len == 1) {
+				d->cvec = op->a;
+				d->cscal = op->b;
+			}
 		} else if (A->secret) {
 			emit_const(p, "addc", d->ename, A->ename,
 				   op->code == SCHED_IR_ADD ? B->enc : -B->enc);
@@ -471,12 +478,24 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		}
 		break;
 	case SCHED_IR_SUM:
-		emit(p, "sum", d->ename, A->ename, NULL, 0);
+		if (A->cvec >= 0) { /* Σ(x - m) = Σx - n·m, exact in the ring */
+			char u[24];
+			tmp_name(p, t);
+			tmp_name(p, u);
+			emit(p, "sum", t, rs[A->cvec].ename, NULL, 0);
+			emit_const(p, "mulc", u, rs[A->cscal].ename, (int64_t)A->len);
+			emit(p, "sub", d->ename, t, u, 0);
+		} else {
+			emit(p, "sum", d->ename, A->ename, NULL, 0);
+		}
 		d->len = 1;
 		break;
 	case SCHED_IR_DOT:
-		/* Σx·x (var's centered pass): square pairs open n values, not 2n */
-		if (op->a == op->b)
+		/* Σx·x (var's centered pass): square pairs open n values, not 2n;
+		 * Σ(x - m)² centered in the engine, without the vector x - m */
+		if (op->a == op->b && A->cvec >= 0)
+			emit(p, "sumsq", d->ename, rs[A->cvec].ename, rs[A->cscal].ename, A->len);
+		else if (op->a == op->b)
 			emit(p, "sumsq", d->ename, A->ename, NULL, A->len);
 		else
 			emit(p, "dot", d->ename, A->ename, B->ename, A->len);
@@ -549,6 +568,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 	for (size_t i = 0; i < ir->n_regs; i++) {
 		rs[i].secret = ir->regs[i].type.secrecy == SCHED_IR_SECRET;
 		rs[i].frac = ir->regs[i].type.frac_bits;
+		rs[i].cvec = rs[i].cscal = -1;
 		snprintf(rs[i].ename, sizeof rs[i].ename, "r%zu", i);
 	}
 	/* the public prologue */
@@ -640,6 +660,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 				}
 				snprintf(rs[r].ename, sizeof rs[r].ename, "%s", acc);
 				rs[r].len = 1;
+				rs[r].cvec = rs[r].cscal = -1;
 			}
 			for (size_t k = 0; k < it->n_ops; k++)
 				if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err,

@@ -520,3 +520,33 @@ Test(engine_beaver, sumsq_open_error_is_returned)
 		cr_assert_eq(j.rv[p], MPC_EIO);
 	job_free(&j);
 }
+
+Test(engine_beaver, sumsq_centered_on_a_shared_scalar_matches_plaintext)
+{
+	/* Σ (x_k - m)^2 with m shared as one element: the opening
+	 * x - m - a, then the same finish as an uncentered sumsq */
+	struct job j;
+	uint64_t m = (uint64_t)(int64_t)-123457, ms[PARTIES], *d[PARTIES], *open, z = 0, want = 0;
+
+	job_make(&j, 4099, 54);
+	use_square_pairs(&j);
+	ms[0] = rng_next();
+	ms[1] = rng_next();
+	ms[2] = m - ms[0] - ms[1];
+	open = calloc(j.n, 8);
+	for (int p = 0; p < PARTIES; p++) {
+		d[p] = calloc(j.n, 8);
+		engine_beaver_square_open_shares_centered(d[p], j.xs[p], ms[p], j.a[p], j.n);
+	}
+	for (size_t k = 0; k < j.n; k++) {
+		open[k] = d[0][k] + d[1][k] + d[2][k];
+		want += (j.x[k] - m) * (j.x[k] - m);
+	}
+	for (int p = 0; p < PARTIES; p++)
+		z += engine_beaver_sumsq_finish(open, j.a[p], j.c[p], p, j.n);
+	cr_assert_eq(z, want);
+	for (int p = 0; p < PARTIES; p++)
+		free(d[p]);
+	free(open);
+	job_free(&j);
+}
