@@ -231,8 +231,15 @@ static int column_chunk(void *vctx, const char *key, size_t klen, const char *va
 		c->out = o;
 		c->cap = cap;
 	}
-	for (size_t r = 0; r < rows; r++)
-		memcpy(&c->out[c->n++], val + (r * c->ncols + c->col) * 8, 8);
+	if (c->ncols == 1) {
+		memcpy(c->out + c->n, val, rows * 8);
+	} else { /* rows are stored row-major: one word per column */
+		uint64_t *dst = c->out + c->n;
+		const char *src = val + c->col * 8;
+		for (size_t r = 0; r < rows; r++)
+			memcpy(&dst[r], src + r * c->ncols * 8, 8);
+	}
+	c->n += rows;
 	return 0;
 }
 
