@@ -544,6 +544,14 @@ static void session_finish(struct engine_session *s)
 		s->env.on_end(s->env.on_end_ctx);
 	LOG_INFO("engine: session %" PRIu64 " done: %d operations, %" PRIu64 " fuel, %.1f ms",
 		 s->id, s->prog.n_ops, s->x.cursor - s->t0, s->online_ns / 1e6);
+	if (mpc_log_enabled(MPC_LOG_DEBUG)) { /* where a task's time goes, per operation */
+		char ms[512] = "";
+		size_t o = 0;
+		for (int i = 0; i < s->prog.n_ops && o + 16 < sizeof ms; i++)
+			o += (size_t)snprintf(ms + o, sizeof ms - o, " %.2f", s->op_ns[i] / 1e6);
+		LOG_DEBUG("engine: session %" PRIu64 " op ms:%s%s; fuel %.2f ms", s->id, ms,
+			  o + 16 < sizeof ms ? "" : " ...", s->x.fuel_ns / 1e6);
+	}
 }
 
 static void *session_main(void *arg)
