@@ -10,7 +10,8 @@
 # {"bench":"sched.job","rows":..,"segments":..,"tasks":..,"max_tasks":..,"seconds":..,"ok":true}
 # seconds is the wall time of mpcsub --wait (submit to COMPLETED); ok: results equal Python's
 # statistics (1e-6 relative). Usage: bench_jobs.sh BUILDDIR [ROWS [SEGS]]; starts its own cluster
-# (base port 23500; MPC_SCHED_MAX_TASKS from the environment). Part of make bench (bench/run.sh).
+# (base port 23500, or $BENCH_JOBS_PORT; MPC_SCHED_MAX_TASKS from the environment). Part of make
+# bench (bench/run.sh).
 set -u
 B=${1:-$(pwd)}
 ROWS=${2:-1000000}
@@ -18,7 +19,7 @@ SEGS=${3:-4}
 T=$(mktemp -d /tmp/mpcstore-bench-jobs.XXXXXX)
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; rm -rf "$T"' EXIT
-"$B/mpcstore-tool" cluster init --parties 3 --dir "$T/c" --base-port 23500 >/dev/null || exit 1
+"$B/mpcstore-tool" cluster init --parties 3 --dir "$T/c" --base-port "${BENCH_JOBS_PORT:-23500}" >/dev/null || exit 1
 for i in 0 1 2; do "$B/mpcd" -c "$T/c/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
 for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/c/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
 export MPC_CONFIG="$T/c/client/client.conf"
