@@ -709,8 +709,6 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 
 	if (A->v == NULL || (B != NULL && B->v == NULL))
 		return MPC_ESTATE;
-	if ((rv = scratch_ensure(x)) != 0)
-		return rv;
 	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM || op->kind == ENGINE_OP_SUMSQ)
 		outn = 1;
 	if (op->kind == ENGINE_OP_BCAST)
@@ -743,6 +741,14 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		Z->kind = ENGINE_REG_SEALED;
 		return 0;
 	}
+	default: break;
+	}
+	/* the scratch (36 chunks: 18 MiB at 2^16) only for operations that
+	 * exchange or derive fuel: a MAP that only sums its column neither
+	 * faults it in nor wipes it */
+	if ((rv = scratch_ensure(x)) != 0)
+		return rv;
+	switch (op->kind) {
 	case ENGINE_OP_MUL:
 	case ENGINE_OP_SQUARE:
 	case ENGINE_OP_OPEN: return pipe_run(x, op, A, B, Z, &acc);
