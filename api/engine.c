@@ -51,6 +51,19 @@ void api_engine_route(struct api_server *s, struct MHD_Connection *c, const char
 			api_set_error(r, MPC_EINVAL, "body must be a JSON session spec");
 			return;
 		}
+		/* a table input reads the store as a job's task does, without the
+		 * scheduler's ACL checks: the scheduler's sessions only */
+		size_t k;
+		json_t *in;
+		json_array_foreach(json_object_get(spec, "inputs"), k, in)
+		{
+			if (json_object_get(in, "table") != NULL) {
+				api_set_error(r, MPC_EINVAL, "session input %zu: table inputs are "
+						       "for the scheduler's tasks, not the API", k);
+				json_decref(spec);
+				return;
+			}
+		}
 		rv = engine_service_session_start(s->engine, spec, errmsg);
 		if (rv != 0) {
 			set_rv_error(r, rv, errmsg);

@@ -94,6 +94,48 @@ int engine_beaver_square(const struct engine_opener *op, uint64_t *z,
 	return rv;
 }
 
+void engine_beaver_square_open_shares_centered(uint64_t *d, const uint64_t *x,
+					       uint64_t s, const uint64_t *a, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		d[k] = x[k] - s - a[k];
+}
+
+uint64_t engine_beaver_sumsq_finish(const uint64_t *d_pub, const uint64_t *a,
+				    const uint64_t *c, int party, size_t n)
+{
+	/* sum (D + a)^2 = sum a^2 + 2 sum D a + sum D^2 */
+	uint64_t z = engine_ring_sum(c, n) + 2 * engine_ring_dot(d_pub, a, n);
+
+	if (party == 0)
+		z += engine_ring_dot(d_pub, d_pub, n);
+	return z;
+}
+
+int engine_beaver_sumsq(const struct engine_opener *op, uint64_t *z,
+			const uint64_t *x, const uint64_t *a, const uint64_t *c,
+			size_t n)
+{
+	uint64_t *d;
+	int rv;
+
+	if (n == 0) {
+		*z = 0;
+		return 0;
+	}
+	if (n > SIZE_MAX / sizeof *d)
+		return MPC_ENOMEM;
+	d = malloc(n * sizeof *d);
+	if (d == NULL)
+		return MPC_ENOMEM;
+	engine_beaver_square_open_shares(d, x, a, n);
+	rv = op->open(op->ctx, d, d, n);
+	if (rv == 0)
+		*z = engine_beaver_sumsq_finish(d, a, c, op->party, n);
+	free(d); /* held only masked values, public once opened */
+	return rv;
+}
+
 uint64_t engine_beaver_dot_finish(const uint64_t *de_pub, const uint64_t *a,
 				  const uint64_t *b, const uint64_t *c,
 				  int party, size_t n)

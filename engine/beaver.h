@@ -95,6 +95,26 @@ int engine_beaver_square(const struct engine_opener *op, uint64_t *z,
 			 const uint64_t *c, size_t n);
 
 /*
+ * Sum of squares with square pairs (a, c = a^2): opens only d = x - a
+ * (engine_beaver_square_open_shares, n elements, half of a dot's 2n) and
+ * produces one output share,
+ *   z = sum_k c[k] + 2*D[k]*a[k]  (+ sum_k D[k]^2 on party 0),
+ * the sum of engine_beaver_square_finish()'s outputs without the vector.
+ */
+/* d = (x - s) - a for a 1-element share s (broadcast): the opening of a
+ * square of x centered on s (var's second pass) without a vector x - s. */
+void engine_beaver_square_open_shares_centered(uint64_t *d, const uint64_t *x,
+					       uint64_t s, const uint64_t *a, size_t n);
+uint64_t engine_beaver_sumsq_finish(const uint64_t *d_pub, const uint64_t *a,
+				    const uint64_t *c, int party, size_t n);
+
+/* *z = share of sum_k x[k]^2 with square pairs; one open of n elements.
+ * Errors as engine_beaver_mul(). */
+int engine_beaver_sumsq(const struct engine_opener *op, uint64_t *z,
+			const uint64_t *x, const uint64_t *a, const uint64_t *c,
+			size_t n);
+
+/*
  * Inner product: opens the same 2n-vector as a multiplication
  * (engine_beaver_mul_open_shares) but produces one output share,
  *   z = sum_k c[k] + D[k]*b[k] + E[k]*a[k]  (+ sum_k D[k]*E[k] on party 0),

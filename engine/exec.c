@@ -30,7 +30,7 @@ static const struct {
 	{"dot", ENGINE_OP_DOT, 2, 0},	    {"sum", ENGINE_OP_SUM, 1, 0},
 	{"trunc", ENGINE_OP_TRUNC, 1, 0},   {"open", ENGINE_OP_OPEN, 1, 0},
 	{"reveal", ENGINE_OP_REVEAL, 1, 0}, {"bcast", ENGINE_OP_BCAST, 1, 1},
-	{"keep", ENGINE_OP_KEEP, 1, 0},
+	{"keep", ENGINE_OP_KEEP, 1, 0},	    {"sumsq", ENGINE_OP_SUMSQ, 1, 0},
 };
 
 /* Longest vector a bcast may make (as long as a session input, 2^30 elements). */
@@ -104,7 +104,9 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 		op->kind = op_table[t].kind;
 		op->a = op->b = -1;
 		/* trunc takes an optional bit count: ["trunc", dst, a, bits] */
-		int opt = op_table[t].kind == ENGINE_OP_TRUNC && json_array_size(o) == 4;
+		int opt = (op_table[t].kind == ENGINE_OP_TRUNC ||
+			   op_table[t].kind == ENGINE_OP_SUMSQ) &&
+			  json_array_size(o) == 4;
 		if (json_array_size(o) != (size_t)(2 + op_table[t].nsrc + op_table[t].konst +
 						   (op_table[t].kind == ENGINE_OP_REVEAL) + opt) ||
 		    dst == NULL || strlen(dst) == 0 || strlen(dst) >= ENGINE_REG_NAME_MAX) {
@@ -124,7 +126,18 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			else
 				op->b = r;
 		}
-		if (op->b >= 0 && p->len[op->a] != p->len[op->b]) {
+		/* sumsq takes an optional center: ["sumsq", dst, a, s], Σ (a_k - s)^2
+		 * for a 1-element s (var's centered pass without a vector a - s) */
+		if (op->kind == ENGINE_OP_SUMSQ && json_array_size(o) == 4) {
+			const char *src = json_string_value(json_array_get(o, 3));
+			int r = src ? reg_find(p, src) : -1;
+			if (r < 0 || p->len[r] != 1) {
+				mpc_errmsg_printf(errmsg, "program op %zu (sumsq): the center %s must "
+						  "be a register of 1 element", i, src ? src : "?");
+				goto err;
+			}
+			op->b = r;
+		} else if (op->b >= 0 && p->len[op->a] != p->len[op->b]) {
 			mpc_errmsg_printf(errmsg, "program op %zu (%s): lengths %zu and %zu differ", i,
 					  name, p->len[op->a], p->len[op->b]);
 			goto err;
@@ -133,7 +146,7 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 			mpc_errmsg_printf(errmsg, "program op %zu (%s): bad constant", i, name);
 			goto err;
 		}
-		if (opt) {
+		if (opt && op->kind == ENGINE_OP_TRUNC) {
 			json_t *bj = json_array_get(o, 3);
 			if (!json_is_integer(bj) || json_integer_value(bj) < 1 ||
 			    json_integer_value(bj) > 62) {
@@ -168,12 +181,15 @@ int engine_prog_parse(json_t *ops, const char (*input_names)[ENGINE_REG_NAME_MAX
 		op->dst = p->n_regs++;
 		snprintf(p->names[op->dst], ENGINE_REG_NAME_MAX, "%s", dst);
 		n = p->len[op->a];
-		p->len[op->dst] = op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM ? 1
+		p->len[op->dst] = op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM ||
+						  op->kind == ENGINE_OP_SUMSQ
+					  ? 1
 				  : op->kind == ENGINE_OP_BCAST				? (size_t)op->k
 											: n;
 		switch (op->kind) {
 		case ENGINE_OP_MUL:
 		case ENGINE_OP_SQUARE:
+		case ENGINE_OP_SUMSQ:
 		case ENGINE_OP_DOT:
 		case ENGINE_OP_TRUNC:
 		case ENGINE_OP_REVEAL: p->fuel_need += n; break;
@@ -445,7 +461,7 @@ static int do_trunc_chunk(struct engine_exec *x, struct engine_opener *op, uint6
 	return rv;
 }
 
-/* ---- pipelined openings (mul, fmul, dot, square, open) ---- */
+/* ---- pipelined openings (mul, fmul, dot, square, sumsq, open) ---- */
 
 /*
  * One chunk in flight. Chunk j of an operation is exchange round
@@ -523,7 +539,8 @@ static int pipe_issue(struct pipe *pp, size_t j)
 		sl->in = de;
 		sl->words = 2 * c;
 		break;
-	case ENGINE_OP_SQUARE: {
+	case ENGINE_OP_SQUARE:
+	case ENGINE_OP_SUMSQ: {
 		uint64_t t0 = now_ns();
 		rv = engine_fuel_squares(x->fuel, pp->cursor0 + o, c, base,
 					 base + x->scratch_chunk);
@@ -532,7 +549,11 @@ static int pipe_issue(struct pipe *pp, size_t j)
 			return rv;
 		sl->a = base;
 		sl->c = base + x->scratch_chunk;
-		engine_beaver_square_open_shares(de, pp->A->v + o, sl->a, c);
+		if (pp->B != NULL) /* sumsq with a center */
+			engine_beaver_square_open_shares_centered(de, pp->A->v + o, pp->B->v[0],
+								  sl->a, c);
+		else
+			engine_beaver_square_open_shares(de, pp->A->v + o, sl->a, c);
 		sl->in = de;
 		sl->words = c;
 		break;
@@ -630,12 +651,16 @@ static int pipe_complete(struct pipe *pp, size_t j)
 		engine_beaver_square_finish(pp->Z->v + o, sl->pub, sl->a, sl->c, x->party, c);
 		x->mults += c;
 		break;
+	case ENGINE_OP_SUMSQ:
+		pp->acc += engine_beaver_sumsq_finish(sl->pub, sl->a, sl->c, x->party, c);
+		x->mults += c;
+		break;
 	default: break;
 	}
 	return 0;
 }
 
-/* Runs op (mul, fmul's product, dot, square, open) over all chunks with up to EXEC_SLOTS in flight. */
+/* Runs op (mul, fmul's product, dot, square, sumsq, open) over all chunks with up to EXEC_SLOTS in flight. */
 static int pipe_run(struct engine_exec *x, const struct engine_op *op, const struct engine_reg *A,
 		    const struct engine_reg *B, struct engine_reg *Z, uint64_t *acc)
 {
@@ -684,9 +709,7 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 
 	if (A->v == NULL || (B != NULL && B->v == NULL))
 		return MPC_ESTATE;
-	if ((rv = scratch_ensure(x)) != 0)
-		return rv;
-	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM)
+	if (op->kind == ENGINE_OP_DOT || op->kind == ENGINE_OP_SUM || op->kind == ENGINE_OP_SUMSQ)
 		outn = 1;
 	if (op->kind == ENGINE_OP_BCAST)
 		outn = (size_t)op->k;
@@ -718,10 +741,19 @@ int engine_exec_op(struct engine_exec *x, const struct engine_op *op, struct eng
 		Z->kind = ENGINE_REG_SEALED;
 		return 0;
 	}
+	default: break;
+	}
+	/* the scratch (36 chunks: 18 MiB at 2^16) only for operations that
+	 * exchange or derive fuel: a MAP that only sums its column neither
+	 * faults it in nor wipes it */
+	if ((rv = scratch_ensure(x)) != 0)
+		return rv;
+	switch (op->kind) {
 	case ENGINE_OP_MUL:
 	case ENGINE_OP_SQUARE:
 	case ENGINE_OP_OPEN: return pipe_run(x, op, A, B, Z, &acc);
 	case ENGINE_OP_DOT:
+	case ENGINE_OP_SUMSQ:
 		if ((rv = pipe_run(x, op, A, B, Z, &acc)) == 0)
 			Z->v[0] = acc;
 		return rv;

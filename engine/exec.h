@@ -15,7 +15,7 @@
  * A program is a list of operations on named vector registers of shares
  * (docs/engine.md has the JSON form). Inputs are registers given at start;
  * every other register is written once by one operation. Linear
- * operations are local; mul, fmul, square, dot and open open through one
+ * operations are local; mul, fmul, square, sumsq, dot and open open through one
  * party per chunk (the "king": the others send it their shares, it returns
  * the opened values: 64 wire bytes per multiplication instead of 96
  * all-to-all); the king of exchange round r is party r mod n, so the
@@ -49,6 +49,7 @@ enum engine_op_kind {
 	ENGINE_OP_REVEAL, /* re-randomise, seal each party's shares to a client */
 	ENGINE_OP_BCAST,  /* dst = k copies of the 1-element a (local) */
 	ENGINE_OP_KEEP,	  /* this party's shares of a, sealed to its own box key (an output) */
+	ENGINE_OP_SUMSQ,  /* sum of squares -> 1 element, square pairs (n opened words, not 2n) */
 };
 
 enum engine_reg_kind { ENGINE_REG_SHARE, ENGINE_REG_PUBLIC, ENGINE_REG_SEALED };

@@ -4,8 +4,10 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "engine/exec.h"
+#include "store/catalog.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@ struct engine_session {
 	struct engine_mesh_watch watch;
 	json_t *result;
 	uint64_t *op_ns; /* duration of each operation (last run) */
+	int *last_use;	 /* per register: the last operation reading it (INT_MAX: an output) */
 };
 
 static uint64_t now_ns(void)
@@ -61,7 +64,53 @@ static void key_of(char *key, size_t cap, uint64_t id, const char *what)
 
 /* ---- inputs ---- */
 
-/* Input k's shares from the spec: a sealed share vector or a sealed 32-byte seed. */
+/*
+ * Input k from this party's share store: the shares of one committed
+ * segment of table.column as of revision. Segments are immutable, so a
+ * resume reads the same shares again; nothing about them is in the spec.
+ */
+static int input_load_segment(struct engine_session *s, int k, json_t *in, struct engine_reg *r,
+			      char *errmsg)
+{
+	const char *table = json_string_value(json_object_get(in, "table"));
+	const char *column = json_string_value(json_object_get(in, "column"));
+	json_int_t seg = json_integer_value(json_object_get(in, "segment"));
+	json_int_t rev = json_integer_value(json_object_get(in, "revision"));
+	uint64_t *v = NULL, rows = 0;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	int rv;
+
+	if (table == NULL || column == NULL || seg < 0 || rev < 0) {
+		mpc_errmsg_printf(errmsg, "input %s: a table input needs column, segment >= 0 "
+				  "and revision >= 0", s->prog.names[k]);
+		return MPC_EINVAL;
+	}
+	rv = store_catalog_read_segment_at(s->env.db, table, column, (uint64_t)rev, (uint64_t)seg,
+					   &v, &rows, msg);
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "input %s: read %s.%s segment %lld at revision %lld: %s",
+				  s->prog.names[k], table, column, (long long)seg, (long long)rev,
+				  msg[0] ? msg : mpc_strerror(rv));
+		return rv;
+	}
+	if (rows != s->prog.len[k]) {
+		mpc_errmsg_printf(errmsg, "input %s: %s.%s segment %lld has %" PRIu64
+				  " rows, the program expects %zu", s->prog.names[k], table,
+				  column, (long long)seg, rows, s->prog.len[k]);
+		if (v != NULL)
+			sodium_memzero(v, rows * 8);
+		free(v);
+		return MPC_ECORRUPT;
+	}
+	engine_reg_clear(r);
+	r->v = v;
+	r->n = rows;
+	r->kind = ENGINE_REG_SHARE;
+	return 0;
+}
+
+/* Input k's shares from the spec: a sealed share vector, a sealed 32-byte
+ * seed, or a segment of a table in this party's store. */
 static int input_load(struct engine_session *s, int k, struct engine_reg *r, char *errmsg)
 {
 	json_t *in = json_array_get(json_object_get(s->spec, "inputs"), (size_t)k);
@@ -72,8 +121,10 @@ static int input_load(struct engine_session *s, int k, struct engine_reg *r, cha
 	uint8_t pk[32], *bin, *plain;
 	int rv = 0;
 
+	if (json_object_get(in, "table") != NULL)
+		return input_load_segment(s, k, in, r, errmsg);
 	if (b64 == NULL) {
-		mpc_errmsg_printf(errmsg, "input %s: needs sealed or seed", s->prog.names[k]);
+		mpc_errmsg_printf(errmsg, "input %s: needs sealed, seed or table", s->prog.names[k]);
 		return MPC_EINVAL;
 	}
 	blen = strlen(b64);
@@ -144,9 +195,15 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 	uint8_t *buf;
 	int rv, pcs[MAX_CKPTS], npcs = 0;
 
+	/* only what operations pc.. read, and the outputs: a dead vector (a
+	 * column, a product already summed) is not written, so a checkpoint
+	 * after a big MAP's arithmetic holds a few words, not the vectors */
 	for (int i = 0; i < p->n_regs; i++)
-		len += 17 + (s->regs[i].kind == ENGINE_REG_SEALED ? s->regs[i].sealed_len
-								   : s->regs[i].n * 8);
+		if (s->last_use[i] >= s->pc)
+			len += 17 + (s->regs[i].kind == ENGINE_REG_SEALED ? s->regs[i].sealed_len
+									   : s->regs[i].n * 8);
+		else
+			len += 17;
 	buf = malloc(len);
 	if (buf == NULL)
 		return MPC_ENOMEM;
@@ -158,7 +215,7 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 	}
 	for (int i = 0; i < p->n_regs; i++) {
 		struct engine_reg *r = &s->regs[i];
-		uint64_t n = r->v || r->sealed ? r->n : 0;
+		uint64_t n = (r->v || r->sealed) && s->last_use[i] >= s->pc ? r->n : 0;
 		uint64_t bytes = r->kind == ENGINE_REG_SEALED ? r->sealed_len : n * 8;
 		buf[off] = (uint8_t)r->kind;
 		memcpy(buf + off + 1, &n, 8);
@@ -487,6 +544,14 @@ static void session_finish(struct engine_session *s)
 		s->env.on_end(s->env.on_end_ctx);
 	LOG_INFO("engine: session %" PRIu64 " done: %d operations, %" PRIu64 " fuel, %.1f ms",
 		 s->id, s->prog.n_ops, s->x.cursor - s->t0, s->online_ns / 1e6);
+	if (mpc_log_enabled(MPC_LOG_DEBUG)) { /* where a task's time goes, per operation */
+		char ms[512] = "";
+		size_t o = 0;
+		for (int i = 0; i < s->prog.n_ops && o + 16 < sizeof ms; i++)
+			o += (size_t)snprintf(ms + o, sizeof ms - o, " %.2f", s->op_ns[i] / 1e6);
+		LOG_DEBUG("engine: session %" PRIu64 " op ms:%s%s; fuel %.2f ms", s->id, ms,
+			  o + 16 < sizeof ms ? "" : " ...", s->x.fuel_ns / 1e6);
+	}
 }
 
 static void *session_main(void *arg)
@@ -660,9 +725,21 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 		goto err;
 	s->regs = calloc((size_t)s->prog.n_regs, sizeof *s->regs);
 	s->op_ns = calloc((size_t)s->prog.n_ops, sizeof *s->op_ns);
-	if (s->regs == NULL || s->op_ns == NULL) {
+	s->last_use = calloc((size_t)s->prog.n_regs, sizeof *s->last_use);
+	if (s->regs == NULL || s->op_ns == NULL || s->last_use == NULL) {
 		rv = MPC_ENOMEM;
 		goto err;
+	}
+	for (int i = 0; i < s->prog.n_regs; i++)
+		s->last_use[i] = -1;
+	for (int i = 0; i < s->prog.n_ops; i++) {
+		const struct engine_op *op = &s->prog.ops[i];
+		s->last_use[op->a] = i;
+		if (op->b >= 0)
+			s->last_use[op->b] = i;
+		if (op->kind == ENGINE_OP_OPEN || op->kind == ENGINE_OP_REVEAL ||
+		    op->kind == ENGINE_OP_KEEP)
+			s->last_use[op->dst] = INT_MAX;
 	}
 	if (!stored) {
 		rocksdb_writebatch_t *wb;
@@ -710,6 +787,7 @@ err:
 			engine_reg_clear(&s->regs[i]);
 	free(s->regs);
 	free(s->op_ns);
+	free(s->last_use);
 	engine_prog_free(&s->prog);
 	json_decref(s->spec);
 	free(s->spec_text);
@@ -789,6 +867,7 @@ void engine_session_free(struct engine_session *s, int erase)
 		engine_reg_clear(&s->regs[i]);
 	free(s->regs);
 	free(s->op_ns);
+	free(s->last_use);
 	engine_exec_clear(&s->x);
 	engine_prog_free(&s->prog);
 	json_decref(s->spec);

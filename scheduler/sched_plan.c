@@ -50,6 +50,7 @@ struct reg_state {
 	char ename[24]; /* secret: engine register */
 	size_t len;    /* secret: elements */
 	unsigned frac;
+	int cvec, cscal; /* >= 0: this vector is register cvec - scalar cscal (centered) */
 };
 
 /* One task of the job: a MAP over one segment of its table, or a COMBINE. */
@@ -57,8 +58,9 @@ struct plan_task {
 	int ir_task;
 	int segment;	     /* MAP: index in the table's segment list; else -1 */
 	uint64_t row0, rows; /* MAP: the segment's rows within the column */
+	int64_t seg_id;	     /* MAP: the segment's id (segment_list[].id) */
 	json_t *ops;	     /* engine ops */
-	json_t *inputs;	     /* [{name, table, column, row0, n}] or [{name, n, task, key}] */
+	json_t *inputs;	     /* [{name, table, column, segment, n}] or [{name, n, task, key}] */
 	json_t *deps;	     /* job task indices that must commit first */
 	json_t *op_fuel;     /* triples of each op, while emitting */
 	json_t *stores;	     /* [{column, key, n}]: values this task keeps for a store */
@@ -376,8 +378,8 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 				return 0;
 		json_array_append_new(p->cur->inputs,
 				      json_pack("{s:s, s:s, s:s, s:I, s:I}", "name", d->ename, "table",
-						ir->tables[c->table].name, "column", c->name, "row0",
-						(json_int_t)p->cur->row0, "n",
+						ir->tables[c->table].name, "column", c->name, "segment",
+						(json_int_t)p->cur->seg_id, "n",
 						(json_int_t)p->cur->rows));
 		break;
 	}
@@ -392,6 +394,12 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 			emit(p, op->code == SCHED_IR_ADD ? "add" : "sub", d->ename,
 			     widen(p, A, len, wa), widen(p, B, len, wb), 0);
 			d->len = len;
+			/* x - mean(x): sum and sumsq below read x and the mean
+			 * instead, and prune() drops the bcast and the vector */
+			if (op->code == SCHED_IR_SUB && A->len == len && len > 1 && B->len == 1) {
+				d->cvec = op->a;
+				d->cscal = op->b;
+			}
 		} else if (A->secret) {
 			emit_const(p, "addc", d->ename, A->ename,
 				   op->code == SCHED_IR_ADD ? B->enc : -B->enc);
@@ -471,11 +479,27 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		}
 		break;
 	case SCHED_IR_SUM:
-		emit(p, "sum", d->ename, A->ename, NULL, 0);
+		if (A->cvec >= 0) { /* Σ(x - m) = Σx - n·m, exact in the ring */
+			char u[24];
+			tmp_name(p, t);
+			tmp_name(p, u);
+			emit(p, "sum", t, rs[A->cvec].ename, NULL, 0);
+			emit_const(p, "mulc", u, rs[A->cscal].ename, (int64_t)A->len);
+			emit(p, "sub", d->ename, t, u, 0);
+		} else {
+			emit(p, "sum", d->ename, A->ename, NULL, 0);
+		}
 		d->len = 1;
 		break;
 	case SCHED_IR_DOT:
-		emit(p, "dot", d->ename, A->ename, B->ename, A->len);
+		/* Σx·x (var's centered pass): square pairs open n values, not 2n;
+		 * Σ(x - m)² centered in the engine, without the vector x - m */
+		if (op->a == op->b && A->cvec >= 0)
+			emit(p, "sumsq", d->ename, rs[A->cvec].ename, rs[A->cscal].ename, A->len);
+		else if (op->a == op->b)
+			emit(p, "sumsq", d->ename, A->ename, NULL, A->len);
+		else
+			emit(p, "dot", d->ename, A->ename, B->ename, A->len);
 		d->len = 1;
 		break;
 	case SCHED_IR_GATHER:
@@ -550,6 +574,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 	for (size_t i = 0; i < ir->n_regs; i++) {
 		rs[i].secret = ir->regs[i].type.secrecy == SCHED_IR_SECRET;
 		rs[i].frac = ir->regs[i].type.frac_bits;
+		rs[i].cvec = rs[i].cscal = -1;
 		snprintf(rs[i].ename, sizeof rs[i].ename, "r%zu", i);
 	}
 	/* the public prologue */
@@ -600,8 +625,9 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 			pt->segment = it->kind == SCHED_IR_MAP ? i : -1;
 			if (it->kind == SCHED_IR_MAP) {
 				pt->row0 = row0;
-				pt->rows = (uint64_t)json_integer_value(
-					json_object_get(json_array_get(segs[t], (size_t)i), "rows"));
+				json_t *seg = json_array_get(segs[t], (size_t)i);
+				pt->rows = (uint64_t)json_integer_value(json_object_get(seg, "rows"));
+				pt->seg_id = json_integer_value(json_object_get(seg, "id"));
 				row0 += pt->rows;
 			}
 			pt->ops = json_array();
@@ -641,6 +667,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 				}
 				snprintf(rs[r].ename, sizeof rs[r].ename, "%s", acc);
 				rs[r].len = 1;
+				rs[r].cvec = rs[r].cscal = -1;
 			}
 			for (size_t k = 0; k < it->n_ops; k++)
 				if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err,
@@ -750,69 +777,26 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p)
 	return arr;
 }
 
-/* Seals rows [row0, row0 + n) of this party's shares of table.column to box_pk (base64). */
-static int column_input(struct store_db *db, const char *table, const char *column,
-			uint64_t revision, uint64_t row0, uint64_t n, const uint8_t *box_pk,
-			char **b64_out, char *err, size_t cap)
-{
-	uint64_t *shares = NULL, rows = 0;
-	char msg[MPC_ERRMSG_SIZE] = "";
-	int rv = store_catalog_read_column(db, table, column, revision, &shares, &rows, msg);
-	if (rv != 0) {
-		errf(err, cap, "read %s.%s at revision %" PRIu64 ": %s", table, column, revision,
-		     msg[0] ? msg : mpc_strerror(rv));
-		return rv;
-	}
-	if (row0 + n > rows) {
-		errf(err, cap, "read %s.%s: %" PRIu64 " rows, the segment needs rows %" PRIu64
-			       "..%" PRIu64, table, column, rows, row0, row0 + n);
-		sodium_memzero(shares, rows * 8);
-		free(shares);
-		return MPC_ECORRUPT;
-	}
-	size_t slen = n * 8 + crypto_box_SEALBYTES;
-	size_t blen = sodium_base64_ENCODED_LEN(slen, sodium_base64_VARIANT_ORIGINAL);
-	uint8_t *sealed = malloc(slen);
-	char *b64 = malloc(blen);
-	if (sealed != NULL && b64 != NULL) {
-		crypto_box_seal(sealed, (const uint8_t *)(shares + row0), n * 8, box_pk);
-		sodium_bin2base64(b64, blen, sealed, slen, sodium_base64_VARIANT_ORIGINAL);
-	}
-	sodium_memzero(shares, rows * 8);
-	free(shares);
-	free(sealed);
-	if (sealed == NULL || b64 == NULL) {
-		free(b64);
-		return MPC_ENOMEM;
-	}
-	*b64_out = b64;
-	return 0;
-}
-
 int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db *db,
 			   uint64_t revision, const uint8_t *box_pk, json_t *job, int party,
 			   json_t **out, char *err, size_t cap)
 {
 	json_t *arr = json_array(), *in;
 	size_t i;
+	(void)box_pk;
 	json_array_foreach(p->tasks[k].inputs, i, in)
 	{
 		const char *table = json_string_value(json_object_get(in, "table"));
 		json_int_t n = json_integer_value(json_object_get(in, "n"));
 		if (table != NULL) {
-			char *b64 = NULL;
-			int rv = column_input(
-				db, table, json_string_value(json_object_get(in, "column")), revision,
-				(uint64_t)json_integer_value(json_object_get(in, "row0")), (uint64_t)n,
-				box_pk, &b64, err, cap);
-			if (rv != 0) {
-				json_decref(arr);
-				return rv;
-			}
-			json_array_append_new(arr, json_pack("{s:O, s:I, s:s}", "name",
-							     json_object_get(in, "name"), "n", n,
-							     "sealed", b64));
-			free(b64);
+			/* the engine reads this segment's shares from the store
+			 * itself (engine/session.c): no copy through the spec */
+			json_array_append_new(arr, json_pack("{s:O, s:I, s:s, s:O, s:O, s:I}",
+							     "name", json_object_get(in, "name"),
+							     "n", n, "table", table, "column",
+							     json_object_get(in, "column"), "segment",
+							     json_object_get(in, "segment"), "revision",
+							     (json_int_t)revision));
 			continue;
 		}
 		/* a share kept by an earlier task, sealed to this party by its engine */

@@ -59,10 +59,11 @@ json_t *sched_plan_task_ops(const struct sched_plan *p, size_t k);
  * "PENDING", attempts 0, ir_task, table, segment, rows}]. New reference. */
 json_t *sched_plan_tasks_json(const struct sched_plan *p);
 
-/* This party's inputs of task k: its shares of the segment's rows of every
- * loaded column at revision, sealed to box_pk (this party's own X25519
- * key), and the shares committed earlier tasks kept for it
- * (sched_task_shares()). New reference. */
+/* This party's inputs of task k: for every loaded column a table input
+ * (table, column, segment id, revision) that the engine reads from this
+ * party's store itself, and the shares committed earlier tasks kept for it
+ * (sched_task_shares(), sealed to this party). box_pk is not used any more
+ * (the column shares no longer travel through the spec). New reference. */
 int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db *db,
 			   uint64_t revision, const uint8_t *box_pk, json_t *job, int party,
 			   json_t **out, char *err, size_t cap);

@@ -231,8 +231,15 @@ static int column_chunk(void *vctx, const char *key, size_t klen, const char *va
 		c->out = o;
 		c->cap = cap;
 	}
-	for (size_t r = 0; r < rows; r++)
-		memcpy(&c->out[c->n++], val + (r * c->ncols + c->col) * 8, 8);
+	if (c->ncols == 1) {
+		memcpy(c->out + c->n, val, rows * 8);
+	} else { /* rows are stored row-major: one word per column */
+		uint64_t *dst = c->out + c->n;
+		const char *src = val + c->col * 8;
+		for (size_t r = 0; r < rows; r++)
+			memcpy(&dst[r], src + r * c->ncols * 8, 8);
+	}
+	c->n += rows;
 	return 0;
 }
 
@@ -261,6 +268,14 @@ static int read_column(struct store_db *db, const char *table, const char *colum
 		mpc_errmsg_printf(errmsg, "table '%s' has no column '%s'", table, column);
 		json_decref(t);
 		return MPC_ENOENT;
+	}
+	/* the rows are known: one allocation, no copies while growing */
+	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
+		if (segment < 0 || json_integer_value(json_object_get(seg, "id")) == segment)
+			c.cap += (uint64_t)json_integer_value(json_object_get(seg, "rows"));
+	if (c.cap > 0 && (c.out = malloc(c.cap * sizeof *c.out)) == NULL) {
+		json_decref(t);
+		return MPC_ENOMEM;
 	}
 	/* a segment's data is the upload of the txn that committed it */
 	json_array_foreach(json_object_get(t, "segment_list"), i, seg)
@@ -297,4 +312,11 @@ int store_catalog_read_segment(struct store_db *db, const char *table, const cha
 			       uint64_t segment, uint64_t **out, uint64_t *rows, char *errmsg)
 {
 	return read_column(db, table, column, 0, (int64_t)segment, out, rows, errmsg);
+}
+
+int store_catalog_read_segment_at(struct store_db *db, const char *table, const char *column,
+				  uint64_t revision, uint64_t segment, uint64_t **out,
+				  uint64_t *rows, char *errmsg)
+{
+	return read_column(db, table, column, revision, (int64_t)segment, out, rows, errmsg);
 }

@@ -32,6 +32,10 @@ int store_catalog_read_column(struct store_db *db, const char *table, const char
  * latest table: the shares mpcstore-tool dump and mpcfs --party show. */
 int store_catalog_read_segment(struct store_db *db, const char *table, const char *column,
 			       uint64_t segment, uint64_t **out, uint64_t *rows, char *errmsg);
+/* The same as of revision (0: latest): what a task of a job reads (its segment only). */
+int store_catalog_read_segment_at(struct store_db *db, const char *table, const char *column,
+				  uint64_t revision, uint64_t segment, uint64_t **out,
+				  uint64_t *rows, char *errmsg);
 
 /* Applied index persisted in the db. */
 uint64_t store_catalog_applied(struct store_db *db);

@@ -222,7 +222,8 @@ static json_t *program(const char *op, const struct opt *o)
 		return json_pack("[[ssss][sss]]", op, "z", "x", "y", "open", "o_z", "z");
 	if (strcmp(op, "add") == 0)
 		return json_pack("[[ssss][sss]]", op, "z", "x", "y", "open", "o_z", "z");
-	if (strcmp(op, "square") == 0 || strcmp(op, "trunc") == 0 || strcmp(op, "sum") == 0)
+	if (strcmp(op, "square") == 0 || strcmp(op, "trunc") == 0 || strcmp(op, "sum") == 0 ||
+	    strcmp(op, "sumsq") == 0)
 		return json_pack("[[sss][sss]]", op, "z", "x", "open", "o_z", "z");
 	if (strcmp(op, "chain") == 0) /* many rounds: resume tests */
 		return json_pack("[[ssss][ssss][ssss][ssss][ssss][ssss][ssss][ssss][sss][ssss][sss]]",
@@ -230,7 +231,7 @@ static json_t *program(const char *op, const struct opt *o)
 				 "x", "mul", "z4", "z3", "x", "mul", "z5", "z4", "y", "sub", "z6",
 				 "z5", "z1", "mul", "z7", "z6", "x", "mul", "z8", "z7", "y", "square",
 				 "z9", "z8", "dot", "z10", "z9", "x", "open", "o_z", "z10");
-	die("unknown operation (all, mul, fmul, dot, square, trunc, sum, chain)");
+	die("unknown operation (all, mul, fmul, dot, square, sumsq, trunc, sum, chain)");
 	return NULL;
 }
 
@@ -344,12 +345,12 @@ int main(int argc, char **argv)
 			fprintf(stderr, "Usage: mpc-engine -c CLIENT.CONF OP [--n N] [--seed S] [--f F] "
 					"[--chunk C] [--checkpoint K] [--delay MS] [--fuel-ready] [--seeded] "
 					"[--id ID] [--t0 T] [--keep]\n"
-					"OP: all mul fmul dot square trunc sum chain | forge --party P\n");
+					"OP: all mul fmul dot square sumsq trunc sum chain | forge --party P\n");
 			return 2;
 		}
 	}
 	if (optind >= argc)
-		die("needs an operation (all, mul, fmul, dot, square, trunc, sum, chain, forge)");
+		die("needs an operation (all, mul, fmul, dot, square, sumsq, trunc, sum, chain, forge)");
 	o.op = argv[optind];
 	if (sodium_init() < 0)
 		die("libsodium");
@@ -384,6 +385,7 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < json_array_size(ops); k++) {
 		const char *name = json_string_value(json_array_get(json_array_get(ops, k), 0));
 		if (!strcmp(name, "mul") || !strcmp(name, "square") || !strcmp(name, "dot") ||
+		    !strcmp(name, "sumsq") ||
 		    !strcmp(name, "trunc") || !strcmp(name, "reveal"))
 			need += o.n;
 		else if (!strcmp(name, "fmul"))
@@ -543,10 +545,12 @@ int main(int argc, char **argv)
 			CHECK("o_z", x[k] + y[k]);
 		} else if (!strcmp(o.op, "square")) {
 			CHECK("o_z", x[k] * x[k]);
-		} else if (!strcmp(o.op, "dot") || !strcmp(o.op, "sum")) {
+		} else if (!strcmp(o.op, "dot") || !strcmp(o.op, "sum") || !strcmp(o.op, "sumsq")) {
 			uint64_t acc = 0;
 			for (size_t k = 0; k < n; k++)
-				acc += strcmp(o.op, "dot") == 0 ? x[k] * y[k] : x[k];
+				acc += strcmp(o.op, "dot") == 0	    ? x[k] * y[k]
+				       : strcmp(o.op, "sumsq") == 0 ? x[k] * x[k]
+								    : x[k];
 			bad += verify(outs, "o_z", &acc, 1, 0, NULL, o.f);
 		} else if (!strcmp(o.op, "fmul") || !strcmp(o.op, "trunc")) {
 			for (size_t k = 0; k < n; k++)

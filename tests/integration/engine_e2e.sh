@@ -20,7 +20,7 @@ log "every operation against plaintext"
 for s in 1 2 3; do
 	eng all --n 2000 --seed $s >"$T/all$s.json" || fail "all (seed $s): $(cat "$T/all$s.json")"
 done
-for op in mul dot square fmul trunc sum; do
+for op in mul dot square sumsq fmul trunc sum; do
 	eng $op --n 100000 --seed 7 --chunk 16384 >"$T/$op.json" || fail "$op: $(cat "$T/$op.json")"
 done
 eng mul --n 1 --seed 8 >/dev/null || fail "mul of 1 element"
@@ -37,6 +37,12 @@ grep -q "refused peer 127.0.0.1" "$T/party1.log" || fail "party 1 did not log th
 log "overlapping triple range is refused"
 eng mul --n 10 --seed 1 --t0 5 >"$T/overlap.json" 2>"$T/overlap.err" && fail "overlapping range accepted"
 grep -q "overlaps" "$T/overlap.err" || fail "overlap: $(cat "$T/overlap.err")"
+
+log "a table input (the scheduler's tasks read their segment so) is refused over the API"
+mpc-signreq call -c "$CLIENT" 0 POST /v1/engine/sessions \
+	'{"id": 777, "t0": "1", "n": "1", "inputs": [{"name": "x", "n": 1, "table": "t", "column": "v", "segment": 0, "revision": 0}], "ops": [["open", "o", "x"]]}' \
+	>"$T/tin.out" 2>"$T/tin.err" && fail "table input accepted over the API: $(cat "$T/tin.out")"
+grep -q "session input 0: table inputs are for the scheduler" "$T/tin.err" || fail "table input: $(cat "$T/tin.err")"
 
 log "resume after kill -9 at a random round ($TRIALS trials)"
 for t in $(seq "$TRIALS"); do

@@ -243,7 +243,7 @@ Test(engine_beaver, mul_finish_without_party0_term_is_wrong)
 
 /* Threaded drivers. */
 
-enum op_kind { OP_MUL, OP_MUL_ALIAS, OP_SQUARE_PAIR, OP_SQUARE_TRIPLE, OP_DOT };
+enum op_kind { OP_MUL, OP_MUL_ALIAS, OP_SQUARE_PAIR, OP_SQUARE_TRIPLE, OP_DOT, OP_SUMSQ };
 
 struct thread_arg {
 	struct job *j;
@@ -274,6 +274,10 @@ static void *party_main(void *arg)
 	case OP_SQUARE_TRIPLE:
 		j->rv[p] = engine_beaver_mul(op, j->z[p], j->xs[p], j->xs[p],
 					     j->a[p], j->b[p], j->c[p], j->n);
+		break;
+	case OP_SUMSQ:
+		j->rv[p] = engine_beaver_sumsq(op, &j->zdot[p], j->xs[p], j->a[p],
+					       j->c[p], j->n);
 		break;
 	case OP_DOT:
 		j->rv[p] = engine_beaver_dot(op, &j->zdot[p], j->xs[p],
@@ -409,5 +413,140 @@ Test(engine_beaver, dot_small_signed_values_exact)
 	split3(j.ys, j.y, j.n);
 	run3(&j, OP_DOT, 0);
 	cr_assert_eq((int64_t)(j.zdot[0] + j.zdot[1] + j.zdot[2]), want);
+	job_free(&j);
+}
+
+/* Square pairs (a, a^2) in place of the job's triples. */
+static void use_square_pairs(struct job *j)
+{
+	for (int p = 0; p < PARTIES; p++)
+		cr_assert_eq(engine_prss_squares(prss[p], 0, j->n, j->a[p], j->c[p]), 0);
+}
+
+Test(engine_beaver, sumsq_with_square_pairs_matches_plaintext_negative)
+{
+	const size_t lens[] = {1, 2, 7, 1000, 5003};
+
+	for (size_t li = 0; li < sizeof lens / sizeof *lens; li++) {
+		struct job j;
+		uint64_t want = 0;
+
+		job_make(&j, lens[li], 40 + li);
+		use_square_pairs(&j);
+		cr_assert_eq(run3(&j, OP_SUMSQ, 0), 1, "one opening for the whole vector");
+		for (size_t k = 0; k < j.n; k++)
+			want += j.x[k] * j.x[k];
+		for (int p = 0; p < PARTIES; p++)
+			cr_assert_eq(j.rv[p], 0);
+		cr_assert_eq(j.zdot[0] + j.zdot[1] + j.zdot[2], want, "n=%zu", j.n);
+		job_free(&j);
+	}
+}
+
+Test(engine_beaver, sumsq_of_centered_values_is_exact)
+{
+	struct job j;
+	int64_t want = 0;
+
+	job_make(&j, 3000, 50);
+	for (size_t k = 0; k < j.n; k++) {
+		j.x[k] = (uint64_t)((int64_t)(rng_next() % 2000001) - 1000000);
+		want += (int64_t)j.x[k] * (int64_t)j.x[k];
+	}
+	split3(j.xs, j.x, j.n);
+	use_square_pairs(&j);
+	run3(&j, OP_SUMSQ, 0);
+	cr_assert_eq((int64_t)(j.zdot[0] + j.zdot[1] + j.zdot[2]), want);
+	job_free(&j);
+}
+
+Test(engine_beaver, sumsq_opens_n_values_that_hide_x)
+{
+	/* the opened vector is x - a: with a fresh square pair it is not x,
+	 * and it equals x exactly when a is 0 (so a is what hides x) */
+	struct job j;
+	uint64_t *d[PARTIES], *open;
+	size_t same = 0;
+
+	job_make(&j, 500, 51);
+	use_square_pairs(&j);
+	open = calloc(j.n, 8);
+	for (int p = 0; p < PARTIES; p++) {
+		d[p] = calloc(j.n, 8);
+		engine_beaver_square_open_shares(d[p], j.xs[p], j.a[p], j.n);
+	}
+	for (size_t k = 0; k < j.n; k++) {
+		open[k] = d[0][k] + d[1][k] + d[2][k];
+		same += open[k] == j.x[k];
+	}
+	cr_assert_eq(same, 0);
+	/* a square pair with c != a^2 gives a wrong sum: the pair is what makes it right */
+	j.c[1][0] += 1;
+	{
+		uint64_t z = 0, want = 0;
+		for (int p = 0; p < PARTIES; p++)
+			z += engine_beaver_sumsq_finish(open, j.a[p], j.c[p], p, j.n);
+		for (size_t k = 0; k < j.n; k++)
+			want += j.x[k] * j.x[k];
+		cr_assert_eq(z, want + 1);
+	}
+	for (int p = 0; p < PARTIES; p++)
+		free(d[p]);
+	free(open);
+	job_free(&j);
+}
+
+Test(engine_beaver, sumsq_empty_vector_is_zero)
+{
+	struct job j;
+
+	job_make(&j, 0, 52);
+	cr_assert_eq(run3(&j, OP_SUMSQ, 0), 0);
+	for (int p = 0; p < PARTIES; p++) {
+		cr_assert_eq(j.rv[p], 0);
+		cr_assert_eq(j.zdot[p], 0);
+	}
+	job_free(&j);
+}
+
+Test(engine_beaver, sumsq_open_error_is_returned)
+{
+	struct job j;
+
+	job_make(&j, 10, 53);
+	use_square_pairs(&j);
+	run3(&j, OP_SUMSQ, 1);
+	for (int p = 0; p < PARTIES; p++)
+		cr_assert_eq(j.rv[p], MPC_EIO);
+	job_free(&j);
+}
+
+Test(engine_beaver, sumsq_centered_on_a_shared_scalar_matches_plaintext)
+{
+	/* Σ (x_k - m)^2 with m shared as one element: the opening
+	 * x - m - a, then the same finish as an uncentered sumsq */
+	struct job j;
+	uint64_t m = (uint64_t)(int64_t)-123457, ms[PARTIES], *d[PARTIES], *open, z = 0, want = 0;
+
+	job_make(&j, 4099, 54);
+	use_square_pairs(&j);
+	ms[0] = rng_next();
+	ms[1] = rng_next();
+	ms[2] = m - ms[0] - ms[1];
+	open = calloc(j.n, 8);
+	for (int p = 0; p < PARTIES; p++) {
+		d[p] = calloc(j.n, 8);
+		engine_beaver_square_open_shares_centered(d[p], j.xs[p], ms[p], j.a[p], j.n);
+	}
+	for (size_t k = 0; k < j.n; k++) {
+		open[k] = d[0][k] + d[1][k] + d[2][k];
+		want += (j.x[k] - m) * (j.x[k] - m);
+	}
+	for (int p = 0; p < PARTIES; p++)
+		z += engine_beaver_sumsq_finish(open, j.a[p], j.c[p], p, j.n);
+	cr_assert_eq(z, want);
+	for (int p = 0; p < PARTIES; p++)
+		free(d[p]);
+	free(open);
 	job_free(&j);
 }

@@ -48,6 +48,42 @@ Test(engine_exec, bcast_rejects_vectors_and_bad_lengths)
 	cr_assert(strstr(msg, "lengths 5 and 4 differ") != NULL, "%s", msg);
 }
 
+Test(engine_exec, sumsq_gives_one_element_and_takes_n_square_pairs)
+{
+	struct engine_prog p;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\"], [\"open\", \"o\", \"q\"]]", &p, msg),
+		     0, "%s", msg);
+	cr_assert_eq(p.ops[0].kind, ENGINE_OP_SUMSQ);
+	cr_assert_eq(p.len[2], 1);
+	cr_assert_eq(p.fuel_need, 5);
+	engine_prog_free(&p);
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\", \"s\", \"s\"]]", &p, msg), MPC_EINVAL);
+	cr_assert(strstr(msg, "(sumsq): wrong arguments") != NULL, "%s", msg);
+}
+
+Test(engine_exec, sumsq_takes_an_optional_one_element_center)
+{
+	struct engine_prog p;
+	char msg[MPC_ERRMSG_SIZE] = "";
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\", \"s\"]]", &p, msg), 0, "%s", msg);
+	cr_assert_eq(p.ops[0].a, 0);
+	cr_assert_eq(p.ops[0].b, 1, "the center is register s");
+	cr_assert_eq(p.len[2], 1);
+	cr_assert_eq(p.fuel_need, 5);
+	engine_prog_free(&p);
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\", \"v\"]]", &p, msg), MPC_EINVAL);
+	cr_assert(strstr(msg, "(sumsq): the center v must be a register of 1 element") != NULL,
+		  "%s", msg);
+	cr_assert_eq(parse("[[\"sumsq\", \"q\", \"v\", \"nope\"]]", &p, msg), MPC_EINVAL);
+	cr_assert(strstr(msg, "the center nope must be") != NULL, "%s", msg);
+	/* an opened value is not shares */
+	cr_assert_eq(parse("[[\"open\", \"o\", \"s\"], [\"sumsq\", \"q\", \"v\", \"o\"]]",
+			   &p, msg),
+		     MPC_EINVAL);
+	cr_assert(strstr(msg, "o is an output, not shares") != NULL, "%s", msg);
+}
+
 Test(engine_exec, trunc_takes_an_optional_bit_count)
 {
 	struct engine_prog p;

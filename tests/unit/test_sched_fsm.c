@@ -1,7 +1,9 @@
 /* Unit tests of the scheduler FSM: per-segment tasks, leases with disjoint triple ranges and sessions, done/commit/abort per task, retries with backoff, reasons, on a temp RocksDB. */
 #include "common/err.h"
 #include "common/reqsig.h"
+#include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_plan.h"
 #include "scheduler/sched_index.h"
 #include "store/db.h"
 #include "store/signed_req.h"
@@ -608,4 +610,79 @@ Test(sched_fsm, a_multi_entry_applies_like_its_entries_one_by_one)
 		strcat(big, i ? ",{\"op\":\"sched_noop\"}" : "{\"op\":\"sched_noop\"}");
 	strcat(big, "]}");
 	cr_assert_eq(apply(big), MPC_EINVAL);
+}
+
+/* How many of task k's engine ops are of kind. */
+static int count_ops(struct sched_plan *plan, size_t k, const char *kind)
+{
+	json_t *ops = sched_plan_task_ops(plan, k), *o;
+	size_t i;
+	int n = 0;
+	json_array_foreach(ops, i, o)
+	{
+		n += strcmp(json_string_value(json_array_get(o, 0)), kind) == 0;
+	}
+	return n;
+}
+
+Test(sched_fsm, var_reads_its_segment_and_centers_in_one_sumsq)
+{
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan = NULL;
+	char err[1024] = "";
+	json_t *in = NULL;
+	uint8_t pk[32] = {0};
+	/* segment records as store/fsm.c commits them: with their id */
+	put("seg/t/00000000", "{\"id\":0,\"txn\":\"x1\",\"rows\":300,\"revision\":2}");
+	put("seg/t/00000001", "{\"id\":1,\"txn\":\"x2\",\"rows\":200,\"revision\":3}");
+	cr_assert_eq(sched_compile(db, 3, "v.mpc",
+				   "x = load t.a\nh = load t.h\nv = var(x)\nc = cov(x, h)\n"
+				   "reveal v, c to public\n",
+				   NULL, &ir, err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(sched_plan_build(ir, db, 3, "v.mpc", &plan, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sched_plan_n_tasks(plan), 6);
+	/* stage 2's MAP over segment 1: Σ(x - m)² is one centered sumsq, Σ(x - m)
+	 * is Σx - n·m; cov's Σ(x - m)(h - mh) stays a dot of the two vectors */
+	json_t *ops = sched_plan_task_ops(plan, 4);
+	int centered = 0;
+	size_t i;
+	json_t *o;
+	json_array_foreach(ops, i, o)
+	{
+		if (strcmp(json_string_value(json_array_get(o, 0)), "sumsq") == 0) {
+			cr_assert_eq(json_array_size(o), 4, "%s", json_dumps(o, 0));
+			cr_assert_str_eq(json_string_value(json_array_get(o, 2)), "c0");
+			centered++;
+		}
+	}
+	cr_assert_eq(centered, 1, "%s", json_dumps(ops, 0));
+	cr_assert_eq(count_ops(plan, 4, "dot"), 1, "%s", json_dumps(ops, 0));
+	cr_assert_eq(count_ops(plan, 4, "mulc") >= 1, 1);
+	/* var alone needs no broadcast vector */
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+	cr_assert_eq(sched_compile(db, 3, "v.mpc", "x = load t.a\nv = var(x)\nreveal v to public\n",
+				   NULL, &ir, err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(sched_plan_build(ir, db, 3, "v.mpc", &plan, err, sizeof err), 0, "%s", err);
+	ops = sched_plan_task_ops(plan, 4);
+	cr_assert_eq(count_ops(plan, 4, "bcast"), 0, "%s", json_dumps(ops, 0));
+	cr_assert_eq(count_ops(plan, 4, "sub"), 1, "Σ(x - m) = Σx - n·m: %s", json_dumps(ops, 0));
+	cr_assert_eq(count_ops(plan, 4, "sumsq"), 1);
+	cr_assert_eq(count_ops(plan, 4, "dot"), 0);
+	/* the MAP's input is its own segment, read by the engine at the revision */
+	cr_assert_eq(sched_plan_task_inputs(plan, 1, db, 3, pk, NULL, 0, &in, err, sizeof err), 0,
+		     "%s", err);
+	cr_assert_eq(json_array_size(in), 1);
+	json_t *c = json_array_get(in, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "table")), "t");
+	cr_assert_str_eq(json_string_value(json_object_get(c, "column")), "a");
+	cr_assert_eq(json_integer_value(json_object_get(c, "segment")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(c, "revision")), 3);
+	cr_assert_eq(json_integer_value(json_object_get(c, "n")), 200);
+	cr_assert_null(json_object_get(c, "sealed"), "no shares in the spec");
+	json_decref(in);
+	sched_plan_free(plan);
+	sched_ir_free(ir);
 }
