@@ -102,6 +102,27 @@ int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, ui
 	return mpc_client_call(cl, party, "POST", path, NULL, 0, NULL, errmsg);
 }
 
+int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, json_t *votes,
+			  char *errmsg)
+{
+	char path[128], *text;
+	json_t *body = json_pack("{s:O}", "votes", votes);
+	int rv = MPC_EUNAVAIL, n = cl->cluster->n_parties;
+
+	snprintf(path, sizeof path, "/v1/txns/%s/commit", txn);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return MPC_ENOMEM;
+	/* The leader first (no forward); any other party forwards to the leader,
+	 * and a retried commit is harmless (a committed txn answers committed). */
+	for (int i = 0; i < n && rv == MPC_EUNAVAIL; i++)
+		rv = mpc_client_call(cl, ((party >= 0 && party < n ? party : 0) + i) % n, "POST",
+				     path, text, strlen(text), NULL, errmsg);
+	free(text);
+	return rv;
+}
+
 int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, const char *reason,
 			 char *errmsg)
 {
