@@ -102,6 +102,27 @@ int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, ui
 	return mpc_client_call(cl, party, "POST", path, NULL, 0, NULL, errmsg);
 }
 
+int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn,
+				uint64_t revision, json_t **vote, char *errmsg)
+{
+	char path[160];
+	json_t *resp = NULL;
+	int rv;
+
+	*vote = NULL;
+	snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64 "&vote=1", txn,
+		 revision);
+	rv = mpc_client_call(cl, party, "POST", path, NULL, 0, &resp, errmsg);
+	if (rv == 0 && !json_is_object(json_object_get(resp, "signed_vote"))) {
+		mpc_errmsg_printf(errmsg, "party %d answered prepare without a signed vote", party);
+		rv = MPC_EPROTO;
+	} else if (rv == 0) {
+		*vote = json_incref(json_object_get(resp, "signed_vote"));
+	}
+	json_decref(resp);
+	return rv;
+}
+
 int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, json_t *votes,
 			  char *errmsg)
 {
