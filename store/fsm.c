@@ -700,9 +700,12 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 		return rv;
 	}
 	pthread_mutex_lock(&fsm->lock);
-	if (last)
+	if (last) {
+		/* Waiters wait for the applied index: wake them only when it moves,
+		 * not once per sub-entry of a batch. */
 		fsm->applied = index;
-	pthread_cond_broadcast(&fsm->cond);
+		pthread_cond_broadcast(&fsm->cond);
+	}
 	if (strcmp(changed_state, "committed") == 0 || strcmp(changed_state, "aborted") == 0) {
 		fsm->finals++;
 		pthread_cond_broadcast(&fsm->final_cond);
