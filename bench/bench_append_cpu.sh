@@ -15,6 +15,7 @@ for try in 0 1 2 3 4; do
 	for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
 	up=1; for p in $PIDS; do kill -0 $p 2>/dev/null || up=0; done
 	[ $up = 1 ] && break
+	echo "bench_append_cpu: ports $P: $(cat "$T"/party*.log | grep -m1 -E 'ERROR|FATAL')" >&2
 	for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null
 done
 [ $up = 1 ] || { echo "bench_append_cpu: no cluster started (ports $PORT..$P)" >&2; exit 1; }
