@@ -20,7 +20,7 @@
 #define NSLOTS             MPC_APPEND_STREAM_SLOTS
 /* Slots up to this size come from malloc and are zeroed before free: for a
  * small append, sodium_malloc's guard pages and mlock cost ~7 syscalls per
- * slot (and TLB shootdowns across the client's threads), ~15 % of the
+ * slot (and TLB shootdowns across the client's threads), ~20 % of the
  * client's CPU, while the plaintext rows they share are in ordinary memory
  * anyway. Larger slots, which live for a whole upload, stay locked. */
 #define SMALL_SLOT_BYTES   (64u << 10)
