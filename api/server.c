@@ -157,7 +157,7 @@ static int leader_hint(struct api_server *s)
 
 /* ---- handlers ---- */
 
-static void do_prepare(struct api_server *s, const char *id, struct api_resp *r);
+static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r);
 
 static void h_health(struct api_server *s, struct api_resp *r)
 {
@@ -494,7 +494,8 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		return;
 	}
 	if (arg_u64(c, "prepare", 0) != 0) {
-		do_prepare(s, id, r); /* the last chunk: one round trip less per party */
+		/* the last chunk: one round trip less per party */
+		do_prepare(s, id, arg_u64(c, "vote", 0) != 0, r);
 		return;
 	}
 	{
@@ -513,11 +514,13 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 		return;
 	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "prepare this transaction"))
 		return;
-	do_prepare(s, id, r);
+	do_prepare(s, id, arg_u64(c, "vote", 0) != 0, r);
 }
 
-/* Seals this party's staged shares, makes them durable and casts its signed vote. */
-static void do_prepare(struct api_server *s, const char *id, struct api_resp *r)
+/* Seals this party's staged shares, makes them durable and casts its signed
+ * vote: proposes it, or with vote_back answers it to the client, which
+ * carries the votes of all parties in its commit (POST .../commit). */
+static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r)
 {
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
@@ -560,6 +563,15 @@ static void do_prepare(struct api_server *s, const char *id, struct api_resp *r)
 	entry = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "op", "prepared", "txn", id,
 			  "party", s->conf->party_id, "rows", (json_int_t)rows, "bytes",
 			  (json_int_t)si.received, "digest", digest, "sig", sig64);
+	if (vote_back) {
+		/* No entry: the staging stays until the txn's commit or abort is applied. */
+		json_object_del(entry, "op");
+		json_object_del(entry, "txn");
+		api_set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:o}", "id", id, "party",
+				      s->conf->party_id, "vote", "prepared", "rows",
+				      (json_int_t)rows, "signed_vote", entry));
+		return;
+	}
 	rv = propose_opt(s, entry, 0, &outcome, &index, err);
 	json_decref(entry);
 	if (rv != 0) {
@@ -585,6 +597,61 @@ static void do_prepare(struct api_server *s, const char *id, struct api_resp *r)
 	}
 	add_local(s, id, txn);
 	api_set_json(r, txn);
+}
+
+/* Commits txn with the signed votes the client collected (do_prepare with
+ * vote_back): one entry instead of one per party plus the leader's commit. */
+static void h_txn_commit(struct api_server *s, const char *id, struct api_req *q,
+			 struct api_resp *r)
+{
+	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
+	json_t *votes = json_object_get(body, "votes"), *e, *txn = NULL;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t index = 0;
+	int outcome = 0, rv;
+
+	if (!json_is_array(votes) || json_array_size(votes) == 0 ||
+	    json_array_size(votes) > (size_t)s->conf->cluster->n_parties) {
+		api_set_error(r, MPC_EINVAL,
+			      "commit of txn %s: body must be {\"votes\": [...]} with 1..%d signed "
+			      "votes from the parties' prepare answers",
+			      id, s->conf->cluster->n_parties);
+		json_decref(body);
+		return;
+	}
+	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "commit this transaction")) {
+		json_decref(body);
+		return;
+	}
+	e = json_pack("{s:s, s:s, s:O}", "op", "commit", "txn", id, "votes", votes);
+	json_decref(body);
+	rv = propose_opt(s, e, 0, &outcome, &index, err);
+	json_decref(e);
+	if (rv != 0) {
+		api_set_error(r, rv, "commit of txn %s: %s", id, err);
+		return;
+	}
+	if (outcome == 0) {
+		api_set_json(r, json_pack("{s:s, s:s, s:I}", "id", id, "state", "committed",
+				      "revision", (json_int_t)index));
+		return;
+	}
+	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
+	if (store_catalog_txn(s->db, id, &txn) != 0) {
+		api_set_error(r, outcome, "commit of txn %s refused: %s", id,
+			      outcome == MPC_ENOENT ? "unknown transaction" : mpc_strerror(outcome));
+		return;
+	}
+	{
+		const char *st = json_string_value(json_object_get(txn, "state"));
+		const char *reason = json_string_value(json_object_get(txn, "reason"));
+		api_set_error(r, outcome, "commit of txn %s refused: %s (txn %s%s%s)", id,
+			      outcome == MPC_ECRYPTO ? "a vote's signature is not its party's"
+			      : outcome == MPC_EINVAL ? "malformed vote"
+						      : mpc_strerror(outcome),
+			      st ? st : "?", reason ? ": " : "", reason ? reason : "");
+	}
+	json_decref(txn);
 }
 
 static void h_txn_abort(struct api_server *s, const char *id, struct api_req *q,
@@ -705,6 +772,8 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 			return h_txn_prepare(s, c, seg[2], q, r);
 		if (n == 4 && post && strcmp(seg[3], "abort") == 0)
 			return h_txn_abort(s, seg[2], q, r);
+		if (n == 4 && post && strcmp(seg[3], "commit") == 0)
+			return h_txn_commit(s, seg[2], q, r);
 	}
 	if (n == 3 && post && strcmp(seg[1], "internal") == 0 && strcmp(seg[2], "propose") == 0)
 		return h_internal_propose(s, c, q, r);

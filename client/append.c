@@ -102,6 +102,48 @@ int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, ui
 	return mpc_client_call(cl, party, "POST", path, NULL, 0, NULL, errmsg);
 }
 
+int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn,
+				uint64_t revision, json_t **vote, char *errmsg)
+{
+	char path[160];
+	json_t *resp = NULL;
+	int rv;
+
+	*vote = NULL;
+	snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64 "&vote=1", txn,
+		 revision);
+	rv = mpc_client_call(cl, party, "POST", path, NULL, 0, &resp, errmsg);
+	if (rv == 0 && !json_is_object(json_object_get(resp, "signed_vote"))) {
+		mpc_errmsg_printf(errmsg, "party %d answered prepare without a signed vote", party);
+		rv = MPC_EPROTO;
+	} else if (rv == 0) {
+		*vote = json_incref(json_object_get(resp, "signed_vote"));
+	}
+	json_decref(resp);
+	return rv;
+}
+
+int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, json_t *votes,
+			  char *errmsg)
+{
+	char path[128], *text;
+	json_t *body = json_pack("{s:O}", "votes", votes);
+	int rv = MPC_EUNAVAIL, n = cl->cluster->n_parties;
+
+	snprintf(path, sizeof path, "/v1/txns/%s/commit", txn);
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return MPC_ENOMEM;
+	/* The leader first (no forward); any other party forwards to the leader,
+	 * and a retried commit is harmless (a committed txn answers committed). */
+	for (int i = 0; i < n && rv == MPC_EUNAVAIL; i++)
+		rv = mpc_client_call(cl, ((party >= 0 && party < n ? party : 0) + i) % n, "POST",
+				     path, text, strlen(text), NULL, errmsg);
+	free(text);
+	return rv;
+}
+
 int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, const char *reason,
 			 char *errmsg)
 {

@@ -51,6 +51,16 @@ int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64
 /* Asks party to prepare (seal its staged shares and vote). */
 int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 			   char *errmsg);
+/* Asks party to prepare and answer its signed vote instead of proposing it
+ * (vote=1); *vote is a new reference for mpc_client_txn_commit(). */
+int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn,
+				uint64_t revision, json_t **vote, char *errmsg);
+/* Commits txn with votes, the "signed_vote" objects of the parties' answers to
+ * a prepare with vote=1 (borrowed), through party (the leader) first, the
+ * others if it is down. 0: committed. An error from a party that answered
+ * (errmsg says why) leaves the txn's state to mpc_client_txn_wait(). */
+int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, json_t *votes,
+			  char *errmsg);
 /* Asks for an abort. */
 int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, const char *reason,
 			 char *errmsg);

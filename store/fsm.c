@@ -366,35 +366,108 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	return outcome;
 }
 
+/* A Prepared vote's fields (from a prepared entry or one of a commit's
+ * votes), checked: 0, MPC_EINVAL (malformed) or MPC_ECRYPTO (the signature
+ * is not the voting party's). Every party checks the signature: one party
+ * cannot vote for another, and a client cannot forge a vote. */
+struct vote {
+	json_int_t party, rows, bytes;
+	const char *digest;
+};
+
+static int vote_check(struct store_fsm *fsm, const char *id, json_t *v, struct vote *out)
+{
+	const char *sig64 = json_string_value(json_object_get(v, "sig"));
+	uint8_t sig[crypto_sign_BYTES];
+	char msg[512];
+	size_t mlen;
+
+	out->digest = json_string_value(json_object_get(v, "digest"));
+	out->party = json_integer_value(json_object_get(v, "party"));
+	out->rows = json_integer_value(json_object_get(v, "rows"));
+	out->bytes = json_integer_value(json_object_get(v, "bytes"));
+	if (!valid_txn_id(id) || out->digest == NULL || sig64 == NULL ||
+	    !json_is_integer(json_object_get(v, "party")) || out->party < 0 ||
+	    out->party >= fsm->cluster->n_parties || out->rows < 0 || out->bytes < 0 ||
+	    strlen(out->digest) > 2 * STORE_DIGEST_BYTES)
+		return MPC_EINVAL;
+	mlen = store_prepared_message(msg, fsm->cluster->id_hex, id, (int)out->party,
+				      (uint64_t)out->rows, (uint64_t)out->bytes, out->digest);
+	if (mpc_key_decode(sig64, sig, sizeof sig) != 0 ||
+	    mpc_sigmemo_verify(sig, (const uint8_t *)msg, mlen,
+			       fsm->cluster->parties[out->party].sign_pk) != 0) {
+		LOG_WARN("txn %s: Prepared vote of party %lld has a bad signature; ignored", id,
+			 (long long)out->party);
+		return MPC_ECRYPTO;
+	}
+	return 0;
+}
+
+/* Records a checked vote in txn (in memory; pending or prepared) at index.
+ * 0: recorded, or the same vote again (*dup set); else an outcome with
+ * reason set, and the txn must be aborted. */
+static int vote_record(struct store_fsm *fsm, json_t *txn, const struct vote *v, uint64_t index,
+		       int *dup, char *reason, size_t rsize)
+{
+	json_t *prepared = json_object_get(txn, "prepared"), *mine, *it_val;
+	size_t ncols = json_array_size(json_object_get(txn, "columns"));
+	const char *it_key;
+	char pkey[16];
+
+	*dup = 0;
+	snprintf(pkey, sizeof pkey, "%lld", (long long)v->party);
+	mine = json_object_get(prepared, pkey);
+	if (mine != NULL) {
+		if (json_integer_value(json_object_get(mine, "rows")) == v->rows &&
+		    json_integer_value(json_object_get(mine, "bytes")) == v->bytes &&
+		    strcmp(json_string_value(json_object_get(mine, "digest")), v->digest) == 0) {
+			*dup = 1; /* the same vote again: a retried proposal */
+			return 0;
+		}
+		snprintf(reason, rsize, "second Prepared from party %lld with different content",
+			 (long long)v->party);
+		return MPC_ECONFLICT;
+	}
+	if (ncols == 0 || (uint64_t)v->bytes != (uint64_t)v->rows * ncols * 8) {
+		snprintf(reason, rsize, "party %lld staged %lld bytes, not %lld rows x %zu columns x 8",
+			 (long long)v->party, (long long)v->bytes, (long long)v->rows, ncols);
+		return MPC_EINVAL;
+	}
+	if (v->rows == 0) {
+		snprintf(reason, rsize, "party %lld staged no rows", (long long)v->party);
+		return MPC_EINVAL;
+	}
+	json_object_foreach(prepared, it_key, it_val)
+	{
+		json_int_t other = json_integer_value(json_object_get(it_val, "rows"));
+		if (other != v->rows) {
+			snprintf(reason, rsize,
+				 "row count mismatch: party %s has %lld rows, party %lld has %lld",
+				 it_key, (long long)other, (long long)v->party, (long long)v->rows);
+			return MPC_ECONFLICT;
+		}
+	}
+	json_object_set_new(prepared, pkey,
+			    json_pack("{s:I, s:I, s:s, s:I}", "rows", v->rows, "bytes", v->bytes,
+				      "digest", v->digest, "revision", (json_int_t)index));
+	json_object_set_new(txn, "rows", json_integer(v->rows));
+	if ((int)json_object_size(prepared) == fsm->cluster->n_parties)
+		json_object_set_new(txn, "state", json_string("prepared"));
+	return 0;
+}
+
 static int apply_prepared(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e,
 			  uint64_t index, char *changed_state)
 {
 	const char *id = json_string_value(json_object_get(e, "txn"));
-	const char *digest = json_string_value(json_object_get(e, "digest"));
-	const char *sig64 = json_string_value(json_object_get(e, "sig"));
-	json_int_t party = json_integer_value(json_object_get(e, "party"));
-	json_int_t rows = json_integer_value(json_object_get(e, "rows"));
-	json_int_t bytes = json_integer_value(json_object_get(e, "bytes"));
-	uint8_t sig[crypto_sign_BYTES];
-	char key[128], msg[512], pkey[16], reason[512];
-	json_t *txn, *prepared, *mine, *it_val;
-	const char *it_key, *state;
-	size_t mlen, ncols;
-	int outcome = 0;
+	char key[128], reason[512];
+	struct vote v;
+	json_t *txn;
+	const char *state;
+	int outcome, dup;
 
-	if (!valid_txn_id(id) || digest == NULL || sig64 == NULL || party < 0 ||
-	    party >= fsm->cluster->n_parties || rows < 0 || bytes < 0)
-		return MPC_EINVAL;
-	/* Every party checks the vote's signature: one party cannot vote for another. */
-	mlen = store_prepared_message(msg, fsm->cluster->id_hex, id, (int)party, (uint64_t)rows,
-				      (uint64_t)bytes, digest);
-	if (mpc_key_decode(sig64, sig, sizeof sig) != 0 ||
-	    mpc_sigmemo_verify(sig, (const uint8_t *)msg, mlen,
-			       fsm->cluster->parties[party].sign_pk) != 0) {
-		LOG_WARN("txn %s: Prepared for party %lld has a bad signature; ignored", id,
-			 (long long)party);
-		return MPC_ECRYPTO;
-	}
+	if ((outcome = vote_check(fsm, id, e, &v)) != 0)
+		return outcome;
 	txn_key(key, id);
 	txn = meta_get_json(fsm->db, key);
 	if (txn == NULL)
@@ -404,59 +477,51 @@ static int apply_prepared(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_
 		json_decref(txn);
 		return MPC_ESTATE;
 	}
-	prepared = json_object_get(txn, "prepared");
-	snprintf(pkey, sizeof pkey, "%lld", (long long)party);
-	ncols = json_array_size(json_object_get(txn, "columns"));
-	mine = json_object_get(prepared, pkey);
-	reason[0] = '\0';
-	if (mine != NULL) {
-		if (json_integer_value(json_object_get(mine, "rows")) == rows &&
-		    json_integer_value(json_object_get(mine, "bytes")) == bytes &&
-		    strcmp(json_string_value(json_object_get(mine, "digest")), digest) == 0) {
-			json_decref(txn); /* the same vote again: a retried proposal */
-			return 0;
-		}
-		snprintf(reason, sizeof reason,
-			 "second Prepared from party %lld with different content", (long long)party);
-		outcome = MPC_ECONFLICT;
-	} else if (ncols == 0 || (uint64_t)bytes != (uint64_t)rows * ncols * 8) {
-		snprintf(reason, sizeof reason,
-			 "party %lld staged %lld bytes, not %lld rows x %zu columns x 8", (long long)party,
-			 (long long)bytes, (long long)rows, ncols);
-		outcome = MPC_EINVAL;
-	} else if (rows == 0) {
-		snprintf(reason, sizeof reason, "party %lld staged no rows", (long long)party);
-		outcome = MPC_EINVAL;
-	} else {
-		json_object_foreach(prepared, it_key, it_val)
-		{
-			json_int_t other = json_integer_value(json_object_get(it_val, "rows"));
-			if (other != rows) {
-				snprintf(reason, sizeof reason,
-					 "row count mismatch: party %s has %lld rows, party %lld has %lld",
-					 it_key, (long long)other, (long long)party, (long long)rows);
-				outcome = MPC_ECONFLICT;
-				break;
-			}
-		}
-	}
+	outcome = vote_record(fsm, txn, &v, index, &dup, reason, sizeof reason);
 	if (outcome != 0) {
 		txn_abort(fsm, wb, txn, index, reason);
 		strcpy(changed_state, "aborted");
-		json_decref(txn);
-		return outcome;
+	} else if (!dup) {
+		if (strcmp(json_string_value(json_object_get(txn, "state")), "prepared") == 0)
+			strcpy(changed_state, "prepared");
+		batch_put_json(fsm, wb, key, txn);
 	}
-	json_object_set_new(prepared, pkey,
-			    json_pack("{s:I, s:I, s:s, s:I}", "rows", rows, "bytes", bytes, "digest",
-				      digest, "revision", (json_int_t)index));
-	json_object_set_new(txn, "rows", json_integer(rows));
-	if ((int)json_object_size(prepared) == fsm->cluster->n_parties) {
-		json_object_set_new(txn, "state", json_string("prepared"));
-		strcpy(changed_state, "prepared");
-	}
-	batch_put_json(fsm, wb, key, txn);
 	json_decref(txn);
-	return 0;
+	return outcome;
+}
+
+/* The votes a client collected from the parties' prepare answers, carried by
+ * its commit entry (docs/architecture.md §5): all are checked before any is
+ * recorded, so a bad one changes nothing. 0 with the txn prepared in memory
+ * (commit goes on); MPC_ESTATE with the votes recorded in wb when some party
+ * has not voted yet; MPC_EINVAL/MPC_ECRYPTO, nothing changed; or an outcome
+ * with the txn aborted in wb. */
+static int commit_votes(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn,
+			json_t *votes, const char *id, uint64_t index, char *changed_state)
+{
+	struct vote v[MPC_MAX_PARTIES];
+	size_t i, n = json_array_size(votes);
+	char key[128], reason[512];
+	int rv, dup;
+
+	if (!json_is_array(votes) || n > (size_t)fsm->cluster->n_parties)
+		return MPC_EINVAL;
+	for (i = 0; i < n; i++)
+		if ((rv = vote_check(fsm, id, json_array_get(votes, i), &v[i])) != 0)
+			return rv;
+	for (i = 0; i < n; i++) {
+		rv = vote_record(fsm, txn, &v[i], index, &dup, reason, sizeof reason);
+		if (rv != 0) {
+			txn_abort(fsm, wb, txn, index, reason);
+			strcpy(changed_state, "aborted");
+			return rv;
+		}
+	}
+	if (strcmp(json_string_value(json_object_get(txn, "state")), "prepared") == 0)
+		return 0;
+	txn_key(key, id);
+	batch_put_json(fsm, wb, key, txn); /* the votes count; the leader commits once all are in */
+	return MPC_ESTATE;
 }
 
 static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
@@ -477,6 +542,15 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	if (txn == NULL)
 		return MPC_ENOENT;
 	state = json_string_value(json_object_get(txn, "state"));
+	if (strcmp(state, "pending") == 0 && json_object_get(e, "votes") != NULL) {
+		rv = commit_votes(fsm, wb, txn, json_object_get(e, "votes"), id, index,
+				  changed_state);
+		if (rv != 0) {
+			json_decref(txn);
+			return rv;
+		}
+		state = "prepared";
+	}
 	if (strcmp(state, "prepared") != 0) {
 		/* committed: a retried proposal; pending/aborted: commit lost the race */
 		rv = strcmp(state, "committed") == 0 ? 0 : MPC_ESTATE;
@@ -626,9 +700,12 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 		return rv;
 	}
 	pthread_mutex_lock(&fsm->lock);
-	if (last)
+	if (last) {
+		/* Waiters wait for the applied index: wake them only when it moves,
+		 * not once per sub-entry of a batch. */
 		fsm->applied = index;
-	pthread_cond_broadcast(&fsm->cond);
+		pthread_cond_broadcast(&fsm->cond);
+	}
 	if (strcmp(changed_state, "committed") == 0 || strcmp(changed_state, "aborted") == 0) {
 		fsm->finals++;
 		pthread_cond_broadcast(&fsm->final_cond);

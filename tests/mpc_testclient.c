@@ -36,7 +36,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
 		"                      [--count M] [--create] [--chunk BYTES]\n"
-		"commands: append (M transactions), bad-offset, bad-rows, unknown-table\n");
+		"commands: append (M transactions), bad-offset, bad-rows, forged-vote, unknown-table\n");
 }
 
 int main(int argc, char **argv)
@@ -144,6 +144,42 @@ int main(int argc, char **argv)
 		json_decref(j);
 		free(sh);
 		failures = strcmp(state, "aborted") != 0;
+	} else if (strcmp(cmd, "forged-vote") == 0) {
+		/* The client carries the votes (POST .../commit): one relabelled as another
+		 * party's is refused and records nothing; the true votes then commit. */
+		char txn[33], state[16] = "", reason[256] = "", ferr[MPC_ERRMSG_SIZE] = "";
+		uint64_t *sh = calloc(rows * ncols, sizeof *sh);
+		uint64_t rev = 0;
+		json_t *votes = json_array(), *forged;
+		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		for (int p = 0; p < n && rv == 0; p++) {
+			json_t *v = NULL;
+			rv = mpc_client_txn_put(cl, p, txn, rev, 0, sh, rows * ncols * 8, 0, err);
+			if (rv == 0)
+				rv = mpc_client_txn_prepare_vote(cl, p, txn, rev, &v, err);
+			json_array_append_new(votes, v ? v : json_null());
+		}
+		if (rv != 0) {
+			fprintf(stderr, "mpc-testclient: forged-vote: %s\n", err);
+			return 1;
+		}
+		forged = json_deep_copy(votes);
+		json_object_set(json_array_get(forged, 1), "sig",
+				json_object_get(json_array_get(forged, 0), "sig"));
+		int frv = mpc_client_txn_commit(cl, 0, txn, forged, ferr);
+		rv = mpc_client_txn_commit(cl, 0, txn, votes, err);
+		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
+		json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "op", cmd, "txn", txn,
+				      "forged_refused", frv != 0, "forged_error", ferr, "state",
+				      state, "error", rv ? err : "");
+		char *text = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", text);
+		free(text);
+		json_decref(j);
+		json_decref(forged);
+		json_decref(votes);
+		free(sh);
+		failures = frv == 0 || rv != 0 || strcmp(state, "committed") != 0;
 	} else if (strcmp(cmd, "unknown-table") == 0) {
 		char txn[33];
 		uint64_t rev;

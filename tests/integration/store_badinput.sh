@@ -1,7 +1,7 @@
 #!/bin/bash
 # Store issue, bad input: a chunk at the wrong offset, a row count that differs between parties,
 # an unknown table, a schema mismatch. Each is refused naming the cause, the transaction is
-# aborted on every party, and no row becomes visible anywhere.
+# aborted on every party, and no row becomes visible anywhere; a forged vote in a client commit is refused.
 . "$(dirname "$0")/lib.sh"
 cluster_init 3 "$(pick_port 2)"
 for i in 0 1 2; do start_party $i; done
@@ -49,6 +49,13 @@ echo "$m" | grep -q '^mpcstore_rows{party="0"} 20$' || fail "/metrics does not s
 echo "$m" | grep -q '^mpcstore_raft_has_leader{party="0"} 1$' || fail "/metrics shows no leader"
 echo "$m" | grep -q '^# TYPE mpcstore_txns_finished_total counter$' || fail "/metrics lacks TYPE lines"
 mpcstore-tool -c "$T/party0/mpcd.conf" txns --json | grep -q '"state": "pending"' && fail "open transactions left behind"
+log "a vote the client relabelled as another party's is refused; the true votes commit"
+out=$($TC forged-vote t2 --create --rows 5 --cols 2) || fail "forged-vote: $out"
+echo "$out" | grep -q "a vote's signature is not its party's" || fail "forged vote error: $out"
+for i in 0 1 2; do
+	r=$(mpcstore-tool -c "$T/party$i/mpcd.conf" describe t2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+	[ "$r" = 5 ] || fail "party $i shows $r rows in t2 after the forged and the true votes, want 5"
+done
 wait_verify
 log "offline tool on a stopped party's data dir"
 kill "$(party_pid 1)"; wait "$(party_pid 1)" 2>/dev/null

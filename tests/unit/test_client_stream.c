@@ -20,7 +20,8 @@ struct mock_party {
 	uint8_t box_sk[crypto_box_SECRETKEYBYTES];
 	uint8_t *received;
 	size_t len, cap;
-	int prepared;
+	int prepared;   /* its vote is in the (mock) log */
+	int voted_back; /* it answered its signed vote to the client (vote=1) */
 	int puts, prepare_puts, prepare_calls, gets;
 	size_t max_chunk;
 	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
@@ -35,6 +36,8 @@ static struct mock {
 	char state[16];
 	char reason[256];
 	int aborts;
+	int commits, waits;
+	int refuse_commit; /* the commit is refused: the txn aborted meanwhile */
 } m = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
 static void mock_reset(void)
@@ -53,6 +56,7 @@ static void mock_reset(void)
 	strcpy(m.state, "pending");
 	m.reason[0] = '\0';
 	m.aborts = 0;
+	m.commits = m.waits = m.refuse_commit = 0;
 }
 
 static json_t *record(int party)
@@ -79,6 +83,50 @@ static void vote(int party)
 		strcpy(m.state, "committed");
 }
 
+/* The party seals and answers its signed vote (vote=1), or votes in the log. */
+static void prepare(int party, const char *path, json_t **resp)
+{
+	if (strstr(path, "vote=1") == NULL) {
+		vote(party);
+		return;
+	}
+	m.party[party].voted_back = 1;
+	if (resp != NULL)
+		*resp = json_pack("{s:i, s:s, s:{s:i, s:s}}", "party", party, "vote", "prepared",
+				  "signed_vote", "party", party, "sig", "mock");
+}
+
+/* POST .../commit {"votes": [...]}: every vote must be one its party answered. */
+static int commit(const void *body, size_t len, json_t **resp, char *errmsg)
+{
+	json_t *b = json_loadb(body, len, 0, NULL), *v;
+	size_t i;
+
+	m.commits++;
+	cr_assert(json_array_size(json_object_get(b, "votes")) > 0, "a commit carries votes");
+	json_array_foreach(json_object_get(b, "votes"), i, v)
+	{
+		int p = (int)json_integer_value(json_object_get(v, "party"));
+		cr_assert(p >= 0 && p < NP && m.party[p].voted_back, "vote of party %d", p);
+		if (!m.refuse_commit)
+			vote(p);
+	}
+	json_decref(b);
+	if (m.refuse_commit) {
+		strcpy(m.state, "aborted");
+		strcpy(m.reason, "timeout: not all parties prepared");
+		mpc_errmsg_printf(errmsg, "commit of txn %s refused: state (txn aborted)", TXN);
+		return MPC_ESTATE;
+	}
+	if (strcmp(m.state, "committed") != 0) {
+		mpc_errmsg_printf(errmsg, "commit of txn %s refused: not every party voted", TXN);
+		return MPC_ESTATE;
+	}
+	if (resp != NULL)
+		*resp = json_pack("{s:s, s:s}", "id", TXN, "state", "committed");
+	return 0;
+}
+
 static int unreachable(int party, char *errmsg)
 {
 	mpc_errmsg_printf(errmsg, "party %d (mock:%d) unreachable: Connection refused", party,
@@ -102,7 +150,7 @@ static int mock_call(int party, const char *method, const char *path, const void
 			*resp = json_pack("{s:s, s:i, s:i}", "id", TXN, "revision", 1, "leader", 0);
 	} else if (strcmp(method, "PUT") == 0) {
 		uint64_t off = 0;
-		int prepare = strstr(path, "&prepare=1") != NULL;
+		int last = strstr(path, "&prepare=1") != NULL;
 		size_t plain = len - MPC_CHUNKBOX_BYTES;
 		cr_assert(sscanf(strstr(path, "offset="), "offset=%" SCNu64, &off) == 1);
 		cr_assert(strncmp(path, "/v1/txns/" TXN "/chunks?", 16 + 32) == 0, "%s", path);
@@ -133,9 +181,9 @@ static int mock_call(int party, const char *method, const char *path, const void
 			free(copy);
 		}
 		mp->len += plain;
-		if (prepare) {
+		if (last) {
 			mp->prepare_puts++;
-			vote(party);
+			prepare(party, path, resp);
 		}
 		if (mp->drop_after_store > 0) {
 			mp->drop_after_store--;
@@ -143,7 +191,9 @@ static int mock_call(int party, const char *method, const char *path, const void
 		}
 	} else if (strcmp(method, "POST") == 0 && strstr(path, "/prepare") != NULL) {
 		mp->prepare_calls++;
-		vote(party);
+		prepare(party, path, resp);
+	} else if (strcmp(method, "POST") == 0 && strstr(path, "/commit") != NULL) {
+		rv = commit(body, len, resp, errmsg);
 	} else if (strcmp(method, "POST") == 0 && strstr(path, "/abort") != NULL) {
 		json_t *b = json_loadb(body, len, 0, NULL);
 		m.aborts++;
@@ -156,6 +206,8 @@ static int mock_call(int party, const char *method, const char *path, const void
 	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/txns/" TXN, 41) == 0) {
 		if (strstr(path, "?wait=") == NULL)
 			mp->gets++; /* resume lookups, not the final long poll */
+		else
+			m.waits++;
 		if (resp != NULL)
 			*resp = record(party);
 	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/tables/", 11) == 0) {
@@ -166,6 +218,10 @@ static int mock_call(int party, const char *method, const char *path, const void
 		cr_assert_fail("unexpected call %s %s", method, path);
 	}
 out:
+	if (rv != 0 && resp != NULL) { /* an answer only on success (mpcclient.h) */
+		json_decref(*resp);
+		*resp = NULL;
+	}
 	pthread_mutex_unlock(&m.mu);
 	return rv;
 }
@@ -284,6 +340,8 @@ Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
 		cr_assert_eq(m.party[p].prepare_calls, 0, "no separate prepare");
 		cr_assert_eq(m.party[p].gets, 0);
 	}
+	cr_assert_eq(m.commits, 1, "one commit carries the three votes");
+	cr_assert_eq(m.waits, 0, "the commit's answer is the outcome: no poll");
 	free(v);
 }
 
@@ -352,6 +410,23 @@ Test(append_stream, lost_answer_to_the_prepare_chunk_counts_the_vote)
 	cr_assert_str_eq(res.state, "committed");
 	assert_joined(v, 3);
 	cr_assert_eq(m.party[0].puts, 1);
+	cr_assert_eq(m.party[0].gets, 1, "asked what it holds");
+	cr_assert_eq(m.party[0].prepare_calls, 1, "asked for its vote again, without the chunk");
+	cr_assert_eq(m.commits, 1);
+	free(v);
+}
+
+Test(append_stream, refused_commit_reports_the_final_state_and_reason)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(3);
+
+	m.refuse_commit = 1;
+	cr_assert_eq(stream(v, 3, 3, 10, &res, err), MPC_ECONFLICT);
+	cr_assert_str_eq(res.state, "aborted");
+	cr_assert(strstr(err, "timeout: not all parties prepared"), "%s", err);
+	cr_assert_eq(m.waits, 1, "the outcome from the txn record");
 	free(v);
 }
 

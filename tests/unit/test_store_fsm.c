@@ -282,6 +282,95 @@ Test(store_fsm, forged_prepared_is_ignored)
 	json_decref(t);
 }
 
+/* A commit carrying the parties' votes (the client collected them from the prepare answers). */
+static json_t *commit_with_votes(const char *txn, int n, const uint64_t *rows)
+{
+	json_t *votes = json_array();
+	for (int p = 0; p < n; p++) {
+		json_t *v = prepared_entry(txn, p, rows[p], "aa");
+		json_object_del(v, "op");
+		json_object_del(v, "txn");
+		json_array_append_new(votes, v);
+	}
+	return json_pack("{s:s,s:s,s:o}", "op", "commit", "txn", txn, "votes", votes);
+}
+
+Test(store_fsm, commit_with_votes_commits_in_one_entry)
+{
+	uint64_t rows[3] = {4, 4, 4};
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 4);
+	cr_assert_eq(apply(commit_with_votes(T1, 3, rows)), 0);
+	cr_assert_str_eq(state_of(T1), "committed");
+	cr_assert_eq(table_rows("t1"), 4);
+	cr_assert_not(staging_left(T1));
+	json_t *t;
+	store_catalog_txn(db, T1, &t);
+	cr_assert_eq(json_object_size(json_object_get(t, "prepared")), 3, "the votes are recorded");
+	json_decref(t);
+	/* the same commit again (a retried proposal) changes nothing */
+	cr_assert_eq(apply(commit_with_votes(T1, 3, rows)), 0);
+	cr_assert_eq(table_rows("t1"), 4);
+}
+
+Test(store_fsm, commit_with_a_forged_vote_changes_nothing)
+{
+	uint64_t rows[3] = {4, 4, 4};
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 4);
+	json_t *e = commit_with_votes(T1, 3, rows);
+	/* party 0's vote relabelled as party 2's: the signature is not party 2's */
+	json_object_set_new(json_array_get(json_object_get(e, "votes"), 2), "sig",
+			    json_copy(json_object_get(json_array_get(json_object_get(e, "votes"), 0),
+						      "sig")));
+	cr_assert_eq(apply(e), MPC_ECRYPTO);
+	cr_assert_str_eq(state_of(T1), "pending");
+	cr_assert(staging_left(T1));
+	json_t *t;
+	store_catalog_txn(db, T1, &t);
+	cr_assert_eq(json_object_size(json_object_get(t, "prepared")), 0, "no vote of the entry counts");
+	json_decref(t);
+	cr_assert_eq(table_rows("t1"), -1);
+}
+
+Test(store_fsm, commit_with_mismatching_votes_aborts_and_drops_staging)
+{
+	uint64_t rows[3] = {4, 4, 3};
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 4);
+	cr_assert_eq(apply(commit_with_votes(T1, 3, rows)), MPC_ECONFLICT);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert(strstr(reason_of(T1), "row count mismatch") != NULL, "%s", reason_of(T1));
+	cr_assert_not(staging_left(T1));
+	cr_assert_eq(table_rows("t1"), -1);
+}
+
+Test(store_fsm, commit_with_some_votes_records_them_and_waits)
+{
+	uint64_t rows[3] = {2, 2, 2};
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 2);
+	cr_assert_eq(apply(commit_with_votes(T1, 2, rows)), MPC_ESTATE);
+	cr_assert_str_eq(state_of(T1), "pending");
+	cr_assert_eq(table_rows("t1"), -1);
+	cr_assert_eq(apply(prepared_entry(T1, 2, 2, "aa")), 0);
+	cr_assert_str_eq(state_of(T1), "prepared");
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), 0);
+	cr_assert_eq(table_rows("t1"), 2);
+}
+
+Test(store_fsm, commit_with_votes_after_abort_is_refused)
+{
+	uint64_t rows[3] = {2, 2, 2};
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 2);
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "timeout")), 0);
+	cr_assert_eq(apply(commit_with_votes(T1, 3, rows)), MPC_ESTATE);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert_eq(table_rows("t1"), -1);
+	cr_assert_eq(apply(commit_with_votes(T2, 3, rows)), MPC_ENOENT, "unknown txn");
+}
+
 Test(store_fsm, reapplied_entries_are_skipped)
 {
 	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
