@@ -85,7 +85,12 @@ int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64
 		return MPC_ENOMEM;
 	}
 	/* Only the receiving party can open its shares (DESIGN.md §6). */
-	mpc_chunkbox_seal(key, sealed, shares, len);
+	if (mpc_chunkbox_seal(key, sealed, shares, len) != 0) {
+		free(sealed);
+		mpc_errmsg_printf(errmsg, "party %d: chunk at offset %" PRIu64 ": cannot encrypt",
+				  party, offset);
+		return MPC_ECRYPTO;
+	}
 	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
 		 txn, offset, revision, prepare ? "&prepare=1" : "");
 	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + MPC_CHUNKBOX_BYTES, NULL,
