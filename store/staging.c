@@ -73,6 +73,13 @@ int store_staging_get(struct store_db *db, const char *txn, struct store_staging
 int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
 		      size_t len, char *errmsg)
 {
+	return store_staging_put_digest(db, txn, offset, data, len, NULL, 0, errmsg);
+}
+
+int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offset,
+			     const void *data, size_t len, const void *digest_in, size_t dlen,
+			     char *errmsg)
+{
 	struct staging_rec rec;
 	rocksdb_writebatch_t *wb;
 	char key[128];
@@ -101,7 +108,10 @@ int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, con
 				  len, STORE_CHUNK_MAX);
 		return MPC_EINVAL;
 	}
-	crypto_generichash_update(&rec.hash, data, len);
+	if (digest_in != NULL)
+		crypto_generichash_update(&rec.hash, digest_in, dlen);
+	else
+		crypto_generichash_update(&rec.hash, data, len);
 	wb = rocksdb_writebatch_create();
 	klen = store_share_key(key, txn, offset);
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen, data, len);

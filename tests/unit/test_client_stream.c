@@ -23,6 +23,7 @@ struct mock_party {
 	int prepared;
 	int puts, prepare_puts, prepare_calls, gets;
 	size_t max_chunk;
+	size_t seed_bytes; /* bodies of seed chunks received */
 	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
 	int drop_before_store; /* next PUTs: report a dropped connection, store nothing */
 	int down;              /* every call fails as unreachable */
@@ -104,10 +105,26 @@ static int mock_call(int party, const char *method, const char *path, const void
 		uint64_t off = 0;
 		int prepare = strstr(path, "&prepare=1") != NULL;
 		size_t plain = len - MPC_CHUNKBOX_BYTES;
+		int seeded = strstr(path, "&seed=1") != NULL;
+		const uint8_t *seed = NULL;
+		uint64_t skip = 0, slen = 0;
+		uint8_t *copy = malloc(len), *chunk = NULL;
+		memcpy(copy, body, len);
+		cr_assert(mpc_chunkbox_open(copy, len, m.cluster.parties[party].box_pk, mp->box_sk,
+					    &chunk) == 0,
+			  "boxed to the party");
+		cr_assert_eq(seeded, party > 0, "party %d: seed chunks for parties 1.., not 0", party);
+		if (seeded) {
+			cr_assert_eq(mpc_chunkseed_unpack(chunk, plain, &seed, &skip, &slen), 0,
+				     "a seed chunk message");
+			plain = (size_t)slen;
+			mp->seed_bytes += len;
+		}
 		cr_assert(sscanf(strstr(path, "offset="), "offset=%" SCNu64, &off) == 1);
 		cr_assert(strncmp(path, "/v1/txns/" TXN "/chunks?", 16 + 32) == 0, "%s", path);
 		if (mp->drop_before_store > 0) {
 			mp->drop_before_store--;
+			free(copy);
 			rv = unreachable(party, errmsg);
 			goto out;
 		}
@@ -123,15 +140,12 @@ static int mock_call(int party, const char *method, const char *path, const void
 			mp->cap = (mp->len + plain) * 2;
 			mp->received = realloc(mp->received, mp->cap);
 		}
-		{
-			uint8_t *copy = malloc(len), *chunk = NULL;
-			memcpy(copy, body, len);
-			cr_assert(mpc_chunkbox_open(copy, len, m.cluster.parties[party].box_pk,
-						    mp->box_sk, &chunk) == 0,
-				  "boxed to the party");
+		if (seeded)
+			cr_assert_eq(mpc_chunkseed_expand(seed, skip, mp->received + mp->len, plain),
+				     0);
+		else
 			memcpy(mp->received + mp->len, chunk, plain);
-			free(copy);
-		}
+		free(copy);
 		mp->len += plain;
 		if (prepare) {
 			mp->prepare_puts++;
@@ -284,6 +298,38 @@ Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
 		cr_assert_eq(m.party[p].prepare_calls, 0, "no separate prepare");
 		cr_assert_eq(m.party[p].gets, 0);
 	}
+	free(v);
+}
+
+/* Seed-compressed shares: parties 1.. get a boxed seed per chunk, party 0 the
+ * full correction; no party's shares are the values, and the seeded parties'
+ * shares differ. */
+Test(append_stream, seeded_parties_get_only_a_seed_per_chunk)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(1000);
+	int same[NP] = {0}, same12 = 0;
+
+	cr_assert_eq(stream(v, 1000, 7, 100, &res, err), 0, "%s", err);
+	assert_joined(v, 1000);
+	for (int p = 1; p < NP; p++)
+		cr_assert_eq(m.party[p].seed_bytes,
+			     (size_t)m.party[p].puts * (MPC_CHUNKSEED_BYTES + MPC_CHUNKBOX_BYTES),
+			     "party %d: %zu bytes for %d chunks", p, m.party[p].seed_bytes,
+			     m.party[p].puts);
+	cr_assert_eq(m.party[0].seed_bytes, 0);
+	for (size_t i = 0; i < 1000 * NCOLS; i++) {
+		uint64_t sh[NP];
+		for (int p = 0; p < NP; p++) {
+			memcpy(&sh[p], m.party[p].received + i * 8, 8);
+			same[p] += sh[p] == v[i];
+		}
+		same12 += sh[1] == sh[2];
+	}
+	for (int p = 0; p < NP; p++)
+		cr_assert_lt(same[p], 3, "party %d: %d shares equal their values", p, same[p]);
+	cr_assert_lt(same12, 3, "parties 1 and 2 got different streams");
 	free(v);
 }
 
