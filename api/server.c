@@ -506,8 +506,11 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(s, &plain, &plen, r)) != 0)
 		return;
+	/* What the staging digest covers (docs/store-performance.md): a seed
+	 * chunk's seed message, else the box header and GCM tag, which
+	 * authenticate the chunk (no second pass over the shares). */
 	if (arg_u64(c, "seed", 0) != 0) {
-		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES; /* what the digest covers */
+		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
 		expanded = plain;
 	}
 	store_staging_lock(s->db);
@@ -520,8 +523,10 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 					  plen, row_bytes / 8);
 			rv = MPC_EINVAL;
 		} else {
-			rv = store_staging_put_digest(s->db, id, strtoull(off, NULL, 10), plain,
-						      plen, seed_msg, MPC_CHUNKSEED_BYTES, err);
+			rv = store_staging_put_digest(
+			    s->db, id, strtoull(off, NULL, 10), plain, plen,
+			    seed_msg ? seed_msg : (uint8_t *)q->body,
+			    seed_msg ? MPC_CHUNKSEED_BYTES : MPC_CHUNKBOX_BYTES, err);
 		}
 	}
 	store_staging_unlock(s->db);

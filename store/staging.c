@@ -1,8 +1,10 @@
 /* Uploads of share chunks: ordered by offset, digest kept incrementally, sealed at prepare.
  *
  * The digest is BLAKE2b-256 over one summary per chunk, in order: SHA-256 of
- * the chunk's shares, or for shares a party expanded from a seed chunk the
- * seed message (common/chunkbox.h) that determines them.
+ * the chunk's shares (store_staging_put), or what the caller passes
+ * (store_staging_put_digest): the API passes a seed chunk's seed message,
+ * which determines the shares, or a boxed chunk's header and AES-GCM tag,
+ * which authenticate them (common/chunkbox.h).
  *
  * The bytes go to the shares column family under "<txn>/<offset>" from the
  * start; the staging column family holds the upload's record ("<txn>/m").

@@ -29,8 +29,8 @@ int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, con
 		      size_t len, char *errmsg);
 
 /* store_staging_put(), the digest covering digest_in (dlen bytes) instead of
- * data when digest_in is not NULL: for shares a party expanded from a seed
- * chunk, the seed message, which determines them (docs/store-performance.md). */
+ * data when digest_in is not NULL: a summary that determines or authenticates
+ * the chunk, e.g. a seed chunk's seed message (docs/store-performance.md). */
 int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offset,
 			     const void *data, size_t len, const void *digest_in, size_t dlen,
 			     char *errmsg);
