@@ -91,11 +91,13 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
  *
  * One append transaction fed with rows as they come (e.g. from a CSV
  * parser), whatever the total size, in bounded memory: per party at most
- * MPC_APPEND_STREAM_SLOTS chunks of shares plus one sealed chunk.
+ * MPC_APPEND_STREAM_SLOTS chunks of party 0's shares plus one sealed chunk.
  * mpc_client_append() is a wrapper over it.
  *
  * Flow: begin proposes the txn (POST /v1/txns on the first party that
- * answers); rows() splits rows into additive shares (mpc_share_split) and
+ * answers); rows() splits rows into additive shares, seed-compressed
+ * (parties 1.. get a fresh secret seed per chunk and expand their shares
+ * with AES-256-CTR; party 0's chunk is the values minus those streams), and
  * buffers a chunk per party; a chunk full when more rows arrive goes to that
  * party's upload thread (one per party, over the party's persistent
  * connection, started with the first full chunk). commit() sends the last
@@ -103,7 +105,8 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
  * the whole append fits in one chunk) and waits for the outcome.
  *
  * Resume: a chunk stays in its buffer until the party acknowledged it (the
- * client keeps the unacknowledged data; nothing is re-derived). When an
+ * client keeps the unacknowledged data or seed; a seeded party's rest of a
+ * chunk is the same seed from the byte it has). When an
  * upload fails with a connection error, the stream backs off, asks the party
  * for its received count (GET /v1/txns/ID, "local"."received"; a vote already
  * recorded for the last chunk counts as done) and sends the rest of the chunk
