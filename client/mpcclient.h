@@ -48,6 +48,12 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
  * chunk: saves the separate prepare call). */
 int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg);
+/* Uploads a seed chunk at offset, sealed to the party: msg is a seed message
+ * (mpc_chunkseed_pack(), MPC_CHUNKSEED_BYTES) from which the party expands
+ * its shares (docs/rest-api.md); other sizes only to test the party's checks. */
+int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+			    uint64_t offset, const void *msg, size_t mlen, int prepare,
+			    char *errmsg);
 /* Asks party to prepare (seal its staged shares and vote). */
 int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 			   char *errmsg);
