@@ -208,6 +208,8 @@ int mpc_chunkseed_unpack(const uint8_t *msg, size_t mlen, const uint8_t **seed, 
 	return 0;
 }
 
+static const uint8_t zeros[16384];
+
 int mpc_chunkseed_expand(const uint8_t *seed, uint64_t skip, void *out, size_t len)
 {
 	uint8_t iv[16] = {0}, block[16] = {0}, *o = out;
@@ -230,8 +232,14 @@ int mpc_chunkseed_expand(const uint8_t *seed, uint64_t skip, void *out, size_t l
 		o += n;
 		len -= n;
 	}
-	memset(o, 0, len); /* the keystream is the encryption of zeros */
-	rv = evp_update(ctx, o, o, len);
+	/* The keystream is the encryption of zeros: from a zero page, not a
+	 * memset of out first (one pass over out instead of two). */
+	rv = 0;
+	for (size_t done = 0; done < len && rv == 0;) {
+		size_t n = len - done < sizeof zeros ? len - done : sizeof zeros;
+		rv = evp_update(ctx, o + done, zeros, n);
+		done += n;
+	}
 out:
 	sodium_memzero(block, sizeof block);
 	EVP_CIPHER_CTX_free(ctx);
