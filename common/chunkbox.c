@@ -149,14 +149,17 @@ static int shared_key(const uint8_t *epk, const uint8_t *box_pk, const uint8_t *
 int mpc_chunkbox_open(uint8_t *body, size_t blen, const uint8_t *box_pk, const uint8_t *box_sk,
 		      uint8_t **chunk)
 {
-	uint8_t k[AES_KEY_BYTES], *nonce = body + MPC_CHUNKBOX_EPK;
-	uint8_t *tag = nonce + MPC_CHUNKBOX_NONCE, *c = tag + MPC_CHUNKBOX_TAG;
-	size_t len = blen - MPC_CHUNKBOX_BYTES;
+	uint8_t k[AES_KEY_BYTES], *nonce, *tag, *c;
 	EVP_CIPHER_CTX *ctx;
+	size_t len;
 	int outl, rv = -1;
 
 	if (blen < MPC_CHUNKBOX_BYTES || ciphers() != 0 || shared_key(body, box_pk, box_sk, k) != 0)
 		return -1;
+	nonce = body + MPC_CHUNKBOX_EPK;
+	tag = nonce + MPC_CHUNKBOX_NONCE;
+	c = tag + MPC_CHUNKBOX_TAG;
+	len = blen - MPC_CHUNKBOX_BYTES;
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL) {
 		sodium_memzero(k, sizeof k);
 		return -1;
