@@ -439,18 +439,21 @@ static int txn_open_locked(struct api_server *s, const char *id, json_t **txn, c
 	return 0;
 }
 
+static char *thread_body(size_t need);
+
 /* A seed chunk (common/chunkbox.h): *plain (opened, MPC_CHUNKSEED_BYTES) is
- * replaced by the shares it expands to in a new buffer (*plen bytes, caller
- * zeroes and frees). Returns 0, or sets r's error and returns non-zero. */
-static int expand_seed_chunk(struct api_server *s, uint8_t **plain, size_t *plen,
+ * replaced by the shares it expands to, in this connection thread's reusable
+ * body buffer (free: the request's own body is only 108 bytes, so it is not
+ * borrowed), *plen bytes; the caller zeroes them. Returns 0, or sets r's
+ * error and returns non-zero. */
+static int expand_seed_chunk(const struct api_req *q, uint8_t **plain, size_t *plen,
 			     struct api_resp *r)
 {
 	const uint8_t *seed;
 	uint64_t skip, len;
 	uint8_t *out;
 
-	(void)s;
-	if (mpc_chunkseed_unpack(*plain, *plen, &seed, &skip, &len) != 0) {
+	if (q->borrowed || mpc_chunkseed_unpack(*plain, *plen, &seed, &skip, &len) != 0) {
 		sodium_memzero(*plain, *plen);
 		api_set_error(r, MPC_EINVAL, "seed chunk of %zu bytes: must be %d", *plen,
 			      MPC_CHUNKSEED_BYTES);
@@ -464,9 +467,9 @@ static int expand_seed_chunk(struct api_server *s, uint8_t **plain, size_t *plen
 			      len, STORE_CHUNK_MAX);
 		return -1;
 	}
-	if ((out = malloc(len)) == NULL || mpc_chunkseed_expand(seed, skip, out, len) != 0) {
+	if ((out = (uint8_t *)thread_body(len)) == NULL ||
+	    mpc_chunkseed_expand(seed, skip, out, len) != 0) {
 		sodium_memzero(*plain, *plen);
-		free(out);
 		api_set_error(r, MPC_ENOMEM, "seed chunk of %" PRIu64 " bytes: out of memory", len);
 		return -1;
 	}
@@ -482,7 +485,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	const char *off = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
 	const struct mpc_party_info *me = &s->conf->cluster->parties[s->conf->party_id];
 	char err[MPC_ERRMSG_SIZE] = "";
-	uint8_t *plain, *seed_msg = NULL, *expanded = NULL;
+	uint8_t *plain, *seed_msg = NULL;
 	size_t plen;
 	json_t *txn = NULL;
 	int rv;
@@ -504,15 +507,13 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 			  s->conf->party_id);
 		return;
 	}
-	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(s, &plain, &plen, r)) != 0)
+	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(q, &plain, &plen, r)) != 0)
 		return;
 	/* What the staging digest covers (docs/store-performance.md): a seed
 	 * chunk's seed message, else the box header and GCM tag, which
 	 * authenticate the chunk (no second pass over the shares). */
-	if (arg_u64(c, "seed", 0) != 0) {
+	if (arg_u64(c, "seed", 0) != 0)
 		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
-		expanded = plain;
-	}
 	store_staging_lock(s->db);
 	rv = txn_open_locked(s, id, &txn, err);
 	if (rv == 0) {
@@ -531,10 +532,8 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 	store_staging_unlock(s->db);
 	sodium_memzero(plain, plen);
-	if (expanded != NULL) {
+	if (seed_msg != NULL)
 		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
-		free(expanded);
-	}
 	json_decref(txn);
 	if (rv == MPC_ECONFLICT || rv == MPC_EINVAL) {
 		abort_txn(s, id, err);
