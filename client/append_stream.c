@@ -22,13 +22,16 @@
 
 /*
  * One chunk of one party's share stream. Seed-compressed shares (SPDZ-family
- * input): party p >= 1 gets only a fresh secret seed per chunk and expands
- * its shares itself (mpc_chunkseed_expand); party 0 gets the correction
- * values - sum of the others' PRG streams. So a seeded slot has no data.
+ * input): of each chunk, one party gets the full correction, values - sum of
+ * the others' PRG streams; the others get only a fresh secret seed and expand
+ * their shares themselves (mpc_chunkseed_expand). The full party of chunk i
+ * is party i mod n, so receiving, hashing and opening the bulk is spread over
+ * the parties instead of all landing on one. A seeded slot's data is unused.
  */
 struct slot {
-	uint64_t *data;  /* party 0 only; sodium_malloc'd: shares of all parties reveal the values */
-	uint8_t seed[MPC_CHUNKSEED_SEED]; /* parties >= 1: this chunk's seed, zeroed when sent */
+	uint64_t *data;  /* full chunks; sodium_malloc'd: shares of all parties reveal the values */
+	uint8_t seed[MPC_CHUNKSEED_SEED]; /* seeded chunks: the seed, zeroed when sent */
+	int full;        /* this party gets the correction of this chunk, not a seed */
 	size_t cap;      /* values */
 	size_t fill;     /* values */
 	uint64_t offset; /* byte offset of data[0] in the party's stream */
@@ -139,7 +142,7 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 		mpc_errmsg_printf(errmsg, "party %d: upload: out of memory", pp->party);
 		return MPC_ENOMEM;
 	}
-	if (pp->party > 0) { /* a seed chunk: the rest of the chunk is [done, len) of its stream */
+	if (!sl->full) { /* a seed chunk: the rest of the chunk is [done, len) of its stream */
 		mpc_chunkseed_pack(msg, sl->seed, done, len - done);
 		rv = mpc_chunkbox_seal(key, sealed, msg, sizeof msg);
 		sodium_memzero(msg, sizeof msg);
@@ -154,9 +157,9 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 	snprintf(path, sizeof path,
 		 "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s%s", s->txn,
 		 sl->offset + done, s->revision, sl->last ? "&prepare=1" : "",
-		 pp->party > 0 ? "&seed=1" : "");
+		 sl->full ? "" : "&seed=1");
 	return mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, sealed,
-				  (pp->party > 0 ? sizeof msg : len - done) + MPC_CHUNKBOX_BYTES,
+				  (sl->full ? len - done : sizeof msg) + MPC_CHUNKBOX_BYTES,
 				  NULL, errmsg);
 }
 
@@ -243,9 +246,7 @@ static void *upload_thread(void *arg)
 {
 	struct party_pipe *pp = arg;
 	struct mpc_append_stream *s = pp->s;
-	uint8_t *sealed = malloc((pp->party > 0 ? MPC_CHUNKSEED_BYTES
-						: s->chunk_vals * sizeof(uint64_t)) +
-				 MPC_CHUNKBOX_BYTES);
+	uint8_t *sealed = malloc(s->chunk_vals * sizeof(uint64_t) + MPC_CHUNKBOX_BYTES);
 	CURL *curl = mpc_client_party_handle(s->cl, pp->party);
 	int rv = sealed != NULL && curl != NULL ? 0 : MPC_ENOMEM;
 
@@ -429,12 +430,12 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 }
 
 /*
- * dst (party 0's shares of k values) = values - the PRG streams of the seeded
- * parties' slots from byte offset skip, PRG_PIECE values at a time. With one
- * party, its share is the value.
+ * dst (party full's shares of k values) = values - the PRG streams of the
+ * other parties' slots from byte offset skip, PRG_PIECE values at a time.
+ * With one party, its share is the value.
  */
-static int mask_rows(struct mpc_append_stream *s, uint64_t *dst, const uint64_t *values, size_t k,
-		     uint64_t skip)
+static int mask_rows(struct mpc_append_stream *s, int full, uint64_t *dst, const uint64_t *values,
+		     size_t k, uint64_t skip)
 {
 	if (s->n == 1) {
 		memcpy(dst, values, k * sizeof(uint64_t));
@@ -442,9 +443,12 @@ static int mask_rows(struct mpc_append_stream *s, uint64_t *dst, const uint64_t 
 	}
 	for (size_t at = 0; at < k; at += PRG_PIECE) {
 		size_t m = k - at < PRG_PIECE ? k - at : PRG_PIECE;
-		for (int p = 1; p < s->n; p++) {
+		for (int p = 0, first = 1; p < s->n; p++) {
 			const struct slot *sl = &s->pipe[p].slot[s->pipe[p].head % NSLOTS];
-			const uint64_t *src = p == 1 ? values + at : dst + at;
+			const uint64_t *src = first ? values + at : dst + at;
+			if (p == full)
+				continue;
+			first = 0;
 			if (mpc_chunkseed_expand(sl->seed, skip + at * sizeof(uint64_t), s->prg,
 						 m * sizeof(uint64_t)) != 0)
 				return MPC_ECRYPTO;
@@ -463,7 +467,8 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 		return s->rv;
 	while (rows > 0) {
 		size_t fill = s->pipe[0].slot[s->pipe[0].head % NSLOTS].fill, k;
-		struct slot *sl0;
+		struct slot *slf;
+		int full;
 
 		/* A full chunk goes out only when more rows come: the last one carries the prepare.
 		 */
@@ -475,16 +480,21 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 		k = (s->chunk_vals - fill) / ncols;
 		if (k > rows)
 			k = (size_t)rows;
-		sl0 = &s->pipe[0].slot[s->pipe[0].head % NSLOTS];
-		if (slot_reserve(sl0, fill + k * ncols, s->chunk_vals) != 0) {
+		full = (int)(s->pipe[0].head % (uint64_t)s->n); /* all heads move together */
+		slf = &s->pipe[full].slot[s->pipe[full].head % NSLOTS];
+		if (slot_reserve(slf, fill + k * ncols, s->chunk_vals) != 0) {
 			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
 			return s->rv = MPC_ENOMEM;
 		}
 		if (fill == 0) /* a new chunk: fresh seeds (uniform shares, libsodium randomness) */
-			for (int p = 1; p < s->n; p++)
-				randombytes_buf(s->pipe[p].slot[s->pipe[p].head % NSLOTS].seed,
-						MPC_CHUNKSEED_SEED);
-		if (mask_rows(s, sl0->data + fill, values, k * ncols, fill * sizeof(uint64_t)) != 0) {
+			for (int p = 0; p < s->n; p++) {
+				struct slot *sl = &s->pipe[p].slot[s->pipe[p].head % NSLOTS];
+				sl->full = p == full;
+				if (!sl->full)
+					randombytes_buf(sl->seed, MPC_CHUNKSEED_SEED);
+			}
+		if (mask_rows(s, full, slf->data + fill, values, k * ncols, fill * sizeof(uint64_t)) !=
+		    0) {
 			mpc_errmsg_printf(s->errmsg, "append to '%s': share generation failed",
 					  s->table);
 			return s->rv = MPC_ECRYPTO;
@@ -512,13 +522,13 @@ static int upload_single(struct mpc_append_stream *s)
 		sl->offset = 0;
 		sl->last = 1;
 		const struct mpc_chunkbox_key *key = mpc_client_box_key(s->cl, p);
-		sealed[p] = malloc((p > 0 ? sizeof msg : len) + MPC_CHUNKBOX_BYTES);
+		sealed[p] = malloc((sl->full ? len : sizeof msg) + MPC_CHUNKBOX_BYTES);
 		if (sealed[p] == NULL || key == NULL) {
 			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
 			rv = MPC_ENOMEM;
 			goto out;
 		}
-		if (p > 0) { /* a seed chunk (see struct slot) */
+		if (!sl->full) { /* a seed chunk (see struct slot) */
 			mpc_chunkseed_pack(msg, sl->seed, 0, len);
 			rv = mpc_chunkbox_seal(key, sealed[p], msg, sizeof msg);
 			sodium_memzero(msg, sizeof msg);
@@ -538,7 +548,7 @@ static int upload_single(struct mpc_append_stream *s)
 					     .len = len + MPC_CHUNKBOX_BYTES};
 		snprintf(calls[p].path, sizeof calls[p].path,
 			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1%s", s->txn,
-			 s->revision, p > 0 ? "&seed=1" : "");
+			 s->revision, sl->full ? "" : "&seed=1");
 	}
 	mpc_client_call_many(s->cl, calls, s->n);
 	for (int p = 0; p < s->n; p++) {

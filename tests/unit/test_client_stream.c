@@ -24,6 +24,7 @@ struct mock_party {
 	int puts, prepare_puts, prepare_calls, gets;
 	size_t max_chunk;
 	size_t seed_bytes; /* bodies of seed chunks received */
+	int full_puts;	   /* chunks received with full shares, not a seed */
 	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
 	int drop_before_store; /* next PUTs: report a dropped connection, store nothing */
 	int down;              /* every call fails as unreachable */
@@ -113,12 +114,13 @@ static int mock_call(int party, const char *method, const char *path, const void
 		cr_assert(mpc_chunkbox_open(copy, len, m.cluster.parties[party].box_pk, mp->box_sk,
 					    &chunk) == 0,
 			  "boxed to the party");
-		cr_assert_eq(seeded, party > 0, "party %d: seed chunks for parties 1.., not 0", party);
 		if (seeded) {
 			cr_assert_eq(mpc_chunkseed_unpack(chunk, plain, &seed, &skip, &slen), 0,
 				     "a seed chunk message");
 			plain = (size_t)slen;
 			mp->seed_bytes += len;
+		} else {
+			mp->full_puts++;
 		}
 		cr_assert(sscanf(strstr(path, "offset="), "offset=%" SCNu64, &off) == 1);
 		cr_assert(strncmp(path, "/v1/txns/" TXN "/chunks?", 16 + 32) == 0, "%s", path);
@@ -301,24 +303,30 @@ Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
 	free(v);
 }
 
-/* Seed-compressed shares: parties 1.. get a boxed seed per chunk, party 0 the
- * full correction; no party's shares are the values, and the seeded parties'
- * shares differ. */
-Test(append_stream, seeded_parties_get_only_a_seed_per_chunk)
+/* Seed-compressed shares: of each chunk one party gets the full correction,
+ * in turn (chunk i: party i mod n), the others a boxed seed; no party's
+ * shares are the values, and no two parties' shares are the same. */
+Test(append_stream, one_party_per_chunk_gets_full_shares_in_turn)
 {
 	struct mpc_append_result res;
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint64_t *v = make_rows(1000);
-	int same[NP] = {0}, same12 = 0;
+	int same[NP] = {0}, same12 = 0, full = 0;
 
 	cr_assert_eq(stream(v, 1000, 7, 100, &res, err), 0, "%s", err);
 	assert_joined(v, 1000);
-	for (int p = 1; p < NP; p++)
+	for (int p = 0; p < NP; p++) {
+		int seeded = m.party[p].puts - m.party[p].full_puts;
+		cr_assert_eq(m.party[p].puts, 10);
+		cr_assert_eq(m.party[p].full_puts, p == 0 ? 4 : 3, "party %d: %d full chunks", p,
+			     m.party[p].full_puts);
 		cr_assert_eq(m.party[p].seed_bytes,
-			     (size_t)m.party[p].puts * (MPC_CHUNKSEED_BYTES + MPC_CHUNKBOX_BYTES),
-			     "party %d: %zu bytes for %d chunks", p, m.party[p].seed_bytes,
-			     m.party[p].puts);
-	cr_assert_eq(m.party[0].seed_bytes, 0);
+			     (size_t)seeded * (MPC_CHUNKSEED_BYTES + MPC_CHUNKBOX_BYTES),
+			     "party %d: %zu bytes for %d seed chunks", p, m.party[p].seed_bytes,
+			     seeded);
+		full += m.party[p].full_puts;
+	}
+	cr_assert_eq(full, 10, "one full party per chunk");
 	for (size_t i = 0; i < 1000 * NCOLS; i++) {
 		uint64_t sh[NP];
 		for (int p = 0; p < NP; p++) {
