@@ -97,13 +97,13 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
  *
  * One append transaction fed with rows as they come (e.g. from a CSV
  * parser), whatever the total size, in bounded memory: per party at most
- * MPC_APPEND_STREAM_SLOTS chunks of party 0's shares plus one sealed chunk.
+ * MPC_APPEND_STREAM_SLOTS chunks of shares plus one sealed chunk.
  * mpc_client_append() is a wrapper over it.
  *
  * Flow: begin proposes the txn (POST /v1/txns on the first party that
- * answers); rows() splits rows into additive shares, seed-compressed
- * (parties 1.. get a fresh secret seed per chunk and expand their shares
- * with AES-256-CTR; party 0's chunk is the values minus those streams), and
+ * answers); rows() splits rows into additive shares, seed-compressed (of
+ * chunk i, party i mod n gets the values minus the others' streams, the
+ * others a fresh secret seed they expand with AES-256-CTR), and
  * buffers a chunk per party; a chunk full when more rows arrive goes to that
  * party's upload thread (one per party, over the party's persistent
  * connection, started with the first full chunk). commit() sends the last
