@@ -439,6 +439,45 @@ static int txn_open_locked(struct api_server *s, const char *id, json_t **txn, c
 	return 0;
 }
 
+static char *thread_body(size_t need);
+
+/* A seed chunk (common/chunkbox.h): *plain (opened, MPC_CHUNKSEED_BYTES) is
+ * replaced by the shares it expands to, in this connection thread's reusable
+ * body buffer (free: the request's own body is only 108 bytes, so it is not
+ * borrowed), *plen bytes; the caller zeroes them. Returns 0, or sets r's
+ * error and returns non-zero. */
+static int expand_seed_chunk(const struct api_req *q, uint8_t **plain, size_t *plen,
+			     struct api_resp *r)
+{
+	const uint8_t *seed;
+	uint64_t skip, len;
+	uint8_t *out;
+
+	if (q->borrowed || mpc_chunkseed_unpack(*plain, *plen, &seed, &skip, &len) != 0) {
+		sodium_memzero(*plain, *plen);
+		api_set_error(r, MPC_EINVAL, "seed chunk of %zu bytes: must be %d", *plen,
+			      MPC_CHUNKSEED_BYTES);
+		return -1;
+	}
+	if (len == 0 || len > STORE_CHUNK_MAX || len % 8 != 0) {
+		sodium_memzero(*plain, *plen);
+		api_set_error(r, MPC_EINVAL,
+			      "seed chunk of %" PRIu64 " bytes: must be a non-zero multiple of 8 "
+			      "up to %u",
+			      len, STORE_CHUNK_MAX);
+		return -1;
+	}
+	if ((out = (uint8_t *)thread_body(len)) == NULL ||
+	    mpc_chunkseed_expand(seed, skip, out, len) != 0) {
+		sodium_memzero(*plain, *plen);
+		api_set_error(r, MPC_ENOMEM, "seed chunk of %" PRIu64 " bytes: out of memory", len);
+		return -1;
+	}
+	*plain = out;
+	*plen = len;
+	return 0;
+}
+
 static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const char *id,
 			struct api_req *q, struct api_resp *r)
 {
@@ -446,7 +485,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	const char *off = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "offset");
 	const struct mpc_party_info *me = &s->conf->cluster->parties[s->conf->party_id];
 	char err[MPC_ERRMSG_SIZE] = "";
-	uint8_t *plain;
+	uint8_t *plain, *seed_msg = NULL;
 	size_t plen;
 	json_t *txn = NULL;
 	int rv;
@@ -468,6 +507,13 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 			  s->conf->party_id);
 		return;
 	}
+	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(q, &plain, &plen, r)) != 0)
+		return;
+	/* What the staging digest covers (docs/store-performance.md): a seed
+	 * chunk's seed message, else the box header and GCM tag, which
+	 * authenticate the chunk (no second pass over the shares). */
+	if (arg_u64(c, "seed", 0) != 0)
+		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
 	store_staging_lock(s->db);
 	rv = txn_open_locked(s, id, &txn, err);
 	if (rv == 0) {
@@ -478,11 +524,16 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 					  plen, row_bytes / 8);
 			rv = MPC_EINVAL;
 		} else {
-			rv = store_staging_put(s->db, id, strtoull(off, NULL, 10), plain, plen, err);
+			rv = store_staging_put_digest(
+			    s->db, id, strtoull(off, NULL, 10), plain, plen,
+			    seed_msg ? seed_msg : (uint8_t *)q->body,
+			    seed_msg ? MPC_CHUNKSEED_BYTES : MPC_CHUNKBOX_BYTES, err);
 		}
 	}
 	store_staging_unlock(s->db);
 	sodium_memzero(plain, plen);
+	if (seed_msg != NULL)
+		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
 	json_decref(txn);
 	if (rv == MPC_ECONFLICT || rv == MPC_EINVAL) {
 		abort_txn(s, id, err);

@@ -72,8 +72,9 @@ const struct mpc_chunkbox_key *mpc_client_box_key(struct mpc_client *cl, int par
 	return cl->box_key[party];
 }
 
-int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
-		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg)
+static int txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+		   uint64_t offset, const void *shares, size_t len, int prepare, int seed,
+		   char *errmsg)
 {
 	const struct mpc_chunkbox_key *key = mpc_client_box_key(cl, party);
 	uint8_t *sealed = malloc(len + MPC_CHUNKBOX_BYTES);
@@ -85,13 +86,31 @@ int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64
 		return MPC_ENOMEM;
 	}
 	/* Only the receiving party can open its shares (DESIGN.md §6). */
-	mpc_chunkbox_seal(key, sealed, shares, len);
-	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
-		 txn, offset, revision, prepare ? "&prepare=1" : "");
+	if (mpc_chunkbox_seal(key, sealed, shares, len) != 0) {
+		free(sealed);
+		mpc_errmsg_printf(errmsg, "party %d: chunk at offset %" PRIu64 ": cannot encrypt",
+				  party, offset);
+		return MPC_ECRYPTO;
+	}
+	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s%s",
+		 txn, offset, revision, prepare ? "&prepare=1" : "", seed ? "&seed=1" : "");
 	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + MPC_CHUNKBOX_BYTES, NULL,
 			     errmsg);
 	free(sealed);
 	return rv;
+}
+
+int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg)
+{
+	return txn_put(cl, party, txn, revision, offset, shares, len, prepare, 0, errmsg);
+}
+
+int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+			    uint64_t offset, const void *msg, size_t mlen, int prepare,
+			    char *errmsg)
+{
+	return txn_put(cl, party, txn, revision, offset, msg, mlen, prepare, 1, errmsg);
 }
 
 int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,

@@ -24,10 +24,20 @@
  * client's CPU, while the plaintext rows they share are in ordinary memory
  * anyway. Larger slots, which live for a whole upload, stay locked. */
 #define SMALL_SLOT_BYTES   (64u << 10)
+#define PRG_PIECE          8192 /* values masked per PRG call (64 KiB, stays in L2) */
 
-/* One chunk of one party's share stream. */
+/*
+ * One chunk of one party's share stream. Seed-compressed shares (SPDZ-family
+ * input): of each chunk, one party gets the full correction, values - sum of
+ * the others' PRG streams; the others get only a fresh secret seed and expand
+ * their shares themselves (mpc_chunkseed_expand). The full party of chunk i
+ * is party i mod n, so receiving, hashing and opening the bulk is spread over
+ * the parties instead of all landing on one. A seeded slot's data is unused.
+ */
 struct slot {
-	uint64_t *data;  /* shares of all parties together reveal the values: see slot_alloc */
+	uint64_t *data;  /* full chunks; see slot_alloc: shares of all parties reveal the values */
+	uint8_t seed[MPC_CHUNKSEED_SEED]; /* seeded chunks: the seed, zeroed when sent */
+	int full;        /* this party gets the correction of this chunk, not a seed */
 	size_t cap;      /* values */
 	size_t fill;     /* values */
 	uint64_t offset; /* byte offset of data[0] in the party's stream */
@@ -72,6 +82,7 @@ struct mpc_append_stream {
 	int failed;    /* under mu: an upload failed; its pipe has rv and errmsg */
 	int rv;
 	char errmsg[MPC_ERRMSG_SIZE];
+	uint64_t *prg; /* sodium_malloc'd PRG_PIECE values: a seeded party's shares being masked */
 	struct party_pipe pipe[MPC_MAX_PARTIES];
 };
 
@@ -145,7 +156,9 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 	struct mpc_append_stream *s = pp->s;
 	const struct mpc_chunkbox_key *key;
 	size_t len = sl->fill * sizeof(uint64_t);
+	uint8_t msg[MPC_CHUNKSEED_BYTES];
 	char path[256];
+	int rv;
 
 	if (done == len) {
 		snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64 "&vote=1",
@@ -157,11 +170,25 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 		mpc_errmsg_printf(errmsg, "party %d: upload: out of memory", pp->party);
 		return MPC_ENOMEM;
 	}
-	mpc_chunkbox_seal(key, sealed, (const uint8_t *)sl->data + done, len - done);
-	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s",
-		 s->txn, sl->offset + done, s->revision, sl->last ? "&prepare=1&vote=1" : "");
+	if (!sl->full) { /* a seed chunk: the rest of the chunk is [done, len) of its stream */
+		mpc_chunkseed_pack(msg, sl->seed, done, len - done);
+		rv = mpc_chunkbox_seal(key, sealed, msg, sizeof msg);
+		sodium_memzero(msg, sizeof msg);
+	} else {
+		rv = mpc_chunkbox_seal(key, sealed, (const uint8_t *)sl->data + done, len - done);
+	}
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "party %d: chunk at offset %" PRIu64 ": cannot encrypt",
+				  pp->party, sl->offset + done);
+		return MPC_ECRYPTO;
+	}
+	snprintf(path, sizeof path,
+		 "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s%s", s->txn,
+		 sl->offset + done, s->revision, sl->last ? "&prepare=1&vote=1" : "",
+		 sl->full ? "" : "&seed=1");
 	return mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, sealed,
-				  len - done + MPC_CHUNKBOX_BYTES, sl->last ? resp : NULL, errmsg);
+				  (sl->full ? len - done : sizeof msg) + MPC_CHUNKBOX_BYTES,
+				  sl->last ? resp : NULL, errmsg);
 }
 
 /*
@@ -278,6 +305,7 @@ static void *upload_thread(void *arg)
 		pthread_mutex_lock(&s->mu);
 		if (rv == 0) {
 			sl->fill = 0;
+			sodium_memzero(sl->seed, sizeof sl->seed);
 			pp->tail++;
 			pthread_cond_broadcast(&s->cv);
 		}
@@ -362,8 +390,12 @@ static void stream_free(struct mpc_append_stream *s)
 	for (int p = 0; p < s->n; p++)
 		json_decref(s->pipe[p].vote);
 	for (int p = 0; p < s->n; p++)
-		for (int k = 0; k < NSLOTS; k++)
+		for (int k = 0; k < NSLOTS; k++) {
 			slot_data_free(s->pipe[p].slot[k].data, s->pipe[p].slot[k].cap);
+			sodium_memzero(s->pipe[p].slot[k].seed, MPC_CHUNKSEED_SEED);
+		}
+	if (s->prg != NULL)
+		sodium_free(s->prg); /* zeroes */
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -418,6 +450,10 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 	s->chunk_vals = (chunk ? chunk : row_bytes) / sizeof(uint64_t);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
+	if ((s->prg = sodium_malloc(PRG_PIECE * sizeof(uint64_t))) == NULL) {
+		stream_free(s);
+		return MPC_ENOMEM;
+	}
 	for (int p = 0; p < s->n; p++) {
 		s->pipe[p].s = s;
 		s->pipe[p].party = p;
@@ -436,6 +472,36 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 	return 0;
 }
 
+/*
+ * dst (party full's shares of k values) = values - the PRG streams of the
+ * other parties' slots from byte offset skip, PRG_PIECE values at a time.
+ * With one party, its share is the value.
+ */
+static int mask_rows(struct mpc_append_stream *s, int full, uint64_t *dst, const uint64_t *values,
+		     size_t k, uint64_t skip)
+{
+	if (s->n == 1) {
+		memcpy(dst, values, k * sizeof(uint64_t));
+		return 0;
+	}
+	for (size_t at = 0; at < k; at += PRG_PIECE) {
+		size_t m = k - at < PRG_PIECE ? k - at : PRG_PIECE;
+		for (int p = 0, first = 1; p < s->n; p++) {
+			const struct slot *sl = &s->pipe[p].slot[s->pipe[p].head % NSLOTS];
+			const uint64_t *src = first ? values + at : dst + at;
+			if (p == full)
+				continue;
+			first = 0;
+			if (mpc_chunkseed_expand(sl->seed, skip + at * sizeof(uint64_t), s->prg,
+						 m * sizeof(uint64_t)) != 0)
+				return MPC_ECRYPTO;
+			for (size_t i = 0; i < m; i++)
+				dst[at + i] = src[i] - s->prg[i];
+		}
+	}
+	return 0;
+}
+
 int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, uint64_t rows)
 {
 	size_t ncols = s->ncols;
@@ -444,7 +510,8 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 		return s->rv;
 	while (rows > 0) {
 		size_t fill = s->pipe[0].slot[s->pipe[0].head % NSLOTS].fill, k;
-		uint64_t *dst[MPC_MAX_PARTIES];
+		struct slot *slf;
+		int full;
 
 		/* A full chunk goes out only when more rows come: the last one carries the prepare.
 		 */
@@ -456,16 +523,25 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 		k = (s->chunk_vals - fill) / ncols;
 		if (k > rows)
 			k = (size_t)rows;
-		for (int p = 0; p < s->n; p++) {
-			struct slot *sl = &s->pipe[p].slot[s->pipe[p].head % NSLOTS];
-			if (slot_reserve(sl, fill + k * ncols, s->chunk_vals) != 0) {
-				mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory",
-						  s->table);
-				return s->rv = MPC_ENOMEM;
-			}
-			dst[p] = sl->data + fill;
+		full = (int)(s->pipe[0].head % (uint64_t)s->n); /* all heads move together */
+		slf = &s->pipe[full].slot[s->pipe[full].head % NSLOTS];
+		if (slot_reserve(slf, fill + k * ncols, s->chunk_vals) != 0) {
+			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
+			return s->rv = MPC_ENOMEM;
 		}
-		mpc_share_split(values, k * ncols, s->n, dst);
+		if (fill == 0) /* a new chunk: fresh seeds (uniform shares, libsodium randomness) */
+			for (int p = 0; p < s->n; p++) {
+				struct slot *sl = &s->pipe[p].slot[s->pipe[p].head % NSLOTS];
+				sl->full = p == full;
+				if (!sl->full)
+					randombytes_buf(sl->seed, MPC_CHUNKSEED_SEED);
+			}
+		if (mask_rows(s, full, slf->data + fill, values, k * ncols, fill * sizeof(uint64_t)) !=
+		    0) {
+			mpc_errmsg_printf(s->errmsg, "append to '%s': share generation failed",
+					  s->table);
+			return s->rv = MPC_ECRYPTO;
+		}
 		for (int p = 0; p < s->n; p++)
 			s->pipe[p].slot[s->pipe[p].head % NSLOTS].fill += k * ncols;
 		values += k * ncols;
@@ -485,23 +561,37 @@ static int upload_single(struct mpc_append_stream *s)
 	for (int p = 0; p < s->n; p++) {
 		struct slot *sl = &s->pipe[p].slot[0];
 		size_t len = sl->fill * sizeof(uint64_t);
+		uint8_t msg[MPC_CHUNKSEED_BYTES];
 		sl->offset = 0;
 		sl->last = 1;
 		const struct mpc_chunkbox_key *key = mpc_client_box_key(s->cl, p);
-		sealed[p] = malloc(len + MPC_CHUNKBOX_BYTES);
+		sealed[p] = malloc((sl->full ? len : sizeof msg) + MPC_CHUNKBOX_BYTES);
 		if (sealed[p] == NULL || key == NULL) {
 			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
 			rv = MPC_ENOMEM;
 			goto out;
 		}
-		mpc_chunkbox_seal(key, sealed[p], (const uint8_t *)sl->data, len);
+		if (!sl->full) { /* a seed chunk (see struct slot) */
+			mpc_chunkseed_pack(msg, sl->seed, 0, len);
+			rv = mpc_chunkbox_seal(key, sealed[p], msg, sizeof msg);
+			sodium_memzero(msg, sizeof msg);
+			len = sizeof msg;
+		} else {
+			rv = mpc_chunkbox_seal(key, sealed[p], (const uint8_t *)sl->data, len);
+		}
+		if (rv != 0) {
+			mpc_errmsg_printf(s->errmsg, "append to '%s': party %d: cannot encrypt",
+					  s->table, p);
+			rv = MPC_ECRYPTO;
+			goto out;
+		}
 		calls[p] = (struct mpc_call){.party = p,
 					     .method = "PUT",
 					     .body = sealed[p],
 					     .len = len + MPC_CHUNKBOX_BYTES};
 		snprintf(calls[p].path, sizeof calls[p].path,
-			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1&vote=1", s->txn,
-			 s->revision);
+			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1&vote=1%s", s->txn,
+			 s->revision, sl->full ? "" : "&seed=1");
 	}
 	mpc_client_call_many(s->cl, calls, s->n);
 	for (int p = 0; p < s->n; p++) {

@@ -48,6 +48,12 @@ int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, js
  * chunk: saves the separate prepare call). */
 int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg);
+/* Uploads a seed chunk at offset, sealed to the party: msg is a seed message
+ * (mpc_chunkseed_pack(), MPC_CHUNKSEED_BYTES) from which the party expands
+ * its shares (docs/rest-api.md); other sizes only to test the party's checks. */
+int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+			    uint64_t offset, const void *msg, size_t mlen, int prepare,
+			    char *errmsg);
 /* Asks party to prepare (seal its staged shares and vote). */
 int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
 			   char *errmsg);
@@ -105,7 +111,9 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
  * mpc_client_append() is a wrapper over it.
  *
  * Flow: begin proposes the txn (POST /v1/txns on the first party that
- * answers); rows() splits rows into additive shares (mpc_share_split) and
+ * answers); rows() splits rows into additive shares, seed-compressed (of
+ * chunk i, party i mod n gets the values minus the others' streams, the
+ * others a fresh secret seed they expand with AES-256-CTR), and
  * buffers a chunk per party; a chunk full when more rows arrive goes to that
  * party's upload thread (one per party, over the party's persistent
  * connection, started with the first full chunk). commit() sends the last
@@ -113,7 +121,8 @@ int mpc_client_append(struct mpc_client *cl, const struct mpc_append *req,
  * the whole append fits in one chunk) and waits for the outcome.
  *
  * Resume: a chunk stays in its buffer until the party acknowledged it (the
- * client keeps the unacknowledged data; nothing is re-derived). When an
+ * client keeps the unacknowledged data or seed; a seeded party's rest of a
+ * chunk is the same seed from the byte it has). When an
  * upload fails with a connection error, the stream backs off, asks the party
  * for its received count (GET /v1/txns/ID, "local"."received"; a vote already
  * recorded for the last chunk counts as done) and sends the rest of the chunk

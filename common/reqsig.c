@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,14 +16,15 @@ size_t mpc_reqsig_canonical(char *out, size_t size, const char *cluster_id_hex, 
 			    const char *path_query, int64_t time_ms, const char *nonce,
 			    const void *body, size_t len)
 {
-	uint8_t hash[crypto_generichash_BYTES];
-	char hex[2 * crypto_generichash_BYTES + 1];
+	uint8_t hash[32];
+	char hex[2 * sizeof hash + 1];
 	int n;
 
-	crypto_generichash(hash, sizeof hash, body ? (const uint8_t *)body : (const uint8_t *)"",
-			   body ? len : 0, NULL, 0);
+	/* SHA-256 (SHA-NI: ~1.8 GB/s here, BLAKE2b ~0.8): bodies are share chunks of MiBs. */
+	if (EVP_Digest(body ? body : "", body ? len : 0, hash, NULL, EVP_sha256(), NULL) != 1)
+		return 0;
 	sodium_bin2hex(hex, sizeof hex, hash, sizeof hash);
-	n = snprintf(out, size, "mpcstore-req-v1\n%s\n%s\n%s\n%" PRId64 "\n%s\n%s", cluster_id_hex,
+	n = snprintf(out, size, "mpcstore-req-v2\n%s\n%s\n%s\n%" PRId64 "\n%s\n%s", cluster_id_hex,
 		     method, path_query, time_ms, nonce, hex);
 	if (n < 0 || (size_t)n >= size)
 		return 0;

@@ -28,7 +28,7 @@ struct mpc_reqsig {
 
 /* Writes the canonical string of a request into out (NUL-terminated) and
  * returns its length, or 0 if it does not fit:
- *   mpcstore-req-v1\nCLUSTER_ID\nMETHOD\nPATH?QUERY\nTIME_MS\nNONCE\nhex(BLAKE2b-256(body))
+ *   mpcstore-req-v2\nCLUSTER_ID\nMETHOD\nPATH?QUERY\nTIME_MS\nNONCE\nhex(SHA-256(body))
  * body may be NULL when len is 0. */
 size_t mpc_reqsig_canonical(char *out, size_t size, const char *cluster_id_hex, const char *method,
 			    const char *path_query, int64_t time_ms, const char *nonce,

@@ -28,6 +28,13 @@ int store_staging_get(struct store_db *db, const char *txn, struct store_staging
 int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
 		      size_t len, char *errmsg);
 
+/* store_staging_put(), the digest covering digest_in (dlen bytes) instead of
+ * data when digest_in is not NULL: a summary that determines or authenticates
+ * the chunk, e.g. a seed chunk's seed message (docs/store-performance.md). */
+int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offset,
+			     const void *data, size_t len, const void *digest_in, size_t dlen,
+			     char *errmsg);
+
 /* Seals txn's staged data: computes its BLAKE2b-256 digest and marks it
  * sealed (no more chunks). Idempotent. Caller holds the lock, and calls
  * store_db_sync() after releasing it, before voting: the fsync makes every

@@ -1,6 +1,7 @@
 /* Test client for the store's append transactions: generates plaintext, appends it as shares through
  * libmpcclient, and provokes the bad inputs of the store issue. Prints one JSON object per action. */
 #include "client/mpcclient.h"
+#include "common/chunkbox.h"
 #include "common/err.h"
 
 #include <inttypes.h>
@@ -36,7 +37,8 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
 		"                      [--count M] [--create] [--chunk BYTES]\n"
-		"commands: append (M transactions), bad-offset, bad-rows, forged-vote, unknown-table\n");
+		"commands: append (M transactions), bad-offset, bad-rows, bad-seed, bad-seed-rows,\n"
+		"          forged-vote, unknown-table\n");
 }
 
 int main(int argc, char **argv)
@@ -180,6 +182,32 @@ int main(int argc, char **argv)
 		json_decref(votes);
 		free(sh);
 		failures = frv == 0 || rv != 0 || strcmp(state, "committed") != 0;
+	} else if (strcmp(cmd, "bad-seed") == 0 || strcmp(cmd, "bad-seed-rows") == 0) {
+		/* Seed chunks to party 1: bad-seed a message 8 bytes short (refused,
+		 * the client aborts), bad-seed-rows one expanding to a row and a half
+		 * (the party aborts). Nothing may be appended either way. */
+		char txn[33], state[16] = "", reason[256] = "", perr[MPC_ERRMSG_SIZE] = "";
+		uint8_t seed[MPC_CHUNKSEED_SEED] = {1}, msg[MPC_CHUNKSEED_BYTES];
+		uint64_t rev = 0;
+		int short_msg = strcmp(cmd, "bad-seed") == 0;
+		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		if (rv != 0) {
+			fprintf(stderr, "mpc-testclient: begin: %s\n", err);
+			return 1;
+		}
+		mpc_chunkseed_pack(msg, seed, 0, short_msg ? rows * ncols * 8 : ncols * 12);
+		rv = mpc_client_txn_put_seed(cl, 1, txn, rev, 0, msg,
+					     short_msg ? sizeof msg - 8 : sizeof msg, 1, perr);
+		if (rv != 0 && short_msg)
+			mpc_client_txn_abort(cl, 0, txn, "bad seed chunk refused", err);
+		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", cmd, "txn", txn, "state",
+				      state, "reason", reason, "put_error", perr);
+		char *text = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", text);
+		free(text);
+		json_decref(j);
+		failures = rv == 0 || strcmp(state, "aborted") != 0;
 	} else if (strcmp(cmd, "unknown-table") == 0) {
 		char txn[33];
 		uint64_t rev;

@@ -258,10 +258,15 @@ mount_fs() {
 }
 log "unmount (SIGTERM) during a commit waits for it: close returns its result"
 mount_fs
+# party 2 stopped: the commit cannot finish before the SIGTERM (a fast upload
+# of big.csv takes less than the polling below), and continues once it runs
+kill -STOP "$(party_pid 2)"
 cp "$T/big.csv" "$M/inbox/t1/big2.csv" 2>"$T/cp_term.err" &
 CP=$!
 for t in $(seq 100); do grep -q "inbox/t1/big2.csv: committing" "$T/mpcfs.log" && break; sleep 0.05; done
 kill -TERM "$MPCFS_PID"
+for t in $(seq 100); do grep -q "unmount: waiting" "$T/mpcfs.log" && break; sleep 0.05; done
+kill -CONT "$(party_pid 2)"
 wait $CP || fail "cp during the unmount: $(cat "$T/cp_term.err")"
 wait "$MPCFS_PID" # libfuse's status after a signal (not 0): the log tells what happened
 MPCFS_PID=""

@@ -1,7 +1,9 @@
 #!/bin/bash
 # Store issue, bad input: a chunk at the wrong offset, a row count that differs between parties,
-# an unknown table, a schema mismatch. Each is refused naming the cause, the transaction is
-# aborted on every party, and no row becomes visible anywhere; a forged vote in a client commit is refused.
+# Store issue, bad input: a chunk at the wrong offset, a row count that differs between parties,
+# seed chunks of a bad size or of a row and a half, an unknown table, a schema mismatch. Each is
+# refused naming the cause, the transaction is aborted on every party, and no row becomes visible
+# anywhere; a forged vote in a client commit is refused.
 . "$(dirname "$0")/lib.sh"
 cluster_init 3 "$(pick_port 2)"
 for i in 0 1 2; do start_party $i; done
@@ -29,6 +31,12 @@ check_rows "after a chunk at the wrong offset"
 out=$($TC bad-rows t1 --rows 5 --cols 2) || fail "bad-rows was not aborted: $out"
 expect_abort "$out" "row count mismatch"
 check_rows "after a row count mismatch"
+out=$($TC bad-seed t1 --rows 5 --cols 2) || fail "short seed chunk accepted: $out"
+echo "$out" | grep -q "seed chunk of 40 bytes: must be 48" || fail "short seed chunk error: $out"
+check_rows "after a short seed chunk"
+out=$($TC bad-seed-rows t1 --rows 5 --cols 2) || fail "seed chunk of a row and a half was not aborted: $out"
+expect_abort "$out" "not whole rows of 2 columns"
+check_rows "after a seed chunk of a row and a half"
 out=$($TC unknown-table nosuch) || fail "unknown table accepted: $out"
 echo "$out" | grep -q "unknown table 'nosuch'" || fail "unknown table error: $out"
 out=$($TC append t1 --rows 5 --cols 3 2>&1) && fail "schema mismatch accepted: $out"

@@ -24,6 +24,8 @@ struct mock_party {
 	int voted_back; /* it answered its signed vote to the client (vote=1) */
 	int puts, prepare_puts, prepare_calls, gets;
 	size_t max_chunk;
+	size_t seed_bytes; /* bodies of seed chunks received */
+	int full_puts;	   /* chunks received with full shares, not a seed */
 	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
 	int drop_before_store; /* next PUTs: report a dropped connection, store nothing */
 	int down;              /* every call fails as unreachable */
@@ -152,10 +154,27 @@ static int mock_call(int party, const char *method, const char *path, const void
 		uint64_t off = 0;
 		int last = strstr(path, "&prepare=1") != NULL;
 		size_t plain = len - MPC_CHUNKBOX_BYTES;
+		int seeded = strstr(path, "&seed=1") != NULL;
+		const uint8_t *seed = NULL;
+		uint64_t skip = 0, slen = 0;
+		uint8_t *copy = malloc(len), *chunk = NULL;
+		memcpy(copy, body, len);
+		cr_assert(mpc_chunkbox_open(copy, len, m.cluster.parties[party].box_pk, mp->box_sk,
+					    &chunk) == 0,
+			  "boxed to the party");
+		if (seeded) {
+			cr_assert_eq(mpc_chunkseed_unpack(chunk, plain, &seed, &skip, &slen), 0,
+				     "a seed chunk message");
+			plain = (size_t)slen;
+			mp->seed_bytes += len;
+		} else {
+			mp->full_puts++;
+		}
 		cr_assert(sscanf(strstr(path, "offset="), "offset=%" SCNu64, &off) == 1);
 		cr_assert(strncmp(path, "/v1/txns/" TXN "/chunks?", 16 + 32) == 0, "%s", path);
 		if (mp->drop_before_store > 0) {
 			mp->drop_before_store--;
+			free(copy);
 			rv = unreachable(party, errmsg);
 			goto out;
 		}
@@ -171,15 +190,12 @@ static int mock_call(int party, const char *method, const char *path, const void
 			mp->cap = (mp->len + plain) * 2;
 			mp->received = realloc(mp->received, mp->cap);
 		}
-		{
-			uint8_t *copy = malloc(len), *chunk = NULL;
-			memcpy(copy, body, len);
-			cr_assert(mpc_chunkbox_open(copy, len, m.cluster.parties[party].box_pk,
-						    mp->box_sk, &chunk) == 0,
-				  "boxed to the party");
+		if (seeded)
+			cr_assert_eq(mpc_chunkseed_expand(seed, skip, mp->received + mp->len, plain),
+				     0);
+		else
 			memcpy(mp->received + mp->len, chunk, plain);
-			free(copy);
-		}
+		free(copy);
 		mp->len += plain;
 		if (last) {
 			mp->prepare_puts++;
@@ -342,6 +358,44 @@ Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
 	}
 	cr_assert_eq(m.commits, 1, "one commit carries the three votes");
 	cr_assert_eq(m.waits, 0, "the commit's answer is the outcome: no poll");
+	free(v);
+}
+
+/* Seed-compressed shares: of each chunk one party gets the full correction,
+ * in turn (chunk i: party i mod n), the others a boxed seed; no party's
+ * shares are the values, and no two parties' shares are the same. */
+Test(append_stream, one_party_per_chunk_gets_full_shares_in_turn)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(1000);
+	int same[NP] = {0}, same12 = 0, full = 0;
+
+	cr_assert_eq(stream(v, 1000, 7, 100, &res, err), 0, "%s", err);
+	assert_joined(v, 1000);
+	for (int p = 0; p < NP; p++) {
+		int seeded = m.party[p].puts - m.party[p].full_puts;
+		cr_assert_eq(m.party[p].puts, 10);
+		cr_assert_eq(m.party[p].full_puts, p == 0 ? 4 : 3, "party %d: %d full chunks", p,
+			     m.party[p].full_puts);
+		cr_assert_eq(m.party[p].seed_bytes,
+			     (size_t)seeded * (MPC_CHUNKSEED_BYTES + MPC_CHUNKBOX_BYTES),
+			     "party %d: %zu bytes for %d seed chunks", p, m.party[p].seed_bytes,
+			     seeded);
+		full += m.party[p].full_puts;
+	}
+	cr_assert_eq(full, 10, "one full party per chunk");
+	for (size_t i = 0; i < 1000 * NCOLS; i++) {
+		uint64_t sh[NP];
+		for (int p = 0; p < NP; p++) {
+			memcpy(&sh[p], m.party[p].received + i * 8, 8);
+			same[p] += sh[p] == v[i];
+		}
+		same12 += sh[1] == sh[2];
+	}
+	for (int p = 0; p < NP; p++)
+		cr_assert_lt(same[p], 3, "party %d: %d shares equal their values", p, same[p]);
+	cr_assert_lt(same12, 3, "parties 1 and 2 got different streams");
 	free(v);
 }
 
