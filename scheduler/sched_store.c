@@ -476,13 +476,16 @@ out:
 int sched_store_stage(struct store_db *db, const struct sched_plan *plan, uint64_t job,
 		      json_int_t task, int attempt, json_t *shares, char *err, size_t cap)
 {
-	json_t *stores = sched_plan_stores(plan), *g, *part, *where, *mine = json_object();
-	json_t *rec = NULL, *a;
+	json_t *stores, *g, *part, *where, *mine, *rec = NULL, *a;
 	const char *col;
 	char msg[MPC_ERRMSG_SIZE] = "", *text = NULL;
 	size_t i, k;
 	int rv = 0;
 
+	if (json_object_size(shares) == 0) /* keeps nothing: no plan lookup per small task */
+		return 0;
+	stores = sched_plan_stores(plan);
+	mine = json_object();
 	json_array_foreach(stores, i, g)
 		json_array_foreach(json_object_get(g, "parts"), k, part)
 			json_object_foreach(json_object_get(part, "cols"), col, where)
