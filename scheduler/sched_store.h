@@ -18,8 +18,11 @@
  * every party checks, from replicated state only, that the target tables
  * still take the rows and that every party kept pieces of the right size,
  * writes the same catalog records (table version, segment "job-<id>-<table>"),
- * and opens only its OWN pieces into its shares column family. A job that
- * fails, times out or is cancelled writes nothing (its kept shares are
+ * and opens only its OWN pieces into its shares column family — from the
+ * kept records its runner wrote into its staging column family before it
+ * reported (sched_store_stage), which also serve a party that learns of the
+ * commit from a snapshot (sched_store_reconcile). A job that fails, times
+ * out or is cancelled writes nothing (its kept shares and records are
  * deleted with it).
  *
  * Rules (strict, so that a table stays a set of whole rows): a store into an
