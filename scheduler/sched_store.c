@@ -517,6 +517,8 @@ int sched_store_stage(struct store_db *db, const struct sched_plan *plan, uint64
 	 * the fsync outside the lock, as a prepare's (store/staging.h) */
 	if (rv == 0)
 		rv = store_db_sync(db, msg);
+	if (rv == 0) /* tests: a crash between the kept record and task_done */
+		mpc_fault_point("store_staged");
 	if (rv == MPC_ESTATE)
 		errf(err, cap, "job %" PRIu64 " task %d attempt %d is no longer leased", job,
 		     (int)task, attempt);

@@ -5,7 +5,8 @@
 # (snapshot threshold 64); restarted, party 2 restores a snapshot and writes its rows of the stored
 # segments from its staging column family: its dump has the rows, the three parties' shares add up
 # to the plaintext, a second job loading the stored columns gives the plaintext answer, and
-# verify --all agrees.
+# verify --all agrees. Then party 1 is killed (MPC_FAULT=store_staged:1) between writing its kept
+# record and proposing its task_done; restarted, it reports and the job stores its rows everywhere.
 . "$(dirname "$0")/lib.sh"
 # hand-started clusters of this worktree use 14000..15999; a cluster takes BASE..BASE+22
 BASE=$((14000 + ($$ % 80) * 24))
@@ -160,4 +161,30 @@ import sys
 $(cat "$T/want.py")
 sys.exit(0 if eval(sys.argv[1]) == [3 * a + 1 for a in A] else 1)
 PY
+log "party 1 dies between its kept record and its task_done; restarted, it reports and the job stores"
+kill9_party 1
+start_party 1 $ENVS MPC_FAULT=store_staged:1
+wait_leader
+jid2=$(mpcsub --parsable "$T/store.mpc") || fail "submit store.mpc again"
+for t in $(seq 300); do party_alive 1 || break; sleep 0.1; done
+party_alive 1 && fail "party 1 survived MPC_FAULT=store_staged:1"
+grep -q "MPC_FAULT: killing this process at store_staged" "$T/party1.log" || fail "party 1 died elsewhere"
+kill9_party 1
+start_party 1 $ENVS
+for t in $(seq 900); do
+	st=$(job_state "$jid2")
+	case $st in COMPLETED|FAILED|CANCELLED|TIMEOUT) break;; esac; sleep 0.1
+done
+[ "$st" = COMPLETED ] || fail "job $jid2 after the crash: $st $(mpcstat -l -j "$jid2")"
+for i in 0 1 2; do
+	for t in $(seq 100); do [ "$(shape $i keep)" = "60 2" ] && break; sleep 0.2; done
+	[ "$(shape $i keep)" = "60 2" ] && [ "$(shape $i tot)" = "2 2" ] \
+		|| fail "party $i: keep $(shape $i keep), tot $(shape $i tot)"
+done
+python3 - "$(joined keep a 0)" "$(joined tot s 0)" <<PY || fail "keep.a, tot.s after the crash"
+import sys
+$(cat "$T/want.py")
+sys.exit(0 if eval(sys.argv[1]) == [3 * a + 1 for a in A] * 2 and eval(sys.argv[2]) == [sum(A)] * 2 else 1)
+PY
+wait_verify
 echo "PASS jobs_store_snapshot"
