@@ -8,6 +8,7 @@
 #include "scheduler/sched_plan.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
+#include "store/staging.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -243,7 +244,8 @@ json_t *sched_task_shares(struct store_db *db, uint64_t job, json_int_t task, js
 	return meta_json(db, key);
 }
 
-/* Deletes the kept shares of attempt a (all parties). */
+/* Deletes the kept shares of attempt a (all parties), and this party's kept
+ * record of its stored pieces in its staging CF (sched_store_stage). */
 static void drop_shares(struct sched_fsm *f, rocksdb_writebatch_t *wb, uint64_t job, json_t *a)
 {
 	char key[96];
@@ -252,6 +254,8 @@ static void drop_shares(struct sched_fsm *f, rocksdb_writebatch_t *wb, uint64_t 
 			  json_integer_value(json_object_get(a, "attempt")), p);
 		rocksdb_writebatch_delete_cf(wb, f->db->cf[STORE_CF_META], key, strlen(key));
 	}
+	store_staging_kept_batch_drop(f->db, wb, job, (int)json_integer_value(json_object_get(a, "task")),
+				      (int)json_integer_value(json_object_get(a, "attempt")));
 }
 
 static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)

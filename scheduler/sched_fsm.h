@@ -53,7 +53,9 @@
  *   jobreq/<req>     id of the job a submit request created
  *   jobshare/<%012 id>/<%06 task>/<attempt>/<party>  {key: sealed} the shares a
  *                    party kept for later tasks (sealed by its engine to its own
- *                    key); deleted when the attempt aborts or the job ends
+ *                    key); deleted when the attempt aborts or the job ends, with
+ *                    this party's kept record of its stored pieces in its staging
+ *                    column family (store_staging_kept_put, sched_store_stage)
  * Job record: {id, name, client, queue, priority, time_limit_s, file, program, args,
  *   state, reason, submit_ms, start_ms, end_ms, input_revision, error, fuel,
  *   tasks: [{task, kind "map"|"combine", stage, table, segment, rows, deps,

@@ -818,6 +818,18 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 		crypto_generichash(h, sizeof h, (const uint8_t *)text, strlen(text), NULL, 0);
 		sodium_bin2hex(hex, sizeof hex, h, sizeof h);
 		free(text);
+		/* this party's pieces of stored values: durable locally first */
+		int staged = sched_store_stage(svc->db, r->plan, r->job, r->task, r->attempt,
+					       shares, err, sizeof err);
+		if (staged != 0) {
+			json_decref(outputs);
+			json_decref(shares);
+			json_decref(sealed);
+			if (staged != MPC_ESTATE) /* else the attempt is over: nothing to report */
+				propose_abort(svc, r, err);
+			json_decref(s);
+			return;
+		}
 		r->proposed_ms = now_ms();
 		propose_detached(svc, json_pack("{s:s, s:I, s:I, s:i, s:i, s:s, s:o, s:o, s:o}", "op",
 						"task_done", "job", (json_int_t)r->job, "task",

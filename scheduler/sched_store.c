@@ -3,8 +3,10 @@
 
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/log.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_plan.h"
 #include "store/catalog.h"
 #include "store/staging.h"
 
@@ -253,13 +255,44 @@ static int pieces_complete(struct store_db *db, json_t *job, json_t *g, json_t *
 	return 1;
 }
 
+/* This party's OWN piece `key` of task k: from its kept record in the staging
+ * column family (written by its runner before it reported task_done), which
+ * outlives the job's replicated pieces and so also serves the reconcile
+ * after a snapshot restore; only if that record is missing (an attempt
+ * reported by an mpcd without it), from the replicated piece, which holds
+ * the same sealed bytes. Borrowed from cache, or NULL. */
+static const char *own_piece(struct store_db *db, json_t *job, json_int_t k, const char *key,
+			     int party, json_t *cache)
+{
+	json_t *task = json_array_get(json_object_get(job, "tasks"), (size_t)k), *kept;
+	char ck[48], msg[MPC_ERRMSG_SIZE];
+	if (task == NULL || strcmp(str_of(task, "state"), "COMMITTED") != 0)
+		return NULL;
+	snprintf(ck, sizeof ck, "staged/%lld", (long long)k);
+	kept = json_object_get(cache, ck);
+	if (kept == NULL) {
+		char *text = NULL;
+		size_t len = 0;
+		if (store_staging_kept_get(
+			    db, (uint64_t)json_integer_value(json_object_get(job, "id")), (int)k,
+			    (int)json_integer_value(json_object_get(task, "committed_attempt")), &text,
+			    &len, msg) == 0)
+			kept = json_loadb(text, len, 0, NULL);
+		free(text);
+		if (kept == NULL)
+			return kept_piece(db, job, k, key, party, cache);
+		json_object_set_new(cache, ck, kept);
+	}
+	return json_string_value(json_object_get(kept, key));
+}
+
 /* Opens this party's piece into rows [row0, row0 + n) of column j of the row-major buf. */
 static int open_piece(struct store_db *db, json_t *job, json_t *where, const uint8_t *pk,
 		      const uint8_t *sk, int party, json_t *cache, uint64_t *buf, size_t ncols,
 		      size_t j, uint64_t row0, uint64_t n)
 {
-	const char *b64 = kept_piece(db, job, json_integer_value(json_object_get(where, "task")),
-				     str_of(where, "key"), party, cache);
+	const char *b64 = own_piece(db, job, json_integer_value(json_object_get(where, "task")),
+				    str_of(where, "key"), party, cache);
 	size_t blen = b64 ? strlen(b64) : 0, got = 0;
 	uint8_t *bin = malloc(blen + 1);
 	uint64_t *plain = malloc(n * 8 + 8);
@@ -383,6 +416,9 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 			goto out;
 		}
 	}
+	/* decided; nothing written yet (tests: a party killed at a store's commit) */
+	if (json_array_size(stores) > 0)
+		mpc_fault_point("store_commit");
 	stored = json_array();
 	json_array_foreach(stores, i, g)
 	{
@@ -435,13 +471,226 @@ out:
 	return rv;
 }
 
+/* ---- this party's kept pieces in its staging column family ---- */
+
+int sched_store_stage(struct store_db *db, const struct sched_plan *plan, uint64_t job,
+		      json_int_t task, int attempt, json_t *shares, char *err, size_t cap)
+{
+	json_t *stores, *g, *part, *where, *mine, *rec = NULL, *a;
+	const char *col;
+	char msg[MPC_ERRMSG_SIZE] = "", *text = NULL;
+	size_t i, k;
+	int rv = 0;
+
+	if (json_object_size(shares) == 0) /* keeps nothing: no plan lookup per small task */
+		return 0;
+	stores = sched_plan_stores(plan);
+	mine = json_object();
+	json_array_foreach(stores, i, g)
+		json_array_foreach(json_object_get(g, "parts"), k, part)
+			json_object_foreach(json_object_get(part, "cols"), col, where)
+				if (json_integer_value(json_object_get(where, "task")) == task &&
+				    json_object_get(shares, str_of(where, "key")) != NULL)
+					json_object_set(mine, str_of(where, "key"),
+							json_object_get(shares, str_of(where, "key")));
+	json_decref(stores);
+	if (json_object_size(mine) == 0) /* this task keeps no stored value */
+		goto out;
+	text = json_dumps(mine, JSON_FLAGS);
+	if (text == NULL) {
+		rv = MPC_ENOMEM;
+		goto out;
+	}
+	/* Under the staging lock, which every apply holds while it writes: an
+	 * attempt that is no longer leased (aborted, expired, its job ended) has
+	 * had its record dropped already, and must not get one now. */
+	store_staging_lock(db);
+	rec = sched_job_get(db, job);
+	a = rec ? sched_task_attempt(rec, task) : NULL;
+	if (a == NULL || json_integer_value(json_object_get(a, "attempt")) != attempt ||
+	    strcmp(str_of(a, "state"), "leased") != 0)
+		rv = MPC_ESTATE;
+	else
+		rv = store_staging_kept_put(db, job, (int)task, attempt, text, strlen(text), msg);
+	store_staging_unlock(db);
+	/* durable before the task_done that tells the others to count on it;
+	 * the fsync outside the lock, as a prepare's (store/staging.h) */
+	if (rv == 0)
+		rv = store_db_sync(db, msg);
+	if (rv == 0) /* tests: a crash between the kept record and task_done */
+		mpc_fault_point("store_staged");
+	if (rv == MPC_ESTATE)
+		errf(err, cap, "job %" PRIu64 " task %d attempt %d is no longer leased", job,
+		     (int)task, attempt);
+	else if (rv != 0)
+		errf(err, cap, "staging this party's stored pieces: %s", msg[0] ? msg : mpc_strerror(rv));
+out:
+	free(text);
+	json_decref(rec);
+	json_decref(mine);
+	return rv;
+}
+
+/* The kept records of the staging column family, grouped by job. */
+struct kept_rec {
+	uint64_t job;
+	int task, attempt;
+};
+
+struct kept_list {
+	struct kept_rec *v;
+	size_t n, cap;
+	int oom;
+};
+
+static int kept_collect(void *ctx, uint64_t job, int task, int attempt)
+{
+	struct kept_list *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		struct kept_rec *v = realloc(l->v, cap * sizeof *v);
+		if (v == NULL) {
+			l->oom = 1;
+			return 1;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = (struct kept_rec){job, task, attempt};
+	return 0;
+}
+
+/* Whether this party holds rows of the segment txn (its first record). */
+static int have_rows(struct store_db *db, const char *segtxn)
+{
+	char key[128], msg[MPC_ERRMSG_SIZE], *val = NULL;
+	size_t klen = store_share_key(key, segtxn, 0), vlen = 0;
+	int rv = store_db_get(db, STORE_CF_SHARES, key, klen, &val, &vlen, msg);
+	free(val);
+	return rv == 0;
+}
+
+/* A COMPLETED job stored segments: writes into wb this party's rows of each
+ * that it lacks (it learnt of the commit from a snapshot), from its kept
+ * records, exactly as the commit would have (put_local_rows). */
+static void settle_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
+{
+	uint64_t rev = (uint64_t)json_integer_value(json_object_get(job, "input_revision"));
+	json_int_t id = json_integer_value(json_object_get(job, "id"));
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan = NULL;
+	json_t *stores = NULL, *g, *st, *cache = json_object();
+	char *err = calloc(1, SCHED_ERR_MAX);
+	size_t i, k;
+	int rv = err == NULL ? MPC_ENOMEM : 0;
+
+	if (rv == 0)
+		rv = sched_compile(f->db, rev, str_of(job, "file"), str_of(job, "program"),
+				   json_object_get(job, "args"), &ir, err, SCHED_ERR_MAX);
+	if (rv == 0)
+		rv = sched_plan_build(ir, f->db, rev, str_of(job, "file"), &plan, err,
+				      SCHED_ERR_MAX);
+	if (rv != 0) {
+		LOG_ERROR("job %lld: cannot settle its stored rows on this party: %s", (long long)id,
+			  err && err[0] ? err : mpc_strerror(rv));
+		goto out;
+	}
+	stores = sched_plan_stores(plan);
+	json_array_foreach(stores, i, g)
+	{
+		const char *table = str_of(g, "table");
+		json_array_foreach(json_object_get(job, "stored"), k, st)
+		{
+			char key[160];
+			json_t *seg, *tbl;
+			if (strcmp(str_of(st, "table"), table) != 0)
+				continue;
+			snprintf(key, sizeof key, "seg/%s/%08llx", table,
+				 (unsigned long long)json_integer_value(json_object_get(st, "segment")));
+			seg = store_db_get_json(f->db, STORE_CF_META, key);
+			tbl = table_now(f->db, table);
+			if (seg != NULL && tbl != NULL && !have_rows(f->db, str_of(seg, "txn"))) {
+				uint64_t rows = (uint64_t)json_integer_value(json_object_get(seg, "rows"));
+				put_local_rows(f->db, wb, job, g, json_object_get(tbl, "columns"), &f->me,
+					       cache, str_of(seg, "txn"), rows);
+				LOG_INFO("job %lld: this party's %" PRIu64 " rows of %s (segment %lld) "
+					 "settled from its staging: it learnt of the commit from a "
+					 "snapshot",
+					 (long long)id, rows, table,
+					 (long long)json_integer_value(json_object_get(st, "segment")));
+			}
+			json_decref(seg);
+			json_decref(tbl);
+		}
+	}
+out:
+	json_decref(stores);
+	json_decref(cache);
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+	free(err);
+}
+
+/* Whether the kept record of (task, attempt) is still needed by a job that
+ * is not final: its attempt is leased, prepared or committed. */
+static int still_needed(json_t *job, int task, int attempt)
+{
+	json_t *a;
+	size_t i;
+	json_array_foreach(json_object_get(job, "attempts"), i, a)
+		if (json_integer_value(json_object_get(a, "task")) == task &&
+		    json_integer_value(json_object_get(a, "attempt")) == attempt)
+			return strcmp(str_of(a, "state"), "aborted") != 0;
+	return 0;
+}
+
+int sched_store_reconcile(void *data, rocksdb_writebatch_t *wb)
+{
+	struct sched_fsm *f = data; /* the first member of the service (sched_store_set_key) */
+	struct kept_list l = {0};
+	size_t i = 0, dropped = 0;
+
+	if (store_staging_kept_list(f->db, kept_collect, &l) != 0 && l.oom) {
+		free(l.v);
+		return MPC_ENOMEM;
+	}
+	while (i < l.n) {
+		uint64_t id = l.v[i].job;
+		json_t *job = sched_job_get(f->db, id);
+		int final = job == NULL || sched_job_state_final(sched_job_state_parse(
+						   str_of(job, "state")));
+		if (job != NULL && final && strcmp(str_of(job, "state"), "COMPLETED") == 0 &&
+		    json_array_size(json_object_get(job, "stored")) > 0)
+			settle_job(f, wb, job); /* reads the records before the drops below */
+		for (; i < l.n && l.v[i].job == id; i++) {
+			if (!final && still_needed(job, l.v[i].task, l.v[i].attempt))
+				continue;
+			store_staging_kept_batch_drop(f->db, wb, id, l.v[i].task, l.v[i].attempt);
+			dropped++;
+		}
+		json_decref(job);
+	}
+	if (dropped > 0)
+		LOG_INFO("sched: dropped %zu kept records of ended jobs and attempts", dropped);
+	free(l.v);
+	return 0;
+}
+
 void sched_store_set_key(struct store_fsm *fsm, const uint8_t *box_sk)
 {
 	/* ext_data is the service whose first member is the struct sched_fsm
 	 * (sched_service.c, sched_fsm_attach) */
 	struct sched_fsm *sf = fsm->ext_data;
+	int rv;
 	if (sf == NULL || fsm->ext_apply != sched_fsm_apply)
 		return;
 	sf->me.party = fsm->party_id;
 	sf->me.box_sk = box_sk;
+	/* the key opens this party's kept pieces: from now on every reconcile
+	 * (after a snapshot restore) settles them; and once now, at start-up */
+	fsm->ext_reconcile = sched_store_reconcile;
+	if ((rv = store_fsm_reconcile(fsm)) != 0)
+		LOG_ERROR("sched: settling this party's kept pieces at start-up: %s (retried at "
+			  "the next start or snapshot)",
+			  mpc_strerror(rv));
 }

@@ -18,8 +18,11 @@
  * every party checks, from replicated state only, that the target tables
  * still take the rows and that every party kept pieces of the right size,
  * writes the same catalog records (table version, segment "job-<id>-<table>"),
- * and opens only its OWN pieces into its shares column family. A job that
- * fails, times out or is cancelled writes nothing (its kept shares are
+ * and opens only its OWN pieces into its shares column family — from the
+ * kept records its runner wrote into its staging column family before it
+ * reported (sched_store_stage), which also serve a party that learns of the
+ * commit from a snapshot (sched_store_reconcile). A job that fails, times
+ * out or is cancelled writes nothing (its kept shares and records are
  * deleted with it).
  *
  * Rules (strict, so that a table stays a set of whole rows): a store into an
@@ -56,8 +59,31 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 		       json_t *stores, uint64_t index, char *err, size_t cap);
 
 /* Gives the scheduler's FSM extension attached to fsm (sched_fsm_attach) this
- * party's box secret key, which opens its kept pieces at commit. box_sk must
- * outlive fsm. Call before the Raft node starts. */
+ * party's box secret key, which opens its kept pieces at commit, hooks
+ * sched_store_reconcile into fsm's reconcile passes and runs one now (a
+ * failure is logged; the next start or snapshot restore retries). box_sk
+ * must outlive fsm. Call before the Raft node starts. */
 void sched_store_set_key(struct store_fsm *fsm, const uint8_t *box_sk);
+
+struct sched_plan;
+/* The runner's step before it proposes task_done for attempt `attempt` of
+ * task `task` of job (plan: the job's): writes the pieces of stored values
+ * among shares (this party's, sealed to itself by its engine: {key: sealed},
+ * copied) durably into this party's staging column family
+ * (store_staging_kept_put; synced). The commit writes this party's rows from
+ * there, and so does the reconcile after a snapshot restore. 0 (also when
+ * the task keeps no stored value: nothing written); MPC_ESTATE when the
+ * attempt is no longer leased (do not report it); or an I/O error; the
+ * reason in err. */
+int sched_store_stage(struct store_db *db, const struct sched_plan *plan, uint64_t job,
+		      json_int_t task, int attempt, json_t *shares, char *err, size_t cap);
+
+/* store_fsm.ext_reconcile (data: the struct sched_fsm): settles the kept
+ * records of the staging column family against the replicated jobs, into
+ * wb: a COMPLETED job that stored gets this party's rows of each stored
+ * segment it lacks (as the commit would have written them), then its
+ * records go; records of attempts that aborted and of jobs that ended (or
+ * are unknown) go; those of running attempts stay. Idempotent. */
+int sched_store_reconcile(void *data, rocksdb_writebatch_t *wb);
 
 #endif

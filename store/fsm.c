@@ -867,10 +867,17 @@ static int reconcile_staging(struct store_fsm *fsm)
 	int rv;
 	store_staging_lock(fsm->db);
 	store_staging_list(fsm->db, reconcile_one, &rc);
+	if (rc.rv == 0 && fsm->ext_reconcile != NULL)
+		rc.rv = fsm->ext_reconcile(fsm->ext_data, rc.wb); /* e.g. a job's kept pieces */
 	rv = rc.rv ? rc.rv : store_db_write(fsm->db, rc.wb, 1, fsm->errmsg);
 	store_staging_unlock(fsm->db);
 	rocksdb_writebatch_destroy(rc.wb);
 	return rv;
+}
+
+int store_fsm_reconcile(struct store_fsm *fsm)
+{
+	return fsm->db->read_only ? 0 : reconcile_staging(fsm);
 }
 
 int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)

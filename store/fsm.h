@@ -63,6 +63,11 @@ struct store_fsm {
 	/* Called after a snapshot replaced the replicated state (same thread),
 	 * e.g. to rebuild what the extension keeps in memory. May be NULL. */
 	void (*ext_restored)(void *data);
+	/* Called by every reconcile pass (store_fsm_reconcile; after a snapshot
+	 * restore, before ext_restored), under the staging lock, with the pass's
+	 * synced WriteBatch: settles what the extension keeps in the staging CF
+	 * against the replicated state. Returns 0 or an I/O error. May be NULL. */
+	int (*ext_reconcile)(void *data, rocksdb_writebatch_t *wb);
 	void *ext_data;
 	struct store_fsm_batch batch_ring[STORE_FSM_BATCH_RING];
 	char errmsg[MPC_ERRMSG_SIZE];
@@ -102,6 +107,12 @@ int store_fsm_snapshot(struct store_fsm *fsm, void **buf, size_t *len);
  * applied past it. Then settles this party's uploads: those of txns the
  * snapshot committed are published, those of aborted ones deleted. */
 int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len);
+
+/* Settles this party's staging against the replicated state (uploads of
+ * finished txns, then ext_reconcile), in one synced batch. Idempotent; runs
+ * in store_fsm_init and after every restore; an extension that has just set
+ * ext_reconcile calls it once itself (start-up). */
+int store_fsm_reconcile(struct store_fsm *fsm);
 
 /* Canonical message a party signs for a Prepared vote. out >= 512 bytes. */
 size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,

@@ -225,3 +225,67 @@ int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *tx
 	struct list_ctx lc = {fn, ctx};
 	return store_db_scan(db, STORE_CF_STAGING, NULL, "", 0, list_one, &lc);
 }
+
+static size_t kept_key(char *out, uint64_t job, int task, int attempt)
+{
+	return (size_t)snprintf(out, 96, "job/%012" PRIu64 "/%06d/%d/k", job, task, attempt);
+}
+
+int store_staging_kept_put(struct store_db *db, uint64_t job, int task, int attempt,
+			   const char *val, size_t len, char *errmsg)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	char key[96];
+	size_t klen = kept_key(key, job, task, attempt);
+	int rv;
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, val, len);
+	rv = store_db_write(db, wb, 0, errmsg);
+	rocksdb_writebatch_destroy(wb);
+	return rv;
+}
+
+int store_staging_kept_get(struct store_db *db, uint64_t job, int task, int attempt, char **val,
+			   size_t *len, char *errmsg)
+{
+	char key[96];
+	size_t klen = kept_key(key, job, task, attempt);
+	return store_db_get(db, STORE_CF_STAGING, key, klen, val, len, errmsg);
+}
+
+void store_staging_kept_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, uint64_t job,
+				   int task, int attempt)
+{
+	char key[96];
+	size_t klen = kept_key(key, job, task, attempt);
+	rocksdb_writebatch_delete_cf(wb, db->cf[STORE_CF_STAGING], key, klen);
+}
+
+struct kept_list_ctx {
+	int (*fn)(void *ctx, uint64_t job, int task, int attempt);
+	void *ctx;
+};
+
+static int kept_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct kept_list_ctx *lc = vctx;
+	char text[96];
+	unsigned long long job;
+	int task, attempt, end = 0;
+	(void)val;
+	(void)vlen;
+	if (klen >= sizeof text)
+		return 0;
+	memcpy(text, key, klen);
+	text[klen] = '\0';
+	if (sscanf(text, "job/%12llu/%6d/%d/k%n", &job, &task, &attempt, &end) != 3 ||
+	    (size_t)end != klen)
+		return 0;
+	return lc->fn(lc->ctx, (uint64_t)job, task, attempt);
+}
+
+int store_staging_kept_list(struct store_db *db,
+			    int (*fn)(void *ctx, uint64_t job, int task, int attempt), void *ctx)
+{
+	struct kept_list_ctx lc = {fn, ctx};
+	return store_db_scan(db, STORE_CF_STAGING, NULL, "job/", 4, kept_one, &lc);
+}

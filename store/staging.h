@@ -56,6 +56,30 @@ int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, c
 /* Calls fn(ctx, txn) for each txn with a staging record. */
 int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx);
 
+/* Kept records: this party's pieces of a job's stored values (`store`,
+ * scheduler/sched_store.c), still sealed to this party by its engine, as its
+ * runner reports them in task_done. One record per job, task and attempt,
+ * "job/<%012 job>/<%06 task>/<attempt>/k" in the staging column family,
+ * value opaque here (the scheduler's JSON {key: sealed}). Written before the
+ * party proposes task_done, so that this party can write its rows of the
+ * stored segment even when it learns of the commit from a Raft snapshot.
+ * The upload reconcile (store_staging_list) does not list them. */
+
+/* Puts the record (val copied). Not synced: store_db_sync() before voting. */
+int store_staging_kept_put(struct store_db *db, uint64_t job, int task, int attempt,
+			   const char *val, size_t len, char *errmsg);
+/* Reads the record into *val (malloc'd, NUL-terminated; caller frees);
+ * MPC_ENOENT when there is none. */
+int store_staging_kept_get(struct store_db *db, uint64_t job, int task, int attempt, char **val,
+			   size_t *len, char *errmsg);
+/* Adds to wb the deletion of the record (none: a no-op). */
+void store_staging_kept_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, uint64_t job,
+				   int task, int attempt);
+/* Calls fn(ctx, job, task, attempt) for each record, in key order (so by
+ * job); fn returns non-zero to stop. */
+int store_staging_kept_list(struct store_db *db,
+			    int (*fn)(void *ctx, uint64_t job, int task, int attempt), void *ctx);
+
 /* Key in the shares column family of the chunk at byte offset of txn's upload
  * (the data of the segment that txn committed). out >= 128 bytes. */
 size_t store_share_key(char *out, const char *txn, uint64_t offset);

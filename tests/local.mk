@@ -37,6 +37,9 @@ EXTRA_DIST += tests/integration/jobs_policy.sh
 # store TABLE.COLUMN = EXPR: kept shares into tables with the job's last commit
 TESTS += tests/integration/jobs_store.sh
 EXTRA_DIST += tests/integration/jobs_store.sh
+# ... and a party that learns of a store's commit from a raft snapshot (rows from its staging)
+TESTS += tests/integration/jobs_store_snapshot.sh
+EXTRA_DIST += tests/integration/jobs_store_snapshot.sh
 TESTS += tests/integration/tools_help.sh
 EXTRA_DIST += tests/integration/tools_help.sh
 # mpcfs on a real mount (issue 5); SKIP (77) without /dev/fuse or root.

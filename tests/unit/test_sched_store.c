@@ -6,7 +6,9 @@
 #include "scheduler/sched_store.h"
 #include "store/catalog.h"
 #include "store/db.h"
+#include "store/fsm.h"
 #include "store/signed_req.h"
+#include "store/staging.h"
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -22,6 +24,8 @@ static struct sched_fsm f;
 static uint64_t next_index;
 /* clients: alice (submit, create, append:*), eve (submit, append:t only), bob (submit) */
 static struct mpc_cluster cluster;
+/* every entry applied so far, for a replay on another party's db */
+static json_t *applied_log;
 static uint8_t sign_sk[3][crypto_sign_SECRETKEYBYTES];
 /* the three parties' box keys; this FSM is party 0 */
 static uint8_t box_pk[3][crypto_box_PUBLICKEYBYTES], box_sk[3][crypto_box_SECRETKEYBYTES];
@@ -81,6 +85,8 @@ static void setup(void)
 static void teardown(void)
 {
 	char cmd[128];
+	json_decref(applied_log);
+	applied_log = NULL;
 	store_db_close(db);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
@@ -98,6 +104,9 @@ static int apply_json(json_t *e)
 	char err[MPC_ERRMSG_SIZE];
 	int outcome = -1;
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	if (applied_log == NULL)
+		applied_log = json_array();
+	json_array_append_new(applied_log, json_deep_copy(e));
 	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
 	rocksdb_writebatch_destroy(wb);
@@ -423,4 +432,268 @@ Test(sched_store, a_table_created_meanwhile_with_other_columns_fails_the_job_and
 	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), 0);
 	cr_assert_eq(json_integer_value(json_object_get(tbl, "segments")), 0);
 	json_decref(tbl);
+}
+
+/* ---- this party's kept pieces in its staging CF (sched_store_stage, reconcile) ---- */
+
+/* Task k (attempt 1) of job 1 up to PREPARED: every party reports share[p][row0..+n)
+ * under key; party 0 (this one) first stages mine[row0..+n) as its runner does. */
+static void run_task_staged(struct sched_plan *plan, int k, const char *key, uint64_t share[3][8],
+			    const uint64_t *mine, size_t row0, size_t n, int commit)
+{
+	char err[256] = "";
+	cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":%d,\"attempt\":1,\"n\":9,"
+			    "\"expiry_ms\":9000,\"time_ms\":2000}",
+			    k),
+		     0);
+	for (int p = 0; p < 3; p++) {
+		json_t *shares = json_object();
+		char *b = seal_to(p, share[p] + row0, n);
+		json_object_set_new(shares, key, json_string(b));
+		json_object_set_new(shares, "other", json_string("not a stored piece"));
+		free(b);
+		if (p == 0) {
+			json_t *st = json_object();
+			b = seal_to(0, mine + row0, n);
+			json_object_set_new(st, key, json_string(b));
+			json_object_set_new(st, "other", json_string("not a stored piece"));
+			free(b);
+			cr_assert_eq(sched_store_stage(db, plan, 1, k, 1, st, err, sizeof err), 0, "%s",
+				     err);
+			json_decref(st);
+		}
+		json_t *e = json_pack("{s:s, s:i, s:i, s:i, s:i, s:s, s:{}, s:o}", "op", "task_done",
+				      "job", 1, "task", k, "attempt", 1, "party", p, "digest", "d",
+				      "outputs", "shares", shares);
+		cr_assert_eq(apply_json(e), 0);
+		json_decref(e);
+	}
+	if (commit)
+		cr_assert_eq(applyf("{\"op\":\"task_commit\",\"job\":1,\"task\":%d,\"attempt\":1,"
+				    "\"time_ms\":3000}",
+				    k),
+			     0);
+}
+
+static int kept(uint64_t job, int task, int attempt)
+{
+	char *val = NULL, err[MPC_ERRMSG_SIZE];
+	size_t len;
+	int rv = store_staging_kept_get(db, job, task, attempt, &val, &len, err);
+	free(val);
+	return rv == 0;
+}
+
+Test(sched_store, the_commit_writes_this_partys_rows_from_its_staging_and_drops_it)
+{
+	uint64_t share[3][8], mine[8], *got = NULL, rows = 0;
+	char kv[16], ks[16], msg[MPC_ERRMSG_SIZE] = "";
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan;
+
+	keys_of(PROGRAM2, kv, ks);
+	plan = plan_of(PROGRAM2, &ir);
+	randombytes_buf(share, sizeof share);
+	randombytes_buf(mine, sizeof mine); /* differs from the replicated piece: shows the source */
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task_staged(plan, 0, kv, share, mine, 0, 3, 1);
+	run_task_staged(plan, 1, kv, share, mine, 3, 2, 1);
+	/* only the stored pieces are staged, and they stay until the job ends */
+	cr_assert(kept(1, 0, 1) && kept(1, 1, 1));
+	{
+		char *val = NULL;
+		size_t len;
+		cr_assert_eq(store_staging_kept_get(db, 1, 0, 1, &val, &len, msg), 0);
+		cr_assert_null(strstr(val, "other"), "%s", val);
+		free(val);
+	}
+	run_task_staged(plan, 2, ks, share, mine, 5, 1, 1);
+	json_t *job = sched_job_get(db, 1);
+	cr_assert_str_eq(str(job, "state"), "COMPLETED", "%s", str(job, "error"));
+	json_decref(job);
+	cr_assert_eq(store_catalog_read_column(db, "n", "a", 0, &got, &rows, msg), 0, "%s", msg);
+	cr_assert_eq(rows, 5);
+	cr_assert_eq(memcmp(got, mine, 5 * 8), 0);
+	free(got);
+	cr_assert_eq(store_catalog_read_column(db, "s", "total", 0, &got, &rows, msg), 0, "%s", msg);
+	cr_assert_eq(rows, 1);
+	cr_assert_eq(got[0], mine[5]);
+	free(got);
+	cr_assert(!kept(1, 0, 1) && !kept(1, 1, 1) && !kept(1, 2, 1));
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+}
+
+static int count_shares(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
+{
+	(void)k, (void)kl, (void)v, (void)vl;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* Party 0 reported every task of a storing job but went down before the
+ * completing commit applied on it; it comes back from a snapshot that a party
+ * which applied that commit took: the reconcile writes its rows from its
+ * staging (the replicated pieces are gone with the job). */
+Test(sched_store, a_snapshot_past_the_commit_gets_this_partys_rows_from_its_staging)
+{
+	uint64_t share[3][8], *got = NULL, rows = 0;
+	char kv[16], ks[16], msg[MPC_ERRMSG_SIZE] = "", dir2[64], cmd[128];
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan;
+	struct store_db *db2;
+	struct sched_fsm f2;
+	struct store_fsm other, me;
+	json_t *e, *tbl;
+	size_t i;
+	void *snap;
+	size_t snap_len;
+	int n_before = 0, n_after = 0;
+
+	keys_of(PROGRAM2, kv, ks);
+	plan = plan_of(PROGRAM2, &ir);
+	randombytes_buf(share, sizeof share);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	run_task_staged(plan, 0, kv, share, share[0], 0, 3, 1);
+	run_task_staged(plan, 1, kv, share, share[0], 3, 2, 1);
+	run_task_staged(plan, 2, ks, share, share[0], 5, 1, 0); /* PREPARED; party 0 goes down */
+	cr_assert(kept(1, 2, 1));
+
+	/* party 1 applies the same log and the completing commit, and takes a snapshot */
+	strcpy(dir2, "/tmp/test_sched_store2.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir2));
+	cr_assert_eq(store_db_open(dir2, "00112233445566778899aabbccddeeff", 1, 0, &db2, msg), 0);
+	f2 = f;
+	f2.db = db2;
+	f2.me.party = 1;
+	f2.me.box_sk = box_sk[1];
+	{
+		static const char *const keys[3] = {"tbl/t", "seg/t/00000000", "seg/t/00000001"};
+		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+		for (int k = 0; k < 3; k++) {
+			char *v = NULL;
+			size_t vl;
+			cr_assert_eq(store_db_get(db, STORE_CF_META, keys[k], strlen(keys[k]), &v, &vl,
+						  msg),
+				     0);
+			rocksdb_writebatch_put_cf(wb, db2->cf[STORE_CF_META], keys[k], strlen(keys[k]),
+						  v, vl);
+			free(v);
+		}
+		cr_assert_eq(store_db_write(db2, wb, 0, msg), 0);
+		rocksdb_writebatch_destroy(wb);
+	}
+	e = json_pack("{s:s, s:i, s:i, s:i, s:i}", "op", "task_commit", "job", 1, "task", 2,
+		      "attempt", 1, "time_ms", 3000);
+	json_array_append_new(applied_log, e);
+	json_array_foreach(applied_log, i, e)
+	{
+		int outcome;
+		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+		cr_assert_eq(sched_fsm_apply(&f2, wb, e, 10 + i, &outcome), 0);
+		cr_assert_eq(store_db_write(db2, wb, 0, msg), 0);
+		rocksdb_writebatch_destroy(wb);
+	}
+	json_t *job = sched_job_get(db2, 1);
+	cr_assert_str_eq(str(job, "state"), "COMPLETED", "%s", str(job, "error"));
+	json_decref(job);
+	cr_assert_null(sched_task_shares(db2, 1, 2, 1, 0)); /* the replicated pieces are gone */
+	cr_assert_eq(store_fsm_init(&other, db2, &cluster, 1), 0);
+	other.applied = 10 + json_array_size(applied_log);
+	cr_assert_eq(store_fsm_snapshot(&other, &snap, &snap_len), 0);
+
+	/* party 0 restores it: the catalog has the segments, and its rows come from staging */
+	cr_assert_eq(store_fsm_init(&me, db, &cluster, 0), 0);
+	me.ext_data = &f;
+	me.ext_apply = sched_fsm_apply;
+	me.ext_reconcile = sched_store_reconcile;
+	cr_assert_eq(store_fsm_restore(&me, snap, snap_len), 0);
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), 0);
+	cr_assert_eq(json_integer_value(json_object_get(tbl, "rows")), 5);
+	json_decref(tbl);
+	cr_assert_eq(store_catalog_read_column(db, "n", "a", 0, &got, &rows, msg), 0, "%s", msg);
+	cr_assert_eq(rows, 5);
+	cr_assert_eq(memcmp(got, share[0], 5 * 8), 0);
+	free(got);
+	cr_assert_eq(store_catalog_read_column(db, "s", "total", 0, &got, &rows, msg), 0, "%s", msg);
+	cr_assert_eq(rows, 1);
+	cr_assert_eq(got[0], share[0][5]);
+	free(got);
+	cr_assert(!kept(1, 0, 1) && !kept(1, 1, 1) && !kept(1, 2, 1));
+	/* a second pass (the next start) changes nothing */
+	store_db_scan(db, STORE_CF_SHARES, NULL, "", 0, count_shares, &n_before);
+	cr_assert_eq(store_fsm_reconcile(&me), 0);
+	store_db_scan(db, STORE_CF_SHARES, NULL, "", 0, count_shares, &n_after);
+	cr_assert_eq(n_before, n_after);
+	cr_assert_eq(n_before, 2); /* one record per stored segment */
+
+	free(snap);
+	store_fsm_close(&me);
+	store_fsm_close(&other);
+	store_db_close(db2);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir2);
+	cr_assert_eq(system(cmd), 0);
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+}
+
+Test(sched_store, kept_records_of_aborted_attempts_and_ended_jobs_go)
+{
+	uint64_t share[3][8];
+	char kv[16], ks[16], err[256] = "", msg[MPC_ERRMSG_SIZE];
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan;
+	json_t *st = json_object(), *tbl;
+	char *b;
+	rocksdb_writebatch_t *wb;
+
+	keys_of(PROGRAM2, kv, ks);
+	plan = plan_of(PROGRAM2, &ir);
+	randombytes_buf(share, sizeof share);
+	b = seal_to(0, share[0], 3);
+	json_object_set_new(st, kv, json_string(b));
+	free(b);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	/* not leased: nothing staged */
+	cr_assert_eq(sched_store_stage(db, plan, 1, 0, 1, st, err, sizeof err), MPC_ESTATE);
+	cr_assert(!kept(1, 0, 1));
+	cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":1,\"n\":9,"
+			    "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     0);
+	cr_assert_eq(sched_store_stage(db, plan, 1, 0, 1, st, err, sizeof err), 0, "%s", err);
+	cr_assert(kept(1, 0, 1));
+	/* the attempt expires: its record goes in the same batch */
+	cr_assert_eq(applyf("{\"op\":\"lease_expired\",\"job\":1,\"task\":0,\"attempt\":1,"
+			    "\"time_ms\":9500}"),
+		     0);
+	cr_assert(!kept(1, 0, 1));
+	cr_assert_eq(sched_store_stage(db, plan, 1, 0, 1, st, err, sizeof err), MPC_ESTATE);
+	cr_assert(strstr(err, "no longer leased") != NULL, "%s", err);
+	/* leftovers (e.g. of a crash) of that aborted attempt and of an unknown job */
+	cr_assert_eq(store_staging_kept_put(db, 1, 0, 1, "{}", 2, msg), 0);
+	cr_assert_eq(store_staging_kept_put(db, 7, 0, 1, "{}", 2, msg), 0);
+	cr_assert_eq(applyf("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":2,\"n\":9,"
+			    "\"expiry_ms\":19000,\"time_ms\":12000}"),
+		     0);
+	cr_assert_eq(sched_store_stage(db, plan, 1, 0, 2, st, err, sizeof err), 0, "%s", err);
+	wb = rocksdb_writebatch_create();
+	cr_assert_eq(sched_store_reconcile(&f, wb), 0);
+	cr_assert_eq(store_db_write(db, wb, 0, msg), 0);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert(!kept(1, 0, 1) && !kept(7, 0, 1));
+	cr_assert(kept(1, 0, 2)); /* the running attempt's stays */
+	/* the job is cancelled: the record goes with it; a leftover goes at the reconcile */
+	cr_assert_eq(applyf("{\"op\":\"job_cancel\",\"job\":1,\"client\":\"alice\",\"time_ms\":13000}"),
+		     0);
+	cr_assert(!kept(1, 0, 2));
+	cr_assert_eq(store_staging_kept_put(db, 1, 0, 2, "{}", 2, msg), 0);
+	wb = rocksdb_writebatch_create();
+	cr_assert_eq(sched_store_reconcile(&f, wb), 0);
+	cr_assert_eq(store_db_write(db, wb, 0, msg), 0);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert(!kept(1, 0, 2));
+	cr_assert_eq(store_catalog_table(db, "n", 0, 0, &tbl), MPC_ENOENT); /* cancelled: no store */
+	json_decref(st);
+	sched_plan_free(plan);
+	sched_ir_free(ir);
 }
