@@ -41,6 +41,7 @@ struct engine_session {
 	enum sess_state state;
 	int pc, stop, resyncs;
 	uint32_t epoch, max_seen;
+	uint32_t epoch_stored; /* the epoch durable in the store (key "epoch") */
 	char error[MPC_ERRMSG_SIZE];
 	uint64_t online_ns, start_ns;
 	uint64_t gens[MPC_MAX_PARTIES];
@@ -376,8 +377,9 @@ static int session_sync(struct engine_session *s, char *errmsg)
 
 	set_state(s, SESS_SYNCING);
 	/* A restarted party must never reuse an epoch its peers are in (they
-	 * would not notice its SYNC): the epoch survives restarts. */
-	{
+	 * would not notice its SYNC): the epoch survives restarts. A new
+	 * session's first epoch (1) was written with its spec. */
+	if (E > s->epoch_stored) {
 		char key[64];
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 		key_of(key, sizeof key, s->id, "epoch");
@@ -387,6 +389,7 @@ static int session_sync(struct engine_session *s, char *errmsg)
 		rocksdb_writebatch_destroy(wb);
 		if (rv != 0)
 			return rv;
+		s->epoch_stored = E;
 	}
 	ckpt_list(s, &mine);
 	engine_mesh_purge(s->env.mesh, s->id, E);
@@ -748,17 +751,21 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 			if ((rv = input_load(s, k, &s->regs[k], errmsg)) != 0)
 				goto err;
 		s->inputs_fresh = 1;
-		rv = engine_ledger_claim(env->ledger, s->t0, s->tn, s->id, errmsg);
-		if (rv != 0)
-			goto err;
-		key_of(key, sizeof key, s->id, "spec");
+		/* the claim, the spec and the first epoch in one synced write:
+		 * after a crash the session is there with its range claimed, or
+		 * neither is */
 		wb = rocksdb_writebatch_create();
+		key_of(key, sizeof key, s->id, "spec");
 		rocksdb_writebatch_put_cf(wb, env->db->cf[STORE_CF_FUEL], key, strlen(key),
 					  s->spec_text, strlen(s->spec_text));
-		rv = store_db_write(env->db, wb, 1, errmsg);
+		key_of(key, sizeof key, s->id, "epoch");
+		rocksdb_writebatch_put_cf(wb, env->db->cf[STORE_CF_FUEL], key, strlen(key),
+					  (const char *)&(uint32_t){1}, sizeof(uint32_t));
+		rv = engine_ledger_claim_with(env->ledger, s->t0, s->tn, s->id, wb, errmsg);
 		rocksdb_writebatch_destroy(wb);
 		if (rv != 0)
 			goto err;
+		s->epoch_stored = 1;
 	}
 	if (stored) {
 		char *val = NULL;
@@ -767,6 +774,7 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 		if (store_db_get(env->db, STORE_CF_FUEL, key, strlen(key), &val, &vlen, errmsg) == 0 &&
 		    vlen == sizeof s->epoch)
 			memcpy(&s->epoch, val, sizeof s->epoch);
+		s->epoch_stored = s->epoch;
 		free(val);
 	}
 	s->x.mesh = env->mesh;
@@ -857,9 +865,13 @@ void engine_session_free(struct engine_session *s, int erase)
 		key_of(prefix, sizeof prefix, s->id, "epoch");
 		rocksdb_writebatch_delete_cf(wb, s->env.db->cf[STORE_CF_FUEL], prefix,
 					     strlen(prefix));
+		/* not synced: the next synced write (any session's start or
+		 * result) makes it durable; lost in an OS crash, the session is
+		 * resumed at the restart and the scheduler stops it again (its
+		 * attempt ended: sched_service.c, drop_stale_sessions) */
 		{
 			char err[MPC_ERRMSG_SIZE];
-			store_db_write(s->env.db, wb, 1, err);
+			store_db_write(s->env.db, wb, 0, err);
 		}
 		rocksdb_writebatch_destroy(wb);
 	}
