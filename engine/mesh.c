@@ -1046,6 +1046,13 @@ void engine_mesh_purge(struct engine_mesh *m, uint64_t sid, uint32_t epoch)
 	pthread_mutex_unlock(&m->lock);
 }
 
+void engine_mesh_wake(struct engine_mesh *m, uint64_t session)
+{
+	pthread_mutex_lock(&m->lock);
+	wake_locked(m, 0, session);
+	pthread_mutex_unlock(&m->lock);
+}
+
 int engine_mesh_wait_event(struct engine_mesh *m, uint64_t *seq, int timeout_ms)
 {
 	struct timespec ts;

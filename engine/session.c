@@ -1,11 +1,13 @@
-/* Engine sessions: a thread per computation, checkpoints in RocksDB, epoch-based resynchronisation. */
+/* Engine sessions: a thread per computation (from a cache of idle ones), checkpoints in RocksDB, epoch-based resynchronisation. */
 #include "engine/session.h"
 
+#include "common/deadline.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "engine/exec.h"
 #include "store/catalog.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -36,7 +38,9 @@ struct engine_session {
 	int ckpt_every, fuel_ready, delay_ms;
 	int inputs_fresh; /* regs hold exactly the loaded inputs (pc 0, nothing run) */
 	struct engine_exec x;
-	pthread_t thread;
+	struct engine_session *pool_next; /* queued for a worker (pool_lock) */
+	int finished;			  /* session_main returned (lock, done_cond) */
+	pthread_cond_t done_cond;
 	pthread_mutex_t lock; /* guards the fields below and regs for status */
 	enum sess_state state;
 	int pc, stop, resyncs;
@@ -643,6 +647,95 @@ failed:
 	return NULL;
 }
 
+/* ---- workers ----
+ * A session runs on a thread of its own for its whole life (it blocks on
+ * the mesh), but the threads are kept: a worker that finished a session
+ * waits POOL_IDLE_MS for the next one before it exits. A trivial job's
+ * session lasts milliseconds; creating and tearing down a thread (stack
+ * mapping, clone, exit, unmap) for each was a visible part of mpcd's CPU
+ * per job. Invariant: idle workers >= queued sessions, else a new worker
+ * is started, so no session ever waits for another one to end. */
+
+#define POOL_IDLE_MS 10000
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static struct engine_session *pool_head, *pool_tail;
+static int pool_idle, pool_queued;
+
+static void *pool_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		struct engine_session *s;
+		struct timespec ts;
+		pool_idle++;
+		mpc_deadline_after(&ts, POOL_IDLE_MS);
+		while (pool_head == NULL)
+			if (pthread_cond_timedwait(&pool_cond, &pool_lock, &ts) == ETIMEDOUT &&
+			    pool_head == NULL) {
+				pool_idle--;
+				pthread_mutex_unlock(&pool_lock);
+				return NULL;
+			}
+		pool_idle--;
+		s = pool_head;
+		pool_head = s->pool_next;
+		if (pool_head == NULL)
+			pool_tail = NULL;
+		pool_queued--;
+		pthread_mutex_unlock(&pool_lock);
+		session_main(s);
+		/* s may be freed as soon as finished is seen */
+		pthread_mutex_lock(&s->lock);
+		s->finished = 1;
+		pthread_cond_broadcast(&s->done_cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_lock(&pool_lock);
+	}
+}
+
+static int pool_run(struct engine_session *s, char *errmsg)
+{
+	int rv = 0;
+	pthread_mutex_lock(&pool_lock);
+	s->pool_next = NULL;
+	if (pool_tail != NULL)
+		pool_tail->pool_next = s;
+	else
+		pool_head = s;
+	pool_tail = s;
+	pool_queued++;
+	if (pool_idle >= pool_queued) {
+		pthread_cond_signal(&pool_cond);
+	} else {
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, pool_main, NULL) != 0) {
+			/* take it back (the tail): nobody would run it */
+			struct engine_session *q = pool_head, *prev = NULL;
+			while (q != s) {
+				prev = q;
+				q = q->pool_next;
+			}
+			if (prev != NULL)
+				prev->pool_next = NULL;
+			else
+				pool_head = NULL;
+			pool_tail = prev;
+			pool_queued--;
+			mpc_errmsg_printf(errmsg, "engine: cannot start a session thread");
+			rv = MPC_ENOMEM;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return rv;
+}
+
 /* ---- life cycle ---- */
 
 static int spec_parse(struct engine_session *s, char *errmsg)
@@ -719,6 +812,7 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 	s->spec = json_deep_copy(spec);
 	s->spec_text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->done_cond, NULL);
 	if (s->spec == NULL || s->spec_text == NULL) {
 		rv = MPC_ENOMEM;
 		goto err;
@@ -786,7 +880,9 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 	s->x.watch = &s->watch;
 	s->x.timeout_ms = env->timeout_ms;
 	s->state = SESS_SYNCING;
-	pthread_create(&s->thread, NULL, session_main, s);
+	rv = pool_run(s, errmsg);
+	if (rv != 0)
+		goto err;
 	*out = s;
 	return 0;
 err:
@@ -800,6 +896,7 @@ err:
 	json_decref(s->spec);
 	free(s->spec_text);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->done_cond);
 	free(s);
 	return rv;
 }
@@ -853,7 +950,12 @@ void engine_session_free(struct engine_session *s, int erase)
 	if (s == NULL)
 		return;
 	s->stop = 1;
-	pthread_join(s->thread, NULL);
+	/* a lingering session waits for frames of its own only: wake it */
+	engine_mesh_wake(s->env.mesh, s->id);
+	pthread_mutex_lock(&s->lock);
+	while (!s->finished)
+		pthread_cond_wait(&s->done_cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 	if (erase) {
 		char prefix[64];
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
@@ -886,5 +988,6 @@ void engine_session_free(struct engine_session *s, int erase)
 	json_decref(s->result);
 	free(s->spec_text);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->done_cond);
 	free(s);
 }
