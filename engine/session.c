@@ -1,4 +1,4 @@
-/* Engine sessions: a thread per computation (from a cache of idle ones), checkpoints in RocksDB, epoch-based resynchronisation. */
+/* Engine sessions: a (cached) thread per computation, checkpoints, epoch resynchronisation. */
 #include "engine/session.h"
 
 #include "common/deadline.h"
@@ -39,7 +39,7 @@ struct engine_session {
 	int inputs_fresh; /* regs hold exactly the loaded inputs (pc 0, nothing run) */
 	struct engine_exec x;
 	struct engine_session *pool_next; /* queued for a worker (pool_lock) */
-	int finished;			  /* session_main returned (lock, done_cond) */
+	int finished;                     /* session_main returned (lock, done_cond) */
 	pthread_cond_t done_cond;
 	pthread_mutex_t lock; /* guards the fields below and regs for status */
 	enum sess_state state;

@@ -547,12 +547,12 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		 * task_commit moves them into the table (sched_store.c) */
 		snprintf(t, sizeof t, "st%d", op->column);
 		emit(p, "keep", t, A->ename, NULL, 0);
-		json_array_append_new(
-			p->cur->stores,
-			json_pack("{s:i, s:s, s:I, s:i}", "column", op->column, "key", t, "n",
-				  (json_int_t)A->len, "segment",
-				  ir->tasks[p->cur_ir_task].kind == SCHED_IR_MAP ? p->cur->segment
-										 : -1));
+		json_array_append_new(p->cur->stores,
+				      json_pack("{s:i, s:s, s:I, s:i}", "column", op->column, "key",
+						t, "n", (json_int_t)A->len, "segment",
+						ir->tasks[p->cur_ir_task].kind == SCHED_IR_MAP
+						    ? p->cur->segment
+						    : -1));
 		break;
 	}
 	return 0;
@@ -608,8 +608,8 @@ static void add_deps(struct plan_task *pt, const struct sched_ir *ir, int t, int
  * that computed them, except registers of template local, which runs in
  * the same task before it), then its ops. */
 static int emit_template(struct sched_plan *p, struct reg_state *rs, char *opened,
-			 struct store_db *db, uint64_t revision, int t, int local,
-			 const int *first, const int *count, char *err, size_t cap)
+			 struct store_db *db, uint64_t revision, int t, int local, const int *first,
+			 const int *count, char *err, size_t cap)
 {
 	const struct sched_ir *ir = p->ir;
 	const struct sched_ir_task *it = &ir->tasks[t];
@@ -625,8 +625,8 @@ static int emit_template(struct sched_plan *p, struct reg_state *rs, char *opene
 		for (int j = 0; j < count[src]; j++) {
 			snprintf(name, sizeof name, "p%d_%d", r, j);
 			json_array_append_new(pt->inputs,
-					      json_pack("{s:s, s:i, s:i, s:s}", "name", name, "n", 1,
-							"task", first[src] + j, "key", key));
+					      json_pack("{s:s, s:i, s:i, s:s}", "name", name, "n",
+							1, "task", first[src] + j, "key", key));
 			/* a MAP's partials of all segments are summed */
 			if (j == 0) {
 				snprintf(acc, sizeof acc, "%s", name);
@@ -642,7 +642,8 @@ static int emit_template(struct sched_plan *p, struct reg_state *rs, char *opene
 		rs[r].cvec = rs[r].cscal = -1;
 	}
 	for (size_t k = 0; k < it->n_ops; k++)
-		if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err, cap)) != 0)
+		if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err, cap)) !=
+		    0)
 			return rv;
 	return 0;
 }
@@ -753,16 +754,16 @@ static int plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t r
 			if (m >= 0)
 				add_deps(pt, ir, m, (int)t, first, count);
 			add_deps(pt, ir, (int)t, m, first, count);
-			if (m >= 0 && (rv = emit_template(p, rs, opened, db, revision, m, (int)t, first,
-							  count, err, cap)) != 0)
+			if (m >= 0 && (rv = emit_template(p, rs, opened, db, revision, m, (int)t,
+							  first, count, err, cap)) != 0)
 				goto fail;
-			if ((rv = emit_template(p, rs, opened, db, revision, (int)t, m, first, count,
-						err, cap)) != 0)
+			if ((rv = emit_template(p, rs, opened, db, revision, (int)t, m, first,
+						count, err, cap)) != 0)
 				goto fail;
 			/* outputs: this party's shares of what later tasks read */
 			for (size_t u = 0; u < ir->n_tasks; u++)
-				for (size_t k = 0; u != t && (int)u != m && k < ir->tasks[u].n_inputs;
-				     k++) {
+				for (size_t k = 0;
+				     u != t && (int)u != m && k < ir->tasks[u].n_inputs; k++) {
 					int r = ir->tasks[u].inputs[k];
 					int src = ir->ops[ir->regs[r].op].task;
 					char key[32];
@@ -870,7 +871,7 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p)
 	for (size_t k = 0; k < p->n_tasks; k++) {
 		const struct plan_task *t = &p->tasks[k];
 		const struct sched_ir_task *it =
-			&p->ir->tasks[t->map_ir_task >= 0 ? t->map_ir_task : t->ir_task];
+		    &p->ir->tasks[t->map_ir_task >= 0 ? t->map_ir_task : t->ir_task];
 		json_t *o = json_pack("{s:I, s:s, s:i, s:O, s:I, s:s, s:i, s:i}", "task",
 				      (json_int_t)k, "kind",
 				      it->kind == SCHED_IR_MAP ? "map" : "combine", "stage",

@@ -627,8 +627,9 @@ static int count_ops(struct sched_plan *plan, size_t k, const char *kind)
 
 static void put_one_segment_table(void)
 {
-	put("tbl/u", "{\"name\":\"u\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
-		     "\"rows\":40,\"version\":1,\"segments\":1,\"created_revision\":1,\"revision\":2}");
+	put("tbl/u",
+	    "{\"name\":\"u\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
+	    "\"rows\":40,\"version\":1,\"segments\":1,\"created_revision\":1,\"revision\":2}");
 	put("seg/u/00000000", "{\"id\":0,\"txn\":\"x1\",\"rows\":40,\"revision\":2}");
 }
 
@@ -650,8 +651,8 @@ Test(sched_fsm, one_segment_stage_is_one_fused_task)
 	}
 	cr_assert_eq(json_array_size(json_object_get(task_of(job, 0), "deps")), 0);
 	cr_assert_eq(json_array_size(json_object_get(task_of(job, 1), "deps")), 1);
-	cr_assert_eq(json_integer_value(json_array_get(json_object_get(task_of(job, 1), "deps"), 0)),
-		     0);
+	cr_assert_eq(
+	    json_integer_value(json_array_get(json_object_get(task_of(job, 1), "deps"), 0)), 0);
 	/* Σ(x - m)² per row: one triple per row, in the fused task of stage 1 */
 	cr_assert_geq(json_integer_value(json_object_get(task_of(job, 1), "fuel")), 40, "%s",
 		      json_dumps(tasks, 0));
@@ -672,11 +673,14 @@ Test(sched_fsm, one_segment_stage_is_one_fused_task)
 	cr_assert_eq(sched_plan_n_tasks(plan), 2);
 	/* task 0 reads its segment, sums it and keeps only the mean for stage
 	 * 1 (no partial kept: it is combined in the same session) */
-	cr_assert_eq(count_ops(plan, 0, "sum"), 1, "%s", json_dumps(sched_plan_task_ops(plan, 0), 0));
-	cr_assert_eq(count_ops(plan, 0, "keep"), 1, "%s", json_dumps(sched_plan_task_ops(plan, 0), 0));
+	cr_assert_eq(count_ops(plan, 0, "sum"), 1, "%s",
+		     json_dumps(sched_plan_task_ops(plan, 0), 0));
+	cr_assert_eq(count_ops(plan, 0, "keep"), 1, "%s",
+		     json_dumps(sched_plan_task_ops(plan, 0), 0));
 	cr_assert_eq(count_ops(plan, 0, "open"), 0);
 	cr_assert_eq(count_ops(plan, 1, "sumsq"), 1);
-	cr_assert_eq(count_ops(plan, 1, "open"), 1, "%s", json_dumps(sched_plan_task_ops(plan, 1), 0));
+	cr_assert_eq(count_ops(plan, 1, "open"), 1, "%s",
+		     json_dumps(sched_plan_task_ops(plan, 1), 0));
 	cr_assert_eq(count_ops(plan, 1, "keep"), 0);
 	sched_plan_free(plan);
 	/* a record of 4 tasks (made before the fusion) gets the plan it was made with */
@@ -686,10 +690,11 @@ Test(sched_fsm, one_segment_stage_is_one_fused_task)
 	/* the same fuel: a fused task needs its MAP's and its COMBINE's */
 	json_t *unfused = sched_plan_tasks_json(plan);
 	for (int k = 0; k < 2; k++)
-		cr_assert_eq(json_integer_value(json_object_get(task_of(job, k), "fuel")),
-			     json_integer_value(json_object_get(json_array_get(unfused, 2 * k), "fuel")) +
-				 json_integer_value(
-				     json_object_get(json_array_get(unfused, 2 * k + 1), "fuel")));
+		cr_assert_eq(
+		    json_integer_value(json_object_get(task_of(job, k), "fuel")),
+		    json_integer_value(json_object_get(json_array_get(unfused, 2 * k), "fuel")) +
+			json_integer_value(
+			    json_object_get(json_array_get(unfused, 2 * k + 1), "fuel")));
 	json_decref(unfused);
 	cr_assert_eq(count_ops(plan, 0, "open"), 0);
 	cr_assert_eq(count_ops(plan, 0, "keep"), 1);
@@ -702,7 +707,6 @@ Test(sched_fsm, one_segment_stage_is_one_fused_task)
 	sched_ir_free(ir);
 	json_decref(job);
 }
-
 
 Test(sched_fsm, var_reads_its_segment_and_centers_in_one_sumsq)
 {
