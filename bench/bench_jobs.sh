@@ -13,7 +13,8 @@
 # (base port $BENCH_JOBS_PORT, default 23500; MPC_SCHED_MAX_TASKS from the environment). Part of make
 # bench (bench/run.sh). BENCH_JOBS_TRIVIAL_ONLY=1 stops after the trivial jobs. After each trivial
 # run: {"bench":"sched.trivial.cpu","threads":..,"mpcd_cpu_ms_per_job":..} (utime+stime of the
-# three mpcd from /proc/PID/stat over the run, divided by the jobs).
+# three mpcd from /proc/PID/stat over the run, divided by the jobs; raft_entries_per_job: the Raft
+# log's growth over the run, divided by the jobs).
 set -u
 B=${1:-$(pwd)}
 ROWS=${2:-1000000}
@@ -75,14 +76,21 @@ cpu_ticks() { # utime+stime of the mpcd processes, in clock ticks
 	for p in $PIDS; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done
 	echo $t
 }
+raft_index() { # the Raft log's last index on party 0
+	"$B/mpcstore-tool" -c "$T/c/party0/mpcd.conf" --json raft 2>/dev/null |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["last_index"])' 2>/dev/null || echo 0
+}
 trivial() { # trivial JOBS THREADS
-	local c0 c1
+	local c0 c1 i0 i1
+	i0=$(raft_index)
 	c0=$(cpu_ticks)
 	"$B/bench_jobs" "$MPC_CONFIG" tiny "$1" "$2"
 	c1=$(cpu_ticks)
+	i1=$(raft_index)
 	# bench_jobs runs one warm-up job first: JOBS + 1 jobs
-	printf '{"bench":"sched.trivial.cpu","threads":%d,"jobs":%d,"mpcd_cpu_ms_per_job":%s}\n' "$2" "$1" \
-		"$(echo "scale=2; ($c1 - $c0) * 1000 / $(getconf CLK_TCK) / ($1 + 1)" | bc)"
+	printf '{"bench":"sched.trivial.cpu","threads":%d,"jobs":%d,"mpcd_cpu_ms_per_job":%s,"raft_entries_per_job":%s}\n' \
+		"$2" "$1" "$(echo "scale=2; ($c1 - $c0) * 1000 / $(getconf CLK_TCK) / ($1 + 1)" | bc)" \
+		"$(echo "scale=2; ($i1 - $i0) / ($1 + 1)" | bc)"
 }
 trivial "${BENCH_JOBS_SEQ:-200}" 1
 trivial "${BENCH_JOBS_PAR:-1000}" "${BENCH_JOBS_THREADS:-16}"

@@ -190,6 +190,12 @@ static int overlap_locked(struct engine_ledger *l, struct overlap_ctx *oc)
 int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
 			char *errmsg)
 {
+	return engine_ledger_claim_with(l, t0, n, session, NULL, errmsg);
+}
+
+int engine_ledger_claim_with(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
+			     rocksdb_writebatch_t *with, char *errmsg)
+{
 	struct overlap_ctx oc = {t0, t0 + n, session, {0}, 0};
 	rocksdb_writebatch_t *wb;
 	char key[80];
@@ -202,9 +208,12 @@ int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64
 	}
 	pthread_mutex_lock(&l->lock);
 	if (overlap_locked(l, &oc) != 0) {
+		if (oc.same) { /* claimed before: only the caller's writes */
+			rv = with != NULL ? store_db_write(l->db, with, 1, errmsg) : 0;
+			pthread_mutex_unlock(&l->lock);
+			return rv;
+		}
 		pthread_mutex_unlock(&l->lock);
-		if (oc.same)
-			return 0;
 		mpc_errmsg_printf(errmsg,
 				  "triple range [%llu, %llu) overlaps [%llu, %llu) handed to "
 				  "session %llu",
@@ -214,7 +223,7 @@ int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64
 				  (unsigned long long)oc.hit.session);
 		return MPC_EOVERLAP;
 	}
-	wb = rocksdb_writebatch_create();
+	wb = with != NULL ? with : rocksdb_writebatch_create();
 	snprintf(key, sizeof key, "%s/range/%016llx", l->gen, (unsigned long long)t0);
 	batch_put(l, wb, key, (uint64_t[]){t0, n, session, 0}, 4);
 	if (t0 + n > l->hwm) {
@@ -222,7 +231,8 @@ int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64
 		batch_put(l, wb, key, (uint64_t[]){t0 + n}, 1);
 	}
 	rv = store_db_write(l->db, wb, 1, errmsg);
-	rocksdb_writebatch_destroy(wb);
+	if (wb != with)
+		rocksdb_writebatch_destroy(wb);
 	if (rv == 0 && t0 + n > l->hwm)
 		l->hwm = t0 + n;
 	pthread_mutex_unlock(&l->lock);

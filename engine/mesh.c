@@ -54,6 +54,19 @@ struct mesh_peer {
 	int decrypting; /* receiver is writing into cur_recv->buf */
 	uint8_t *rxbuf, *txbuf;
 	size_t bufcap;
+	/* the sender thread waits for q_head/fd, the responder's connection
+	 * thread for pending_fd: on conditions of their own, not woken by
+	 * every frame of every session */
+	pthread_cond_t send_cond, conn_cond;
+};
+
+/* A thread in engine_mesh_wait(): woken by events of its session only (or
+ * by all, any), not by every frame of every session on m->cond. */
+struct mesh_waiter {
+	uint64_t sid; /* low 32 bits of the wire session */
+	int any;
+	pthread_cond_t cond;
+	struct mesh_waiter *next;
 };
 
 struct engine_mesh {
@@ -72,6 +85,7 @@ struct engine_mesh {
 	struct mesh_inbox *inbox;
 	struct engine_mesh_recv *posted;
 	struct engine_mesh_stats st;
+	struct mesh_waiter *waiters;
 };
 
 /* ---- socket helpers ---- */
@@ -91,10 +105,26 @@ static void set_nodelay(int fd)
 
 /* ---- mailbox (under m->lock) ---- */
 
-static void event_locked(struct engine_mesh *m)
+/* Something changed: m->cond's waiters (engine_mesh_wait_event, cancels,
+ * teardown) look again, and so do the engine_mesh_wait() callers of the
+ * session (all: of every session, and the senders, after a connection
+ * change or at the stop). */
+static void wake_locked(struct engine_mesh *m, int all, uint64_t session)
 {
 	m->event_seq++;
 	pthread_cond_broadcast(&m->cond);
+	for (struct mesh_waiter *w = m->waiters; w != NULL; w = w->next)
+		if (all || w->any || w->sid == (session & 0xffffffffu))
+			pthread_cond_signal(&w->cond);
+	for (int i = 0; all && i < m->n; i++) {
+		pthread_cond_broadcast(&m->peers[i].send_cond);
+		pthread_cond_broadcast(&m->peers[i].conn_cond);
+	}
+}
+
+static void event_locked(struct engine_mesh *m)
+{
+	wake_locked(m, 1, 0);
 }
 
 static struct engine_mesh_recv *posted_find(struct engine_mesh *m, int peer, uint64_t session,
@@ -330,7 +360,7 @@ static void receive_loop(struct mesh_peer *p)
 					deliver_inbox(m, r, e);
 			}
 		}
-		event_locked(m);
+		wake_locked(m, 0, h2.session);
 		pthread_mutex_unlock(&m->lock);
 	}
 }
@@ -402,7 +432,7 @@ static void *conn_main(void *arg)
 		} else {
 			pthread_mutex_lock(&m->lock);
 			while (!m->stopping && p->pending_fd < 0)
-				pthread_cond_wait(&m->cond, &m->lock);
+				pthread_cond_wait(&p->conn_cond, &m->lock);
 			fd = p->pending_fd;
 			p->pending_fd = -1;
 			keys = p->pending_keys;
@@ -437,7 +467,7 @@ static void *send_main(void *arg)
 		int fd, rv = 0;
 
 		while (!m->stopping && (p->q_head == NULL || p->fd < 0))
-			pthread_cond_wait(&m->cond, &m->lock);
+			pthread_cond_wait(&p->send_cond, &m->lock);
 		if (m->stopping)
 			break;
 		s = p->q_head;
@@ -469,6 +499,7 @@ static void *send_main(void *arg)
 			__atomic_add_fetch(&m->st.bytes_sent, flen, __ATOMIC_RELAXED);
 		} while (off < s->len);
 
+		uint64_t sess = s->session; /* s is freed below if a copy */
 		pthread_mutex_lock(&m->lock);
 		p->sending = 0;
 		p->cur_send = NULL;
@@ -482,7 +513,7 @@ static void *send_main(void *arg)
 			s->rv = rv;
 			s->done = 1;
 		}
-		event_locked(m);
+		wake_locked(m, rv != 0, sess);
 	}
 	pthread_mutex_unlock(&m->lock);
 	return NULL;
@@ -533,6 +564,7 @@ static void *listen_main(void *arg)
 			/* the old connection (if the peer restarted) is dead */
 			if (p->fd >= 0)
 				shutdown(p->fd, SHUT_RDWR);
+			pthread_cond_signal(&p->conn_cond);
 		}
 		sodium_memzero(&keys, sizeof keys);
 		pthread_cond_broadcast(&m->cond);
@@ -578,6 +610,10 @@ int engine_mesh_start(const struct mpc_cluster *c, int party, const uint8_t *box
 	}
 	pthread_mutex_init(&m->lock, NULL);
 	pthread_cond_init(&m->cond, NULL);
+	for (int i = 0; i < MPC_MAX_PARTIES; i++) {
+		pthread_cond_init(&m->peers[i].send_cond, NULL);
+		pthread_cond_init(&m->peers[i].conn_cond, NULL);
+	}
 
 	hints.ai_family = AF_INET;
 	hints.ai_socktype = SOCK_STREAM;
@@ -647,7 +683,7 @@ void engine_mesh_stop(struct engine_mesh *m)
 	for (int i = 0; i < m->n; i++)
 		if (m->peers[i].fd >= 0)
 			shutdown(m->peers[i].fd, SHUT_RDWR);
-	pthread_cond_broadcast(&m->cond);
+	event_locked(m);
 	pthread_mutex_unlock(&m->lock);
 	pthread_join(m->listen_thread, NULL);
 	for (int i = 0; i < m->n; i++) {
@@ -682,6 +718,10 @@ void engine_mesh_stop(struct engine_mesh *m)
 	sodium_free(m->sk);
 	pthread_mutex_destroy(&m->lock);
 	pthread_cond_destroy(&m->cond);
+	for (int i = 0; i < MPC_MAX_PARTIES; i++) {
+		pthread_cond_destroy(&m->peers[i].send_cond);
+		pthread_cond_destroy(&m->peers[i].conn_cond);
+	}
 	free(m);
 }
 
@@ -754,7 +794,7 @@ static int queue_send_locked(struct engine_mesh *m, struct engine_mesh_send *s)
 	else
 		p->q_head = s;
 	p->q_tail = s;
-	pthread_cond_broadcast(&m->cond);
+	pthread_cond_signal(&p->send_cond);
 	return 0;
 }
 
@@ -889,11 +929,15 @@ int engine_mesh_wait(struct engine_mesh *m, struct engine_mesh_send **s, int ns,
 		     int timeout_ms)
 {
 	struct timespec ts;
+	struct mesh_waiter me = {.sid = w != NULL ? w->sid & 0xffffffffu : 0, .any = w == NULL};
 	int rv = 0;
 
 	if (timeout_ms >= 0)
 		mpc_deadline_after(&ts, timeout_ms);
+	pthread_cond_init(&me.cond, NULL);
 	pthread_mutex_lock(&m->lock);
+	me.next = m->waiters;
+	m->waiters = &me;
 	for (;;) {
 		int all = 1;
 		for (int k = 0; k < ns && rv == 0; k++) {
@@ -918,15 +962,21 @@ int engine_mesh_wait(struct engine_mesh *m, struct engine_mesh_send **s, int ns,
 			break;
 		}
 		if (timeout_ms >= 0) {
-			if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT) {
+			if (pthread_cond_timedwait(&me.cond, &m->lock, &ts) == ETIMEDOUT) {
 				rv = MPC_ETIMEDOUT;
 				break;
 			}
 		} else {
-			pthread_cond_wait(&m->cond, &m->lock);
+			pthread_cond_wait(&me.cond, &m->lock);
 		}
 	}
+	for (struct mesh_waiter **pp = &m->waiters; *pp != NULL; pp = &(*pp)->next)
+		if (*pp == &me) {
+			*pp = me.next;
+			break;
+		}
 	pthread_mutex_unlock(&m->lock);
+	pthread_cond_destroy(&me.cond);
 	return rv;
 }
 
@@ -993,6 +1043,13 @@ void engine_mesh_purge(struct engine_mesh *m, uint64_t sid, uint32_t epoch)
 			pp = &e->next;
 		}
 	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void engine_mesh_wake(struct engine_mesh *m, uint64_t session)
+{
+	pthread_mutex_lock(&m->lock);
+	wake_locked(m, 0, session);
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -172,6 +172,11 @@ int engine_mesh_take_any(struct engine_mesh *m, uint64_t sid, uint8_t type, int 
 /* Drops every queued (unclaimed) message of session id sid whose epoch is below epoch. */
 void engine_mesh_purge(struct engine_mesh *m, uint64_t sid, uint32_t epoch);
 
+/* Wakes the engine_mesh_wait() callers of session (low 32 bits) and the
+ * engine_mesh_wait_event() callers, e.g. to make a session see its stop flag
+ * at once. */
+void engine_mesh_wake(struct engine_mesh *m, uint64_t session);
+
 /*
  * Waits until something happens (a message arrives, a connection changes)
  * after event number *seq, or timeout_ms passes; updates *seq. Returns 0,

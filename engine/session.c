@@ -1,11 +1,13 @@
-/* Engine sessions: a thread per computation, checkpoints in RocksDB, epoch-based resynchronisation. */
+/* Engine sessions: a (cached) thread per computation, checkpoints, epoch resynchronisation. */
 #include "engine/session.h"
 
+#include "common/deadline.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "engine/exec.h"
 #include "store/catalog.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
@@ -36,11 +38,14 @@ struct engine_session {
 	int ckpt_every, fuel_ready, delay_ms;
 	int inputs_fresh; /* regs hold exactly the loaded inputs (pc 0, nothing run) */
 	struct engine_exec x;
-	pthread_t thread;
+	struct engine_session *pool_next; /* queued for a worker (pool_lock) */
+	int finished;                     /* session_main returned (lock, done_cond) */
+	pthread_cond_t done_cond;
 	pthread_mutex_t lock; /* guards the fields below and regs for status */
 	enum sess_state state;
 	int pc, stop, resyncs;
 	uint32_t epoch, max_seen;
+	uint32_t epoch_stored; /* the epoch durable in the store (key "epoch") */
 	char error[MPC_ERRMSG_SIZE];
 	uint64_t online_ns, start_ns;
 	uint64_t gens[MPC_MAX_PARTIES];
@@ -376,8 +381,9 @@ static int session_sync(struct engine_session *s, char *errmsg)
 
 	set_state(s, SESS_SYNCING);
 	/* A restarted party must never reuse an epoch its peers are in (they
-	 * would not notice its SYNC): the epoch survives restarts. */
-	{
+	 * would not notice its SYNC): the epoch survives restarts. A new
+	 * session's first epoch (1) was written with its spec. */
+	if (E > s->epoch_stored) {
 		char key[64];
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 		key_of(key, sizeof key, s->id, "epoch");
@@ -387,6 +393,7 @@ static int session_sync(struct engine_session *s, char *errmsg)
 		rocksdb_writebatch_destroy(wb);
 		if (rv != 0)
 			return rv;
+		s->epoch_stored = E;
 	}
 	ckpt_list(s, &mine);
 	engine_mesh_purge(s->env.mesh, s->id, E);
@@ -640,6 +647,95 @@ failed:
 	return NULL;
 }
 
+/* ---- workers ----
+ * A session runs on a thread of its own for its whole life (it blocks on
+ * the mesh), but the threads are kept: a worker that finished a session
+ * waits POOL_IDLE_MS for the next one before it exits. A trivial job's
+ * session lasts milliseconds; creating and tearing down a thread (stack
+ * mapping, clone, exit, unmap) for each was a visible part of mpcd's CPU
+ * per job. Invariant: idle workers >= queued sessions, else a new worker
+ * is started, so no session ever waits for another one to end. */
+
+#define POOL_IDLE_MS 10000
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
+static struct engine_session *pool_head, *pool_tail;
+static int pool_idle, pool_queued;
+
+static void *pool_main(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&pool_lock);
+	for (;;) {
+		struct engine_session *s;
+		struct timespec ts;
+		pool_idle++;
+		mpc_deadline_after(&ts, POOL_IDLE_MS);
+		while (pool_head == NULL)
+			if (pthread_cond_timedwait(&pool_cond, &pool_lock, &ts) == ETIMEDOUT &&
+			    pool_head == NULL) {
+				pool_idle--;
+				pthread_mutex_unlock(&pool_lock);
+				return NULL;
+			}
+		pool_idle--;
+		s = pool_head;
+		pool_head = s->pool_next;
+		if (pool_head == NULL)
+			pool_tail = NULL;
+		pool_queued--;
+		pthread_mutex_unlock(&pool_lock);
+		session_main(s);
+		/* s may be freed as soon as finished is seen */
+		pthread_mutex_lock(&s->lock);
+		s->finished = 1;
+		pthread_cond_broadcast(&s->done_cond);
+		pthread_mutex_unlock(&s->lock);
+		pthread_mutex_lock(&pool_lock);
+	}
+}
+
+static int pool_run(struct engine_session *s, char *errmsg)
+{
+	int rv = 0;
+	pthread_mutex_lock(&pool_lock);
+	s->pool_next = NULL;
+	if (pool_tail != NULL)
+		pool_tail->pool_next = s;
+	else
+		pool_head = s;
+	pool_tail = s;
+	pool_queued++;
+	if (pool_idle >= pool_queued) {
+		pthread_cond_signal(&pool_cond);
+	} else {
+		pthread_t t;
+		pthread_attr_t attr;
+		pthread_attr_init(&attr);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		if (pthread_create(&t, &attr, pool_main, NULL) != 0) {
+			/* take it back (the tail): nobody would run it */
+			struct engine_session *q = pool_head, *prev = NULL;
+			while (q != s) {
+				prev = q;
+				q = q->pool_next;
+			}
+			if (prev != NULL)
+				prev->pool_next = NULL;
+			else
+				pool_head = NULL;
+			pool_tail = prev;
+			pool_queued--;
+			mpc_errmsg_printf(errmsg, "engine: cannot start a session thread");
+			rv = MPC_ENOMEM;
+		}
+		pthread_attr_destroy(&attr);
+	}
+	pthread_mutex_unlock(&pool_lock);
+	return rv;
+}
+
 /* ---- life cycle ---- */
 
 static int spec_parse(struct engine_session *s, char *errmsg)
@@ -716,6 +812,7 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 	s->spec = json_deep_copy(spec);
 	s->spec_text = json_dumps(spec, JSON_COMPACT | JSON_SORT_KEYS);
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->done_cond, NULL);
 	if (s->spec == NULL || s->spec_text == NULL) {
 		rv = MPC_ENOMEM;
 		goto err;
@@ -748,17 +845,21 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 			if ((rv = input_load(s, k, &s->regs[k], errmsg)) != 0)
 				goto err;
 		s->inputs_fresh = 1;
-		rv = engine_ledger_claim(env->ledger, s->t0, s->tn, s->id, errmsg);
-		if (rv != 0)
-			goto err;
-		key_of(key, sizeof key, s->id, "spec");
+		/* the claim, the spec and the first epoch in one synced write:
+		 * after a crash the session is there with its range claimed, or
+		 * neither is */
 		wb = rocksdb_writebatch_create();
+		key_of(key, sizeof key, s->id, "spec");
 		rocksdb_writebatch_put_cf(wb, env->db->cf[STORE_CF_FUEL], key, strlen(key),
 					  s->spec_text, strlen(s->spec_text));
-		rv = store_db_write(env->db, wb, 1, errmsg);
+		key_of(key, sizeof key, s->id, "epoch");
+		rocksdb_writebatch_put_cf(wb, env->db->cf[STORE_CF_FUEL], key, strlen(key),
+					  (const char *)&(uint32_t){1}, sizeof(uint32_t));
+		rv = engine_ledger_claim_with(env->ledger, s->t0, s->tn, s->id, wb, errmsg);
 		rocksdb_writebatch_destroy(wb);
 		if (rv != 0)
 			goto err;
+		s->epoch_stored = 1;
 	}
 	if (stored) {
 		char *val = NULL;
@@ -767,6 +868,7 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 		if (store_db_get(env->db, STORE_CF_FUEL, key, strlen(key), &val, &vlen, errmsg) == 0 &&
 		    vlen == sizeof s->epoch)
 			memcpy(&s->epoch, val, sizeof s->epoch);
+		s->epoch_stored = s->epoch;
 		free(val);
 	}
 	s->x.mesh = env->mesh;
@@ -778,7 +880,9 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 	s->x.watch = &s->watch;
 	s->x.timeout_ms = env->timeout_ms;
 	s->state = SESS_SYNCING;
-	pthread_create(&s->thread, NULL, session_main, s);
+	rv = pool_run(s, errmsg);
+	if (rv != 0)
+		goto err;
 	*out = s;
 	return 0;
 err:
@@ -792,6 +896,7 @@ err:
 	json_decref(s->spec);
 	free(s->spec_text);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->done_cond);
 	free(s);
 	return rv;
 }
@@ -845,7 +950,12 @@ void engine_session_free(struct engine_session *s, int erase)
 	if (s == NULL)
 		return;
 	s->stop = 1;
-	pthread_join(s->thread, NULL);
+	/* a lingering session waits for frames of its own only: wake it */
+	engine_mesh_wake(s->env.mesh, s->id);
+	pthread_mutex_lock(&s->lock);
+	while (!s->finished)
+		pthread_cond_wait(&s->done_cond, &s->lock);
+	pthread_mutex_unlock(&s->lock);
 	if (erase) {
 		char prefix[64];
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
@@ -857,9 +967,13 @@ void engine_session_free(struct engine_session *s, int erase)
 		key_of(prefix, sizeof prefix, s->id, "epoch");
 		rocksdb_writebatch_delete_cf(wb, s->env.db->cf[STORE_CF_FUEL], prefix,
 					     strlen(prefix));
+		/* not synced: the next synced write (any session's start or
+		 * result) makes it durable; lost in an OS crash, the session is
+		 * resumed at the restart and the scheduler stops it again (its
+		 * attempt ended: sched_service.c, drop_stale_sessions) */
 		{
 			char err[MPC_ERRMSG_SIZE];
-			store_db_write(s->env.db, wb, 1, err);
+			store_db_write(s->env.db, wb, 0, err);
 		}
 		rocksdb_writebatch_destroy(wb);
 	}
@@ -874,5 +988,6 @@ void engine_session_free(struct engine_session *s, int erase)
 	json_decref(s->result);
 	free(s->spec_text);
 	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->done_cond);
 	free(s);
 }

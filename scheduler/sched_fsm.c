@@ -669,9 +669,10 @@ static void complete_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *
 				   str_of(job, "file"), str_of(job, "program"),
 				   json_object_get(job, "args"), &ir, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build(ir, f->db,
-				      (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
-				      str_of(job, "file"), &plan, err, SCHED_ERR_MAX);
+		rv = sched_plan_build_job(
+		    ir, f->db, (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
+		    str_of(job, "file"), json_array_size(json_object_get(job, "tasks")), &plan, err,
+		    SCHED_ERR_MAX);
 	if (rv == 0)
 		rv = sched_plan_results(plan, outs, sealed, &res, err, SCHED_ERR_MAX);
 	if (rv == 0) {

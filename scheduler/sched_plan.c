@@ -56,6 +56,7 @@ struct reg_state {
 /* One task of the job: a MAP over one segment of its table, or a COMBINE. */
 struct plan_task {
 	int ir_task;
+	int map_ir_task;     /* a fused task: the MAP template run before ir_task; else -1 */
 	int segment;	     /* MAP: index in the table's segment list; else -1 */
 	uint64_t row0, rows; /* MAP: the segment's rows within the column */
 	int64_t seg_id;	     /* MAP: the segment's id (segment_list[].id) */
@@ -546,21 +547,114 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		 * task_commit moves them into the table (sched_store.c) */
 		snprintf(t, sizeof t, "st%d", op->column);
 		emit(p, "keep", t, A->ename, NULL, 0);
-		json_array_append_new(p->cur->stores, json_pack("{s:i, s:s, s:I}", "column",
-								op->column, "key", t, "n",
-								(json_int_t)A->len));
+		json_array_append_new(p->cur->stores,
+				      json_pack("{s:i, s:s, s:I, s:i}", "column", op->column, "key",
+						t, "n", (json_int_t)A->len, "segment",
+						ir->tasks[p->cur_ir_task].kind == SCHED_IR_MAP
+						    ? p->cur->segment
+						    : -1));
 		break;
 	}
 	return 0;
 }
 
-int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
-		     const char *file, struct sched_plan **out, char *err, size_t cap)
+/* The MAP template to run inside COMBINE template c, or -1. A stage whose
+ * one MAP covers a single segment needs no separate MAP task: the fused
+ * task computes the partials and combines them in one session, without
+ * keeping them (one lease, one round of task_done, one commit less). Only
+ * when that MAP is c's only MAP and nothing but c reads it. */
+static int fusable_map(const struct sched_ir *ir, size_t c, const int *count)
+{
+	int m = -1;
+	if (ir->tasks[c].kind != SCHED_IR_COMBINE)
+		return -1;
+	for (size_t k = 0; k < ir->tasks[c].n_deps; k++) {
+		int d = ir->tasks[c].deps[k];
+		if (ir->tasks[d].kind != SCHED_IR_MAP || ir->tasks[d].stage != ir->tasks[c].stage)
+			continue;
+		if (m >= 0 || count[d] != 1)
+			return -1;
+		m = d;
+	}
+	for (size_t u = 0; m >= 0 && u < ir->n_tasks; u++)
+		for (size_t k = 0; u != c && k < ir->tasks[u].n_deps; k++)
+			if (ir->tasks[u].deps[k] == m)
+				return -1;
+	return m;
+}
+
+/* Appends the plan tasks of template t's dependencies to pt->deps, but
+ * not those of template skip (fused into the same task) nor twice. */
+static void add_deps(struct plan_task *pt, const struct sched_ir *ir, int t, int skip,
+		     const int *first, const int *count)
+{
+	for (size_t k = 0; k < ir->tasks[t].n_deps; k++) {
+		int d = ir->tasks[t].deps[k];
+		if (d == skip)
+			continue;
+		for (int j = 0; j < count[d]; j++) {
+			json_int_t dep = first[d] + j;
+			size_t i;
+			json_t *o;
+			int dup = 0;
+			json_array_foreach(pt->deps, i, o) dup |= json_integer_value(o) == dep;
+			if (!dup)
+				json_array_append_new(pt->deps, json_integer(dep));
+		}
+	}
+}
+
+/* Emits template t into p->cur: its secret inputs (shares kept by the tasks
+ * that computed them, except registers of template local, which runs in
+ * the same task before it), then its ops. */
+static int emit_template(struct sched_plan *p, struct reg_state *rs, char *opened,
+			 struct store_db *db, uint64_t revision, int t, int local, const int *first,
+			 const int *count, char *err, size_t cap)
+{
+	const struct sched_ir *ir = p->ir;
+	const struct sched_ir_task *it = &ir->tasks[t];
+	struct plan_task *pt = p->cur;
+	int rv;
+	p->cur_ir_task = t;
+	for (size_t k = 0; k < it->n_inputs; k++) {
+		int r = it->inputs[k], src = ir->ops[ir->regs[r].op].task;
+		char name[24], acc[24], key[24];
+		if (!rs[r].secret || src < 0 || src == local)
+			continue;
+		snprintf(key, sizeof key, "k%d", r);
+		for (int j = 0; j < count[src]; j++) {
+			snprintf(name, sizeof name, "p%d_%d", r, j);
+			json_array_append_new(pt->inputs,
+					      json_pack("{s:s, s:i, s:i, s:s}", "name", name, "n",
+							1, "task", first[src] + j, "key", key));
+			/* a MAP's partials of all segments are summed */
+			if (j == 0) {
+				snprintf(acc, sizeof acc, "%s", name);
+			} else {
+				char sum[24];
+				snprintf(sum, sizeof sum, "g%d_%d", r, j);
+				emit(p, "add", sum, acc, name, 0);
+				snprintf(acc, sizeof acc, "%s", sum);
+			}
+		}
+		snprintf(rs[r].ename, sizeof rs[r].ename, "%s", acc);
+		rs[r].len = 1;
+		rs[r].cvec = rs[r].cscal = -1;
+	}
+	for (size_t k = 0; k < it->n_ops; k++)
+		if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err, cap)) !=
+		    0)
+			return rv;
+	return 0;
+}
+
+static int plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
+		      const char *file, int fuse, struct sched_plan **out, char *err, size_t cap)
 {
 	struct sched_plan *p = calloc(1, sizeof *p);
 	struct reg_state *rs = calloc(ir->n_regs + 1, sizeof *rs);
 	char *opened = calloc(ir->n_regs + 1, 1);
-	int *first = NULL, *count = NULL, rv = MPC_EINVAL;
+	int *first = NULL, *count = NULL, *into = NULL, rv = MPC_EINVAL;
 	json_t **segs = NULL;
 
 	*out = NULL;
@@ -585,14 +679,15 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 	/* job tasks: one per segment of a MAP's table, one per COMBINE */
 	first = calloc(ir->n_tasks + 1, sizeof *first);
 	count = calloc(ir->n_tasks + 1, sizeof *count);
+	into = calloc(ir->n_tasks + 1, sizeof *into);
 	segs = calloc(ir->n_tasks + 1, sizeof *segs);
-	if (first == NULL || count == NULL || segs == NULL) {
+	if (first == NULL || count == NULL || into == NULL || segs == NULL) {
 		rv = MPC_ENOMEM;
 		goto fail;
 	}
 	for (size_t t = 0; t < ir->n_tasks; t++) {
-		first[t] = (int)p->n_tasks;
 		count[t] = 1;
+		into[t] = -1;
 		if (ir->tasks[t].kind == SCHED_IR_MAP) {
 			const char *tn = ir->tables[ir->tasks[t].table].name;
 			json_t *tbl;
@@ -609,23 +704,42 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 				goto fail;
 			}
 		}
+	}
+	/* a MAP over one segment runs inside its stage's COMBINE (fused) */
+	for (size_t t = 0; fuse && t < ir->n_tasks; t++) {
+		int m = fusable_map(ir, t, count);
+		if (m >= 0) {
+			into[m] = (int)t;
+			count[m] = 0;
+		}
+	}
+	for (size_t t = 0; t < ir->n_tasks; t++) {
+		first[t] = (int)p->n_tasks;
 		p->n_tasks += (size_t)count[t];
 	}
+	for (size_t t = 0; t < ir->n_tasks; t++)
+		if (into[t] >= 0)
+			first[t] = first[into[t]];
 	p->tasks = calloc(p->n_tasks + 1, sizeof *p->tasks);
 	if (p->tasks == NULL) {
 		rv = MPC_ENOMEM;
 		goto fail;
 	}
 	for (size_t t = 0; t < ir->n_tasks; t++) {
-		const struct sched_ir_task *it = &ir->tasks[t];
+		int m = -1; /* the MAP fused into this COMBINE */
 		uint64_t row0 = 0;
+		for (size_t u = 0; u < ir->n_tasks; u++)
+			if (into[u] == (int)t)
+				m = (int)u;
 		for (int i = 0; i < count[t]; i++) {
 			struct plan_task *pt = &p->tasks[first[t] + i];
+			int seg_of = m >= 0 ? m : (int)t; /* the template whose segment it reads */
 			pt->ir_task = (int)t;
-			pt->segment = it->kind == SCHED_IR_MAP ? i : -1;
-			if (it->kind == SCHED_IR_MAP) {
+			pt->map_ir_task = m;
+			pt->segment = ir->tasks[seg_of].kind == SCHED_IR_MAP ? i : -1;
+			if (ir->tasks[seg_of].kind == SCHED_IR_MAP) {
 				pt->row0 = row0;
-				json_t *seg = json_array_get(segs[t], (size_t)i);
+				json_t *seg = json_array_get(segs[seg_of], (size_t)i);
 				pt->rows = (uint64_t)json_integer_value(json_object_get(seg, "rows"));
 				pt->seg_id = json_integer_value(json_object_get(seg, "id"));
 				row0 += pt->rows;
@@ -636,49 +750,24 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 			pt->deps = json_array();
 			pt->stores = json_array();
 			p->cur = pt;
-			p->cur_ir_task = (int)t;
 			memset(opened, 0, ir->n_regs + 1);
-			for (size_t k = 0; k < it->n_deps; k++)
-				for (int j = 0; j < count[it->deps[k]]; j++)
-					json_array_append_new(pt->deps,
-							      json_integer(first[it->deps[k]] + j));
-			/* secret inputs: shares kept by the tasks that computed them */
-			for (size_t k = 0; k < it->n_inputs; k++) {
-				int r = it->inputs[k], src = ir->ops[ir->regs[r].op].task;
-				char name[24], acc[24], key[24];
-				if (!rs[r].secret || src < 0)
-					continue;
-				snprintf(key, sizeof key, "k%d", r);
-				for (int j = 0; j < count[src]; j++) {
-					snprintf(name, sizeof name, "p%d_%d", r, j);
-					json_array_append_new(pt->inputs,
-							      json_pack("{s:s, s:i, s:i, s:s}", "name",
-									name, "n", 1, "task",
-									first[src] + j, "key", key));
-					/* a MAP's partials of all segments are summed */
-					if (j == 0) {
-						snprintf(acc, sizeof acc, "%s", name);
-					} else {
-						char sum[24];
-						snprintf(sum, sizeof sum, "g%d_%d", r, j);
-						emit(p, "add", sum, acc, name, 0);
-						snprintf(acc, sizeof acc, "%s", sum);
-					}
-				}
-				snprintf(rs[r].ename, sizeof rs[r].ename, "%s", acc);
-				rs[r].len = 1;
-				rs[r].cvec = rs[r].cscal = -1;
-			}
-			for (size_t k = 0; k < it->n_ops; k++)
-				if ((rv = emit_op(p, rs, opened, db, revision, &ir->ops[it->ops[k]], err,
-						  cap)) != 0)
-					goto fail;
+			if (m >= 0)
+				add_deps(pt, ir, m, (int)t, first, count);
+			add_deps(pt, ir, (int)t, m, first, count);
+			if (m >= 0 && (rv = emit_template(p, rs, opened, db, revision, m, (int)t,
+							  first, count, err, cap)) != 0)
+				goto fail;
+			if ((rv = emit_template(p, rs, opened, db, revision, (int)t, m, first,
+						count, err, cap)) != 0)
+				goto fail;
 			/* outputs: this party's shares of what later tasks read */
 			for (size_t u = 0; u < ir->n_tasks; u++)
-				for (size_t k = 0; u != t && k < ir->tasks[u].n_inputs; k++) {
+				for (size_t k = 0;
+				     u != t && (int)u != m && k < ir->tasks[u].n_inputs; k++) {
 					int r = ir->tasks[u].inputs[k];
+					int src = ir->ops[ir->regs[r].op].task;
 					char key[32];
-					if (!rs[r].secret || ir->ops[ir->regs[r].op].task != (int)t)
+					if (!rs[r].secret || (src != (int)t && src != m))
 						continue;
 					snprintf(key, sizeof key, "k%d", r);
 					if (!has_op_dst(pt->ops, key))
@@ -700,6 +789,7 @@ int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t re
 	free(segs);
 	free(first);
 	free(count);
+	free(into);
 	free(rs);
 	free(opened);
 	*out = p;
@@ -710,6 +800,7 @@ fail:
 	free(segs);
 	free(first);
 	free(count);
+	free(into);
 	free(rs);
 	free(opened);
 	sched_plan_free(p);
@@ -723,6 +814,24 @@ fail:
 		}
 	}
 	return rv == 0 ? MPC_EINVAL : rv;
+}
+
+int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
+		     const char *file, struct sched_plan **out, char *err, size_t cap)
+{
+	return plan_build(ir, db, revision, file, 1, out, err, cap);
+}
+
+int sched_plan_build_job(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
+			 const char *file, size_t n_tasks, struct sched_plan **out, char *err,
+			 size_t cap)
+{
+	int rv = plan_build(ir, db, revision, file, 1, out, err, cap);
+	if (rv == 0 && sched_plan_n_tasks(*out) != n_tasks) { /* submitted before the fusion */
+		sched_plan_free(*out);
+		rv = plan_build(ir, db, revision, file, 0, out, err, cap);
+	}
+	return rv;
 }
 
 void sched_plan_free(struct sched_plan *p)
@@ -761,7 +870,8 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p)
 	json_t *arr = json_array();
 	for (size_t k = 0; k < p->n_tasks; k++) {
 		const struct plan_task *t = &p->tasks[k];
-		const struct sched_ir_task *it = &p->ir->tasks[t->ir_task];
+		const struct sched_ir_task *it =
+		    &p->ir->tasks[t->map_ir_task >= 0 ? t->map_ir_task : t->ir_task];
 		json_t *o = json_pack("{s:I, s:s, s:i, s:O, s:I, s:s, s:i, s:i}", "task",
 				      (json_int_t)k, "kind",
 				      it->kind == SCHED_IR_MAP ? "map" : "combine", "stage",
@@ -772,6 +882,8 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p)
 			json_object_set_new(o, "segment", json_integer(t->segment));
 			json_object_set_new(o, "rows", json_integer((json_int_t)t->rows));
 		}
+		if (t->map_ir_task >= 0)
+			json_object_set_new(o, "fused", json_true());
 		json_array_append_new(arr, o);
 	}
 	return arr;
@@ -1058,9 +1170,10 @@ json_t *sched_plan_stores(const struct sched_plan *p)
 		{
 			int column = (int)json_integer_value(json_object_get(s, "column"));
 			json_t *g = store_group(ir, stores, column), *parts = json_object_get(g, "parts");
-			size_t at = t->segment >= 0 ? (size_t)t->segment : 0;
+			int seg = (int)json_integer_value(json_object_get(s, "segment"));
+			size_t at = seg >= 0 ? (size_t)seg : 0;
 			json_t *part;
-			if (t->segment >= 0)
+			if (seg >= 0)
 				json_object_set_new(g, "vector", json_true());
 			while (json_array_size(parts) <= at)
 				json_array_append_new(parts, json_pack("{s:O, s:{}}", "n",

@@ -13,8 +13,10 @@
  * attempts and triple range (docs/scheduler.md): every MAP task of the IR
  * runs once per segment of its table (the segment's rows only) and keeps
  * its per-segment partials; a COMBINE task sums the partials of all
- * segments and computes the scalars of its stage. What a task hands to a
- * later one are this party's shares, sealed by the engine to the party's
+ * segments and computes the scalars of its stage. A stage whose only MAP
+ * covers one segment is ONE task (fused: the MAP's ops, then the
+ * COMBINE's, in one session; kind "map" with "fused": true in the record).
+ * What a task hands to a later one are this party's shares, sealed by the engine to the party's
  * own box key ("keep") and committed in the task's task_done entries. The
  * plan:
  * - evaluates the public prologue itself (constants, args, row counts at
@@ -48,6 +50,14 @@ struct sched_plan;
  * program's name. */
 int sched_plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
 		     const char *file, struct sched_plan **out, char *err, size_t cap);
+/* The plan of an existing job whose record lists n_tasks tasks, for the
+ * runner and the completion: as sched_plan_build(), or, when that gives
+ * another number of tasks, without fused tasks (the record was made by an
+ * mpcd that did not fuse a one-segment MAP into its COMBINE). The same
+ * decision on every party: it depends on the replicated record only. */
+int sched_plan_build_job(const struct sched_ir *ir, struct store_db *db, uint64_t revision,
+			 const char *file, size_t n_tasks, struct sched_plan **out, char *err,
+			 size_t cap);
 void sched_plan_free(struct sched_plan *p);
 
 /* Triples all tasks consume. */

@@ -745,7 +745,9 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 			   json_string_value(json_object_get(job, "program")),
 			   json_object_get(job, "args"), &r->ir, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build(r->ir, svc->db, rev, "job.mpc", &r->plan, err, SCHED_ERR_MAX);
+		rv = sched_plan_build_job(r->ir, svc->db, rev, "job.mpc",
+					  json_array_size(json_object_get(job, "tasks")), &r->plan,
+					  err, SCHED_ERR_MAX);
 	if (rv == 0 && (size_t)r->task >= sched_plan_n_tasks(r->plan)) {
 		snprintf(err, SCHED_ERR_MAX, "the plan has no task %d", (int)r->task);
 		rv = MPC_ECORRUPT;

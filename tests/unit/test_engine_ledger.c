@@ -83,3 +83,36 @@ Test(engine_ledger, claim_agrees_with_brute_force)
 	}
 	cr_assert_gt(kept, 100);
 }
+
+static int has_key(const char *key)
+{
+	char err[MPC_ERRMSG_SIZE], *val = NULL;
+	size_t vlen = 0;
+	int rv = store_db_get(db, STORE_CF_FUEL, key, strlen(key), &val, &vlen, err);
+	free(val);
+	return rv == 0;
+}
+
+/* A session's start writes its spec with its claim: both or neither. */
+Test(engine_ledger, claim_with_writes_the_callers_puts_only_with_the_claim)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-a", 6, "x", 1);
+	cr_assert_eq(engine_ledger_claim_with(l, 100, 10, 1, wb, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert(has_key("spec-a"));
+	cr_assert_eq(claim(105, 1, 2), MPC_EOVERLAP, "the range was claimed");
+	/* refused: nothing of the caller's is written */
+	wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-b", 6, "x", 1);
+	cr_assert_eq(engine_ledger_claim_with(l, 95, 10, 2, wb, err), MPC_EOVERLAP);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert_not(has_key("spec-b"));
+	/* the same session's range again: its puts are written */
+	wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-c", 6, "x", 1);
+	cr_assert_eq(engine_ledger_claim_with(l, 100, 10, 1, wb, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert(has_key("spec-c"));
+}

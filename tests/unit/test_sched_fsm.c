@@ -625,6 +625,89 @@ static int count_ops(struct sched_plan *plan, size_t k, const char *kind)
 	return n;
 }
 
+static void put_one_segment_table(void)
+{
+	put("tbl/u",
+	    "{\"name\":\"u\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
+	    "\"rows\":40,\"version\":1,\"segments\":1,\"created_revision\":1,\"revision\":2}");
+	put("seg/u/00000000", "{\"id\":0,\"txn\":\"x1\",\"rows\":40,\"revision\":2}");
+}
+
+Test(sched_fsm, one_segment_stage_is_one_fused_task)
+{
+	put_one_segment_table();
+	cr_assert_eq(submit(0, "v.mpc", "x = load u.a\nv = var(x)\nreveal v to public\n"), 0);
+	json_t *job = sched_job_get(db, 1);
+	cr_assert_not_null(job);
+	json_t *tasks = json_object_get(job, "tasks");
+	/* MAP and COMBINE of each stage in one task: 2 tasks, not 4 */
+	cr_assert_eq(json_array_size(tasks), 2, "%s", json_dumps(tasks, 0));
+	for (int k = 0; k < 2; k++) {
+		cr_assert_str_eq(str(task_of(job, k), "kind"), "map");
+		cr_assert(json_is_true(json_object_get(task_of(job, k), "fused")));
+		cr_assert_eq(json_integer_value(json_object_get(task_of(job, k), "stage")), k);
+		cr_assert_eq(json_integer_value(json_object_get(task_of(job, k), "rows")), 40);
+		cr_assert_eq(json_integer_value(json_object_get(task_of(job, k), "segment")), 0);
+	}
+	cr_assert_eq(json_array_size(json_object_get(task_of(job, 0), "deps")), 0);
+	cr_assert_eq(json_array_size(json_object_get(task_of(job, 1), "deps")), 1);
+	cr_assert_eq(
+	    json_integer_value(json_array_get(json_object_get(task_of(job, 1), "deps"), 0)), 0);
+	/* Σ(x - m)² per row: one triple per row, in the fused task of stage 1 */
+	cr_assert_geq(json_integer_value(json_object_get(task_of(job, 1), "fuel")), 40, "%s",
+		      json_dumps(tasks, 0));
+	/* the second waits for the first to commit */
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":1,\"attempt\":1,\"n\":40,"
+			   "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     MPC_ESTATE);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":1,\"n\":2,"
+			   "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     0);
+
+	struct sched_ir *ir = NULL;
+	struct sched_plan *plan = NULL;
+	char err[1024] = "";
+	cr_assert_eq(sched_compile(db, 0, "v.mpc", str(job, "program"), NULL, &ir, err, sizeof err),
+		     0, "%s", err);
+	cr_assert_eq(sched_plan_build(ir, db, 0, "v.mpc", &plan, err, sizeof err), 0, "%s", err);
+	cr_assert_eq(sched_plan_n_tasks(plan), 2);
+	/* task 0 reads its segment, sums it and keeps only the mean for stage
+	 * 1 (no partial kept: it is combined in the same session) */
+	cr_assert_eq(count_ops(plan, 0, "sum"), 1, "%s",
+		     json_dumps(sched_plan_task_ops(plan, 0), 0));
+	cr_assert_eq(count_ops(plan, 0, "keep"), 1, "%s",
+		     json_dumps(sched_plan_task_ops(plan, 0), 0));
+	cr_assert_eq(count_ops(plan, 0, "open"), 0);
+	cr_assert_eq(count_ops(plan, 1, "sumsq"), 1);
+	cr_assert_eq(count_ops(plan, 1, "open"), 1, "%s",
+		     json_dumps(sched_plan_task_ops(plan, 1), 0));
+	cr_assert_eq(count_ops(plan, 1, "keep"), 0);
+	sched_plan_free(plan);
+	/* a record of 4 tasks (made before the fusion) gets the plan it was made with */
+	cr_assert_eq(sched_plan_build_job(ir, db, 0, "v.mpc", 4, &plan, err, sizeof err), 0, "%s",
+		     err);
+	cr_assert_eq(sched_plan_n_tasks(plan), 4);
+	/* the same fuel: a fused task needs its MAP's and its COMBINE's */
+	json_t *unfused = sched_plan_tasks_json(plan);
+	for (int k = 0; k < 2; k++)
+		cr_assert_eq(
+		    json_integer_value(json_object_get(task_of(job, k), "fuel")),
+		    json_integer_value(json_object_get(json_array_get(unfused, 2 * k), "fuel")) +
+			json_integer_value(
+			    json_object_get(json_array_get(unfused, 2 * k + 1), "fuel")));
+	json_decref(unfused);
+	cr_assert_eq(count_ops(plan, 0, "open"), 0);
+	cr_assert_eq(count_ops(plan, 0, "keep"), 1);
+	cr_assert_eq(count_ops(plan, 3, "open"), 1);
+	sched_plan_free(plan);
+	cr_assert_eq(sched_plan_build_job(ir, db, 0, "v.mpc", 2, &plan, err, sizeof err), 0, "%s",
+		     err);
+	cr_assert_eq(sched_plan_n_tasks(plan), 2);
+	sched_plan_free(plan);
+	sched_ir_free(ir);
+	json_decref(job);
+}
+
 Test(sched_fsm, var_reads_its_segment_and_centers_in_one_sumsq)
 {
 	struct sched_ir *ir = NULL;
