@@ -72,26 +72,40 @@ void engine_beaver_square_finish(uint64_t *z, const uint64_t *d_pub,
 	}
 }
 
+/* Opens d = x - a for n > 0 elements into a fresh *d (caller frees; it
+ * holds only masked values, public once opened). */
+static int square_open(const struct engine_opener *op, uint64_t **d, const uint64_t *x,
+		       const uint64_t *a, size_t n)
+{
+	int rv;
+
+	if (n > SIZE_MAX / sizeof **d)
+		return MPC_ENOMEM;
+	if ((*d = malloc(n * sizeof **d)) == NULL)
+		return MPC_ENOMEM;
+	engine_beaver_square_open_shares(*d, x, a, n);
+	rv = op->open(op->ctx, *d, *d, n);
+	if (rv != 0) {
+		free(*d);
+		*d = NULL;
+	}
+	return rv;
+}
+
 int engine_beaver_square(const struct engine_opener *op, uint64_t *z,
 			 const uint64_t *x, const uint64_t *a,
 			 const uint64_t *c, size_t n)
 {
-	uint64_t *d;
+	uint64_t *d = NULL;
 	int rv;
 
 	if (n == 0)
 		return 0;
-	if (n > SIZE_MAX / sizeof *d)
-		return MPC_ENOMEM;
-	d = malloc(n * sizeof *d);
-	if (d == NULL)
-		return MPC_ENOMEM;
-	engine_beaver_square_open_shares(d, x, a, n);
-	rv = op->open(op->ctx, d, d, n);
-	if (rv == 0)
-		engine_beaver_square_finish(z, d, a, c, op->party, n);
+	if ((rv = square_open(op, &d, x, a, n)) != 0)
+		return rv;
+	engine_beaver_square_finish(z, d, a, c, op->party, n);
 	free(d);
-	return rv;
+	return 0;
 }
 
 void engine_beaver_square_open_shares_centered(uint64_t *d, const uint64_t *x,
@@ -116,24 +130,18 @@ int engine_beaver_sumsq(const struct engine_opener *op, uint64_t *z,
 			const uint64_t *x, const uint64_t *a, const uint64_t *c,
 			size_t n)
 {
-	uint64_t *d;
+	uint64_t *d = NULL;
 	int rv;
 
 	if (n == 0) {
 		*z = 0;
 		return 0;
 	}
-	if (n > SIZE_MAX / sizeof *d)
-		return MPC_ENOMEM;
-	d = malloc(n * sizeof *d);
-	if (d == NULL)
-		return MPC_ENOMEM;
-	engine_beaver_square_open_shares(d, x, a, n);
-	rv = op->open(op->ctx, d, d, n);
-	if (rv == 0)
-		*z = engine_beaver_sumsq_finish(d, a, c, op->party, n);
-	free(d); /* held only masked values, public once opened */
-	return rv;
+	if ((rv = square_open(op, &d, x, a, n)) != 0)
+		return rv;
+	*z = engine_beaver_sumsq_finish(d, a, c, op->party, n);
+	free(d);
+	return 0;
 }
 
 uint64_t engine_beaver_dot_finish(const uint64_t *de_pub, const uint64_t *a,

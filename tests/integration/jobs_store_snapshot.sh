@@ -35,33 +35,6 @@ print("A = %r" % [a for a, _ in rows])
 print("H = %r" % [h for _, h in rows])
 PY
 
-# describe T on party I: "rows segments" (or "none")
-shape() {
-	mpcstore-tool -c "$T/party$1/mpcd.conf" --json describe "$2" 2>/dev/null | python3 -c '
-import json, sys
-try: t = json.load(sys.stdin)
-except Exception: print("none"); sys.exit(0)
-print(t["rows"], t["segments"])'
-}
-# the plaintext of T.C: the three parties' shares (mpcstore-tool dump) added mod 2^64, decoded
-joined() {
-	for i in 0 1 2; do
-		mpcstore-tool -c "$T/party$i/mpcd.conf" dump "$1" --column "$2" >"$T/dump$i" 2>&1 \
-			|| fail "dump $1.$2 on party $i: $(cat "$T/dump$i")"
-	done
-	python3 - "$T" "$3" <<'PY'
-import sys
-d, frac = sys.argv[1], int(sys.argv[2])
-cols = [[int(l) for l in open("%s/dump%d" % (d, i)) if l.strip()] for i in range(3)]
-assert len(set(map(len, cols))) == 1, "parties hold %s rows" % [len(c) for c in cols]
-out = []
-for xs in zip(*cols):
-    v = sum(xs) % 2**64
-    if v >= 2**63: v -= 2**64
-    out.append(v / 2**frac if frac else v)
-print(repr(out))
-PY
-}
 job_state() {
 	mpcstat -j "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["state"])' 2>/dev/null
 }
