@@ -866,6 +866,7 @@ static int reconcile_staging(struct store_fsm *fsm)
 	struct reconcile_ctx rc = {fsm, rocksdb_writebatch_create(), 0};
 	int rv;
 	store_staging_lock(fsm->db);
+	store_staging_sweep_files(fsm->db); /* chunk files a crash left without a record */
 	store_staging_list(fsm->db, reconcile_one, &rc);
 	rv = rc.rv ? rc.rv : store_db_write(fsm->db, rc.wb, 1, fsm->errmsg);
 	store_staging_unlock(fsm->db);
