@@ -344,18 +344,17 @@ static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_
 }
 
 int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
-				uint64_t *bytes)
+				uint64_t *bytes, char *errmsg)
 {
 	struct store_staging_info si;
 	struct chunk_settle cs = {db, wb, txn, NULL, 0, 0};
-	char err[MPC_ERRMSG_SIZE];
-	int rv = store_staging_get(db, txn, &si, err);
+	int rv = store_staging_get(db, txn, &si, errmsg);
 	*bytes = rv == 0 ? si.received : 0;
 	if (rv != 0 && rv != MPC_ENOENT)
 		return rv;
 	rv = chunk_files(db, txn, publish_file_one, &cs);
 	if (rv == 0)
-		rv = store_db_ingest_shares(db, (const char *const *)cs.paths, cs.n, err);
+		rv = store_db_ingest_shares(db, (const char *const *)cs.paths, cs.n, errmsg);
 	for (size_t i = 0; i < cs.n; i++)
 		free(cs.paths[i]);
 	free(cs.paths);

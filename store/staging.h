@@ -59,9 +59,10 @@ void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, con
  * as files are ingested into the shares CF before this returns (durable), so
  * wb must be written after: a crash in between re-applies Commit, which finds
  * those chunks' keys in the shares CF instead of their files. *bytes gets the
- * size uploaded and present (0 when this party has no record). */
+ * size uploaded and present (0 when this party has no record). Errors (I/O,
+ * MPC_ENOMEM, a corrupt record) are local: the caller must not write wb. */
 int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
-				uint64_t *bytes);
+				uint64_t *bytes, char *errmsg);
 
 /* Removes chunk files that no staging marker names (a crash between writing
  * the file and its record). Caller holds the staging lock. */

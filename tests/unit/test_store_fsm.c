@@ -782,6 +782,7 @@ Test(store_fsm, commit_reapplied_after_a_crash_between_ingest_and_batch)
 {
 	rocksdb_writebatch_t *lost = rocksdb_writebatch_create();
 	uint64_t bytes = 0;
+	char err[MPC_ERRMSG_SIZE];
 	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
 	stage_big(T1, 0);
 	stage_big(T1, 1);
@@ -790,7 +791,7 @@ Test(store_fsm, commit_reapplied_after_a_crash_between_ingest_and_batch)
 	/* The first apply of Commit ingests, then the process dies before its
 	 * WriteBatch (record, markers, catalog, applied index) is written. */
 	store_staging_lock(db);
-	cr_assert_eq(store_staging_batch_publish(db, lost, T1, &bytes), 0);
+	cr_assert_eq(store_staging_batch_publish(db, lost, T1, &bytes, err), 0);
 	store_staging_unlock(db);
 	rocksdb_writebatch_destroy(lost);
 	cr_assert_eq(bytes, 2 * BIG_ROWS * 16);
@@ -800,7 +801,7 @@ Test(store_fsm, commit_reapplied_after_a_crash_between_ingest_and_batch)
 	/* The re-applied Commit finds the chunks as keys, not files: all bytes present. */
 	lost = rocksdb_writebatch_create();
 	store_staging_lock(db);
-	cr_assert_eq(store_staging_batch_publish(db, lost, T1, &bytes), 0);
+	cr_assert_eq(store_staging_batch_publish(db, lost, T1, &bytes, err), 0);
 	store_staging_unlock(db);
 	rocksdb_writebatch_destroy(lost);
 	cr_assert_eq(bytes, 2 * BIG_ROWS * 16, "no chunk counted as lost");
@@ -891,4 +892,27 @@ Test(store_fsm, snapshot_restore_ingests_chunk_files_of_committed_txns)
 	db = db1;
 	fsm = fsm1;
 	strcpy(dir, dir1);
+}
+
+Test(store_fsm, commit_that_cannot_ingest_is_not_applied)
+{
+	char path[256], *text;
+	int outcome = 0;
+	uint64_t at;
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	seal(T1, 0);
+	prepare_all(T1, BIG_ROWS);
+	/* the disk garbles the staged file after the vote: a local failure, not an outcome */
+	snprintf(path, sizeof path, "%s/staging-sst/%s.%016x.sst", dir, T1, 0);
+	cr_assert_eq(truncate(path, 100), 0);
+	json_t *e = json_pack("{s:s,s:s}", "op", "commit", "txn", T1);
+	text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	at = next_index++;
+	cr_assert_neq(store_fsm_apply(&fsm, at, text, strlen(text), &outcome), 0);
+	free(text);
+	cr_assert_str_eq(state_of(T1), "prepared", "nothing of the commit is written");
+	cr_assert_eq(store_catalog_applied(db), at - 1, "the entry will be applied again");
+	cr_assert(staging_left(T1));
 }
