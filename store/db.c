@@ -157,10 +157,22 @@ int store_db_scan(struct store_db *db, enum store_cf cf, const rocksdb_snapshot_
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
+	char upper[256];
+	size_t ulen = plen < sizeof upper ? plen : 0;
 	int rv = 0;
 
 	if (snap != NULL)
 		rocksdb_readoptions_set_snapshot(ro, snap);
+	/* Upper bound: the first key past the prefix. Without it a seek past the
+	 * last live key of the prefix skips every tombstone after it (each
+	 * finished txn leaves one in staging) before it can stop. */
+	memcpy(upper, prefix, ulen);
+	while (ulen > 0 && (unsigned char)upper[ulen - 1] == 0xff)
+		ulen--;
+	if (ulen > 0) {
+		upper[ulen - 1]++;
+		rocksdb_readoptions_set_iterate_upper_bound(ro, upper, ulen);
+	}
 	it = rocksdb_create_iterator_cf(db->db, ro, db->cf[cf]);
 	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen, vlen;

@@ -37,7 +37,7 @@
 struct staging_rec {
 	uint64_t received;
 	uint32_t sealed;
-	uint32_t pad;
+	uint32_t files; /* chunks staged as files (0 in records of older versions: none) */
 	uint8_t digest[STORE_DIGEST_BYTES];
 	crypto_generichash_state hash;
 };
@@ -196,6 +196,7 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], mkey,
 					  marker_key(mkey, txn, offset), (const char *)&len64,
 					  sizeof len64);
+		rec.files++;
 	} else {
 		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen, data, len);
 	}
@@ -251,7 +252,12 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 		struct file_check fc = {db, txn, errmsg, 0};
 		/* The vote says "durable": every chunk file exists and its directory
 		 * entry is synced before the sealed record is written. */
-		rv = chunk_files(db, txn, file_check_one, &fc);
+		rv = rec.files > 0 ? chunk_files(db, txn, file_check_one, &fc) : 0;
+		if (rv == 0 && fc.files != rec.files) {
+			mpc_errmsg_printf(errmsg, "txn %s: %u staged chunk files recorded, %zu found",
+					  txn, rec.files, fc.files);
+			rv = MPC_ECORRUPT;
+		}
 		if (rv == 0 && fc.files > 0)
 			rv = store_db_sync_dir(db->sst_dir, errmsg);
 		if (rv != 0)
@@ -346,13 +352,15 @@ static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_
 int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
 				uint64_t *bytes, char *errmsg)
 {
-	struct store_staging_info si;
+	struct staging_rec rec;
 	struct chunk_settle cs = {db, wb, txn, NULL, 0, 0};
-	int rv = store_staging_get(db, txn, &si, errmsg);
-	*bytes = rv == 0 ? si.received : 0;
+	int rv = rec_get(db, txn, &rec, errmsg), files;
+	*bytes = rv == 0 ? rec.received : 0;
+	files = rv == 0 && rec.files > 0;
+	sodium_memzero(&rec, sizeof rec);
 	if (rv != 0 && rv != MPC_ENOENT)
 		return rv;
-	rv = chunk_files(db, txn, publish_file_one, &cs);
+	rv = files ? chunk_files(db, txn, publish_file_one, &cs) : 0;
 	if (rv == 0)
 		rv = store_db_ingest_shares(db, (const char *const *)cs.paths, cs.n, errmsg);
 	for (size_t i = 0; i < cs.n; i++)
