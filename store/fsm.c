@@ -667,7 +667,8 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 		else if (strcmp(op, "commit") == 0) {
 			*outcome = apply_commit(fsm, wb, e, index, changed_state);
 			/* A local failure to publish this party's upload (ingest of its
-			 * chunk files) is no outcome: the entry is applied again later. */
+			 * chunk files; apply_commit's only source of these codes) is no
+			 * outcome: nothing is written and the entry is applied again. */
 			if (*outcome == MPC_EIO || *outcome == MPC_ENOMEM || *outcome == MPC_ECORRUPT) {
 				store_staging_unlock(fsm->db);
 				rocksdb_writebatch_destroy(wb);
