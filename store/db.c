@@ -2,9 +2,13 @@
 #include "store/db.h"
 #include "common/err.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static const char *cf_names[STORE_CF_COUNT + 1] = {"meta", "shares", "staging", "fuel",
 						    "default"};
@@ -102,15 +106,73 @@ int store_db_sync(struct store_db *db, char *errmsg)
 	return rocks_err(err, errmsg, "flush wal");
 }
 
+int store_db_sst_write(struct store_db *db, const char *path, const char *key, size_t klen,
+		       const void *val, size_t vlen, char *errmsg)
+{
+	rocksdb_envoptions_t *env = rocksdb_envoptions_create();
+	rocksdb_sstfilewriter_t *w = rocksdb_sstfilewriter_create(env, db->shares_opts);
+	char *err = NULL;
+
+	/* Finish() writes the index and footer and fsyncs the file. */
+	rocksdb_sstfilewriter_open(w, path, &err);
+	if (err == NULL)
+		rocksdb_sstfilewriter_put(w, key, klen, val, vlen, &err);
+	if (err == NULL)
+		rocksdb_sstfilewriter_finish(w, &err);
+	rocksdb_sstfilewriter_destroy(w);
+	rocksdb_envoptions_destroy(env);
+	return rocks_err(err, errmsg, "sst write");
+}
+
+int store_db_ingest_shares(struct store_db *db, const char *const *paths, size_t n,
+			   char *errmsg)
+{
+	rocksdb_ingestexternalfileoptions_t *io;
+	char *err = NULL;
+
+	if (n == 0)
+		return 0;
+	io = rocksdb_ingestexternalfileoptions_create();
+	rocksdb_ingestexternalfileoptions_set_move_files(io, 1);
+	rocksdb_ingest_external_file_cf(db->db, db->cf[STORE_CF_SHARES], paths, n, io, &err);
+	rocksdb_ingestexternalfileoptions_destroy(io);
+	return rocks_err(err, errmsg, "ingest");
+}
+
+int store_db_sync_dir(const char *dir, char *errmsg)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), rv = 0;
+	if (fd < 0 || fsync(fd) != 0) {
+		if (errmsg != NULL)
+			mpc_errmsg_printf(errmsg, "fsync of directory %s: %s", dir, strerror(errno));
+		rv = MPC_EIO;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rv;
+}
+
 int store_db_scan(struct store_db *db, enum store_cf cf, const rocksdb_snapshot_t *snap,
 		  const char *prefix, size_t plen, store_db_iter_fn fn, void *ctx)
 {
 	rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
 	rocksdb_iterator_t *it;
+	char upper[256];
+	size_t ulen = plen < sizeof upper ? plen : 0;
 	int rv = 0;
 
 	if (snap != NULL)
 		rocksdb_readoptions_set_snapshot(ro, snap);
+	/* Upper bound: the first key past the prefix. Without it a seek past the
+	 * last live key of the prefix skips every tombstone after it (each
+	 * finished txn leaves one in staging) before it can stop. */
+	memcpy(upper, prefix, ulen);
+	while (ulen > 0 && (unsigned char)upper[ulen - 1] == 0xff)
+		ulen--;
+	if (ulen > 0) {
+		upper[ulen - 1]++;
+		rocksdb_readoptions_set_iterate_upper_bound(ro, upper, ulen);
+	}
 	it = rocksdb_create_iterator_cf(db->db, ro, db->cf[cf]);
 	for (rocksdb_iter_seek(it, prefix, plen); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
 		size_t klen, vlen;
@@ -227,6 +289,7 @@ int store_db_open(const char *path, const char *cluster_id_hex, int party_id, in
 	 * (Snappy by default) costs flush CPU and saves nothing. */
 	if ((raw_opts = rocksdb_options_create_copy(db->opts)) != NULL)
 		rocksdb_options_set_compression(raw_opts, rocksdb_no_compression);
+	db->shares_opts = raw_opts != NULL ? raw_opts : rocksdb_options_create_copy(db->opts);
 	for (int i = 0; i <= STORE_CF_COUNT; i++)
 		cf_opts[i] = raw_opts != NULL && (i == STORE_CF_SHARES || i == STORE_CF_FUEL)
 				     ? raw_opts
@@ -237,11 +300,10 @@ int store_db_open(const char *path, const char *cluster_id_hex, int party_id, in
 	else
 		db->db = rocksdb_open_column_families(db->opts, path, STORE_CF_COUNT + 1, cf_names,
 						      cf_opts, db->cf, &err);
-	if (raw_opts != NULL)
-		rocksdb_options_destroy(raw_opts); /* the column families hold copies */
 	if (err != NULL) {
 		rv = rocks_err(err, errmsg, "open");
 		mpc_errmsg_wrapf(errmsg, "cannot open data dir %s", path);
+		rocksdb_options_destroy(db->shares_opts);
 		rocksdb_options_destroy(db->opts);
 		free(db);
 		return rv == MPC_EIO ? MPC_ECONFIG : rv;
@@ -250,6 +312,18 @@ int store_db_open(const char *path, const char *cluster_id_hex, int party_id, in
 	db->wo_sync = rocksdb_writeoptions_create();
 	rocksdb_writeoptions_set_sync(db->wo_sync, 1);
 	db->ro = rocksdb_readoptions_create();
+	/* Staged chunk files (store/staging.c) live next to the RocksDB files;
+	 * RocksDB ignores subdirectories. The new directory's entry is synced
+	 * before any file in it counts as durable. */
+	if (asprintf(&db->sst_dir, "%s/staging-sst", path) < 0) {
+		db->sst_dir = NULL;
+		store_db_close(db);
+		return MPC_ENOMEM;
+	}
+	if (!read_only && mkdir(db->sst_dir, 0700) == 0 && store_db_sync_dir(path, errmsg) != 0) {
+		store_db_close(db);
+		return MPC_EIO;
+	}
 	rv = stamp_check(db, cluster_id_hex, party_id, path, errmsg);
 	if (rv != 0) {
 		store_db_close(db);
@@ -270,7 +344,9 @@ void store_db_close(struct store_db *db)
 	rocksdb_writeoptions_destroy(db->wo);
 	rocksdb_writeoptions_destroy(db->wo_sync);
 	rocksdb_readoptions_destroy(db->ro);
+	rocksdb_options_destroy(db->shares_opts);
 	rocksdb_options_destroy(db->opts);
+	free(db->sst_dir);
 	pthread_mutex_destroy(&db->staging_lock);
 	pthread_mutex_destroy(&db->sync_lock);
 	pthread_cond_destroy(&db->sync_cond);

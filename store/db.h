@@ -23,6 +23,8 @@ struct store_db {
 	rocksdb_writeoptions_t *wo;
 	rocksdb_writeoptions_t *wo_sync;
 	rocksdb_readoptions_t *ro;
+	rocksdb_options_t *shares_opts; /* the shares CF's options, for SST files written for it */
+	char *sst_dir;			/* "<data dir>/staging-sst": staged chunk files */
 	int read_only;
 	/* Serialises staging writes (API threads) against commit/abort (apply). */
 	pthread_mutex_t staging_lock;
@@ -55,6 +57,19 @@ json_t *store_db_get_json(struct store_db *db, enum store_cf cf, const char *key
 int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char *errmsg);
 /* Makes every earlier write durable (fsync of the WAL). */
 int store_db_sync(struct store_db *db, char *errmsg);
+
+/* Writes a one-key SST file for the shares column family at path (key,
+ * value copied) and fsyncs it before returning 0. The directory entry is not
+ * synced: store_db_sync_dir(). */
+int store_db_sst_write(struct store_db *db, const char *path, const char *key, size_t klen,
+		       const void *val, size_t vlen, char *errmsg);
+/* Ingests the n SST files at paths into the shares column family in one
+ * atomic version edit, moving them (hard link, then the path is removed).
+ * Durable when it returns 0 (RocksDB syncs the files, dirs and MANIFEST). */
+int store_db_ingest_shares(struct store_db *db, const char *const *paths, size_t n,
+			   char *errmsg);
+/* fsync of a directory, making the entries created in it durable. */
+int store_db_sync_dir(const char *dir, char *errmsg);
 
 /* Calls fn for every key with the prefix, in key order; fn returns non-zero
  * to stop (that value is returned). snap may be NULL. */

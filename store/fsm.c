@@ -580,7 +580,7 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	segid = json_integer_value(json_object_get(tbl, "segments"));
 	/* This party's uploaded shares become visible in the same batch (DESIGN.md §3):
 	 * the segment added below names this txn's data. */
-	rv = store_staging_batch_publish(fsm->db, wb, id, &moved);
+	rv = store_staging_batch_publish(fsm->db, wb, id, &moved, fsm->errmsg);
 	if (rv != 0) {
 		json_decref(tbl);
 		json_decref(txn);
@@ -664,8 +664,18 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 			*outcome = apply_begin(fsm, wb, e, index, changed_state);
 		else if (strcmp(op, "prepared") == 0)
 			*outcome = apply_prepared(fsm, wb, e, index, changed_state);
-		else if (strcmp(op, "commit") == 0)
+		else if (strcmp(op, "commit") == 0) {
 			*outcome = apply_commit(fsm, wb, e, index, changed_state);
+			/* A local failure to publish this party's upload (ingest of its
+			 * chunk files; apply_commit's only source of these codes) is no
+			 * outcome: nothing is written and the entry is applied again. */
+			if (*outcome == MPC_EIO || *outcome == MPC_ENOMEM || *outcome == MPC_ECORRUPT) {
+				store_staging_unlock(fsm->db);
+				rocksdb_writebatch_destroy(wb);
+				LOG_ERROR("apply of entry %" PRIu64 " (commit): %s", index, fsm->errmsg);
+				return *outcome;
+			}
+		}
 		else if (strcmp(op, "abort") == 0)
 			*outcome = apply_abort(fsm, wb, e, index, changed_state);
 		else if (fsm->ext_apply != NULL) {
@@ -848,7 +858,8 @@ static void reconcile_one(void *vctx, const char *txn_id)
 	state = txn ? json_string_value(json_object_get(txn, "state")) : "unknown";
 	if (strcmp(state, "committed") == 0) {
 		uint64_t bytes = 0;
-		if (store_staging_batch_publish(ctx->fsm->db, ctx->wb, txn_id, &bytes) != 0)
+		if (store_staging_batch_publish(ctx->fsm->db, ctx->wb, txn_id, &bytes,
+						ctx->fsm->errmsg) != 0)
 			ctx->rv = MPC_EIO;
 		LOG_INFO("txn %s: committed; published %" PRIu64 " uploaded bytes",
 			 txn_id, bytes);
@@ -866,6 +877,7 @@ static int reconcile_staging(struct store_fsm *fsm)
 	struct reconcile_ctx rc = {fsm, rocksdb_writebatch_create(), 0};
 	int rv;
 	store_staging_lock(fsm->db);
+	store_staging_sweep_files(fsm->db); /* chunk files a crash left without a record */
 	store_staging_list(fsm->db, reconcile_one, &rc);
 	if (rc.rv == 0 && fsm->ext_reconcile != NULL)
 		rc.rv = fsm->ext_reconcile(fsm->ext_data, rc.wb); /* e.g. a job's kept pieces */

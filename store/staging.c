@@ -11,22 +11,33 @@
  * Uncommitted bytes are unreachable: a table's segments name the txn whose
  * data they are, and only Commit adds a segment. So Commit publishes in O(1)
  * (catalog + dropping the record, one WriteBatch) instead of copying every
- * byte, and Abort deletes the bytes. */
+ * byte, and Abort deletes the bytes.
+ *
+ * Large chunks (>= STORE_STAGING_SST_MIN) skip the WAL and the memtable: each
+ * is written as a one-key SST file "<data dir>/staging-sst/<txn>.<offset>.sst"
+ * (key "<txn>/<offset>", fsync'd), named by a marker "<txn>/s/<offset>" in
+ * the staging CF written with the record. Seal checks the files and syncs
+ * their directory before the vote; Commit ingests them into the shares CF
+ * (moved, not copied) before its WriteBatch. Keys are unique per txn, so a
+ * re-applied Commit finds each chunk either still a file or already a key. */
 #include "store/staging.h"
 #include "common/err.h"
 
+#include <dirent.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The staging record "<txn>/m": fixed binary layout, never leaves this party. */
 struct staging_rec {
 	uint64_t received;
 	uint32_t sealed;
-	uint32_t pad;
+	uint32_t files; /* chunks staged as files (0 in records of older versions: none) */
 	uint8_t digest[STORE_DIGEST_BYTES];
 	crypto_generichash_state hash;
 };
@@ -44,6 +55,45 @@ void store_staging_unlock(struct store_db *db)
 size_t store_share_key(char *out, const char *txn, uint64_t offset)
 {
 	return (size_t)snprintf(out, 128, "%s/%016" PRIx64, txn, offset);
+}
+
+static void chunk_path(struct store_db *db, char *out, const char *txn, uint64_t offset)
+{
+	snprintf(out, PATH_MAX, "%s/%s.%016" PRIx64 ".sst", db->sst_dir, txn, offset);
+}
+
+static size_t marker_key(char *out, const char *txn, uint64_t offset)
+{
+	return (size_t)snprintf(out, 128, "%s/s/%016" PRIx64, txn, offset);
+}
+
+/* Calls fn for each chunk of txn staged as a file, in offset order. */
+typedef int (*chunk_file_fn)(void *ctx, const char *marker, size_t mlen, uint64_t offset,
+			     uint64_t len);
+struct chunk_scan {
+	chunk_file_fn fn;
+	void *ctx;
+};
+
+static int chunk_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct chunk_scan *cs = vctx;
+	uint64_t len = 0;
+	char hex[17];
+	if (klen < 16 || vlen != sizeof len)
+		return MPC_ECORRUPT;
+	memcpy(hex, key + klen - 16, 16);
+	hex[16] = '\0';
+	memcpy(&len, val, sizeof len);
+	return cs->fn(cs->ctx, key, klen, strtoull(hex, NULL, 16), len);
+}
+
+static int chunk_files(struct store_db *db, const char *txn, chunk_file_fn fn, void *ctx)
+{
+	struct chunk_scan cs = {fn, ctx};
+	char prefix[128];
+	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/s/", txn);
+	return store_db_scan(db, STORE_CF_STAGING, NULL, prefix, plen, chunk_one, &cs);
 }
 
 static int rec_get(struct store_db *db, const char *txn, struct staging_rec *rec, char *errmsg)
@@ -130,7 +180,26 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 	}
 	wb = rocksdb_writebatch_create();
 	klen = store_share_key(key, txn, offset);
-	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen, data, len);
+	if (len >= STORE_STAGING_SST_MIN) {
+		/* File first, then its marker: a marker always names a whole file. */
+		char path[PATH_MAX], mkey[128];
+		uint64_t len64 = len;
+		chunk_path(db, path, txn, offset);
+		rv = store_db_sst_write(db, path, key, klen, data, len, errmsg);
+		if (rv != 0) {
+			unlink(path);
+			rocksdb_writebatch_destroy(wb);
+			sodium_memzero(&rec, sizeof rec);
+			mpc_errmsg_wrapf(errmsg, "txn %s: chunk at offset %" PRIu64, txn, offset);
+			return rv;
+		}
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], mkey,
+					  marker_key(mkey, txn, offset), (const char *)&len64,
+					  sizeof len64);
+		rec.files++;
+	} else {
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen, data, len);
+	}
 	rec.received += len;
 	klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, (const char *)&rec,
@@ -139,6 +208,28 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 	rocksdb_writebatch_destroy(wb);
 	sodium_memzero(&rec, sizeof rec);
 	return rv;
+}
+
+struct file_check {
+	struct store_db *db;
+	const char *txn;
+	char *errmsg;
+	size_t files;
+};
+
+static int file_check_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
+			  uint64_t len)
+{
+	struct file_check *fc = vctx;
+	char path[PATH_MAX];
+	chunk_path(fc->db, path, fc->txn, offset);
+	if (access(path, F_OK) != 0) {
+		mpc_errmsg_printf(fc->errmsg, "txn %s: staged chunk file %s is missing", fc->txn,
+				  path);
+		return MPC_EIO;
+	}
+	fc->files++;
+	return 0;
 }
 
 int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
@@ -158,6 +249,19 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 	if (rv != 0)
 		return rv;
 	if (!rec.sealed) {
+		struct file_check fc = {db, txn, errmsg, 0};
+		/* The vote says "durable": every chunk file exists and its directory
+		 * entry is synced before the sealed record is written. */
+		rv = rec.files > 0 ? chunk_files(db, txn, file_check_one, &fc) : 0;
+		if (rv == 0 && fc.files != rec.files) {
+			mpc_errmsg_printf(errmsg, "txn %s: %u staged chunk files recorded, %zu found",
+					  txn, rec.files, fc.files);
+			rv = MPC_ECORRUPT;
+		}
+		if (rv == 0 && fc.files > 0)
+			rv = store_db_sync_dir(db->sst_dir, errmsg);
+		if (rv != 0)
+			return rv;
 		crypto_generichash_final(&rec.hash, rec.digest, sizeof rec.digest);
 		rec.sealed = 1;
 		wb = rocksdb_writebatch_create();
@@ -182,24 +286,119 @@ static void drop_record(struct store_db *db, rocksdb_writebatch_t *wb, const cha
 	rocksdb_writebatch_delete_cf(wb, db->cf[STORE_CF_STAGING], key, klen);
 }
 
+/* What drop and publish do with the chunk files of one txn. */
+struct chunk_settle {
+	struct store_db *db;
+	rocksdb_writebatch_t *wb;
+	const char *txn;
+	char **paths; /* publish: files to ingest */
+	size_t n;
+	uint64_t missing; /* publish: bytes neither in a file nor in the shares CF */
+};
+
+static int drop_file_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
+			 uint64_t len)
+{
+	struct chunk_settle *cs = vctx;
+	char path[PATH_MAX];
+	chunk_path(cs->db, path, cs->txn, offset);
+	unlink(path);
+	rocksdb_writebatch_delete_cf(cs->wb, cs->db->cf[STORE_CF_STAGING], marker, mlen);
+	return 0;
+}
+
 void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn)
 {
+	struct chunk_settle cs = {db, wb, txn, NULL, 0, 0};
 	char prefix[128];
 	size_t plen = (size_t)snprintf(prefix, sizeof prefix, "%s/", txn);
+	chunk_files(db, txn, drop_file_one, &cs);
 	drop_record(db, wb, txn);
 	store_db_batch_delete_prefix(db, wb, STORE_CF_SHARES, prefix, plen);
 }
 
-int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
-				uint64_t *bytes)
+static int key_found(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
 {
-	struct store_staging_info si;
-	char err[MPC_ERRMSG_SIZE];
-	int rv = store_staging_get(db, txn, &si, err);
-	*bytes = rv == 0 ? si.received : 0;
+	return 1;
+}
+
+static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
+			    uint64_t len)
+{
+	struct chunk_settle *cs = vctx;
+	char path[PATH_MAX], key[128];
+	size_t klen;
+	rocksdb_writebatch_delete_cf(cs->wb, cs->db->cf[STORE_CF_STAGING], marker, mlen);
+	chunk_path(cs->db, path, cs->txn, offset);
+	if (access(path, F_OK) == 0) {
+		char **p = realloc(cs->paths, (cs->n + 1) * sizeof *p);
+		if (p == NULL || (p[cs->n] = strdup(path)) == NULL) {
+			if (p != NULL)
+				cs->paths = p;
+			return MPC_ENOMEM;
+		}
+		cs->paths = p;
+		cs->n++;
+		return 0;
+	}
+	/* Ingested by an earlier apply of this Commit that crashed before its
+	 * WriteBatch (the key is unique to this txn), or lost. */
+	klen = store_share_key(key, cs->txn, offset);
+	if (store_db_scan(cs->db, STORE_CF_SHARES, NULL, key, klen, key_found, NULL) != 1)
+		cs->missing += len;
+	return 0;
+}
+
+int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
+				uint64_t *bytes, char *errmsg)
+{
+	struct staging_rec rec;
+	struct chunk_settle cs = {db, wb, txn, NULL, 0, 0};
+	int rv = rec_get(db, txn, &rec, errmsg), files;
+	*bytes = rv == 0 ? rec.received : 0;
+	files = rv == 0 && rec.files > 0;
+	sodium_memzero(&rec, sizeof rec);
 	if (rv != 0 && rv != MPC_ENOENT)
 		return rv;
+	rv = files ? chunk_files(db, txn, publish_file_one, &cs) : 0;
+	if (rv == 0)
+		rv = store_db_ingest_shares(db, (const char *const *)cs.paths, cs.n, errmsg);
+	for (size_t i = 0; i < cs.n; i++)
+		free(cs.paths[i]);
+	free(cs.paths);
+	if (rv != 0)
+		return rv;
+	*bytes -= cs.missing < *bytes ? cs.missing : *bytes;
 	drop_record(db, wb, txn);
+	return 0;
+}
+
+int store_staging_sweep_files(struct store_db *db)
+{
+	DIR *d = opendir(db->sst_dir);
+	struct dirent *de;
+	if (d == NULL)
+		return 0; /* none yet (read-only open of an old data dir) */
+	while ((de = readdir(d)) != NULL) {
+		char txn[64], hex[17], mkey[128], path[PATH_MAX], *val = NULL;
+		const char *dot = strchr(de->d_name, '.');
+		size_t tlen = dot ? (size_t)(dot - de->d_name) : 0;
+		if (tlen == 0 || tlen >= sizeof txn || strlen(dot) != 1 + 16 + 4 ||
+		    strcmp(dot + 17, ".sst") != 0)
+			continue;
+		memcpy(txn, de->d_name, tlen);
+		txn[tlen] = '\0';
+		memcpy(hex, dot + 1, 16);
+		hex[16] = '\0';
+		if (store_db_get(db, STORE_CF_STAGING, mkey,
+				 marker_key(mkey, txn, strtoull(hex, NULL, 16)), &val, NULL,
+				 NULL) == MPC_ENOENT) {
+			snprintf(path, sizeof path, "%s/%s", db->sst_dir, de->d_name);
+			unlink(path);
+		}
+		free(val);
+	}
+	closedir(d);
 	return 0;
 }
 

@@ -6,6 +6,9 @@
 
 #define STORE_DIGEST_BYTES 32
 #define STORE_CHUNK_MAX (64u << 20) /* largest accepted upload chunk */
+/* Chunks of at least this many bytes are staged as SST files, ingested at
+ * Commit; smaller ones go through the WAL (docs/store-performance.md). */
+#define STORE_STAGING_SST_MIN (1u << 20)
 
 struct store_staging_info {
 	uint64_t received; /* bytes received so far, in order */
@@ -36,22 +39,34 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 			     char *errmsg);
 
 /* Seals txn's staged data: computes its BLAKE2b-256 digest and marks it
- * sealed (no more chunks). Idempotent. Caller holds the lock, and calls
+ * sealed (no more chunks), after checking that the chunk files of the upload
+ * exist and syncing their directory (MPC_EIO when one is missing).
+ * Idempotent. Caller holds the lock, and calls
  * store_db_sync() after releasing it, before voting: the fsync makes every
  * chunk durable, and outside the lock concurrent prepares share one fsync
  * instead of stalling each other and the FSM. */
 int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
 		       char *errmsg);
 
-/* Adds to wb the deletion of all uncommitted data of txn (record and bytes). */
+/* Adds to wb the deletion of all uncommitted data of txn (record and bytes);
+ * removes its chunk files now (a crash before wb is written leaves the
+ * record, and a second drop finds the files gone: idempotent). */
 void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn);
 
 /* Adds to wb what Commit does to this party's upload of txn: the bytes stay
  * where they are (shares CF, "<txn>/<offset>"), now reachable through the
- * segment the same batch adds; the staging record is dropped. *bytes gets the
- * size uploaded (0 when this party has no record). */
+ * segment the same batch adds; the staging record is dropped. Chunks staged
+ * as files are ingested into the shares CF before this returns (durable), so
+ * wb must be written after: a crash in between re-applies Commit, which finds
+ * those chunks' keys in the shares CF instead of their files. *bytes gets the
+ * size uploaded and present (0 when this party has no record). Errors (I/O,
+ * MPC_ENOMEM, a corrupt record) are local: the caller must not write wb. */
 int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn,
-				uint64_t *bytes);
+				uint64_t *bytes, char *errmsg);
+
+/* Removes chunk files that no staging marker names (a crash between writing
+ * the file and its record). Caller holds the staging lock. */
+int store_staging_sweep_files(struct store_db *db);
 
 /* Calls fn(ctx, txn) for each txn with a staging record. */
 int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx);

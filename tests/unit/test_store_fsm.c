@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static char dir[64];
 static struct store_db *db;
@@ -705,4 +706,213 @@ Test(store_fsm, begin_txn_id_must_be_the_signed_nonce)
 	json_object_set_new(e, "txn", json_string(T2)); /* a second txn from one signature */
 	cr_assert_eq(apply(e), MPC_EPERM);
 	cr_assert(strstr(reason_of(T2), "is not the signed nonce") != NULL, "%s", reason_of(T2));
+}
+
+/* ---- large chunks: staged as SST files, ingested at Commit (store/staging.c) ---- */
+
+#define BIG_ROWS (STORE_STAGING_SST_MIN / 16) /* one chunk of 2 columns at the file threshold */
+
+static void stage_big(const char *txn, uint64_t chunk)
+{
+	char err[MPC_ERRMSG_SIZE];
+	uint64_t *v = malloc(BIG_ROWS * 16);
+	for (uint64_t i = 0; i < BIG_ROWS * 2; i++)
+		v[i] = chunk * BIG_ROWS * 2 + i + 1;
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_put(db, txn, chunk * BIG_ROWS * 16, v, BIG_ROWS * 16, err), 0,
+		     "%s", err);
+	store_staging_unlock(db);
+	free(v);
+}
+
+static int chunk_file_exists(const char *txn, uint64_t chunk)
+{
+	char path[256];
+	snprintf(path, sizeof path, "%s/staging-sst/%s.%016" PRIx64 ".sst", dir, txn,
+		 chunk * BIG_ROWS * 16);
+	return access(path, F_OK) == 0;
+}
+
+/* The shares of chunk as stage_big() wrote them are readable under their key. */
+static void assert_big_chunk(const char *txn, uint64_t chunk)
+{
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
+	size_t vlen = 0, n = store_share_key(key, txn, chunk * BIG_ROWS * 16);
+	uint64_t first, last;
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, n, &val, &vlen, err), 0, "%s", err);
+	cr_assert_eq(vlen, BIG_ROWS * 16);
+	memcpy(&first, val, 8);
+	memcpy(&last, val + vlen - 8, 8);
+	cr_assert_eq(first, chunk * BIG_ROWS * 2 + 1);
+	cr_assert_eq(last, chunk * BIG_ROWS * 2 + BIG_ROWS * 2);
+	free(val);
+}
+
+static void seal(const char *txn, int want)
+{
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE] = "";
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_seal(db, txn, &si, err), want, "%s", err);
+	store_staging_unlock(db);
+}
+
+Test(store_fsm, large_chunks_are_files_until_commit_ingests_them)
+{
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	stage_big(T1, 1);
+	cr_assert(chunk_file_exists(T1, 0) && chunk_file_exists(T1, 1));
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, store_share_key(key, T1, 0), &val,
+				  NULL, err),
+		     MPC_ENOENT, "a staged file is not in the shares CF before Commit");
+	seal(T1, 0);
+	prepare_all(T1, 2 * BIG_ROWS);
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), 0);
+	cr_assert_str_eq(state_of(T1), "committed");
+	cr_assert_eq(table_rows("t1"), 2 * BIG_ROWS);
+	cr_assert_not(staging_left(T1));
+	cr_assert_not(chunk_file_exists(T1, 0) || chunk_file_exists(T1, 1), "files are moved");
+	assert_big_chunk(T1, 0);
+	assert_big_chunk(T1, 1);
+}
+
+Test(store_fsm, commit_reapplied_after_a_crash_between_ingest_and_batch)
+{
+	rocksdb_writebatch_t *lost = rocksdb_writebatch_create();
+	uint64_t bytes = 0;
+	char err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	stage_big(T1, 1);
+	seal(T1, 0);
+	prepare_all(T1, 2 * BIG_ROWS);
+	/* The first apply of Commit ingests, then the process dies before its
+	 * WriteBatch (record, markers, catalog, applied index) is written. */
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_batch_publish(db, lost, T1, &bytes, err), 0);
+	store_staging_unlock(db);
+	rocksdb_writebatch_destroy(lost);
+	cr_assert_eq(bytes, 2 * BIG_ROWS * 16);
+	cr_assert_not(chunk_file_exists(T1, 0));
+	cr_assert(staging_left(T1));
+	cr_assert_str_eq(state_of(T1), "prepared");
+	/* The re-applied Commit finds the chunks as keys, not files: all bytes present. */
+	lost = rocksdb_writebatch_create();
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_batch_publish(db, lost, T1, &bytes, err), 0);
+	store_staging_unlock(db);
+	rocksdb_writebatch_destroy(lost);
+	cr_assert_eq(bytes, 2 * BIG_ROWS * 16, "no chunk counted as lost");
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), 0);
+	cr_assert_str_eq(state_of(T1), "committed");
+	cr_assert_eq(table_rows("t1"), 2 * BIG_ROWS);
+	cr_assert_not(staging_left(T1));
+	assert_big_chunk(T1, 0);
+	assert_big_chunk(T1, 1);
+}
+
+Test(store_fsm, abort_removes_chunk_files)
+{
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	cr_assert(chunk_file_exists(T1, 0));
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "t")), 0);
+	cr_assert_not(chunk_file_exists(T1, 0));
+	cr_assert_not(staging_left(T1));
+	/* a second abort (re-apply) finds nothing and changes nothing */
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "t")), 0);
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, store_share_key(key, T1, 0), &val,
+				  NULL, err),
+		     MPC_ENOENT);
+}
+
+Test(store_fsm, seal_refuses_a_missing_chunk_file)
+{
+	char path[256];
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	snprintf(path, sizeof path, "%s/staging-sst/%s.%016x.sst", dir, T1, 0);
+	cr_assert_eq(unlink(path), 0);
+	seal(T1, MPC_EIO); /* no vote for data this party does not have */
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(store_staging_get(db, T1, &si, err), 0);
+	cr_assert_not(si.sealed);
+}
+
+Test(store_fsm, startup_removes_chunk_files_without_a_record)
+{
+	char path[256];
+	FILE *f;
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	/* a crash after writing T2's file, before its record */
+	snprintf(path, sizeof path, "%s/staging-sst/%s.%016x.sst", dir, T2, 0);
+	cr_assert_not_null(f = fopen(path, "w"));
+	fclose(f);
+	store_fsm_close(&fsm);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	cr_assert_neq(access(path, F_OK), 0, "orphan file removed");
+	cr_assert(chunk_file_exists(T1, 0), "the pending txn's file stays");
+	cr_assert(staging_left(T1));
+}
+
+Test(store_fsm, snapshot_restore_ingests_chunk_files_of_committed_txns)
+{
+	void *buf;
+	size_t len;
+	struct store_db *db1 = db;
+	struct store_fsm fsm1 = fsm;
+	char dir1[64], err[MPC_ERRMSG_SIZE], cmd[160];
+
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	prepare_all(T1, BIG_ROWS);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	cr_assert_eq(store_fsm_snapshot(&fsm, &buf, &len), 0);
+	/* A second party that staged T1's chunk as a file and missed the commit. */
+	strcpy(dir1, dir);
+	strcpy(dir, "/tmp/test_store_fsm3.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	stage_big(T1, 0);
+	cr_assert(chunk_file_exists(T1, 0));
+	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
+	cr_assert_not(chunk_file_exists(T1, 0));
+	cr_assert_not(staging_left(T1));
+	assert_big_chunk(T1, 0);
+	free(buf);
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	db = db1;
+	fsm = fsm1;
+	strcpy(dir, dir1);
+}
+
+Test(store_fsm, commit_that_cannot_ingest_is_not_applied)
+{
+	char path[256], *text;
+	int outcome = 0;
+	uint64_t at;
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);
+	seal(T1, 0);
+	prepare_all(T1, BIG_ROWS);
+	/* the disk garbles the staged file after the vote: a local failure, not an outcome */
+	snprintf(path, sizeof path, "%s/staging-sst/%s.%016x.sst", dir, T1, 0);
+	cr_assert_eq(truncate(path, 100), 0);
+	json_t *e = json_pack("{s:s,s:s}", "op", "commit", "txn", T1);
+	text = json_dumps(e, JSON_COMPACT);
+	json_decref(e);
+	at = next_index++;
+	cr_assert_neq(store_fsm_apply(&fsm, at, text, strlen(text), &outcome), 0);
+	free(text);
+	cr_assert_str_eq(state_of(T1), "prepared", "nothing of the commit is written");
+	cr_assert_eq(store_catalog_applied(db), at - 1, "the entry will be applied again");
+	cr_assert(staging_left(T1));
 }

@@ -1,0 +1,34 @@
+#!/bin/bash
+# CPU and MB/s per party of one large append (issue 2): a fresh 3-party cluster, bench_store's
+# 100k-row append (warm-up: table created) then its 1M x 4-column append; the utime+stime of
+# each mpcd (from /proc/PID/stat) during the 1M append only. Usage:
+# bench_bulk_cpu.sh BUILD_DIR BASE_PORT. Prints one JSON line.
+set -u
+B=$1 PORT=$2
+T=$(mktemp -d /tmp/mpcstore-bulkcpu.XXXXXX)
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
+for try in 0 1 2 3 4; do
+	P=$((PORT + try * 30)); rm -rf "$T"/*; PIDS=""
+	"$B/mpcstore-tool" cluster init --parties 3 --dir "$T" --base-port "$P" >/dev/null
+	for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
+	for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
+	up=1; for p in $PIDS; do kill -0 $p 2>/dev/null || up=0; done
+	[ $up = 1 ] && break
+	for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null
+done
+[ $up = 1 ] || { echo "bench_bulk_cpu: no cluster started (ports $PORT..$P)" >&2; exit 1; }
+ticks() { local p; for p in $PIDS; do awk '{printf "%d ", $14 + $15}' /proc/$p/stat; done; }
+t0="" t1="" mbps=""
+while read -r line; do
+	case "$line" in
+	*'"rows":100000,'*) t0=$(ticks) ;;
+	*'"rows":1000000,'*) t1=$(ticks); mbps=$(echo "$line" | sed 's/.*"mb_per_s":\([0-9.]*\).*/\1/') ;;
+	esac
+done < <("$B/bench_store" "$T/client/client.conf" 1 0.05)
+[ -n "$t1" ] || { echo "bench_bulk_cpu: no 1M append" >&2; exit 1; }
+python3 -c '
+import os
+hz = os.sysconf("SC_CLK_TCK"); a = [int(x) for x in "'"$t0"'".split()]; b = [int(x) for x in "'"$t1"'".split()]
+d = [(y - x) / hz for x, y in zip(a, b)]
+print("{\"mb_per_s_per_party\": %s, \"party_cpu_s\": [%s], \"parties_cpu_s\": %.2f, \"load\": %s}" % ("'"$mbps"'", ", ".join("%.2f" % x for x in d), sum(d), open("/proc/loadavg").read().split()[0]))'
