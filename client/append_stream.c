@@ -750,7 +750,13 @@ int mpc_append_stream_commit(struct mpc_append_stream *s, struct mpc_append_resu
 	/* Refused, unanswered, or votes cast in the log: the txn's final state says. */
 	wrv = mpc_client_txn_wait(s->cl, s->leader, s->txn, WAIT_MS, result->state, result->reason,
 				  sizeof result->reason, rv ? (char[MPC_ERRMSG_SIZE]){0} : errmsg);
-	if (rv == 0 && wrv != 0) {
+	if (rv != 0 && wrv == 0 && strcmp(result->state, "committed") == 0) {
+		/* the leader's chunk carried the commit, which went through, and then
+		 * the answer and the leader were lost: every party voted for what it
+		 * got, so the append is in (the abort above was refused) */
+		rv = 0;
+		errmsg[0] = '\0';
+	} else if (rv == 0 && wrv != 0) {
 		rv = wrv;
 	} else if (rv == 0 && strcmp(result->state, "committed") != 0) {
 		rv = MPC_ECONFLICT;

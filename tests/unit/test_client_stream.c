@@ -29,6 +29,7 @@ struct mock_party {
 	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
 	int drop_before_store; /* next PUTs: report a dropped connection, store nothing */
 	int down;              /* every call fails as unreachable */
+	int down_after_drop;   /* after a drop_after_store: down */
 };
 
 static struct mock {
@@ -227,6 +228,7 @@ static int mock_call(int party, const char *method, const char *path, const void
 		}
 		if (mp->drop_after_store > 0) {
 			mp->drop_after_store--;
+			mp->down = mp->down_after_drop;
 			rv = unreachable(party, errmsg);
 		}
 	} else if (strcmp(method, "POST") == 0 && strstr(path, "/prepare") != NULL) {
@@ -237,7 +239,10 @@ static int mock_call(int party, const char *method, const char *path, const void
 	} else if (strcmp(method, "POST") == 0 && strstr(path, "/abort") != NULL) {
 		json_t *b = json_loadb(body, len, 0, NULL);
 		m.aborts++;
-		if (strcmp(m.state, "aborted") != 0) {
+		if (strcmp(m.state, "committed") == 0) {
+			mpc_errmsg_printf(errmsg, "abort of txn %s refused: already committed", TXN);
+			rv = MPC_ESTATE;
+		} else if (strcmp(m.state, "aborted") != 0) {
 			strcpy(m.state, "aborted");
 			snprintf(m.reason, sizeof m.reason, "aborted by client: %s",
 				 json_string_value(json_object_get(b, "reason")));
@@ -453,6 +458,22 @@ Test(append_stream, lost_answer_to_the_leaders_commit_chunk_still_commits)
 	cr_assert_eq(m.party[0].gets, 1, "asked what it holds");
 	cr_assert_eq(m.chunk_commits, 1);
 	cr_assert_eq(m.commits, 2, "the commit retried with POST .../commit: harmless");
+	free(v);
+}
+
+Test(append_stream, leader_lost_after_its_carried_commit_reports_committed)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(3);
+
+	m.party[0].drop_after_store = 1; /* committed, then the answer and the party are lost */
+	m.party[0].down_after_drop = 1;
+	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.state, "committed", "the final state from another party");
+	assert_joined(v, 3);
+	cr_assert_eq(m.chunk_commits, 1);
+	cr_assert_eq(m.waits, 1, "asked another party for the outcome");
 	free(v);
 }
 
