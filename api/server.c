@@ -674,8 +674,7 @@ static void do_prepare(struct api_server *s, const char *id, int vote_back, stru
 	api_set_json(r, txn);
 }
 
-/* Commits txn with the signed votes the client collected (do_prepare with
- * vote_back): one entry instead of one per party plus the leader's commit. */
+/* 1 when votes is an array of 1..n votes (their checks are the FSM's), else sets r's error. */
 static int votes_usable(struct api_server *s, const char *id, json_t *votes, struct api_resp *r)
 {
 	if (json_is_array(votes) && json_array_size(votes) > 0 &&
@@ -718,8 +717,8 @@ static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
 			    struct api_resp *r);
 
 /* r holds this party's prepare answer with its signed vote: commits with it
- * and the votes in commit; the answer is the commit's, with the vote (a client
- * whose commit failed retries POST .../commit with it). */
+ * and the votes in commit; the answer is the commit's (or its refusal), with
+ * the vote added. */
 static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
 				 struct api_resp *r)
 {
@@ -736,6 +735,8 @@ static void commit_with_own_vote(struct api_server *s, const char *id, json_t *c
 	json_decref(mine);
 }
 
+/* Commits txn with the signed votes the client collected (do_prepare with
+ * vote_back): one entry instead of one per party plus the leader's commit. */
 static void h_txn_commit(struct api_server *s, const char *id, struct api_req *q,
 			 struct api_resp *r)
 {

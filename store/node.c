@@ -552,8 +552,10 @@ static void timer_cb(uv_timer_t *h)
 	pthread_mutex_lock(&node->qlock);
 	queued = node->queue != NULL;
 	pthread_mutex_unlock(&node->qlock);
-	if (queued) /* held proposals go at the latest now (async_cb decides) */
+	if (queued) { /* held proposals wait one tick at most, whatever raft calls back */
+		node->inflight = 0;
 		uv_async_send(&node->async);
+	}
 }
 
 /* FSM callback on the loop thread: a txn became fully prepared → commit it
