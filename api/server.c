@@ -158,6 +158,10 @@ static int leader_hint(struct api_server *s)
 /* ---- handlers ---- */
 
 static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r);
+static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, size_t *box_len,
+			     json_t **commit, struct api_resp *r);
+static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
+				 struct api_resp *r);
 
 static void h_health(struct api_server *s, struct api_resp *r)
 {
@@ -486,29 +490,38 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	const struct mpc_party_info *me = &s->conf->cluster->parties[s->conf->party_id];
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint8_t *plain, *seed_msg = NULL;
-	size_t plen;
-	json_t *txn = NULL;
+	size_t plen, box_len = q->len;
+	json_t *txn = NULL, *commit = NULL;
 	int rv;
 
 	if (off == NULL || q->len < MPC_CHUNKBOX_BYTES) {
 		api_set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a boxed body");
 		return;
 	}
-	if (wait_revision(s, c, r, &rev) != 0) /* the begin may not be applied here yet */
+	if (arg_u64(c, "commit", 0) != 0 && chunk_commit_body(c, q, &box_len, &commit, r) != 0)
 		return;
-	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "upload to this transaction"))
+	if (wait_revision(s, c, r, &rev) != 0) { /* the begin may not be applied here yet */
+		json_decref(commit);
 		return;
-	plen = q->len - MPC_CHUNKBOX_BYTES;
+	}
+	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "upload to this transaction")) {
+		json_decref(commit);
+		return;
+	}
+	plen = box_len - MPC_CHUNKBOX_BYTES;
 	/* Shares arrive boxed to this party's X25519 key (common/chunkbox.h): only
 	 * it can read them. Opened in place: no second buffer. */
-	if (mpc_chunkbox_open((uint8_t *)q->body, q->len, me->box_pk, s->conf->box_sk, &plain) !=
+	if (mpc_chunkbox_open((uint8_t *)q->body, box_len, me->box_pk, s->conf->box_sk, &plain) !=
 	    0) {
+		json_decref(commit);
 		api_set_error(r, MPC_ECRYPTO, "chunk is not boxed to party %d's public key",
 			  s->conf->party_id);
 		return;
 	}
-	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(q, &plain, &plen, r)) != 0)
+	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(q, &plain, &plen, r)) != 0) {
+		json_decref(commit);
 		return;
+	}
 	/* What the staging digest covers (docs/store-performance.md): a seed
 	 * chunk's seed message, else the box header and GCM tag, which
 	 * authenticate the chunk (no second pass over the shares). */
@@ -536,12 +549,23 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
 	json_decref(txn);
 	if (rv == MPC_ECONFLICT || rv == MPC_EINVAL) {
+		json_decref(commit);
 		abort_txn(s, id, err);
 		api_set_error(r, rv, "%s; transaction aborted", err);
 		return;
 	}
 	if (rv != 0) {
+		json_decref(commit);
 		api_set_error(r, rv, "%s", err);
+		return;
+	}
+	if (commit != NULL) {
+		/* the leader's last chunk carries the other parties' votes: its
+		 * prepare adds this party's and commits (one request less) */
+		do_prepare(s, id, 1, r);
+		if (r->status == 200)
+			commit_with_own_vote(s, id, commit, r);
+		json_decref(commit);
 		return;
 	}
 	if (arg_u64(c, "prepare", 0) != 0) {
@@ -650,32 +674,91 @@ static void do_prepare(struct api_server *s, const char *id, int vote_back, stru
 	api_set_json(r, txn);
 }
 
+/* 1 when votes is an array of 1..n votes (their checks are the FSM's), else sets r's error. */
+static int votes_usable(struct api_server *s, const char *id, json_t *votes, struct api_resp *r)
+{
+	if (json_is_array(votes) && json_array_size(votes) > 0 &&
+	    json_array_size(votes) <= (size_t)s->conf->cluster->n_parties)
+		return 1;
+	api_set_error(r, MPC_EINVAL,
+		      "commit of txn %s: body must be {\"votes\": [...]} with 1..%d signed "
+		      "votes from the parties' prepare answers",
+		      id, s->conf->cluster->n_parties);
+	return 0;
+}
+
+/* ?commit=LEN on a last chunk (docs/rest-api.md): the body is the box followed by
+ * LEN bytes of a commit body {"votes": [...]}, all of it signed by the client.
+ * Sets *box_len and *commit (caller frees), or r's error and returns -1. */
+static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, size_t *box_len,
+			     json_t **commit, struct api_resp *r)
+{
+	uint64_t len = arg_u64(c, "commit", 0);
+	*commit = NULL;
+	if (arg_u64(c, "prepare", 0) == 0 || arg_u64(c, "vote", 0) == 0 ||
+	    len > q->len - MPC_CHUNKBOX_BYTES || len > 4096) {
+		api_set_error(r, MPC_EINVAL, "?commit=LEN needs prepare=1&vote=1 and at most "
+					     "4096 bytes of votes after the boxed chunk");
+		return -1;
+	}
+	*commit = json_loadb(q->body + q->len - len, (size_t)len, 0, NULL);
+	if (!json_is_array(json_object_get(*commit, "votes"))) {
+		json_decref(*commit);
+		*commit = NULL;
+		api_set_error(r, MPC_EINVAL, "?commit=LEN: the body's last %" PRIu64
+					     " bytes are not {\"votes\": [...]}", len);
+		return -1;
+	}
+	*box_len = q->len - (size_t)len;
+	return 0;
+}
+
+static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
+			    struct api_resp *r);
+
+/* r holds this party's prepare answer with its signed vote: commits with it
+ * and the votes in commit; the answer is the commit's (or its refusal), with
+ * the vote added. */
+static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
+				 struct api_resp *r)
+{
+	json_t *mine = json_incref(json_object_get(r->json, "signed_vote"));
+	json_t *votes = json_copy(json_object_get(commit, "votes"));
+
+	if (mine == NULL || votes == NULL || json_array_append(votes, mine) != 0) {
+		api_set_error(r, MPC_ENOMEM, "commit of txn %s: out of memory", id);
+	} else if (votes_usable(s, id, votes, r)) {
+		commit_votes_of(s, id, votes, r);
+		json_object_set(r->json, "signed_vote", mine);
+	}
+	json_decref(votes);
+	json_decref(mine);
+}
+
 /* Commits txn with the signed votes the client collected (do_prepare with
  * vote_back): one entry instead of one per party plus the leader's commit. */
 static void h_txn_commit(struct api_server *s, const char *id, struct api_req *q,
 			 struct api_resp *r)
 {
 	json_t *body = q->body ? json_loadb(q->body, q->len, 0, NULL) : NULL;
-	json_t *votes = json_object_get(body, "votes"), *e, *txn = NULL;
+	json_t *votes = json_object_get(body, "votes");
+
+	if (votes_usable(s, id, votes, r) &&
+	    txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "commit this transaction"))
+		commit_votes_of(s, id, votes, r);
+	json_decref(body);
+}
+
+/* Proposes the commit entry with the parties' signed votes; r gets the outcome. */
+static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
+			    struct api_resp *r)
+{
+	json_t *e, *txn = NULL;
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint64_t index = 0;
 	int outcome = 0, rv;
 
-	if (!json_is_array(votes) || json_array_size(votes) == 0 ||
-	    json_array_size(votes) > (size_t)s->conf->cluster->n_parties) {
-		api_set_error(r, MPC_EINVAL,
-			      "commit of txn %s: body must be {\"votes\": [...]} with 1..%d signed "
-			      "votes from the parties' prepare answers",
-			      id, s->conf->cluster->n_parties);
-		json_decref(body);
-		return;
-	}
-	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "commit this transaction")) {
-		json_decref(body);
-		return;
-	}
 	e = json_pack("{s:s, s:s, s:O}", "op", "commit", "txn", id, "votes", votes);
-	json_decref(body);
 	rv = propose_opt(s, e, 0, &outcome, &index, err);
 	json_decref(e);
 	if (rv != 0) {

@@ -73,6 +73,7 @@ struct mpc_append_stream {
 	char txn[33];
 	uint64_t revision;
 	int leader;
+	int committed; /* the leader's last chunk carried the commit, which succeeded */
 	uint64_t rows;
 	int threads; /* upload threads started */
 	pthread_mutex_t mu;
@@ -552,11 +553,63 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 }
 
 /* The whole append in one chunk per party: one parallel batch of calls, no threads. */
+/*
+ * The leader's (last) chunk of a single-chunk append with the other parties'
+ * votes after the box (?commit=LEN, docs/rest-api.md): the leader prepares,
+ * adds its vote and commits. Sets s->committed on a committed answer. When
+ * that fails, resumes as after a lost connection (pp->rv and pp->errmsg say
+ * how that went): the party's txn record says whether the chunk and its vote
+ * are in, and mpc_append_stream_commit() commits with POST .../commit and
+ * reads the final state.
+ */
+static void upload_commit(struct mpc_append_stream *s, struct party_pipe *pp,
+			  const struct mpc_call *call, uint8_t *sealed)
+{
+	CURL *curl = mpc_client_party_handle(s->cl, pp->party);
+	json_t *commit = json_pack("{s:[]}", "votes"), *resp = NULL;
+	char path[256], *text = NULL;
+	uint8_t *body = NULL;
+	size_t tlen = 0;
+	int rv;
+
+	for (int p = 0; p < s->n && commit != NULL; p++)
+		if (p != pp->party && s->pipe[p].vote != NULL)
+			json_array_append(json_object_get(commit, "votes"), s->pipe[p].vote);
+	if (commit != NULL && (text = json_dumps(commit, JSON_COMPACT)) != NULL)
+		tlen = strlen(text);
+	json_decref(commit);
+	if (curl == NULL || text == NULL || (body = malloc(call->len + tlen)) == NULL) {
+		free(text);
+		mpc_errmsg_printf(pp->errmsg, "append to '%s': out of memory", s->table);
+		pp->rv = MPC_ENOMEM;
+		return;
+	}
+	memcpy(body, sealed, call->len);
+	memcpy(body + call->len, text, tlen);
+	free(text);
+	snprintf(path, sizeof path, "%s&commit=%zu", call->path, tlen);
+	rv = mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, body, call->len + tlen, &resp,
+				pp->errmsg);
+	free(body);
+	if (rv == 0) {
+		const char *state = json_string_value(json_object_get(resp, "state"));
+		keep_vote(pp, resp);
+		s->committed = state != NULL && strcmp(state, "committed") == 0;
+	} else {
+		json_decref(resp);
+		resp = NULL;
+		pp->rv = deliver_chunk(pp, curl, &pp->slot[0], 1, sealed, &resp, pp->errmsg);
+		if (pp->rv == 0)
+			keep_vote(pp, resp);
+	}
+	json_decref(resp);
+}
+
 static int upload_single(struct mpc_append_stream *s)
 {
 	struct mpc_call calls[MPC_MAX_PARTIES];
 	uint8_t *sealed[MPC_MAX_PARTIES] = {0};
-	int rv = 0;
+	int rv = 0, lead;
 
 	for (int p = 0; p < s->n; p++) {
 		struct slot *sl = &s->pipe[p].slot[0];
@@ -593,14 +646,24 @@ static int upload_single(struct mpc_append_stream *s)
 			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1&vote=1%s", s->txn,
 			 s->revision, sl->full ? "" : "&seed=1");
 	}
-	mpc_client_call_many(s->cl, calls, s->n);
-	for (int p = 0; p < s->n; p++) {
+	/* The leader's chunk goes last and carries the others' votes: its answer is
+	 * the commit's (one request less per append). With one party, or no leader
+	 * known, all chunks go together and the commit follows. */
+	lead = s->n > 1 && s->leader >= 0 && s->leader < s->n ? s->leader : -1;
+	if (lead >= 0) {
+		struct mpc_call swap = calls[lead];
+		calls[lead] = calls[s->n - 1];
+		calls[s->n - 1] = swap;
+	}
+	mpc_client_call_many(s->cl, calls, lead >= 0 ? s->n - 1 : s->n);
+	for (int i = 0; i < (lead >= 0 ? s->n - 1 : s->n); i++) {
+		int p = calls[i].party;
 		struct party_pipe *pp = &s->pipe[p];
-		pp->rv = calls[p].rv;
-		memcpy(pp->errmsg, calls[p].errmsg, MPC_ERRMSG_SIZE);
+		pp->rv = calls[i].rv;
+		memcpy(pp->errmsg, calls[i].errmsg, MPC_ERRMSG_SIZE);
 		if (pp->rv == 0)
-			keep_vote(pp, calls[p].resp);
-		json_decref(calls[p].resp);
+			keep_vote(pp, calls[i].resp);
+		json_decref(calls[i].resp);
 		if (pp->rv == MPC_EUNAVAIL) {
 			CURL *curl = mpc_client_party_handle(s->cl, p);
 			json_t *resp = NULL;
@@ -613,6 +676,10 @@ static int upload_single(struct mpc_append_stream *s)
 		}
 	}
 	rv = stream_failure(s);
+	if (rv == 0 && lead >= 0) {
+		upload_commit(s, &s->pipe[lead], &calls[s->n - 1], sealed[lead]);
+		rv = stream_failure(s);
+	}
 out:
 	for (int p = 0; p < s->n; p++)
 		free(sealed[p]);
@@ -675,7 +742,7 @@ int mpc_append_stream_commit(struct mpc_append_stream *s, struct mpc_append_resu
 		memcpy(errmsg, s->errmsg, MPC_ERRMSG_SIZE);
 		abort_txn(s, s->errmsg);
 	}
-	if (rv == 0 && commit_votes(s, errmsg) == 0) {
+	if (rv == 0 && (s->committed || commit_votes(s, errmsg) == 0)) {
 		snprintf(result->state, sizeof result->state, "committed");
 		stream_free(s);
 		return 0;
@@ -683,7 +750,13 @@ int mpc_append_stream_commit(struct mpc_append_stream *s, struct mpc_append_resu
 	/* Refused, unanswered, or votes cast in the log: the txn's final state says. */
 	wrv = mpc_client_txn_wait(s->cl, s->leader, s->txn, WAIT_MS, result->state, result->reason,
 				  sizeof result->reason, rv ? (char[MPC_ERRMSG_SIZE]){0} : errmsg);
-	if (rv == 0 && wrv != 0) {
+	if (rv != 0 && wrv == 0 && strcmp(result->state, "committed") == 0) {
+		/* the leader's chunk carried the commit, which went through, and then
+		 * the answer and the leader were lost: every party voted for what it
+		 * got, so the append is in (the abort above was refused) */
+		rv = 0;
+		errmsg[0] = '\0';
+	} else if (rv == 0 && wrv != 0) {
 		rv = wrv;
 	} else if (rv == 0 && strcmp(result->state, "committed") != 0) {
 		rv = MPC_ECONFLICT;

@@ -13,6 +13,10 @@
 
 #define TICK_MS 100
 #define COMMIT_RETRY_MS 1000
+/* Group commit: while this many entries are appended and not yet applied,
+ * new proposals wait in the queue and go out as one batch entry when one is
+ * applied (async_cb). */
+#define INFLIGHT_MAX 1
 
 /* A proposal from another thread; freed by whichever of waiter and loop drops the last ref. */
 struct store_node_prop {
@@ -97,9 +101,19 @@ static void publish_cb(struct raft_barrier *req, int status)
 		uv_async_send(&node->async);
 }
 
+/* On the loop: an entry of ours was applied or failed; queued proposals may go. */
+static void inflight_done(struct store_node *node)
+{
+	if (node->inflight > 0)
+		node->inflight--;
+	uv_async_send(&node->async);
+}
+
 static void apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct store_node_prop *p = req->data;
+	if (p->node != NULL)
+		inflight_done(p->node);
 	if (status == 0 && p->node != NULL)
 		publish_commit(p->node);
 	if (status != 0) {
@@ -143,9 +157,12 @@ static void submit(struct store_node *node, struct store_node_prop *p)
 	rv = raft_apply(&node->raft, &p->req, &buf, 1, apply_cb);
 	if (rv != 0) {
 		raft_free(buf.base);
+		p->node = NULL; /* no callback: not in flight */
 		prop_finish(p, rv == RAFT_NOTLEADER ? MPC_ENOTLEADER : MPC_ERAFT, 0, 0,
 			    leader_party(node));
+		return;
 	}
+	node->inflight++;
 }
 
 static struct store_node_prop *prop_new(const char *entry, size_t len, int refs)
@@ -199,6 +216,7 @@ struct batch_req {
 static void batch_apply_cb(struct raft_apply *req, int status, void *result)
 {
 	struct batch_req *b = req->data;
+	inflight_done(b->node);
 	if (status == 0)
 		publish_commit(b->node);
 	for (size_t i = 0; i < b->n; i++) {
@@ -259,7 +277,9 @@ static void submit_batch(struct store_node *node, struct store_node_prop **props
 			prop_finish(props[i], rv == RAFT_NOTLEADER ? MPC_ENOTLEADER : MPC_ERAFT, 0, 0,
 				    leader_party(node));
 		free(b);
+		return;
 	}
+	node->inflight++;
 }
 
 int store_node_propose(struct store_node *node, const char *entry, size_t len, int timeout_ms,
@@ -467,13 +487,25 @@ static void async_cb(uv_async_t *h)
 	struct store_node *node = h->data;
 	struct store_node_prop *list, *rev = NULL, *p, *group[STORE_FSM_BATCH_MAX];
 	size_t n = 0, sent = 0;
+	int held;
 
 	for (size_t i = 0; i < node->n_ready; i++)
 		propose_commit(node, node->ready[i]); /* joins the queue */
 	node->n_ready = 0;
+	/* Group commit: under load the proposals that arrive while an entry is in
+	 * flight wait for its apply and then go out together — fewer, larger
+	 * entries (one append, fsync and replication round on every party for
+	 * all of them); idle, a proposal goes out at once. The applied entry's
+	 * callback wakes this again; a lost leadership fails the held ones. */
+	if (raft_state(&node->raft) != RAFT_LEADER)
+		node->inflight = 0; /* a later leadership starts afresh */
+	held = node->inflight >= INFLIGHT_MAX && !node->closing &&
+	       raft_state(&node->raft) == RAFT_LEADER;
 	pthread_mutex_lock(&node->qlock);
-	list = node->queue;
-	node->queue = NULL;
+	list = held ? NULL : node->queue;
+	held = held && node->queue != NULL;
+	if (list != NULL)
+		node->queue = NULL;
 	pthread_mutex_unlock(&node->qlock);
 	while (list != NULL) { /* reverse: FIFO order */
 		p = list;
@@ -496,7 +528,10 @@ static void async_cb(uv_async_t *h)
 			n = 0;
 		}
 	}
-	/* a queued append carries the new commit index; else a barrier does */
+	/* a queued append carries the new commit index; else a barrier does (a
+	 * held one goes out, carrying it, when the entry in flight is applied) */
+	if (held)
+		return;
 	if (sent > 0 && raft_state(&node->raft) == RAFT_LEADER)
 		node->publish_want = 0;
 	if (node->publish_want && !node->publish_busy && !node->closing &&
@@ -511,8 +546,16 @@ static void async_cb(uv_async_t *h)
 static void timer_cb(uv_timer_t *h)
 {
 	struct store_node *node = h->data;
+	int queued;
 	update_status(node);
 	leader_duties(node);
+	pthread_mutex_lock(&node->qlock);
+	queued = node->queue != NULL;
+	pthread_mutex_unlock(&node->qlock);
+	if (queued) { /* held proposals wait one tick at most, whatever raft calls back */
+		node->inflight = 0;
+		uv_async_send(&node->async);
+	}
 }
 
 /* FSM callback on the loop thread: a txn became fully prepared → commit it

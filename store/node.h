@@ -61,6 +61,8 @@ struct store_node {
 	 * append, sent at once as a barrier if no proposal is queued (not a heartbeat later) */
 	struct raft_barrier publish_req;
 	int publish_busy, publish_want;
+	/* proposals handed to raft_apply and not yet called back (group commit, node.c) */
+	unsigned inflight;
 	pthread_mutex_t slock;
 	struct store_node_status status;
 	char errmsg[MPC_ERRMSG_SIZE];

@@ -32,13 +32,43 @@ static json_t *make_columns(size_t ncols)
 	return cols;
 }
 
+/* PUT of party's last chunk (zero shares) with the commit body {"votes": votes}
+ * after the box (?commit=LEN, docs/rest-api.md), or with tail as those bytes. */
+static int put_chunk_commit(struct mpc_client *cl, int party, const char *txn, uint64_t rev,
+			    size_t len, json_t *votes, const char *tail, char *err)
+{
+	const struct mpc_cluster *c = mpc_client_cluster(cl);
+	struct mpc_chunkbox_key *key = mpc_chunkbox_key_new(c->parties[party].box_pk);
+	json_t *body = json_pack("{s:O}", "votes", votes);
+	char *text = tail ? strdup(tail) : json_dumps(body, JSON_COMPACT), path[256];
+	size_t tlen = text ? strlen(text) : 0;
+	uint8_t *shares = calloc(1, len), *buf = malloc(len + MPC_CHUNKBOX_BYTES + tlen);
+	int rv = MPC_ENOMEM;
+
+	if (key != NULL && text != NULL && shares != NULL && buf != NULL &&
+	    mpc_chunkbox_seal(key, buf, shares, len) == 0) {
+		memcpy(buf + len + MPC_CHUNKBOX_BYTES, text, tlen);
+		snprintf(path, sizeof path,
+			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1&vote=1&commit=%zu",
+			 txn, rev, tlen);
+		rv = mpc_client_call(cl, party, "PUT", path, buf, len + MPC_CHUNKBOX_BYTES + tlen,
+				     NULL, err);
+	}
+	mpc_chunkbox_key_free(key);
+	json_decref(body);
+	free(text);
+	free(shares);
+	free(buf);
+	return rv;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
 		"                      [--count M] [--create] [--chunk BYTES]\n"
 		"commands: append (M transactions), bad-offset, bad-rows, bad-seed, bad-seed-rows,\n"
-		"          forged-vote, unknown-table\n");
+		"          forged-vote, chunk-commit, unknown-table\n");
 }
 
 int main(int argc, char **argv)
@@ -182,6 +212,53 @@ int main(int argc, char **argv)
 		json_decref(votes);
 		free(sh);
 		failures = frv == 0 || rv != 0 || strcmp(state, "committed") != 0;
+	} else if (strcmp(cmd, "chunk-commit") == 0) {
+		/* The last party's last chunk carries the others' votes (?commit=LEN):
+		 * a tail that is not a commit body is refused before anything is
+		 * staged; a relabelled vote is refused and records nothing; the true
+		 * votes then commit. */
+		char txn[33], state[16] = "", reason[256] = "", terr[MPC_ERRMSG_SIZE] = "",
+			      ferr[MPC_ERRMSG_SIZE] = "";
+		uint64_t *sh = calloc(rows * ncols, sizeof *sh);
+		uint64_t rev = 0;
+		json_t *votes = json_array(), *forged, *v = NULL;
+		int trv = 0, frv = 0;
+		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		for (int p = 0; p < n - 1 && rv == 0; p++) {
+			json_t *pv = NULL;
+			rv = mpc_client_txn_put(cl, p, txn, rev, 0, sh, rows * ncols * 8, 0, err);
+			if (rv == 0)
+				rv = mpc_client_txn_prepare_vote(cl, p, txn, rev, &pv, err);
+			json_array_append_new(votes, pv ? pv : json_null());
+		}
+		if (rv != 0 || n < 2) {
+			fprintf(stderr, "mpc-testclient: chunk-commit: %s\n", err);
+			return 1;
+		}
+		forged = json_deep_copy(votes);
+		json_object_set(json_array_get(forged, 1), "sig",
+				json_object_get(json_array_get(forged, 0), "sig"));
+		trv = put_chunk_commit(cl, n - 1, txn, rev, rows * ncols * 8, votes, "{\"votes\":",
+				       terr);
+		frv = put_chunk_commit(cl, n - 1, txn, rev, rows * ncols * 8, forged, NULL, ferr);
+		rv = mpc_client_txn_prepare_vote(cl, n - 1, txn, rev, &v, err);
+		if (rv == 0) {
+			json_array_append_new(votes, v);
+			rv = mpc_client_txn_commit(cl, 0, txn, votes, err);
+		}
+		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
+		json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:b, s:s, s:s, s:s}", "op", cmd, "txn",
+				      txn, "tail_refused", trv != 0, "tail_error", terr,
+				      "forged_refused", frv != 0, "forged_error", ferr, "state",
+				      state, "error", rv ? err : "");
+		char *text = json_dumps(j, JSON_COMPACT);
+		printf("%s\n", text);
+		free(text);
+		json_decref(j);
+		json_decref(forged);
+		json_decref(votes);
+		free(sh);
+		failures = trv == 0 || frv == 0 || rv != 0 || strcmp(state, "committed") != 0;
 	} else if (strcmp(cmd, "bad-seed") == 0 || strcmp(cmd, "bad-seed-rows") == 0) {
 		/* Seed chunks to party 1: bad-seed a message 8 bytes short (refused,
 		 * the client aborts), bad-seed-rows one expanding to a row and a half

@@ -3,7 +3,7 @@
 # Store issue, bad input: a chunk at the wrong offset, a row count that differs between parties,
 # seed chunks of a bad size or of a row and a half, an unknown table, a schema mismatch. Each is
 # refused naming the cause, the transaction is aborted on every party, and no row becomes visible
-# anywhere; a forged vote in a client commit is refused.
+# anywhere; a forged vote in a client commit, or in the commit a last chunk carries, is refused.
 . "$(dirname "$0")/lib.sh"
 cluster_init 3 "$(pick_port 2)"
 for i in 0 1 2; do start_party $i; done
@@ -63,6 +63,14 @@ echo "$out" | grep -q "a vote's signature is not its party's" || fail "forged vo
 for i in 0 1 2; do
 	r=$(mpcstore-tool -c "$T/party$i/mpcd.conf" describe t2 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
 	[ "$r" = 5 ] || fail "party $i shows $r rows in t2 after the forged and the true votes, want 5"
+done
+log "a leader's last chunk carrying the commit (?commit=LEN): a bad tail and a relabelled vote are refused"
+out=$($TC chunk-commit t3 --create --rows 5 --cols 2) || fail "chunk-commit: $out"
+echo "$out" | grep -q "bytes are not {" || fail "bad commit tail error: $out"
+echo "$out" | grep -q "a vote's signature is not its party's" || fail "forged carried vote error: $out"
+for i in 0 1 2; do
+	r=$(mpcstore-tool -c "$T/party$i/mpcd.conf" describe t3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
+	[ "$r" = 5 ] || fail "party $i shows $r rows in t3 after the refused and the true commit, want 5"
 done
 wait_verify
 log "offline tool on a stopped party's data dir"

@@ -29,6 +29,7 @@ struct mock_party {
 	int drop_after_store;  /* next PUTs: store, then report a dropped connection */
 	int drop_before_store; /* next PUTs: report a dropped connection, store nothing */
 	int down;              /* every call fails as unreachable */
+	int down_after_drop;   /* after a drop_after_store: down */
 };
 
 static struct mock {
@@ -39,6 +40,7 @@ static struct mock {
 	char reason[256];
 	int aborts;
 	int commits, waits;
+	int chunk_commits; /* commits carried by a last chunk (?commit=LEN) */
 	int refuse_commit; /* the commit is refused: the txn aborted meanwhile */
 } m = {.mu = PTHREAD_MUTEX_INITIALIZER};
 
@@ -58,7 +60,7 @@ static void mock_reset(void)
 	strcpy(m.state, "pending");
 	m.reason[0] = '\0';
 	m.aborts = 0;
-	m.commits = m.waits = m.refuse_commit = 0;
+	m.commits = m.waits = m.refuse_commit = m.chunk_commits = 0;
 }
 
 static json_t *record(int party)
@@ -140,11 +142,21 @@ static int mock_call(int party, const char *method, const char *path, const void
 		     json_t **resp, char *errmsg)
 {
 	struct mock_party *mp = &m.party[party];
+	const char *carried = strstr(path, "&commit=");
+	json_t *commit_body = NULL;
 	int rv = 0;
 
 	if (resp != NULL)
 		*resp = NULL;
 	pthread_mutex_lock(&m.mu);
+	if (carried != NULL) { /* the box, then {"votes": [...]} of LEN bytes */
+		size_t vlen = strtoul(carried + 8, NULL, 10);
+		cr_assert(strcmp(method, "PUT") == 0 && strstr(path, "&prepare=1&vote=1") != NULL);
+		cr_assert(vlen > 0 && vlen < len, "votes after the box");
+		commit_body = json_loadb((const char *)body + len - vlen, vlen, 0, NULL);
+		cr_assert(json_is_array(json_object_get(commit_body, "votes")));
+		len -= vlen;
+	}
 	if (mp->down) {
 		rv = unreachable(party, errmsg);
 	} else if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/txns") == 0) {
@@ -201,8 +213,22 @@ static int mock_call(int party, const char *method, const char *path, const void
 			mp->prepare_puts++;
 			prepare(party, path, resp);
 		}
+		if (commit_body != NULL) { /* the party adds its vote and commits */
+			json_t *own = json_incref(json_object_get(*resp, "signed_vote"));
+			char *text;
+			json_array_append_new(json_object_get(commit_body, "votes"), own);
+			text = json_dumps(commit_body, JSON_COMPACT);
+			json_decref(*resp);
+			*resp = NULL;
+			m.chunk_commits++;
+			rv = commit(text, strlen(text), resp, errmsg);
+			free(text);
+			if (rv == 0)
+				json_object_set(*resp, "signed_vote", own);
+		}
 		if (mp->drop_after_store > 0) {
 			mp->drop_after_store--;
+			mp->down = mp->down_after_drop;
 			rv = unreachable(party, errmsg);
 		}
 	} else if (strcmp(method, "POST") == 0 && strstr(path, "/prepare") != NULL) {
@@ -213,7 +239,10 @@ static int mock_call(int party, const char *method, const char *path, const void
 	} else if (strcmp(method, "POST") == 0 && strstr(path, "/abort") != NULL) {
 		json_t *b = json_loadb(body, len, 0, NULL);
 		m.aborts++;
-		if (strcmp(m.state, "aborted") != 0) {
+		if (strcmp(m.state, "committed") == 0) {
+			mpc_errmsg_printf(errmsg, "abort of txn %s refused: already committed", TXN);
+			rv = MPC_ESTATE;
+		} else if (strcmp(m.state, "aborted") != 0) {
 			strcpy(m.state, "aborted");
 			snprintf(m.reason, sizeof m.reason, "aborted by client: %s",
 				 json_string_value(json_object_get(b, "reason")));
@@ -234,6 +263,7 @@ static int mock_call(int party, const char *method, const char *path, const void
 		cr_assert_fail("unexpected call %s %s", method, path);
 	}
 out:
+	json_decref(commit_body);
 	if (rv != 0 && resp != NULL) { /* an answer only on success (mpcclient.h) */
 		json_decref(*resp);
 		*resp = NULL;
@@ -409,6 +439,58 @@ Test(append_stream, single_chunk_is_one_call_per_party)
 	assert_joined(v, 5);
 	for (int p = 0; p < NP; p++)
 		cr_assert(m.party[p].puts == 1 && m.party[p].prepare_puts == 1);
+	cr_assert_eq(m.chunk_commits, 1, "the leader's chunk carries the commit");
+	cr_assert_eq(m.commits, 1, "no separate commit request");
+	free(v);
+}
+
+Test(append_stream, lost_answer_to_the_leaders_commit_chunk_still_commits)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(3);
+
+	m.party[0].drop_after_store = 1; /* the leader committed, its answer is lost */
+	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.state, "committed");
+	assert_joined(v, 3);
+	cr_assert_eq(m.party[0].puts, 1, "the chunk is not sent twice");
+	cr_assert_eq(m.party[0].gets, 1, "asked what it holds");
+	cr_assert_eq(m.chunk_commits, 1);
+	cr_assert_eq(m.commits, 2, "the commit retried with POST .../commit: harmless");
+	free(v);
+}
+
+Test(append_stream, leader_lost_after_its_carried_commit_reports_committed)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(3);
+
+	m.party[0].drop_after_store = 1; /* committed, then the answer and the party are lost */
+	m.party[0].down_after_drop = 1;
+	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.state, "committed", "the final state from another party");
+	assert_joined(v, 3);
+	cr_assert_eq(m.chunk_commits, 1);
+	cr_assert_eq(m.waits, 1, "asked another party for the outcome");
+	free(v);
+}
+
+Test(append_stream, leaders_commit_chunk_lost_before_it_arrived_is_resent_then_committed)
+{
+	struct mpc_append_result res;
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(3);
+
+	m.party[0].drop_before_store = 1;
+	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	cr_assert_str_eq(res.state, "committed");
+	assert_joined(v, 3);
+	cr_assert_eq(m.party[0].puts, 1);
+	cr_assert_eq(m.party[0].prepare_puts, 1, "resent as a plain last chunk");
+	cr_assert_eq(m.chunk_commits, 0);
+	cr_assert_eq(m.commits, 1, "then one POST .../commit with all votes");
 	free(v);
 }
 
@@ -459,14 +541,15 @@ Test(append_stream, lost_answer_to_the_prepare_chunk_counts_the_vote)
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint64_t *v = make_rows(3);
 
-	m.party[0].drop_after_store = 1; /* single-chunk path: the vote is in, the answer lost */
+	m.party[1].drop_after_store = 1; /* single-chunk path: the vote is in, the answer lost */
 	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
 	cr_assert_str_eq(res.state, "committed");
 	assert_joined(v, 3);
-	cr_assert_eq(m.party[0].puts, 1);
-	cr_assert_eq(m.party[0].gets, 1, "asked what it holds");
-	cr_assert_eq(m.party[0].prepare_calls, 1, "asked for its vote again, without the chunk");
+	cr_assert_eq(m.party[1].puts, 1);
+	cr_assert_eq(m.party[1].gets, 1, "asked what it holds");
+	cr_assert_eq(m.party[1].prepare_calls, 1, "asked for its vote again, without the chunk");
 	cr_assert_eq(m.commits, 1);
+	cr_assert_eq(m.chunk_commits, 1, "carried by the leader's chunk");
 	free(v);
 }
 
