@@ -116,9 +116,9 @@ int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 			wait = spent >= timeout_ms ? 0 : (unsigned)(timeout_ms - spent);
 		/* without progress, only the final state matters: one request per
 		 * job rather than one per state change */
-		rv = progress == NULL ? job_get_wait(cl, id, NULL, 1, wait, &j, errmsg)
-				      : job_get_wait(cl, id, since[0] ? since : NULL, 0, wait, &j,
-						     errmsg);
+		rv = progress == NULL
+			 ? job_get_wait(cl, id, NULL, 1, wait, &j, errmsg)
+			 : job_get_wait(cl, id, since[0] ? since : NULL, 0, wait, &j, errmsg);
 		if (rv == MPC_EUNAVAIL && now_ms() - answered > MPC_JOB_WAIT_UNREACHABLE_MS) {
 			mpc_errmsg_wrapf(errmsg, "job %" PRIu64 ": no party answered for %u s",
 					 id, MPC_JOB_WAIT_UNREACHABLE_MS / 1000);
