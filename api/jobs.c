@@ -330,14 +330,19 @@ static json_int_t time_left(json_int_t deadline)
 	return left > 0 ? left : 0;
 }
 
-/* GET /v1/jobs/ID[?wait_ms=N[&since=STATE]]: with wait_ms, a long poll: answers
- * when the job's state differs from since (default: its state when the request
- * arrived), is final, or after N ms (at most WAIT_MS_MAX) with the current state. */
+/* GET /v1/jobs/ID[?wait_ms=N[&since=STATE|&until=final]]: with wait_ms, a long
+ * poll: answers when the job's state differs from since (default: its state when
+ * the request arrived), is final, or after N ms (at most WAIT_MS_MAX) with the
+ * current state. until=final answers only when the job is final (or after N ms):
+ * one request per job for a client that waits for the end only, instead of one
+ * per state change, each with its signature check and job record. */
 static void h_show(struct api_server *s, struct MHD_Connection *c, const char *id_text,
 		   struct api_req *q, struct api_resp *r)
 {
 	const char *wait = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "wait_ms");
 	const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+	const char *until = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "until");
+	int until_final = 0;
 	unsigned long wait_ms = 0;
 	uint64_t seen = 0;
 	char *from = NULL;
@@ -353,6 +358,15 @@ static void h_show(struct api_server *s, struct MHD_Connection *c, const char *i
 			return;
 		}
 	}
+	if (until != NULL) {
+		if (strcmp(until, "final") != 0 || since != NULL) {
+			api_set_error(r, MPC_EINVAL,
+				      "GET /v1/jobs/%s: until must be 'final', without since, not '%s'",
+				      id_text, until);
+			return;
+		}
+		until_final = 1;
+	}
 	sched_service_mark(s->sched, &seen); /* before reading: no change is missed */
 	job = load_job_for(s, id_text, q, MPC_RIGHT_READ, "read this job", r);
 	if (job == NULL)
@@ -363,15 +377,18 @@ static void h_show(struct api_server *s, struct MHD_Connection *c, const char *i
 		const char *state = json_string_value(json_object_get(job, "state"));
 		json_int_t left = time_left(deadline);
 		json_t *next;
-		if (left == 0 || strcmp(state, from) != 0 ||
+		if (left == 0 || (!until_final && strcmp(state, from) != 0) ||
 		    sched_job_state_final(sched_job_state_parse(state)))
 			break;
 		if (sched_service_wait(s->sched, &seen, (unsigned)left) != 0)
 			break;
 		/* most wake-ups are other jobs' entries: while the job is active its
-		 * state is in the scheduler's index, read without RocksDB */
+		 * state is in the scheduler's index, read without RocksDB (a job in
+		 * the index is not final) */
 		next = sched_service_active_job(s->sched, strtoull(id_text, NULL, 10));
-		if (next != NULL && strcmp(json_string_value(json_object_get(next, "state")), from) == 0 &&
+		if (next != NULL &&
+		    (until_final ||
+		     strcmp(json_string_value(json_object_get(next, "state")), from) == 0) &&
 		    time_left(deadline) > 0) {
 			json_decref(next);
 			continue;

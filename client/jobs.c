@@ -90,13 +90,14 @@ static uint64_t now_ms(void)
 }
 
 /* One long poll: the job once its state differs from since (NULL: any
- * state), it is final, or wait_ms passed (the server's bound). */
-static int job_get_wait(struct mpc_client *cl, uint64_t id, const char *since, unsigned wait_ms,
-			json_t **job, char *errmsg)
+ * state), it is final, or wait_ms passed (the server's bound); with
+ * until_final (since is then NULL), once it is final or wait_ms passed. */
+static int job_get_wait(struct mpc_client *cl, uint64_t id, const char *since, int until_final,
+			unsigned wait_ms, json_t **job, char *errmsg)
 {
 	char path[128];
-	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait_ms=%u%s%s", id, wait_ms,
-		 since ? "&since=" : "", since ? since : "");
+	snprintf(path, sizeof path, "/v1/jobs/%" PRIu64 "?wait_ms=%u%s%s%s", id, wait_ms,
+		 since ? "&since=" : "", since ? since : "", until_final ? "&until=final" : "");
 	return mpc_client_call_any(cl, "GET", path, NULL, 0, job, errmsg);
 }
 
@@ -113,7 +114,11 @@ int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,
 		int rv;
 		if (timeout_ms && timeout_ms - spent < wait)
 			wait = spent >= timeout_ms ? 0 : (unsigned)(timeout_ms - spent);
-		rv = job_get_wait(cl, id, since[0] ? since : NULL, wait, &j, errmsg);
+		/* without progress, only the final state matters: one request per
+		 * job rather than one per state change */
+		rv = progress == NULL
+			 ? job_get_wait(cl, id, NULL, 1, wait, &j, errmsg)
+			 : job_get_wait(cl, id, since[0] ? since : NULL, 0, wait, &j, errmsg);
 		if (rv == MPC_EUNAVAIL && now_ms() - answered > MPC_JOB_WAIT_UNREACHABLE_MS) {
 			mpc_errmsg_wrapf(errmsg, "job %" PRIu64 ": no party answered for %u s",
 					 id, MPC_JOB_WAIT_UNREACHABLE_MS / 1000);

@@ -35,7 +35,9 @@ int mpc_job_get(struct mpc_client *cl, uint64_t id, json_t **job, char *errmsg);
  * with long polls of at most MPC_JOB_WAIT_POLL_MS (GET /v1/jobs/ID?wait_ms=N).
  * Parties that cannot be reached are waited for, but when none has answered for
  * MPC_JOB_WAIT_UNREACHABLE_MS it gives up with MPC_EUNAVAIL.
- * progress (may be NULL) is called with every job record seen. */
+ * progress (may be NULL) is called with every job record seen; it is then
+ * one long poll per state change (since=STATE), without it one per job
+ * (until=final). */
 #define MPC_JOB_WAIT_UNREACHABLE_MS 120000u
 #define MPC_JOB_WAIT_POLL_MS 10000u
 int mpc_job_wait(struct mpc_client *cl, uint64_t id, unsigned timeout_ms,

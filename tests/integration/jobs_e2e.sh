@@ -208,7 +208,14 @@ t0=$(date +%s%N)
 mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id4?wait_ms=60000" >"$T/lp3.json" 2>&1 || fail "long poll: $(cat "$T/lp3.json")"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 [ $ms -lt 30000 ] && [ "$(state_of "$T/lp3.json")" = CANCELLED ] || fail "long poll of a final job: $ms ms $(cat "$T/lp3.json")"
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id4?wait_ms=60000&until=soon" >"$T/lp.err" 2>&1 && fail "until=soon accepted"
+grep -q "until must be" "$T/lp.err" || fail "bad until: $(cat "$T/lp.err")"
+# until=final: no answer on the way (PENDING, RUNNING, COMPLETING), only the final state
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/jobs/$id2?wait_ms=60000&until=final" >"$T/lp4.json" 2>&1 &
+lp=$!
 start_party $victim $ENVS MPC_SCHED_DELAY_MS=150
+wait $lp || fail "long poll until=final: $(cat "$T/lp4.json")"
+case $(state_of "$T/lp4.json") in COMPLETED|FAILED|CANCELLED|TIMEOUT) ;; *) fail "until=final answered $(cat "$T/lp4.json")";; esac
 mpcsub --help >/dev/null
 for t in $(seq 600); do
 	st=$(mpcstat -j "$id2" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["jobs"][0]["state"])')
