@@ -7,18 +7,8 @@ B=$1 PORT=$2 CLIENTS=${3:-16} SECS=${4:-5}
 T=$(mktemp -d /tmp/mpcstore-appendcpu.XXXXXX)
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-# ports in the ephemeral range may be taken by other programs' connections: try a few base ports
-for try in 0 1 2 3 4; do
-	P=$((PORT + try * 30)); rm -rf "$T"/*; PIDS=""
-	"$B/mpcstore-tool" cluster init --parties 3 --dir "$T" --base-port "$P" >/dev/null
-	for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
-	for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
-	up=1; for p in $PIDS; do kill -0 $p 2>/dev/null || up=0; done
-	[ $up = 1 ] && break
-	echo "bench_append_cpu: ports $P: $(cat "$T"/party*.log | grep -m1 -E 'ERROR|FATAL')" >&2
-	for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null
-done
-[ $up = 1 ] || { echo "bench_append_cpu: no cluster started (ports $PORT..$P)" >&2; exit 1; }
+. "$(dirname "$0")/cluster.sh"
+bench_cluster bench_append_cpu
 ticks() { local s=0 p; for p in $PIDS; do s=$((s + $(awk '{print $14 + $15}' /proc/$p/stat))); done; echo $s; }
 "$B/bench_store" "$T/client/client.conf" 2 1 small >/dev/null # warm-up: table created, connections up
 t0=$(ticks)

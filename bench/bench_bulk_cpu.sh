@@ -8,16 +8,8 @@ B=$1 PORT=$2
 T=$(mktemp -d /tmp/mpcstore-bulkcpu.XXXXXX)
 PIDS=""
 trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; do kill -9 $p 2>/dev/null; done; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
-for try in 0 1 2 3 4; do
-	P=$((PORT + try * 30)); rm -rf "$T"/*; PIDS=""
-	"$B/mpcstore-tool" cluster init --parties 3 --dir "$T" --base-port "$P" >/dev/null
-	for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
-	for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
-	up=1; for p in $PIDS; do kill -0 $p 2>/dev/null || up=0; done
-	[ $up = 1 ] && break
-	for p in $PIDS; do kill $p 2>/dev/null; done; wait 2>/dev/null
-done
-[ $up = 1 ] || { echo "bench_bulk_cpu: no cluster started (ports $PORT..$P)" >&2; exit 1; }
+. "$(dirname "$0")/cluster.sh"
+bench_cluster bench_bulk_cpu
 ticks() { local p; for p in $PIDS; do awk '{printf "%d ", $14 + $15}' /proc/$p/stat; done; }
 t0="" t1="" mbps=""
 while read -r line; do
