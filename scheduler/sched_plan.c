@@ -80,8 +80,7 @@ struct sched_plan {
 	int tmp;
 };
 
-static void errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t cap, const char *fmt, ...)
+void sched_errf(char *err, size_t cap, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -361,7 +360,7 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 	case SCHED_IR_COUNT: {
 		int64_t rows;
 		if ((rv = column_rows(db, ir->tables[op->table].name, revision, &rows)) != 0) {
-			errf(err, cap, "table %s: %s", ir->tables[op->table].name,
+			sched_errf(err, cap, "table %s: %s", ir->tables[op->table].name,
 			     mpc_strerror(rv));
 			return rv;
 		}
@@ -440,11 +439,11 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		break;
 	case SCHED_IR_DIV:
 		if (B->secret) {
-			errf(err, cap, "%u:%u: division by a secret value", op->line, op->col);
+			sched_errf(err, cap, "%u:%u: division by a secret value", op->line, op->col);
 			return rv;
 		}
 		if (B->enc == 0) {
-			errf(err, cap, "%u:%u: division by zero (the divisor is 0 at run time)",
+			sched_errf(err, cap, "%u:%u: division by zero (the divisor is 0 at run time)",
 			     op->line, op->col);
 			return rv;
 		}
@@ -455,7 +454,7 @@ static int emit_op(struct sched_plan *p, struct reg_state *rs, char *opened, str
 		} else {
 			if (emit_div(p, d->ename, A->ename, A->len, (int)op->imm,
 				     B->enc) != 0) {
-				errf(err, cap, "%u:%u: division: the scaled divisor is out of "
+				sched_errf(err, cap, "%u:%u: division: the scaled divisor is out of "
 					       "range", op->line, op->col);
 				rv = MPC_ERANGE;
 				return rv;
@@ -692,14 +691,14 @@ static int plan_build(const struct sched_ir *ir, struct store_db *db, uint64_t r
 			const char *tn = ir->tables[ir->tasks[t].table].name;
 			json_t *tbl;
 			if ((rv = store_catalog_table(db, tn, revision, 1, &tbl)) != 0) {
-				errf(err, cap, "table %s: %s", tn, mpc_strerror(rv));
+				sched_errf(err, cap, "table %s: %s", tn, mpc_strerror(rv));
 				goto fail;
 			}
 			segs[t] = json_incref(json_object_get(tbl, "segment_list"));
 			json_decref(tbl);
 			count[t] = (int)json_array_size(segs[t]);
 			if (count[t] == 0) {
-				errf(err, cap, "table %s is empty", tn);
+				sched_errf(err, cap, "table %s is empty", tn);
 				rv = MPC_EINVAL;
 				goto fail;
 			}
@@ -923,7 +922,7 @@ int sched_plan_task_inputs(const struct sched_plan *p, size_t k, struct store_db
 				json_integer_value(json_object_get(t, "committed_attempt")), party);
 		const char *sealed = json_string_value(json_object_get(kept, key));
 		if (sealed == NULL) {
-			errf(err, cap, "task %" PRId64 " has no committed share %s for party %d",
+			sched_errf(err, cap, "task %" PRId64 " has no committed share %s for party %d",
 			     (int64_t)src, key ? key : "?", party);
 			json_decref(kept);
 			json_decref(arr);
@@ -1012,7 +1011,7 @@ int sched_plan_check_recipients(const struct sched_ir *ir, const struct mpc_clus
 			continue;
 		ci = mpc_cluster_client(c, to);
 		if (ci == NULL || !(ci->rights & MPC_RIGHT_OUTPUT)) {
-			errf(err, cap, "%s:%u:%u: reveal %s to %s: %s", file ? file : "job.mpc",
+			sched_errf(err, cap, "%s:%u:%u: reveal %s to %s: %s", file ? file : "job.mpc",
 			     op->line, op->col, ir->reveals[op->reveal].name, to,
 			     ci == NULL ? "no such client in cluster.conf"
 					: "the client lacks the 'output' right");
@@ -1089,7 +1088,7 @@ int sched_plan_results(const struct sched_plan *p, json_t *task_outputs, json_t 
 			int64_t ex[3];
 			for (int j = 0; j < o->n_v; j++) {
 				if (value_at(&o->v[j], outputs, o->vector ? k : 0, &x[j], &ex[j], &m) != 0) {
-					errf(err, cap, "reveal %s: the session has no value %zu", o->name,
+					sched_errf(err, cap, "reveal %s: the session has no value %zu", o->name,
 					     k);
 					json_decref(arr);
 					json_decref(res);

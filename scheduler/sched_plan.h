@@ -6,7 +6,11 @@
 #include "store/db.h"
 
 #include <jansson.h>
+#include <stddef.h>
 #include <stdint.h>
+
+/* snprintf into err of cap bytes: the error texts of sched_plan.c and sched_store.c */
+void sched_errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /*
  * A job runs as a DAG of tasks, each one engine session with its own lease,

@@ -12,7 +12,6 @@
 
 #include <inttypes.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,14 +19,6 @@
 #define JSON_FLAGS (JSON_COMPACT | JSON_SORT_KEYS)
 #define CHUNK_ROWS 65536 /* rows per record in the shares column family */
 
-static void errf(char *err, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void errf(char *err, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, cap, fmt, ap);
-	va_end(ap);
-}
 
 static const char *str_of(json_t *o, const char *key)
 {
@@ -143,7 +134,7 @@ int sched_store_check(const struct sched_ir *ir, struct store_db *db, const stru
 			if (first == NULL)
 				first = op;
 			if (!store_name_valid(col->name)) {
-				errf(err, cap, "%s:%u:%u: store into table %s: invalid column name '%s' "
+				sched_errf(err, cap, "%s:%u:%u: store into table %s: invalid column name '%s' "
 					       "(letters, digits, _; at most 63)",
 				     file, op->line, op->col, table, col->name);
 				rv = MPC_EINVAL;
@@ -172,7 +163,7 @@ int sched_store_check(const struct sched_ir *ir, struct store_db *db, const stru
 			rv = MPC_EINVAL;
 		}
 		if (rv != 0)
-			errf(err, cap, "%s:%u:%u: store into table %s: %s", file, first->line,
+			sched_errf(err, cap, "%s:%u:%u: store into table %s: %s", file, first->line,
 			     first->col, table, why);
 		json_decref(tbl);
 		json_decref(stored);
@@ -409,7 +400,7 @@ int sched_store_commit(struct store_db *db, rocksdb_writebatch_t *wb, const stru
 				     tbls[i] ? json_object_get(tbls[i], "columns")
 					     : json_object_get(g, "columns"),
 				     n_parties, cache, why, sizeof why)) {
-			errf(err, cap, "%s:%lld:%lld: store into table %s: %s", str_of(job, "file"),
+			sched_errf(err, cap, "%s:%lld:%lld: store into table %s: %s", str_of(job, "file"),
 			     (long long)json_integer_value(json_object_get(g, "line")),
 			     (long long)json_integer_value(json_object_get(g, "col")), table, why);
 			rv = rv ? rv : MPC_ECONFLICT;
@@ -520,10 +511,10 @@ int sched_store_stage(struct store_db *db, const struct sched_plan *plan, uint64
 	if (rv == 0) /* tests: a crash between the kept record and task_done */
 		mpc_fault_point("store_staged");
 	if (rv == MPC_ESTATE)
-		errf(err, cap, "job %" PRIu64 " task %d attempt %d is no longer leased", job,
+		sched_errf(err, cap, "job %" PRIu64 " task %d attempt %d is no longer leased", job,
 		     (int)task, attempt);
 	else if (rv != 0)
-		errf(err, cap, "staging this party's stored pieces: %s", msg[0] ? msg : mpc_strerror(rv));
+		sched_errf(err, cap, "staging this party's stored pieces: %s", msg[0] ? msg : mpc_strerror(rv));
 out:
 	free(text);
 	json_decref(rec);
