@@ -610,6 +610,8 @@ static void do_prepare(struct api_server *s, const char *id, int vote_back, stru
 	if (rv == 0)
 		rv = store_staging_seal(s->db, id, &si, err);
 	store_staging_unlock(s->db);
+	if (rv == 0) /* chunk files are not synced when their chunk is answered */
+		rv = store_staging_sync_files(s->db, id, err);
 	if (rv == 0)
 		rv = store_db_sync(s->db, err); /* staged shares durable before the vote */
 	if (rv != 0) {

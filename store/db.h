@@ -59,10 +59,16 @@ int store_db_write(struct store_db *db, rocksdb_writebatch_t *wb, int sync, char
 int store_db_sync(struct store_db *db, char *errmsg);
 
 /* Writes a one-key SST file for the shares column family at path (key,
- * value copied) and fsyncs it before returning 0. The directory entry is not
- * synced: store_db_sync_dir(). */
+ * value copied). NOT durable when it returns 0: its writeback is started,
+ * its pages stay cached; store_db_sync_file() and store_db_sync_dir() make
+ * it durable. */
 int store_db_sst_write(struct store_db *db, const char *path, const char *key, size_t klen,
 		       const void *val, size_t vlen, char *errmsg);
+/* fdatasync of the file at path (MPC_ENOENT when it does not exist). */
+int store_db_sync_file(const char *path, char *errmsg);
+/* Checks that the SST file at path is whole and its checksums match
+ * (MPC_ECORRUPT otherwise); reads the whole file. */
+int store_db_sst_verify(const char *path, char *errmsg);
 /* Ingests the n SST files at paths into the shares column family in one
  * atomic version edit, moving them (hard link, then the path is removed).
  * Durable when it returns 0 (RocksDB syncs the files, dirs and MANIFEST). */

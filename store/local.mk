@@ -2,11 +2,17 @@ noinst_LTLIBRARIES += libmpcstore.la
 libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h \
 	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
 	store/node.c store/node.h store/signed_req.c store/signed_req.h \
-	store/transport.c store/transport.h
+	store/transport.c store/transport.h store/sst_file.cc store/sst_file.h
 libmpcstore_la_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS) \
 	$(RAFT_CFLAGS) $(UV_CFLAGS) $(CRYPTO_CFLAGS)
+libmpcstore_la_CXXFLAGS = -Wall -Wextra $(ROCKSDB_CFLAGS)
+# Linked as C: with the CXX tag libtool drops -lstdc++ from what the programs
+# linking this library inherit (it counts it among g++'s own libraries).
+libmpcstore_la_LINK = $(LIBTOOL) $(AM_V_lt) --tag=CC $(AM_LIBTOOLFLAGS) $(LIBTOOLFLAGS) \
+	--mode=link $(CCLD) $(libmpcstore_la_CFLAGS) $(CFLAGS) $(libmpcstore_la_LDFLAGS) \
+	$(LDFLAGS) -o $@
 libmpcstore_la_LIBADD = libmpccommon.la $(ROCKSDB_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS) \
-	$(RAFT_LIBS) $(UV_LIBS) -lpthread
+	$(RAFT_LIBS) $(UV_LIBS) -lstdc++ -lpthread
 
 check_PROGRAMS += test_store_fsm
 TESTS += test_store_fsm

@@ -15,13 +15,20 @@
  *
  * Large chunks (>= STORE_STAGING_SST_MIN) skip the WAL and the memtable: each
  * is written as a one-key SST file "<data dir>/staging-sst/<txn>.<offset>.sst"
- * (key "<txn>/<offset>", fsync'd), named by a marker "<txn>/s/<offset>" in
- * the staging CF written with the record. Seal checks the files and syncs
- * their directory before the vote; Commit ingests them into the shares CF
- * (moved, not copied) before its WriteBatch. Keys are unique per txn, so a
- * re-applied Commit finds each chunk either still a file or already a key. */
+ * (key "<txn>/<offset>"), named by a marker "<txn>/s/<offset>" in the staging
+ * CF written with the record. A chunk is answered before its file is synced
+ * (like the WAL records of small chunks): store_staging_sync_files fsyncs all
+ * of a txn's files and their directory once, at prepare, before the vote. A
+ * process crash loses nothing (the page cache survives); after an OS crash,
+ * start-up verifies every marked file (store_staging_sweep_files) and drops
+ * the whole upload of a txn with a lost or damaged file, so a resumed upload
+ * fails instead of skipping lost bytes. Commit ingests the files into the
+ * shares CF (moved, not copied) before its WriteBatch. Keys are unique per
+ * txn, so a re-applied Commit finds each chunk either still a file or already
+ * a key. */
 #include "store/staging.h"
 #include "common/err.h"
+#include "common/log.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -250,16 +257,14 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 		return rv;
 	if (!rec.sealed) {
 		struct file_check fc = {db, txn, errmsg, 0};
-		/* The vote says "durable": every chunk file exists and its directory
-		 * entry is synced before the sealed record is written. */
+		/* Every chunk file exists before the sealed record is written;
+		 * store_staging_sync_files makes them durable before the vote. */
 		rv = rec.files > 0 ? chunk_files(db, txn, file_check_one, &fc) : 0;
 		if (rv == 0 && fc.files != rec.files) {
 			mpc_errmsg_printf(errmsg, "txn %s: %u staged chunk files recorded, %zu found",
 					  txn, rec.files, fc.files);
 			rv = MPC_ECORRUPT;
 		}
-		if (rv == 0 && fc.files > 0)
-			rv = store_db_sync_dir(db->sst_dir, errmsg);
 		if (rv != 0)
 			return rv;
 		crypto_generichash_final(&rec.hash, rec.digest, sizeof rec.digest);
@@ -277,6 +282,33 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 	out->sealed = 1;
 	memcpy(out->digest, rec.digest, sizeof out->digest);
 	return 0;
+}
+
+static int file_sync_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
+			 uint64_t len)
+{
+	struct file_check *fc = vctx;
+	char path[PATH_MAX];
+	int rv;
+	chunk_path(fc->db, path, fc->txn, offset);
+	rv = store_db_sync_file(path, fc->errmsg);
+	if (rv == MPC_ENOENT) {
+		mpc_errmsg_printf(fc->errmsg, "txn %s: staged chunk file %s is missing", fc->txn,
+				  path);
+		return MPC_EIO;
+	}
+	fc->files++;
+	return rv;
+}
+
+int store_staging_sync_files(struct store_db *db, const char *txn, char *errmsg)
+{
+	struct file_check fc = {db, txn, errmsg, 0};
+	int rv = chunk_files(db, txn, file_sync_one, &fc);
+	/* the files' directory entries too (created since the last sync) */
+	if (rv == 0 && fc.files > 0)
+		rv = store_db_sync_dir(db->sst_dir, errmsg);
+	return rv;
 }
 
 static void drop_record(struct store_db *db, rocksdb_writebatch_t *wb, const char *txn)
@@ -322,12 +354,19 @@ static int key_found(void *ctx, const char *key, size_t klen, const char *val, s
 	return 1;
 }
 
+/* Whether the chunk at offset of txn is a key of the shares CF (ingested). */
+static int chunk_ingested(struct store_db *db, const char *txn, uint64_t offset)
+{
+	char key[128];
+	size_t klen = store_share_key(key, txn, offset);
+	return store_db_scan(db, STORE_CF_SHARES, NULL, key, klen, key_found, NULL) == 1;
+}
+
 static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
 			    uint64_t len)
 {
 	struct chunk_settle *cs = vctx;
-	char path[PATH_MAX], key[128];
-	size_t klen;
+	char path[PATH_MAX];
 	rocksdb_writebatch_delete_cf(cs->wb, cs->db->cf[STORE_CF_STAGING], marker, mlen);
 	chunk_path(cs->db, path, cs->txn, offset);
 	if (access(path, F_OK) == 0) {
@@ -343,8 +382,7 @@ static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_
 	}
 	/* Ingested by an earlier apply of this Commit that crashed before its
 	 * WriteBatch (the key is unique to this txn), or lost. */
-	klen = store_share_key(key, cs->txn, offset);
-	if (store_db_scan(cs->db, STORE_CF_SHARES, NULL, key, klen, key_found, NULL) != 1)
+	if (!chunk_ingested(cs->db, cs->txn, offset))
 		cs->missing += len;
 	return 0;
 }
@@ -373,10 +411,59 @@ int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, c
 	return 0;
 }
 
+static int chunk_ingested(struct store_db *db, const char *txn, uint64_t offset);
+
+/* Start-up check of one marked chunk file; a txn with a bad one is dropped. */
+struct file_verify {
+	struct store_db *db;
+	char last_bad[64]; /* txn whose upload was dropped last (markers come by txn) */
+	rocksdb_writebatch_t *wb;
+};
+
+static int verify_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	struct file_verify *fv = vctx;
+	char txn[64], hex[17], path[PATH_MAX], err[MPC_ERRMSG_SIZE] = "";
+	const char *sep = memchr(key, '/', klen);
+	size_t tlen = sep ? (size_t)(sep - key) : 0;
+	int rv;
+
+	/* "<txn>/s/<offset hex>" */
+	if (tlen == 0 || tlen >= sizeof txn || klen != tlen + 3 + 16 || memcmp(sep, "/s/", 3) != 0)
+		return 0;
+	memcpy(txn, key, tlen);
+	txn[tlen] = '\0';
+	if (strcmp(txn, fv->last_bad) == 0)
+		return 0;
+	memcpy(hex, key + tlen + 3, 16);
+	hex[16] = '\0';
+	chunk_path(fv->db, path, txn, strtoull(hex, NULL, 16));
+	if (access(path, F_OK) == 0)
+		rv = store_db_sst_verify(path, err);
+	else /* ingested already (a crash before the markers were dropped), or lost */
+		rv = chunk_ingested(fv->db, txn, strtoull(hex, NULL, 16)) ? 0 : MPC_ENOENT;
+	if (rv == 0)
+		return 0;
+	/* Chunks are answered before their file is synced: after an OS crash a
+	 * marker may outlive its file's data. The txn cannot have voted (the vote
+	 * follows store_staging_sync_files), so dropping its upload loses nothing
+	 * committed; the client's resume finds fewer bytes than it sent and
+	 * fails, its prepare finds no upload and aborts. */
+	LOG_WARN("txn %s: staged chunk file %s %s; dropping this party's upload of the txn",
+		 txn, path, rv == MPC_ENOENT ? "is missing" : err);
+	snprintf(fv->last_bad, sizeof fv->last_bad, "%s", txn);
+	if (fv->wb == NULL)
+		fv->wb = rocksdb_writebatch_create();
+	store_staging_batch_drop(fv->db, fv->wb, txn);
+	return 0;
+}
+
 int store_staging_sweep_files(struct store_db *db)
 {
 	DIR *d = opendir(db->sst_dir);
 	struct dirent *de;
+	struct file_verify fv = {db, "", NULL};
+	int rv = 0;
 	if (d == NULL)
 		return 0; /* none yet (read-only open of an old data dir) */
 	while ((de = readdir(d)) != NULL) {
@@ -399,7 +486,13 @@ int store_staging_sweep_files(struct store_db *db)
 		free(val);
 	}
 	closedir(d);
-	return 0;
+	/* Every marked file whole, or its txn's upload dropped. */
+	store_db_scan(db, STORE_CF_STAGING, NULL, "", 0, verify_one, &fv);
+	if (fv.wb != NULL) {
+		rv = store_db_write(db, fv.wb, 1, NULL);
+		rocksdb_writebatch_destroy(fv.wb);
+	}
+	return rv;
 }
 
 struct list_ctx {

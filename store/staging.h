@@ -27,7 +27,8 @@ int store_staging_get(struct store_db *db, const char *txn, struct store_staging
 /* Appends a chunk at offset, which must equal the bytes already received
  * (MPC_ECONFLICT otherwise, naming the expected offset). The bytes are
  * unreachable until Commit (see staging.c). Caller holds the staging lock.
- * Not synced: store_db_sync() after store_staging_seal() makes it durable. */
+ * Not synced: after store_staging_seal(), store_staging_sync_files() and
+ * store_db_sync() make it durable. */
 int store_staging_put(struct store_db *db, const char *txn, uint64_t offset, const void *data,
 		      size_t len, char *errmsg);
 
@@ -48,6 +49,13 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 int store_staging_seal(struct store_db *db, const char *txn, struct store_staging_info *out,
 		       char *errmsg);
 
+/* Makes txn's chunk files durable: fdatasync of each, then of their
+ * directory (MPC_EIO naming the file when one is missing). Chunk files are
+ * not synced when written (store_staging_put): call this after
+ * store_staging_seal() and before voting, without the staging lock (like
+ * store_db_sync()). */
+int store_staging_sync_files(struct store_db *db, const char *txn, char *errmsg);
+
 /* Adds to wb the deletion of all uncommitted data of txn (record and bytes);
  * removes its chunk files now (a crash before wb is written leaves the
  * record, and a second drop finds the files gone: idempotent). */
@@ -65,7 +73,10 @@ int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, c
 				uint64_t *bytes, char *errmsg);
 
 /* Removes chunk files that no staging marker names (a crash between writing
- * the file and its record). Caller holds the staging lock. */
+ * the file and its record), then checks every marked file (whole, checksums
+ * match: reads it) and drops, durably, the upload of each txn with a missing
+ * or damaged one (an OS crash before the prepare synced it). Caller holds the
+ * staging lock. */
 int store_staging_sweep_files(struct store_db *db);
 
 /* Calls fn(ctx, txn) for each txn with a staging record. */
