@@ -11,11 +11,12 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; d
 . "$(dirname "$0")/cluster.sh"
 bench_cluster bench_bulk_cpu
 ticks() { local p; for p in $PIDS; do awk '{printf "%d ", $14 + $15}' /proc/$p/stat; done; }
-t0="" t1="" mbps=""
+t0="" t1="" mbps="" ccpu=""
 while read -r line; do
 	case "$line" in
 	*'"rows":100000,'*) t0=$(ticks) ;;
-	*'"rows":1000000,'*) t1=$(ticks); mbps=$(echo "$line" | sed 's/.*"mb_per_s":\([0-9.]*\).*/\1/') ;;
+	*'"rows":1000000,'*) t1=$(ticks); mbps=$(echo "$line" | sed 's/.*"mb_per_s":\([0-9.]*\).*/\1/')
+		ccpu=$(echo "$line" | sed -n 's/.*"client_cpu_s":\([0-9.]*\).*/\1/p') ;;
 	esac
 done < <("$B/bench_store" "$T/client/client.conf" 1 0.05)
 [ -n "$t1" ] || { echo "bench_bulk_cpu: no 1M append" >&2; exit 1; }
@@ -23,4 +24,4 @@ python3 -c '
 import os
 hz = os.sysconf("SC_CLK_TCK"); a = [int(x) for x in "'"$t0"'".split()]; b = [int(x) for x in "'"$t1"'".split()]
 d = [(y - x) / hz for x, y in zip(a, b)]
-print("{\"mb_per_s_per_party\": %s, \"party_cpu_s\": [%s], \"parties_cpu_s\": %.2f, \"load\": %s}" % ("'"$mbps"'", ", ".join("%.2f" % x for x in d), sum(d), open("/proc/loadavg").read().split()[0]))'
+print("{\"mb_per_s_per_party\": %s, \"party_cpu_s\": [%s], \"parties_cpu_s\": %.2f, \"client_cpu_s\": %s, \"load\": %s}" % ("'"$mbps"'", ", ".join("%.2f" % x for x in d), sum(d), "'"${ccpu:-null}"'", open("/proc/loadavg").read().split()[0]))'

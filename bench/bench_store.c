@@ -121,15 +121,22 @@ int main(int argc, char **argv)
 		for (uint64_t i = 0; i < rows * ncols; i++)
 			values[i] = i * 2654435761u;
 		struct mpc_append req = {"bench_large", cols, 1, values, rows, ncols, 0, 0};
+		struct rusage ru0, ru1;
+		getrusage(RUSAGE_SELF, &ru0);
 		double t0 = now();
 		int rv = mpc_client_append(cl, &req, &res, err);
 		double dt = now() - t0;
 		double mb = rows * ncols * 8 / 1e6;
+		getrusage(RUSAGE_SELF, &ru1); /* the client's CPU for this append */
 		printf("{\"bench\":\"store.append\",\"parties\":%d,\"rows\":%llu,\"columns\":%zu,"
 		       "\"ok\":%s,\"seconds\":%.3f,\"txn_per_s\":%.2f,\"mb_per_s\":%.1f,"
-		       "\"rows_per_s\":%.0f}\n",
+		       "\"rows_per_s\":%.0f,\"client_cpu_s\":%.3f}\n",
 		       parties, (unsigned long long)rows, ncols, rv == 0 ? "true" : "false", dt,
-		       1 / dt, mb / dt, rows / dt);
+		       1 / dt, mb / dt, rows / dt,
+		       (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+			       (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+			       (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
+				ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
 		fflush(stdout);
 		if (rv != 0)
 			fprintf(stderr, "bench_store: %s\n", err);
