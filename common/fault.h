@@ -7,7 +7,8 @@
  * getenv-cached compare when unset. Points: "prepare" (staging durable, vote
  * not yet proposed), "commit" (commit batch built, not yet written), "store_commit" (the task_commit
  * completing a job with stores decided, its batch not built), "store_staged"
- * (a task's stored pieces durable in staging, task_done not proposed). */
+ * (a task's stored pieces durable in staging, task_done not proposed),
+ * "chunk_file" (a large chunk staged as a file, not yet synced nor answered). */
 void mpc_fault_point(const char *point);
 
 #endif

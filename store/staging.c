@@ -28,6 +28,7 @@
  * a key. */
 #include "store/staging.h"
 #include "common/err.h"
+#include "common/fault.h"
 #include "common/log.h"
 
 #include <dirent.h>
@@ -214,6 +215,8 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 	rv = store_db_write(db, wb, 0, errmsg);
 	rocksdb_writebatch_destroy(wb);
 	sodium_memzero(&rec, sizeof rec);
+	if (rv == 0 && len >= STORE_STAGING_SST_MIN)
+		mpc_fault_point("chunk_file"); /* staged as a file, not synced, not answered */
 	return rv;
 }
 

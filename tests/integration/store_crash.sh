@@ -24,6 +24,21 @@ sleep 1
 party_alive 2 && fail "party 2 survived MPC_FAULT=commit:2"
 start_party 2; wait_leader
 
+log "targeted: party 1 killed after staging its 3rd chunk file (unsynced), restarted; the upload resumes"
+# 1 MiB chunks of 2 columns are staged as SST files, synced only at prepare
+kill9_party 1; start_party 1 MPC_FAULT=chunk_file:3; wait_leader
+mpc-testclient -c "$CLIENT" append t1 --create --rows 200000 --cols 2 --seed 3 --count 1 \
+	--chunk 1048576 >"$T/resume.json" 2>>"$T/client.err" &
+RESUMER=$!
+for t in $(seq 100); do party_alive 1 || break; sleep 0.1; done
+party_alive 1 && fail "party 1 survived MPC_FAULT=chunk_file:3"
+start_party 1
+wait $RESUMER
+grep -q '"state": *"committed"' "$T/resume.json" ||
+	fail "the append did not resume after party 1's restart: $(cat "$T/resume.json") $(tail -3 "$T/client.err")"
+cat "$T/resume.json" >>"$OUT"
+wait_leader
+
 log "random: $TXNS appends while a random party is killed and restarted"
 ( # the killer ends by itself when the appends are done
 	while [ ! -f "$T/done" ]; do
