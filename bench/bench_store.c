@@ -134,9 +134,10 @@ int main(int argc, char **argv)
 		       parties, (unsigned long long)rows, ncols, rv == 0 ? "true" : "false", dt,
 		       1 / dt, mb / dt, rows / dt,
 		       (ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
-			       (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
-			       (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec +
-				ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6);
+			   (ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+			   (ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec + ru1.ru_stime.tv_usec -
+			    ru0.ru_stime.tv_usec) /
+			       1e6);
 		fflush(stdout);
 		if (rv != 0)
 			fprintf(stderr, "bench_store: %s\n", err);

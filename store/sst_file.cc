@@ -19,30 +19,44 @@
 #include <memory>
 #include <string>
 
-namespace {
+namespace
+{
 
 using namespace ROCKSDB_NAMESPACE;
 
 // A writable file whose Sync/Fsync/RangeSync do nothing: the writer's
 // Finish() calls Sync unconditionally.
-class UnsyncedFile : public FSWritableFileOwnerWrapper {
+class UnsyncedFile : public FSWritableFileOwnerWrapper
+{
       public:
 	explicit UnsyncedFile(std::unique_ptr<FSWritableFile> &&t)
 	    : FSWritableFileOwnerWrapper(std::move(t))
 	{
 	}
-	IOStatus Sync(const IOOptions &, IODebugContext *) override { return IOStatus::OK(); }
-	IOStatus Fsync(const IOOptions &, IODebugContext *) override { return IOStatus::OK(); }
+	IOStatus Sync(const IOOptions &, IODebugContext *) override
+	{
+		return IOStatus::OK();
+	}
+	IOStatus Fsync(const IOOptions &, IODebugContext *) override
+	{
+		return IOStatus::OK();
+	}
 	IOStatus RangeSync(uint64_t, uint64_t, const IOOptions &, IODebugContext *) override
 	{
 		return IOStatus::OK();
 	}
 };
 
-class UnsyncedFS : public FileSystemWrapper {
+class UnsyncedFS : public FileSystemWrapper
+{
       public:
-	UnsyncedFS() : FileSystemWrapper(FileSystem::Default()) {}
-	const char *Name() const override { return "MpcUnsyncedFS"; }
+	UnsyncedFS() : FileSystemWrapper(FileSystem::Default())
+	{
+	}
+	const char *Name() const override
+	{
+		return "MpcUnsyncedFS";
+	}
 	IOStatus NewWritableFile(const std::string &f, const FileOptions &fo,
 				 std::unique_ptr<FSWritableFile> *r, IODebugContext *dbg) override
 	{
@@ -69,8 +83,8 @@ int fail(const Status &s, char **err)
 
 } // namespace
 
-extern "C" int store_sst_file_write(const char *path, const char *key, size_t klen,
-				    const void *val, size_t vlen, char **err)
+extern "C" int store_sst_file_write(const char *path, const char *key, size_t klen, const void *val,
+				    size_t vlen, char **err)
 {
 	try {
 		Options opts;

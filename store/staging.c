@@ -287,8 +287,7 @@ int store_staging_seal(struct store_db *db, const char *txn, struct store_stagin
 	return 0;
 }
 
-static int file_sync_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
-			 uint64_t len)
+static int file_sync_one(void *vctx, const char *marker, size_t mlen, uint64_t offset, uint64_t len)
 {
 	struct file_check *fc = vctx;
 	char path[PATH_MAX];
@@ -452,8 +451,8 @@ static int verify_one(void *vctx, const char *key, size_t klen, const char *val,
 	 * follows store_staging_sync_files), so dropping its upload loses nothing
 	 * committed; the client's resume finds fewer bytes than it sent and
 	 * fails, its prepare finds no upload and aborts. */
-	LOG_WARN("txn %s: staged chunk file %s %s; dropping this party's upload of the txn",
-		 txn, path, rv == MPC_ENOENT ? "is missing" : err);
+	LOG_WARN("txn %s: staged chunk file %s %s; dropping this party's upload of the txn", txn,
+		 path, rv == MPC_ENOENT ? "is missing" : err);
 	snprintf(fv->last_bad, sizeof fv->last_bad, "%s", txn);
 	if (fv->wb == NULL)
 		fv->wb = rocksdb_writebatch_create();

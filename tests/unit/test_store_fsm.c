@@ -900,9 +900,9 @@ Test(store_fsm, startup_drops_an_upload_whose_chunk_file_was_lost)
 	cr_assert_eq(store_staging_get(db, T1, &si, err), MPC_ENOENT);
 	cr_assert_not(chunk_file_exists(T1, 0) || chunk_file_exists(T1, 1));
 	cr_assert_not(staging_left(T1));
-	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, store_share_key(key, T1, 0), &val,
-				  NULL, err),
-		     MPC_ENOENT);
+	cr_assert_eq(
+	    store_db_get(db, STORE_CF_SHARES, key, store_share_key(key, T1, 0), &val, NULL, err),
+	    MPC_ENOENT);
 	/* and its prepare refuses to vote */
 	seal(T1, MPC_ESTATE);
 	/* T2's whole file stays */
