@@ -16,6 +16,14 @@ test_store_fsm_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS)
 test_store_fsm_CFLAGS += $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS)
 test_store_fsm_LDADD += $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
 
+check_PROGRAMS += test_store_upload
+TESTS += test_store_upload
+test_store_upload_SOURCES = tests/unit/test_store_upload.c
+test_store_upload_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS) \
+	$(SODIUM_CFLAGS)
+test_store_upload_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS) $(ROCKSDB_LIBS) \
+	$(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+
 check_PROGRAMS += test_store_transport
 TESTS += test_store_transport
 test_store_transport_SOURCES = tests/unit/test_store_transport.c
