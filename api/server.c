@@ -278,7 +278,7 @@ static void h_txns(struct api_server *s, struct MHD_Connection *c, struct api_re
 	json_t *arr, *uploads;
 	store_catalog_txns(s->db, arg_u64(c, "open", 0) != 0, &arr);
 	/* txns that exist only as uploads (this party's): open too */
-	uploads = store_upload_list(s->fsm);
+	uploads = store_upload_list(s->db, s->conf->party_id);
 	json_array_extend(arr, uploads);
 	json_decref(uploads);
 	api_set_json(r, json_pack("{s:o}", "txns", arr));

@@ -169,7 +169,8 @@ int store_upload_note(struct store_fsm *fsm, const char *id)
 }
 
 struct list_ctx {
-	struct store_fsm *fsm;
+	struct store_db *db;
+	int party_id;
 	json_t *arr;
 };
 
@@ -180,28 +181,28 @@ static void list_one(void *vctx, const char *id)
 	char err[MPC_ERRMSG_SIZE];
 	json_t *m = NULL, *txn = NULL;
 
-	if (store_upload_get(ctx->fsm->db, id, &m) != 0)
+	if (store_upload_get(ctx->db, id, &m) != 0)
 		return;
-	if (store_catalog_txn(ctx->fsm->db, id, &txn) == 0) { /* settled any moment now */
+	if (store_catalog_txn(ctx->db, id, &txn) == 0) { /* settled any moment now */
 		json_decref(txn);
 		json_decref(m);
 		return;
 	}
-	store_staging_get(ctx->fsm->db, id, &si, err);
+	store_staging_get(ctx->db, id, &si, err);
 	json_array_append_new(
 	    ctx->arr,
 	    json_pack("{s:s, s:s, s:O, s:O, s:O, s:{s:i, s:I, s:b}}", "id", id, "state",
 		      "uploading", "client", json_object_get(m, "client"), "table",
 		      json_object_get(m, "table"), "keep_until_ms",
-		      json_object_get(m, "keep_until_ms"), "local", "party", ctx->fsm->party_id,
+		      json_object_get(m, "keep_until_ms"), "local", "party", ctx->party_id,
 		      "received", (json_int_t)si.received, "sealed", si.sealed));
 	json_decref(m);
 }
 
-json_t *store_upload_list(struct store_fsm *fsm)
+json_t *store_upload_list(struct store_db *db, int party_id)
 {
-	struct list_ctx ctx = {fsm, json_array()};
-	store_staging_list(fsm->db, list_one, &ctx);
+	struct list_ctx ctx = {db, party_id, json_array()};
+	store_staging_list(db, list_one, &ctx);
 	return ctx.arr;
 }
 

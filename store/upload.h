@@ -50,7 +50,7 @@ int store_upload_note(struct store_fsm *fsm, const char *id);
 /* This party's uploads to txns the log does not know: an array of
  * {id, state: "uploading", client, table, keep_until_ms, local: {party,
  * received, sealed}} (new reference). */
-json_t *store_upload_list(struct store_fsm *fsm);
+json_t *store_upload_list(struct store_db *db, int party_id);
 
 /* Whether, by this party's clock now_ms, one of its uploads passed its
  * deadline while the FSM's clock has not: then an entry stamped now (a tick)

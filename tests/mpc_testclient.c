@@ -69,7 +69,7 @@ static void usage(void)
 		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
 		"                      [--count M] [--create] [--chunk BYTES]\n"
 		"commands: append (M transactions), bad-offset, bad-rows, bad-seed, bad-seed-rows,\n"
-		"          forged-vote, chunk-commit, unknown-table\n");
+		"          forged-vote, chunk-commit, unknown-table, forged-begin\n");
 }
 
 int main(int argc, char **argv)
@@ -308,6 +308,29 @@ int main(int argc, char **argv)
 		printf("{\"op\":\"unknown-table\",\"refused\":%s,\"error\":\"%s\"}\n",
 		       rv != 0 ? "true" : "false", rv ? err : "");
 		failures = rv == 0;
+	} else if (strcmp(cmd, "forged-begin") == 0) {
+		/* The client's signed begin relabelled as another client's ("bob"):
+		 * the party refuses the chunk (the signer is not the begin's client,
+		 * nor would the signature verify) and keeps nothing. */
+		char txn[33], *begin = NULL, *forged = NULL, perr[MPC_ERRMSG_SIZE] = "";
+		uint64_t row[1] = {0};
+		json_t *b, *rec = NULL;
+		int rv = mpc_client_txn_begin(cl, table, NULL, 0, 0, txn, &begin, err);
+		b = rv == 0 ? json_loads(begin, 0, NULL) : NULL;
+		json_object_set_new(b, "client", json_string("bob"));
+		forged = b ? json_dumps(b, JSON_COMPACT) : NULL;
+		rv = forged ? mpc_client_txn_put(cl, 0, txn, forged, 0, row, sizeof row, 0, perr)
+			    : MPC_ENOMEM;
+		char path[96];
+		snprintf(path, sizeof path, "/v1/txns/%s", txn);
+		int grv = mpc_client_call(cl, 0, "GET", path, NULL, 0, &rec, err);
+		printf("{\"op\":\"forged-begin\",\"refused\":%s,\"known\":%s}\n%s\n",
+		       rv != 0 ? "true" : "false", grv == 0 ? "true" : "false", perr);
+		failures = rv == 0 || grv == 0 || strstr(perr, "bob") == NULL;
+		json_decref(rec);
+		json_decref(b);
+		free(forged);
+		free(begin);
 	} else {
 		usage();
 		return 2;
