@@ -160,11 +160,11 @@ static int leader_hint(struct api_server *s)
 
 /* ---- handlers ---- */
 
-static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r);
+static void do_prepare(struct api_server *s, const char *id, json_t *meta, struct api_resp *r);
 static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, size_t *box_len,
 			     json_t **commit, struct api_resp *r);
 static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
-				 struct api_resp *r);
+				 json_t *begin, struct api_resp *r);
 
 static void h_health(struct api_server *s, struct api_resp *r)
 {
@@ -544,33 +544,39 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	sodium_memzero(plain, plen);
 	if (seed_msg != NULL)
 		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
-	json_decref(txn);
 	json_decref(auth);
 	if (opened && (rv == MPC_ECONFLICT || rv == MPC_EINVAL)) {
+		json_decref(txn);
 		json_decref(commit);
 		abort_txn(s, id, err);
 		api_set_error(r, rv, "%s; transaction aborted", err);
 		return;
 	}
 	if (rv != 0) {
+		json_decref(txn);
 		json_decref(commit);
 		api_set_error(r, rv, "%s", err);
 		return;
 	}
+	/* txn: the upload's begin record, just opened: the prepare and the
+	 * commit below need not read it again */
 	if (commit != NULL) {
 		/* the leader's last chunk carries the other parties' votes: its
 		 * prepare adds this party's and commits (one request less) */
-		do_prepare(s, id, 1, r);
+		do_prepare(s, id, txn, r);
 		if (r->status == 200)
-			commit_with_own_vote(s, id, commit, r);
+			commit_with_own_vote(s, id, commit, json_object_get(txn, "auth"), r);
 		json_decref(commit);
+		json_decref(txn);
 		return;
 	}
 	if (arg_u64(c, "prepare", 0) != 0) {
 		/* the last chunk: one round trip less per party */
-		do_prepare(s, id, arg_u64(c, "vote", 0) != 0, r);
+		do_prepare(s, id, txn, r);
+		json_decref(txn);
 		return;
 	}
+	json_decref(txn);
 	{
 		struct store_staging_info si;
 		store_staging_get(s->db, id, &si, err);
@@ -587,13 +593,13 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 		return;
 	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "prepare this transaction"))
 		return;
-	do_prepare(s, id, arg_u64(c, "vote", 0) != 0, r);
+	do_prepare(s, id, NULL, r);
 }
 
 /* Seals this party's staged shares, makes them durable and casts its signed
  * vote: proposes it, or with vote_back answers it to the client, which
  * carries the votes of all parties in its commit (POST .../commit). */
-static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r)
+static void do_prepare(struct api_server *s, const char *id, json_t *meta, struct api_resp *r)
 {
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
@@ -603,9 +609,16 @@ static void do_prepare(struct api_server *s, const char *id, int vote_back, stru
 	int rv;
 	size_t mlen;
 
-	(void)vote_back; /* the vote is always answered: no prepared entries any more */
+	/* The vote is always answered (no prepared entries any more). meta: the
+	 * upload's begin record when the caller just opened it (same request);
+	 * else it is opened here (refreshing keep_until_ms of a long upload). */
 	store_staging_lock(s->db);
-	rv = store_upload_open(s->fsm, id, NULL, wall_ms(), &txn, err);
+	if (meta != NULL) {
+		txn = json_incref(meta);
+		rv = 0;
+	} else {
+		rv = store_upload_open(s->fsm, id, NULL, wall_ms(), &txn, err);
+	}
 	if (rv == 0)
 		rv = store_staging_seal(s->db, id, &si, err);
 	store_staging_unlock(s->db);
@@ -693,7 +706,7 @@ static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
  * and the votes in commit; the answer is the commit's (or its refusal), with
  * the vote added. */
 static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
-				 struct api_resp *r)
+				 json_t *begin, struct api_resp *r)
 {
 	json_t *mine = json_incref(json_object_get(r->json, "signed_vote"));
 	json_t *votes = json_copy(json_object_get(commit, "votes"));
@@ -701,7 +714,7 @@ static void commit_with_own_vote(struct api_server *s, const char *id, json_t *c
 	if (mine == NULL || votes == NULL || json_array_append(votes, mine) != 0) {
 		api_set_error(r, MPC_ENOMEM, "commit of txn %s: out of memory", id);
 	} else if (votes_usable(s, id, votes, r)) {
-		commit_votes_of(s, id, votes, NULL, r);
+		commit_votes_of(s, id, votes, begin, r);
 		json_object_set(r->json, "signed_vote", mine);
 	}
 	json_decref(votes);
@@ -723,8 +736,9 @@ static void h_txn_commit(struct api_server *s, const char *id, struct api_req *q
 }
 
 /* Proposes the commit entry with the parties' signed votes and the txn's
- * signed begin (docs/architecture.md §5): this party's upload's, else begin
- * (the commit body's "begin", may be NULL); r gets the outcome. */
+ * signed begin (docs/architecture.md §5): begin (the upload's, or the commit
+ * body's) or, when NULL, this party's upload's; r gets the outcome. Every
+ * party verifies the begin at apply, whoever supplied it. */
 static void commit_votes_of(struct api_server *s, const char *id, json_t *votes, json_t *begin,
 			    struct api_resp *r)
 {
@@ -734,7 +748,7 @@ static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
 	int outcome = 0, rv;
 
 	e = json_pack("{s:s, s:s, s:O}", "op", "commit", "txn", id, "votes", votes);
-	if (store_upload_get(s->db, id, &meta) == 0)
+	if (!json_is_object(begin) && store_upload_get(s->db, id, &meta) == 0)
 		begin = json_object_get(meta, "auth");
 	if (json_is_object(begin)) {
 		json_object_set(e, "auth", begin);
