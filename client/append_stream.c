@@ -207,12 +207,11 @@ static int resume_point(struct party_pipe *pp, const struct slot *sl, json_t *re
 	json_t *local = json_object_get(rec, "local");
 	uint64_t received = (uint64_t)json_integer_value(json_object_get(local, "received"));
 	size_t len = sl->fill * sizeof(uint64_t), row_bytes = pp->s->ncols * sizeof(uint64_t);
-	char key[16];
 
-	snprintf(key, sizeof key, "%d", pp->party);
-	(void)key;
 	if (state == NULL)
 		state = "unknown";
+	if (strcmp(state, "committed") == 0)
+		return 1; /* the commit (carried by a lost answer) went through: all is in */
 	if (strcmp(state, "uploading") != 0) {
 		const char *reason = json_string_value(json_object_get(rec, "reason"));
 		mpc_errmsg_printf(errmsg, "party %d: txn %s is %s%s%s", pp->party, pp->s->txn,
@@ -262,6 +261,11 @@ static int deliver_chunk(struct party_pipe *pp, CURL *curl, const struct slot *s
 			rv = mpc_client_call_on(s->cl, curl, pp->party, "GET", path, NULL, 0, &rec,
 						errmsg);
 		} while (rv == MPC_EUNAVAIL);
+		if (rv == MPC_ENOENT) { /* no upload there yet: the first chunk never arrived */
+			rec = json_pack("{s:s, s:{s:i}}", "state", "uploading", "local", "received",
+					0);
+			rv = rec ? 0 : MPC_ENOMEM;
+		}
 		if (rv == 0)
 			rv = resume_point(pp, sl, rec, &done, errmsg);
 		json_decref(rec);
