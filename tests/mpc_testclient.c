@@ -69,7 +69,7 @@ static void usage(void)
 		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
 		"                      [--count M] [--create] [--chunk BYTES]\n"
 		"commands: append (M transactions), bad-offset, bad-rows, bad-seed, bad-seed-rows,\n"
-		"          forged-vote, chunk-commit, unknown-table, forged-begin\n");
+		"          forged-vote, chunk-commit, unknown-table, forged-begin, orphan-upload\n");
 }
 
 int main(int argc, char **argv)
@@ -308,6 +308,20 @@ int main(int argc, char **argv)
 		printf("{\"op\":\"unknown-table\",\"refused\":%s,\"error\":\"%s\"}\n",
 		       rv != 0 ? "true" : "false", rv ? err : "");
 		failures = rv == 0;
+	} else if (strcmp(cmd, "orphan-upload") == 0) {
+		/* One chunk to party 1 of a txn whose client then goes away: the
+		 * party keeps the upload until its deadline (timeout_ms 1000), then
+		 * drops it once an entry stamped past it applies (a tick on an idle
+		 * cluster). Prints the txn id. */
+		char txn[33], *begin = NULL;
+		uint64_t *sh = calloc(rows * ncols, sizeof *sh);
+		int rv = mpc_client_txn_begin(cl, table, cols, create, 1000, txn, &begin, err);
+		if (rv == 0)
+			rv = mpc_client_txn_put(cl, 1, txn, begin, 0, sh, rows * ncols * 8, 0, err);
+		printf("%s\n", rv == 0 ? txn : err);
+		failures = rv != 0;
+		free(begin);
+		free(sh);
 	} else if (strcmp(cmd, "forged-begin") == 0) {
 		/* The client's signed begin relabelled as another client's ("bob"):
 		 * the party refuses the chunk (the signer is not the begin's client,
