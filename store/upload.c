@@ -1,4 +1,5 @@
-/* Uploads to txns the log does not know yet: begin records, keep-until deadlines, the sweep at apply. */
+/* Uploads to txns the log does not know yet: begin records, keep-until deadlines, the sweep at
+ * apply. */
 #include "store/upload.h"
 #include "common/log.h"
 #include "store/catalog.h"
@@ -55,8 +56,8 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint6
 	if (store_catalog_txn(fsm->db, id, &txn) == 0) {
 		const char *st = json_string_value(json_object_get(txn, "state"));
 		const char *reason = json_string_value(json_object_get(txn, "reason"));
-		mpc_errmsg_printf(errmsg, "txn %s is %s%s%s", id, st ? st : "?",
-				  reason ? ": " : "", reason ? reason : "");
+		mpc_errmsg_printf(errmsg, "txn %s is %s%s%s", id, st ? st : "?", reason ? ": " : "",
+				  reason ? reason : "");
 		json_decref(txn);
 		return MPC_ESTATE;
 	}
@@ -75,10 +76,11 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint6
 		char reason[512];
 		json_t *e;
 		if (!json_is_object(auth)) {
-			mpc_errmsg_printf(errmsg,
-					  "txn %s: unknown transaction (its first chunk carries the "
-					  "client's signed begin: ?begin=LEN)",
-					  id);
+			mpc_errmsg_printf(
+			    errmsg,
+			    "txn %s: unknown transaction (its first chunk carries the "
+			    "client's signed begin: ?begin=LEN)",
+			    id);
 			return MPC_ENOENT;
 		}
 		e = json_pack("{s:s, s:O, s:O}", "txn", id, "client",
@@ -96,12 +98,12 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint6
 		}
 		timeout = (uint64_t)json_integer_value(json_object_get(txn, "timeout_ms"));
 		keep = now_ms + timeout;
-		m = json_pack("{s:O, s:O, s:O, s:O, s:O, s:I, s:O}", "client",
-			      json_object_get(txn, "client"), "table", json_object_get(txn, "table"),
-			      "create", json_object_get(txn, "create"), "columns",
-			      json_object_get(txn, "columns"), "timeout_ms",
-			      json_object_get(txn, "timeout_ms"), "keep_until_ms", (json_int_t)keep,
-			      "auth", auth);
+		m = json_pack(
+		    "{s:O, s:O, s:O, s:O, s:O, s:I, s:O}", "client", json_object_get(txn, "client"),
+		    "table", json_object_get(txn, "table"), "create",
+		    json_object_get(txn, "create"), "columns", json_object_get(txn, "columns"),
+		    "timeout_ms", json_object_get(txn, "timeout_ms"), "keep_until_ms",
+		    (json_int_t)keep, "auth", auth);
 		json_decref(txn);
 		if (m == NULL)
 			return MPC_ENOMEM;
@@ -189,13 +191,13 @@ static void list_one(void *vctx, const char *id)
 		return;
 	}
 	store_staging_get(ctx->db, id, &si, err);
-	json_array_append_new(
-	    ctx->arr,
-	    json_pack("{s:s, s:s, s:O, s:O, s:O, s:{s:i, s:I, s:b}}", "id", id, "state",
-		      "uploading", "client", json_object_get(m, "client"), "table",
-		      json_object_get(m, "table"), "keep_until_ms",
-		      json_object_get(m, "keep_until_ms"), "local", "party", ctx->party_id,
-		      "received", (json_int_t)si.received, "sealed", si.sealed));
+	json_array_append_new(ctx->arr, json_pack("{s:s, s:s, s:O, s:O, s:O, s:{s:i, s:I, s:b}}",
+						  "id", id, "state", "uploading", "client",
+						  json_object_get(m, "client"), "table",
+						  json_object_get(m, "table"), "keep_until_ms",
+						  json_object_get(m, "keep_until_ms"), "local",
+						  "party", ctx->party_id, "received",
+						  (json_int_t)si.received, "sealed", si.sealed));
 	json_decref(m);
 }
 

@@ -1,4 +1,5 @@
-/* Uploads to txns the log does not know yet: the signed begin they carry, how long a party keeps them. */
+/* Uploads to txns the log does not know yet: the signed begin they carry, how long a party keeps
+ * them. */
 #ifndef MPC_STORE_UPLOAD_H
 #define MPC_STORE_UPLOAD_H
 

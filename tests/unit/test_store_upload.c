@@ -1,4 +1,5 @@
-/* Unit tests of appends without a begin entry: uploads the log does not know, their deadlines, the commit that carries the begin. */
+/* Unit tests of appends without a begin entry: uploads the log does not know, their deadlines, the
+ * commit that carries the begin. */
 #include "store/catalog.h"
 #include "store/fsm.h"
 #include "store/signed_req.h"
@@ -26,7 +27,7 @@ static uint64_t next_index;
 
 static const char *T1 = "0123456789abcdef0123456789abcdef";
 #define TIMEOUT_MS 30000
-#define T0 1700000000000ull /* the upload's start (ms) */
+#define T0         1700000000000ull /* the upload's start (ms) */
 
 static void open_party(int p)
 {
@@ -89,8 +90,8 @@ static json_t *signed_begin(const char *txn, const uint8_t *sk)
 	strcpy(rs.client, "alice");
 	snprintf(rs.nonce, sizeof rs.nonce, "%s", txn);
 	rs.time_ms = (int64_t)T0;
-	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/txns", rs.time_ms,
-				 rs.nonce, text, strlen(text));
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/txns",
+				 rs.time_ms, rs.nonce, text, strlen(text));
 	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, sk);
 	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
 	return store_signed_req_pack(&rs, "POST", "/v1/txns", text, strlen(text));
@@ -126,13 +127,13 @@ static json_t *vote(const char *txn, int party, uint64_t rows, uint64_t keep)
 {
 	char msg[512], sig64[128];
 	uint8_t sig[crypto_sign_BYTES];
-	size_t n = store_prepared_message(msg, cluster.id_hex, txn, party, rows, rows * 16, "aa",
-					  keep);
+	size_t n =
+	    store_prepared_message(msg, cluster.id_hex, txn, party, rows, rows * 16, "aa", keep);
 	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n, sign_sk[party]);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
-	return json_pack("{s:i, s:I, s:I, s:s, s:I, s:s}", "party", party, "rows",
-			 (json_int_t)rows, "bytes", (json_int_t)(rows * 16), "digest", "aa",
-			 "keep_until_ms", (json_int_t)keep, "sig", sig64);
+	return json_pack("{s:i, s:I, s:I, s:s, s:I, s:s}", "party", party, "rows", (json_int_t)rows,
+			 "bytes", (json_int_t)(rows * 16), "digest", "aa", "keep_until_ms",
+			 (json_int_t)keep, "sig", sig64);
 }
 
 /* The commit entry the leader proposes: begin and the votes of all parties. */
@@ -193,7 +194,8 @@ static int upload_left(int p, const char *txn)
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE];
 	json_t *m = NULL;
-	int left = store_staging_get(db[p], txn, &si, err) == 0 || store_upload_get(db[p], txn, &m) == 0;
+	int left =
+	    store_staging_get(db[p], txn, &si, err) == 0 || store_upload_get(db[p], txn, &m) == 0;
 	json_decref(m);
 	return left;
 }
@@ -377,9 +379,8 @@ Test(store_upload, chunk_of_a_finished_txn_or_without_begin_is_refused)
 	cr_assert_eq(store_upload_open(&fsm[0], T1, NULL, T0, &meta, err), MPC_ENOENT);
 	cr_assert(strstr(err, "signed begin") != NULL, "%s", err);
 	store_staging_unlock(db[0]);
-	cr_assert_eq(apply_ts(json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", T1, "reason", "x"),
-			      T0),
-		     0);
+	cr_assert_eq(
+	    apply_ts(json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", T1, "reason", "x"), T0), 0);
 	store_staging_lock(db[0]);
 	cr_assert_eq(store_upload_open(&fsm[0], T1, auth, T0, &meta, err), MPC_ESTATE);
 	cr_assert(strstr(err, "aborted") != NULL, "%s", err);
