@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <pthread.h>
 
 struct engine_service;
 struct sched_service;
@@ -21,6 +22,11 @@ struct api_server {
 	struct engine_service *engine; /* may be NULL */
 	struct sched_service *sched;   /* may be NULL */
 	struct api_nonce_cache *nonces; /* of accepted signed requests */
+	/* proposes a tick when an upload here passed its deadline (server.c) */
+	pthread_t ticker;
+	pthread_mutex_t tick_mu;
+	pthread_cond_t tick_cv;
+	int tick_stop, ticker_started;
 };
 
 struct api_req {

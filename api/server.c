@@ -5,6 +5,7 @@
 #include "api/request.h"
 #include "common/fault.h"
 #include "common/chunkbox.h"
+#include "common/deadline.h"
 #include "common/dynbuf.h"
 #include "common/log.h"
 #include "common/sigmemo.h"
@@ -12,6 +13,7 @@
 #include "store/catalog.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
+#include "store/upload.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -24,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BODY_MAX ((size_t)STORE_CHUNK_MAX + 4096)
@@ -157,11 +160,11 @@ static int leader_hint(struct api_server *s)
 
 /* ---- handlers ---- */
 
-static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r);
+static void do_prepare(struct api_server *s, const char *id, json_t *meta, struct api_resp *r);
 static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, size_t *box_len,
 			     json_t **commit, struct api_resp *r);
 static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
-				 struct api_resp *r);
+				 json_t *begin, struct api_resp *r);
 
 static void h_health(struct api_server *s, struct api_resp *r)
 {
@@ -272,8 +275,12 @@ static void h_table(struct api_server *s, struct MHD_Connection *c, const char *
 
 static void h_txns(struct api_server *s, struct MHD_Connection *c, struct api_resp *r)
 {
-	json_t *arr;
+	json_t *arr, *uploads;
 	store_catalog_txns(s->db, arg_u64(c, "open", 0) != 0, &arr);
+	/* txns that exist only as uploads (this party's): open too */
+	uploads = store_upload_list(s->db, s->conf->party_id);
+	json_array_extend(arr, uploads);
+	json_decref(uploads);
 	api_set_json(r, json_pack("{s:o}", "txns", arr));
 }
 
@@ -298,14 +305,16 @@ static void add_local(struct api_server *s, const char *id, json_t *txn)
 							    (json_int_t)0, "sealed", 0));
 }
 
-/* A txn's own client may use it; others need right. A txn this party does
- * not know (yet) passes: the handler reports it, or the FSM ignores it. */
+/* A txn's own client may use it; others need right. The client is the log's
+ * or, for a txn that exists only as uploads, the signer of the upload's
+ * begin here. A txn this party does not know passes: the handler reports
+ * it, or the FSM records it (an abort). */
 static int txn_access(struct api_server *s, struct api_req *q, struct api_resp *r, const char *id,
 		      unsigned right, const char *what)
 {
 	json_t *txn = NULL;
 	int ok = 1;
-	if (store_catalog_txn(s->db, id, &txn) == 0)
+	if (store_catalog_txn(s->db, id, &txn) == 0 || store_upload_get(s->db, id, &txn) == 0)
 		ok = api_require_owner(q, r, json_string_value(json_object_get(txn, "client")), right,
 				       what);
 	json_decref(txn);
@@ -330,6 +339,13 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 		txn = NULL;
 		store_fsm_wait_final(s->fsm, seen, 500);
 	}
+	if (rv == MPC_ENOENT && store_upload_get(s->db, id, &txn) == 0) {
+		/* only uploads so far: this party's (the resumption point) */
+		json_object_set_new(txn, "id", json_string(id));
+		json_object_set_new(txn, "state", json_string("uploading"));
+		json_object_del(txn, "auth");
+		rv = 0;
+	}
 	if (rv != 0) {
 		api_set_error(r, rv, "txn %s: %s", id, rv == MPC_ENOENT ? "unknown transaction" : mpc_strerror(rv));
 		return;
@@ -343,71 +359,12 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 	api_set_json(r, txn);
 }
 
-static void h_txn_begin(struct api_server *s, struct api_req *q, struct api_resp *r)
+/* Wall-clock ms: a party's promise to keep an upload (store/upload.h). */
+static uint64_t wall_ms(void)
 {
-	json_t *entry, *txn = NULL, *auth;
-	const char *table, *client = q->who.sig.client;
-	char err[MPC_ERRMSG_SIZE] = "", what[160];
-	/* the txn id is the signed nonce: one signed begin makes at most one txn,
-	 * also when it is replayed to another party (store/signed_req.h) */
-	const char *id = q->who.sig.nonce;
-	uint64_t index = 0;
-	int outcome = 0, rv;
-
-	rv = api_txn_begin_entry(q->body, q->len, id, client, &entry, err);
-	if (rv != 0) {
-		api_set_error(r, rv, "%s", err);
-		return;
-	}
-	table = json_string_value(json_object_get(entry, "table"));
-	snprintf(what, sizeof what, "append to table '%s'", table);
-	if (q->who.ci == NULL || !mpc_client_may_append(q->who.ci, table)) {
-		api_set_error(r, MPC_EPERM, "client '%s' lacks the 'append:%s' right (%s)", client,
-			      table, what);
-		json_decref(entry);
-		return;
-	}
-	/* the parameters the FSM applies are those of the signed body */
-	auth = store_signed_req_pack(&q->who.sig, "POST", q->uri, q->body, q->len);
-	if (auth == NULL) {
-		json_decref(entry);
-		api_set_error(r, MPC_EINVAL, "begin: body must be UTF-8 JSON");
-		return;
-	}
-	json_object_set_new(entry, "auth", auth);
-	rv = propose_opt(s, entry, 0, &outcome, &index, err);
-	if (rv != 0) {
-		json_decref(entry);
-		api_set_error(r, rv, "begin: %s", err);
-		return;
-	}
-	if (outcome == 0) {
-		/* Accepted: answer from the entry; later calls carry the revision. */
-		json_object_del(entry, "op");
-		json_object_del(entry, "auth");
-		json_object_set_new(entry, "id", json_string(id));
-		json_object_del(entry, "txn");
-		json_object_set_new(entry, "state", json_string("pending"));
-		json_object_set_new(entry, "revision", json_integer((json_int_t)index));
-		json_object_set_new(entry, "leader", json_integer(leader_hint(s)));
-		api_set_json(r, entry);
-		return;
-	}
-	json_decref(entry);
-	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
-	if (store_catalog_txn(s->db, id, &txn) != 0) {
-		api_set_error(r, outcome ? outcome : MPC_EINVAL, "begin refused: %s",
-			  mpc_strerror(outcome ? outcome : MPC_EINVAL));
-		return;
-	}
-	if (outcome != 0) {
-		api_set_error(r, outcome, "%s", json_string_value(json_object_get(txn, "reason")));
-		json_object_set_new(r->json, "txn", json_string(id));
-		json_decref(txn);
-		return;
-	}
-	json_object_set_new(txn, "revision", json_integer((json_int_t)index));
-	api_set_json(r, txn);
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* Asks the cluster to abort txn because of a bad request on this party. */
@@ -422,25 +379,6 @@ static void abort_txn(struct api_server *s, const char *id, const char *reason)
 	if (propose(s, e, &outcome, &index, err) != 0)
 		LOG_WARN("txn %s: abort not proposed: %s", id, err);
 	json_decref(e);
-}
-
-/* Under the staging lock: txn must exist and be pending. */
-static int txn_open_locked(struct api_server *s, const char *id, json_t **txn, char *err)
-{
-	const char *st;
-	int rv = store_catalog_txn(s->db, id, txn);
-	if (rv != 0) {
-		mpc_errmsg_printf(err, "txn %s: unknown transaction", id);
-		return rv;
-	}
-	st = json_string_value(json_object_get(*txn, "state"));
-	if (strcmp(st, "pending") != 0) {
-		const char *reason = json_string_value(json_object_get(*txn, "reason"));
-		mpc_errmsg_printf(err, "txn %s is %s%s%s", id, st, reason ? ": " : "",
-				  reason ? reason : "");
-		return MPC_ESTATE;
-	}
-	return 0;
 }
 
 static char *thread_body(size_t need);
@@ -482,6 +420,58 @@ static int expand_seed_chunk(const struct api_req *q, uint8_t **plain, size_t *p
 	return 0;
 }
 
+/* ?begin=LEN (docs/rest-api.md): the LEN bytes before a ?commit=LEN part
+ * (or the end) of the body are the client's signed begin, the "auth" object
+ * of docs/architecture.md §5. Sets *auth (NULL without ?begin; caller frees)
+ * and shrinks *box_len, or sets r's error and returns -1. */
+static int chunk_begin_body(struct MHD_Connection *c, const struct api_req *q, size_t *box_len,
+			    json_t **auth, struct api_resp *r)
+{
+	uint64_t len = arg_u64(c, "begin", 0);
+	*auth = NULL;
+	if (len == 0)
+		return 0;
+	if (len > *box_len - MPC_CHUNKBOX_BYTES || len > 16384) {
+		api_set_error(r, MPC_EINVAL,
+			      "?begin=LEN needs at most 16384 bytes of signed begin after the boxed "
+			      "chunk");
+		return -1;
+	}
+	*auth = json_loadb(q->body + *box_len - len, (size_t)len, 0, NULL);
+	if (!json_is_object(*auth) || !json_is_string(json_object_get(*auth, "client"))) {
+		json_decref(*auth);
+		*auth = NULL;
+		api_set_error(r, MPC_EINVAL,
+			      "?begin=%" PRIu64 ": those bytes after the box are not a signed begin "
+			      "{client, method, path, time_ms, nonce, sig, body}",
+			      len);
+		return -1;
+	}
+	*box_len -= (size_t)len;
+	return 0;
+}
+
+/* Verifies the begin's client signature of a txn this party has no upload
+ * of yet, outside the staging lock: the memo (common/sigmemo.h) makes the
+ * check under the lock, and at the commit's apply, a lookup. */
+static void begin_preverify(struct api_server *s, const char *id, json_t *auth)
+{
+	const struct mpc_client_info *ci;
+	char why[256];
+	json_t *e, *body = NULL, *meta = NULL;
+	if (store_upload_get(s->db, id, &meta) == 0) {
+		json_decref(meta);
+		return;
+	}
+	e = json_pack("{s:s, s:O, s:O}", "txn", id, "client", json_object_get(auth, "client"),
+		      "auth", auth);
+	if (e != NULL)
+		store_signed_req_open(s->conf->cluster, e, "POST", "/v1/txns", "txn", &ci, &body,
+				      why, sizeof why);
+	json_decref(body);
+	json_decref(e);
+}
+
 static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const char *id,
 			struct api_req *q, struct api_resp *r)
 {
@@ -491,8 +481,8 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint8_t *plain, *seed_msg = NULL;
 	size_t plen, box_len = q->len;
-	json_t *txn = NULL, *commit = NULL;
-	int rv;
+	json_t *txn = NULL, *commit = NULL, *auth = NULL;
+	int rv, opened = 0;
 
 	if (off == NULL || q->len < MPC_CHUNKBOX_BYTES) {
 		api_set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a boxed body");
@@ -500,26 +490,31 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 	if (arg_u64(c, "commit", 0) != 0 && chunk_commit_body(c, q, &box_len, &commit, r) != 0)
 		return;
-	if (wait_revision(s, c, r, &rev) != 0) { /* the begin may not be applied here yet */
+	if (chunk_begin_body(c, q, &box_len, &auth, r) != 0 || wait_revision(s, c, r, &rev) != 0 ||
+	    (auth != NULL &&
+	     !api_require_owner(q, r, json_string_value(json_object_get(auth, "client")),
+				MPC_RIGHT_ADMIN, "upload to this transaction")) ||
+	    !txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "upload to this transaction")) {
 		json_decref(commit);
+		json_decref(auth);
 		return;
 	}
-	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "upload to this transaction")) {
-		json_decref(commit);
-		return;
-	}
+	if (auth != NULL)
+		begin_preverify(s, id, auth);
 	plen = box_len - MPC_CHUNKBOX_BYTES;
 	/* Shares arrive boxed to this party's X25519 key (common/chunkbox.h): only
 	 * it can read them. Opened in place: no second buffer. */
 	if (mpc_chunkbox_open((uint8_t *)q->body, box_len, me->box_pk, s->conf->box_sk, &plain) !=
 	    0) {
 		json_decref(commit);
+		json_decref(auth);
 		api_set_error(r, MPC_ECRYPTO, "chunk is not boxed to party %d's public key",
 			  s->conf->party_id);
 		return;
 	}
 	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(q, &plain, &plen, r)) != 0) {
 		json_decref(commit);
+		json_decref(auth);
 		return;
 	}
 	/* What the staging digest covers (docs/store-performance.md): a seed
@@ -528,7 +523,9 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	if (arg_u64(c, "seed", 0) != 0)
 		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
 	store_staging_lock(s->db);
-	rv = txn_open_locked(s, id, &txn, err);
+	/* a txn the log does not know: its upload, or a new one with the signed begin */
+	rv = store_upload_open(s->fsm, id, auth, wall_ms(), &txn, err);
+	opened = rv == 0;
 	if (rv == 0) {
 		size_t row_bytes = json_array_size(json_object_get(txn, "columns")) * 8;
 		/* chunks hold whole rows: the shares are read back row by row */
@@ -547,32 +544,39 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	sodium_memzero(plain, plen);
 	if (seed_msg != NULL)
 		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
-	json_decref(txn);
-	if (rv == MPC_ECONFLICT || rv == MPC_EINVAL) {
+	json_decref(auth);
+	if (opened && (rv == MPC_ECONFLICT || rv == MPC_EINVAL)) {
+		json_decref(txn);
 		json_decref(commit);
 		abort_txn(s, id, err);
 		api_set_error(r, rv, "%s; transaction aborted", err);
 		return;
 	}
 	if (rv != 0) {
+		json_decref(txn);
 		json_decref(commit);
 		api_set_error(r, rv, "%s", err);
 		return;
 	}
+	/* txn: the upload's begin record, just opened: the prepare and the
+	 * commit below need not read it again */
 	if (commit != NULL) {
 		/* the leader's last chunk carries the other parties' votes: its
 		 * prepare adds this party's and commits (one request less) */
-		do_prepare(s, id, 1, r);
+		do_prepare(s, id, txn, r);
 		if (r->status == 200)
-			commit_with_own_vote(s, id, commit, r);
+			commit_with_own_vote(s, id, commit, json_object_get(txn, "auth"), r);
 		json_decref(commit);
+		json_decref(txn);
 		return;
 	}
 	if (arg_u64(c, "prepare", 0) != 0) {
 		/* the last chunk: one round trip less per party */
-		do_prepare(s, id, arg_u64(c, "vote", 0) != 0, r);
+		do_prepare(s, id, txn, r);
+		json_decref(txn);
 		return;
 	}
+	json_decref(txn);
 	{
 		struct store_staging_info si;
 		store_staging_get(s->db, id, &si, err);
@@ -589,24 +593,32 @@ static void h_txn_prepare(struct api_server *s, struct MHD_Connection *c, const 
 		return;
 	if (!txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "prepare this transaction"))
 		return;
-	do_prepare(s, id, arg_u64(c, "vote", 0) != 0, r);
+	do_prepare(s, id, NULL, r);
 }
 
 /* Seals this party's staged shares, makes them durable and casts its signed
  * vote: proposes it, or with vote_back answers it to the client, which
  * carries the votes of all parties in its commit (POST .../commit). */
-static void do_prepare(struct api_server *s, const char *id, int vote_back, struct api_resp *r)
+static void do_prepare(struct api_server *s, const char *id, json_t *meta, struct api_resp *r)
 {
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
 	uint8_t sig[crypto_sign_BYTES];
-	uint64_t index = 0, rows, ncols;
+	uint64_t rows, ncols, keep_until;
 	json_t *txn = NULL, *entry;
-	int outcome = 0, rv;
+	int rv;
 	size_t mlen;
 
+	/* The vote is always answered (no prepared entries any more). meta: the
+	 * upload's begin record when the caller just opened it (same request);
+	 * else it is opened here (refreshing keep_until_ms of a long upload). */
 	store_staging_lock(s->db);
-	rv = txn_open_locked(s, id, &txn, err);
+	if (meta != NULL) {
+		txn = json_incref(meta);
+		rv = 0;
+	} else {
+		rv = store_upload_open(s->fsm, id, NULL, wall_ms(), &txn, err);
+	}
 	if (rv == 0)
 		rv = store_staging_seal(s->db, id, &si, err);
 	store_staging_unlock(s->db);
@@ -622,6 +634,7 @@ static void do_prepare(struct api_server *s, const char *id, int vote_back, stru
 		return;
 	}
 	ncols = json_array_size(json_object_get(txn, "columns"));
+	keep_until = (uint64_t)json_integer_value(json_object_get(txn, "keep_until_ms"));
 	json_decref(txn);
 	if (ncols == 0 || si.received % (ncols * 8) != 0) {
 		snprintf(msg, sizeof msg, "staged %" PRIu64 " bytes: not whole rows of %" PRIu64 " columns",
@@ -633,47 +646,20 @@ static void do_prepare(struct api_server *s, const char *id, int vote_back, stru
 	mpc_fault_point("prepare"); /* staged shares are durable, the vote is not cast */
 	rows = si.received / (ncols * 8);
 	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
+	/* the vote promises to keep the upload until keep_until (store/upload.h):
+	 * durable, the begin record written before the seal's sync */
 	mlen = store_prepared_message(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
-				      si.received, digest);
+				      si.received, digest, keep_until);
 	mpc_sigmemo_sign(sig, (const uint8_t *)msg, mlen, s->conf->sign_sk);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
-	entry = json_pack("{s:s, s:s, s:i, s:I, s:I, s:s, s:s}", "op", "prepared", "txn", id,
-			  "party", s->conf->party_id, "rows", (json_int_t)rows, "bytes",
-			  (json_int_t)si.received, "digest", digest, "sig", sig64);
-	if (vote_back) {
-		/* No entry: the staging stays until the txn's commit or abort is applied. */
-		json_object_del(entry, "op");
-		json_object_del(entry, "txn");
-		api_set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:o}", "id", id, "party",
-				      s->conf->party_id, "vote", "prepared", "rows",
-				      (json_int_t)rows, "signed_vote", entry));
-		return;
-	}
-	rv = propose_opt(s, entry, 0, &outcome, &index, err);
-	json_decref(entry);
-	if (rv != 0) {
-		api_set_error(r, rv, "prepare: %s", err);
-		return;
-	}
-	if (outcome == 0) {
-		api_set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:I, s:i}", "id", id, "party",
-				      s->conf->party_id, "vote", "prepared", "rows", (json_int_t)rows,
-				      "revision", (json_int_t)index, "leader", leader_hint(s)));
-		return;
-	}
-	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
-	if (store_catalog_txn(s->db, id, &txn) != 0) {
-		api_set_error(r, MPC_ENOENT, "txn %s vanished", id);
-		return;
-	}
-	if (outcome != 0) {
-		const char *reason = json_string_value(json_object_get(txn, "reason"));
-		api_set_error(r, outcome, "prepare refused: %s", reason ? reason : mpc_strerror(outcome));
-		json_decref(txn);
-		return;
-	}
-	add_local(s, id, txn);
-	api_set_json(r, txn);
+	entry = json_pack("{s:i, s:I, s:I, s:s, s:I, s:s}", "party", s->conf->party_id, "rows",
+			  (json_int_t)rows, "bytes", (json_int_t)si.received, "digest", digest,
+			  "keep_until_ms", (json_int_t)keep_until, "sig", sig64);
+	/* No entry: the upload stays until the txn's commit or abort is applied,
+	 * or an entry stamped past keep_until. */
+	api_set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:o, s:i}", "id", id, "party",
+			      s->conf->party_id, "vote", "prepared", "rows", (json_int_t)rows,
+			      "signed_vote", entry, "leader", leader_hint(s)));
 }
 
 /* 1 when votes is an array of 1..n votes (their checks are the FSM's), else sets r's error. */
@@ -715,14 +701,14 @@ static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, 
 	return 0;
 }
 
-static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
+static void commit_votes_of(struct api_server *s, const char *id, json_t *votes, json_t *begin,
 			    struct api_resp *r);
 
 /* r holds this party's prepare answer with its signed vote: commits with it
  * and the votes in commit; the answer is the commit's (or its refusal), with
  * the vote added. */
 static void commit_with_own_vote(struct api_server *s, const char *id, json_t *commit,
-				 struct api_resp *r)
+				 json_t *begin, struct api_resp *r)
 {
 	json_t *mine = json_incref(json_object_get(r->json, "signed_vote"));
 	json_t *votes = json_copy(json_object_get(commit, "votes"));
@@ -730,7 +716,7 @@ static void commit_with_own_vote(struct api_server *s, const char *id, json_t *c
 	if (mine == NULL || votes == NULL || json_array_append(votes, mine) != 0) {
 		api_set_error(r, MPC_ENOMEM, "commit of txn %s: out of memory", id);
 	} else if (votes_usable(s, id, votes, r)) {
-		commit_votes_of(s, id, votes, r);
+		commit_votes_of(s, id, votes, begin, r);
 		json_object_set(r->json, "signed_vote", mine);
 	}
 	json_decref(votes);
@@ -747,20 +733,30 @@ static void h_txn_commit(struct api_server *s, const char *id, struct api_req *q
 
 	if (votes_usable(s, id, votes, r) &&
 	    txn_access(s, q, r, id, MPC_RIGHT_ADMIN, "commit this transaction"))
-		commit_votes_of(s, id, votes, r);
+		commit_votes_of(s, id, votes, json_object_get(body, "begin"), r);
 	json_decref(body);
 }
 
-/* Proposes the commit entry with the parties' signed votes; r gets the outcome. */
-static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
+/* Proposes the commit entry with the parties' signed votes and the txn's
+ * signed begin (docs/architecture.md §5): begin (the upload's, or the commit
+ * body's) or, when NULL, this party's upload's; r gets the outcome. Every
+ * party verifies the begin at apply, whoever supplied it. */
+static void commit_votes_of(struct api_server *s, const char *id, json_t *votes, json_t *begin,
 			    struct api_resp *r)
 {
-	json_t *e, *txn = NULL;
+	json_t *e, *txn = NULL, *meta = NULL;
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint64_t index = 0;
 	int outcome = 0, rv;
 
 	e = json_pack("{s:s, s:s, s:O}", "op", "commit", "txn", id, "votes", votes);
+	if (!json_is_object(begin) && store_upload_get(s->db, id, &meta) == 0)
+		begin = json_object_get(meta, "auth");
+	if (json_is_object(begin)) {
+		json_object_set(e, "auth", begin);
+		json_object_set(e, "client", json_object_get(begin, "client"));
+	}
+	json_decref(meta);
 	rv = propose_opt(s, e, 0, &outcome, &index, err);
 	json_decref(e);
 	if (rv != 0) {
@@ -774,8 +770,23 @@ static void commit_votes_of(struct api_server *s, const char *id, json_t *votes,
 	}
 	store_fsm_wait_applied(s->fsm, index, PROPOSE_TIMEOUT_MS); /* for the reason */
 	if (store_catalog_txn(s->db, id, &txn) != 0) {
+		/* refused with nothing recorded: the txn stays open to a correct commit */
 		api_set_error(r, outcome, "commit of txn %s refused: %s", id,
-			      outcome == MPC_ENOENT ? "unknown transaction" : mpc_strerror(outcome));
+			      outcome == MPC_ENOENT   ? "unknown transaction (no signed begin)"
+			      : outcome == MPC_ECRYPTO ? "a vote's signature is not its party's"
+			      : outcome == MPC_EPERM   ? "the begin's client signature does not verify"
+			      : outcome == MPC_EINVAL
+				  ? "malformed votes (every party's signed vote with keep_until_ms)"
+				  : mpc_strerror(outcome));
+		return;
+	}
+	if (strcmp(json_string_value(json_object_get(txn, "state")), "committed") == 0) {
+		/* a replay (e.g. a retry whose answer was lost): refused by the log,
+		 * but the txn is committed, which is what the caller asks */
+		api_set_json(r, json_pack("{s:s, s:s, s:O, s:b}", "id", id, "state", "committed",
+					      "revision", json_object_get(txn, "end_revision"),
+					      "replay", 1));
+		json_decref(txn);
 		return;
 	}
 	{
@@ -898,8 +909,13 @@ static void route(struct api_server *s, struct MHD_Connection *c, const char *me
 				h_txns(s, c, r);
 			return;
 		}
-		if (n == 2 && post)
-			return h_txn_begin(s, q, r);
+		if (n == 2 && post) {
+			api_set_error(r, MPC_ENOENT,
+				      "POST /v1/txns: there is no begin request any more; send the "
+				      "signed begin with the txn's chunks (PUT /v1/txns/ID/chunks"
+				      "?begin=LEN, docs/rest-api.md)");
+			return;
+		}
 		if (n == 3 && get)
 			return h_txn_get(s, c, seg[2], q, r);
 		if (n == 4 && put && strcmp(seg[3], "chunks") == 0)
@@ -1207,6 +1223,38 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	}
 }
 
+/* Uploads to txns the log does not know are dropped only when an entry
+ * stamped past their deadline is applied (store/upload.h). When this party
+ * holds one past its deadline by its own clock and the log's clock has not
+ * got there (an idle cluster), it asks the leader for a tick entry: at most
+ * once per TICK_CHECK_MS, nothing at all while no upload is overdue. */
+#define TICK_CHECK_MS 1000
+static void *ticker_main(void *arg)
+{
+	struct api_server *s = arg;
+	struct timespec ts;
+	pthread_mutex_lock(&s->tick_mu);
+	while (!s->tick_stop) {
+		mpc_deadline_after(&ts, TICK_CHECK_MS);
+		pthread_cond_timedwait(&s->tick_cv, &s->tick_mu, &ts);
+		if (s->tick_stop)
+			break;
+		pthread_mutex_unlock(&s->tick_mu);
+		if (store_upload_tick_due(s->fsm, wall_ms())) {
+			char err[MPC_ERRMSG_SIZE] = "";
+			uint64_t index;
+			int outcome;
+			json_t *e = json_pack("{s:s}", "op", "tick");
+			if (propose_opt(s, e, 0, &outcome, &index, err) != 0)
+				LOG_DEBUG("tick not proposed: %s", err);
+			json_decref(e);
+		}
+		pthread_mutex_lock(&s->tick_mu);
+	}
+	pthread_mutex_unlock(&s->tick_mu);
+	return NULL;
+}
+
 int api_server_start(struct store_node *node, struct store_fsm *fsm, struct store_db *db,
 		     const struct mpc_party_conf *conf, struct engine_service *engine,
 		     struct sched_service *sched, struct api_server **out, char *errmsg)
@@ -1263,6 +1311,9 @@ int api_server_start(struct store_node *node, struct store_fsm *fsm, struct stor
 		free(s);
 		return MPC_EIO;
 	}
+	pthread_mutex_init(&s->tick_mu, NULL);
+	pthread_cond_init(&s->tick_cv, NULL);
+	s->ticker_started = pthread_create(&s->ticker, NULL, ticker_main, s) == 0;
 	*out = s;
 	return 0;
 }
@@ -1271,6 +1322,14 @@ void api_server_stop(struct api_server *srv)
 {
 	if (srv == NULL)
 		return;
+	pthread_mutex_lock(&srv->tick_mu);
+	srv->tick_stop = 1;
+	pthread_cond_broadcast(&srv->tick_cv);
+	pthread_mutex_unlock(&srv->tick_mu);
+	if (srv->ticker_started)
+		pthread_join(srv->ticker, NULL);
+	pthread_mutex_destroy(&srv->tick_mu);
+	pthread_cond_destroy(&srv->tick_cv);
 	MHD_stop_daemon(srv->mhd);
 	api_peer_free();
 	api_nonce_cache_free(srv->nonces);

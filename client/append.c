@@ -1,6 +1,7 @@
 /* Client side of append transactions: share splitting, txn calls, mpc_client_append. */
 #include "client/internal.h"
 #include "common/err.h"
+#include "common/reqsig.h"
 
 #include <inttypes.h>
 #include <sodium.h>
@@ -29,40 +30,46 @@ void mpc_share_split(const uint64_t *values, size_t n, int parties, uint64_t **o
 	}
 }
 
-int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
-			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
-			 int *leader, char *errmsg)
+int mpc_client_txn_begin(struct mpc_client *cl, const char *table, json_t *columns, int create,
+			 unsigned timeout_ms, char *txn, char **begin, char *errmsg)
 {
-	json_t *body, *resp = NULL;
+	struct mpc_reqsig sig;
+	json_t *body, *auth;
 	char *text;
 	int rv;
 
-	/* the client is the signer of the request (client/http.c), not a body field */
+	*begin = NULL;
+	/* the client is the signer of the begin, not a body field */
 	body = json_pack("{s:s, s:b}", "table", table, "create", create);
 	if (columns != NULL)
 		json_object_set(body, "columns", columns);
 	if (timeout_ms > 0)
 		json_object_set_new(body, "timeout_ms", json_integer(timeout_ms));
-	text = json_dumps(body, JSON_COMPACT);
+	text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
-	rv = mpc_client_call(cl, party, "POST", "/v1/txns", text, strlen(text), &resp, errmsg);
-	free(text);
-	if (rv == 0) {
-		const char *id = json_string_value(json_object_get(resp, "id"));
-		if (id == NULL || strlen(id) != 32) {
-			mpc_errmsg_printf(errmsg, "party %d answered begin without a txn id", party);
-			rv = MPC_EPROTO;
-		} else {
-			strcpy(txn, id);
-			*revision = (uint64_t)json_integer_value(json_object_get(resp, "revision"));
-			if (leader != NULL)
-				*leader = json_is_integer(json_object_get(resp, "leader"))
-						  ? (int)json_integer_value(json_object_get(resp, "leader"))
-						  : -1;
-		}
+	if (text == NULL)
+		return MPC_ENOMEM;
+	/* Signed as the request POST /v1/txns it replaces: the parties and every
+	 * apply check it as such (store/signed_req.h); its nonce is the txn id. */
+	rv = mpc_reqsig_sign(cl->sign_sk, cl->signer, cl->cluster->id_hex, "POST", "/v1/txns",
+			     text, strlen(text), &sig);
+	if (rv != 0) {
+		free(text);
+		mpc_errmsg_printf(errmsg, "begin of an append to '%s': cannot sign", table);
+		return rv;
 	}
-	json_decref(resp);
-	return rv;
+	auth = json_pack("{s:s, s:s, s:s, s:I, s:s, s:s, s:s}", "client", sig.client, "method",
+			 "POST", "path", "/v1/txns", "time_ms", (json_int_t)sig.time_ms, "nonce",
+			 sig.nonce, "sig", sig.sig, "body", text);
+	free(text);
+	*begin = auth ? json_dumps(auth, JSON_COMPACT) : NULL;
+	json_decref(auth);
+	if (*begin == NULL) {
+		mpc_errmsg_printf(errmsg, "begin of an append to '%s': out of memory", table);
+		return MPC_ENOMEM;
+	}
+	memcpy(txn, sig.nonce, MPC_REQSIG_NONCE_HEX + 1);
+	return 0;
 }
 
 const struct mpc_chunkbox_key *mpc_client_box_key(struct mpc_client *cl, int party)
@@ -72,13 +79,14 @@ const struct mpc_chunkbox_key *mpc_client_box_key(struct mpc_client *cl, int par
 	return cl->box_key[party];
 }
 
-static int txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+static int txn_put(struct mpc_client *cl, int party, const char *txn, const char *begin,
 		   uint64_t offset, const void *shares, size_t len, int prepare, int seed,
 		   char *errmsg)
 {
 	const struct mpc_chunkbox_key *key = mpc_client_box_key(cl, party);
-	uint8_t *sealed = malloc(len + MPC_CHUNKBOX_BYTES);
-	char path[128];
+	size_t blen = begin ? strlen(begin) : 0;
+	uint8_t *sealed = malloc(len + MPC_CHUNKBOX_BYTES + blen);
+	char path[160];
 	int rv;
 
 	if (sealed == NULL || key == NULL) {
@@ -92,45 +100,38 @@ static int txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t r
 				  party, offset);
 		return MPC_ECRYPTO;
 	}
-	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s%s",
-		 txn, offset, revision, prepare ? "&prepare=1" : "", seed ? "&seed=1" : "");
-	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + MPC_CHUNKBOX_BYTES, NULL,
+	if (blen > 0) /* the signed begin after the box (?begin=LEN) */
+		memcpy(sealed + len + MPC_CHUNKBOX_BYTES, begin, blen);
+	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&begin=%zu%s%s", txn,
+		 offset, blen, prepare ? "&prepare=1&vote=1" : "", seed ? "&seed=1" : "");
+	rv = mpc_client_call(cl, party, "PUT", path, sealed, len + MPC_CHUNKBOX_BYTES + blen, NULL,
 			     errmsg);
 	free(sealed);
 	return rv;
 }
 
-int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, const char *begin,
 		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg)
 {
-	return txn_put(cl, party, txn, revision, offset, shares, len, prepare, 0, errmsg);
+	return txn_put(cl, party, txn, begin, offset, shares, len, prepare, 0, errmsg);
 }
 
-int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, const char *begin,
 			    uint64_t offset, const void *msg, size_t mlen, int prepare,
 			    char *errmsg)
 {
-	return txn_put(cl, party, txn, revision, offset, msg, mlen, prepare, 1, errmsg);
+	return txn_put(cl, party, txn, begin, offset, msg, mlen, prepare, 1, errmsg);
 }
 
-int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
-			   char *errmsg)
-{
-	char path[128];
-	snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64, txn, revision);
-	return mpc_client_call(cl, party, "POST", path, NULL, 0, NULL, errmsg);
-}
-
-int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn,
-				uint64_t revision, json_t **vote, char *errmsg)
+int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn, json_t **vote,
+				char *errmsg)
 {
 	char path[160];
 	json_t *resp = NULL;
 	int rv;
 
 	*vote = NULL;
-	snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64 "&vote=1", txn,
-		 revision);
+	snprintf(path, sizeof path, "/v1/txns/%s/prepare?vote=1", txn);
 	rv = mpc_client_call(cl, party, "POST", path, NULL, 0, &resp, errmsg);
 	if (rv == 0 && !json_is_object(json_object_get(resp, "signed_vote"))) {
 		mpc_errmsg_printf(errmsg, "party %d answered prepare without a signed vote", party);
@@ -142,11 +143,13 @@ int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *tx
 	return rv;
 }
 
-int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, json_t *votes,
-			  char *errmsg)
+int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, const char *begin,
+			  json_t *votes, char *errmsg)
 {
 	char path[128], *text;
 	json_t *body = json_pack("{s:O}", "votes", votes);
+	if (begin != NULL) /* for a party that has no upload of txn (docs/rest-api.md) */
+		json_object_set_new(body, "begin", json_loads(begin, 0, NULL));
 	int rv = MPC_EUNAVAIL, n = cl->cluster->n_parties;
 
 	snprintf(path, sizeof path, "/v1/txns/%s/commit", txn);

@@ -71,8 +71,10 @@ struct mpc_append_stream {
 	unsigned backoff_ms;
 	char table[128];
 	char txn[33];
-	uint64_t revision;
-	int leader;
+	char *begin;	  /* the signed begin every chunk carries (?begin=LEN) */
+	size_t begin_len;
+	uint64_t revision; /* 0: no begin entry to wait for */
+	int leader;	   /* where the commit goes: the client's hint, then the parties' */
 	int committed; /* the leader's last chunk carried the commit, which succeeded */
 	uint64_t rows;
 	int threads; /* upload threads started */
@@ -162,8 +164,7 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 	int rv;
 
 	if (done == len) {
-		snprintf(path, sizeof path, "/v1/txns/%s/prepare?revision=%" PRIu64 "&vote=1",
-			 s->txn, s->revision);
+		snprintf(path, sizeof path, "/v1/txns/%s/prepare?vote=1", s->txn);
 		return mpc_client_call_on(s->cl, curl, pp->party, "POST", path, NULL, 0, resp,
 					  errmsg);
 	}
@@ -183,12 +184,14 @@ static int send_rest(struct party_pipe *pp, CURL *curl, const struct slot *sl, s
 				  pp->party, sl->offset + done);
 		return MPC_ECRYPTO;
 	}
-	snprintf(path, sizeof path,
-		 "/v1/txns/%s/chunks?offset=%" PRIu64 "&revision=%" PRIu64 "%s%s", s->txn,
-		 sl->offset + done, s->revision, sl->last ? "&prepare=1&vote=1" : "",
+	/* every chunk carries the signed begin: the first one that reaches the
+	 * party (also after a restart that lost the upload) opens the txn there */
+	len = (sl->full ? len - done : sizeof msg) + MPC_CHUNKBOX_BYTES;
+	memcpy(sealed + len, s->begin, s->begin_len);
+	snprintf(path, sizeof path, "/v1/txns/%s/chunks?offset=%" PRIu64 "&begin=%zu%s%s", s->txn,
+		 sl->offset + done, s->begin_len, sl->last ? "&prepare=1&vote=1" : "",
 		 sl->full ? "" : "&seed=1");
-	return mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, sealed,
-				  (sl->full ? len - done : sizeof msg) + MPC_CHUNKBOX_BYTES,
+	return mpc_client_call_on(s->cl, curl, pp->party, "PUT", path, sealed, len + s->begin_len,
 				  sl->last ? resp : NULL, errmsg);
 }
 
@@ -204,14 +207,12 @@ static int resume_point(struct party_pipe *pp, const struct slot *sl, json_t *re
 	json_t *local = json_object_get(rec, "local");
 	uint64_t received = (uint64_t)json_integer_value(json_object_get(local, "received"));
 	size_t len = sl->fill * sizeof(uint64_t), row_bytes = pp->s->ncols * sizeof(uint64_t);
-	char key[16];
 
-	snprintf(key, sizeof key, "%d", pp->party);
 	if (state == NULL)
 		state = "unknown";
-	if (sl->last && json_object_get(json_object_get(rec, "prepared"), key) != NULL)
-		return 1; /* the last chunk arrived and the party voted */
-	if (strcmp(state, "pending") != 0) {
+	if (strcmp(state, "committed") == 0)
+		return 1; /* the commit (carried by a lost answer) went through: all is in */
+	if (strcmp(state, "uploading") != 0) {
 		const char *reason = json_string_value(json_object_get(rec, "reason"));
 		mpc_errmsg_printf(errmsg, "party %d: txn %s is %s%s%s", pp->party, pp->s->txn,
 				  state, reason ? ": " : "", reason ? reason : "");
@@ -226,6 +227,7 @@ static int resume_point(struct party_pipe *pp, const struct slot *sl, json_t *re
 		return MPC_EPROTO;
 	}
 	*done = (size_t)(received - sl->offset);
+	/* a last chunk that is in: the prepare alone (again) answers the vote */
 	return *done == len && !sl->last ? 1 : 0;
 }
 
@@ -259,6 +261,11 @@ static int deliver_chunk(struct party_pipe *pp, CURL *curl, const struct slot *s
 			rv = mpc_client_call_on(s->cl, curl, pp->party, "GET", path, NULL, 0, &rec,
 						errmsg);
 		} while (rv == MPC_EUNAVAIL);
+		if (rv == MPC_ENOENT) { /* no upload there yet: the first chunk never arrived */
+			rec = json_pack("{s:s, s:{s:i}}", "state", "uploading", "local", "received",
+					0);
+			rv = rec ? 0 : MPC_ENOMEM;
+		}
 		if (rv == 0)
 			rv = resume_point(pp, sl, rec, &done, errmsg);
 		json_decref(rec);
@@ -273,6 +280,10 @@ static int deliver_chunk(struct party_pipe *pp, CURL *curl, const struct slot *s
 static void keep_vote(struct party_pipe *pp, json_t *resp)
 {
 	json_t *v = json_object_get(resp, "signed_vote");
+	json_t *leader = json_object_get(resp, "leader");
+	if (json_is_integer(leader) && json_integer_value(leader) >= 0 &&
+	    json_integer_value(leader) < pp->s->n)
+		pp->s->cl->leader_hint = (int)json_integer_value(leader); /* for the next append */
 	if (v != NULL) {
 		json_decref(pp->vote);
 		pp->vote = json_incref(v);
@@ -285,7 +296,8 @@ static void *upload_thread(void *arg)
 {
 	struct party_pipe *pp = arg;
 	struct mpc_append_stream *s = pp->s;
-	uint8_t *sealed = malloc(s->chunk_vals * sizeof(uint64_t) + MPC_CHUNKBOX_BYTES);
+	uint8_t *sealed =
+	    malloc(s->chunk_vals * sizeof(uint64_t) + MPC_CHUNKBOX_BYTES + s->begin_len);
 	CURL *curl = mpc_client_party_handle(s->cl, pp->party);
 	int rv = sealed != NULL && curl != NULL ? 0 : MPC_ENOMEM;
 
@@ -397,6 +409,7 @@ static void stream_free(struct mpc_append_stream *s)
 		}
 	if (s->prg != NULL)
 		sodium_free(s->prg); /* zeroes */
+	free(s->begin);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
@@ -459,16 +472,15 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 		s->pipe[p].s = s;
 		s->pipe[p].party = p;
 	}
-	rv = MPC_EUNAVAIL;
-	for (int i = 0; i < s->n && rv == MPC_EUNAVAIL; i++)
-		rv = mpc_client_txn_begin(cl, (cl->leader_hint + i) % s->n, table, columns, create,
-					  o.timeout_ms, s->txn, &s->revision, &s->leader, errmsg);
+	/* No request: the begin is signed here and travels with the chunks. */
+	rv = mpc_client_txn_begin(cl, table, columns, create, o.timeout_ms, s->txn, &s->begin,
+				  errmsg);
 	if (rv != 0) {
 		stream_free(s);
 		return rv;
 	}
-	if (s->leader >= 0 && s->leader < s->n)
-		cl->leader_hint = s->leader;
+	s->begin_len = strlen(s->begin);
+	s->leader = cl->leader_hint >= 0 && cl->leader_hint < s->n ? cl->leader_hint : 0;
 	*out = s;
 	return 0;
 }
@@ -618,7 +630,7 @@ static int upload_single(struct mpc_append_stream *s)
 		sl->offset = 0;
 		sl->last = 1;
 		const struct mpc_chunkbox_key *key = mpc_client_box_key(s->cl, p);
-		sealed[p] = malloc((sl->full ? len : sizeof msg) + MPC_CHUNKBOX_BYTES);
+		sealed[p] = malloc((sl->full ? len : sizeof msg) + MPC_CHUNKBOX_BYTES + s->begin_len);
 		if (sealed[p] == NULL || key == NULL) {
 			mpc_errmsg_printf(s->errmsg, "append to '%s': out of memory", s->table);
 			rv = MPC_ENOMEM;
@@ -638,13 +650,15 @@ static int upload_single(struct mpc_append_stream *s)
 			rv = MPC_ECRYPTO;
 			goto out;
 		}
+		/* the signed begin after the box: the party opens the txn with it */
+		memcpy(sealed[p] + len + MPC_CHUNKBOX_BYTES, s->begin, s->begin_len);
 		calls[p] = (struct mpc_call){.party = p,
 					     .method = "PUT",
 					     .body = sealed[p],
-					     .len = len + MPC_CHUNKBOX_BYTES};
+					     .len = len + MPC_CHUNKBOX_BYTES + s->begin_len};
 		snprintf(calls[p].path, sizeof calls[p].path,
-			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1&vote=1%s", s->txn,
-			 s->revision, sl->full ? "" : "&seed=1");
+			 "/v1/txns/%s/chunks?offset=0&begin=%zu&prepare=1&vote=1%s", s->txn,
+			 s->begin_len, sl->full ? "" : "&seed=1");
 	}
 	/* The leader's chunk goes last and carries the others' votes: its answer is
 	 * the commit's (one request less per append). With one party, or no leader
@@ -707,7 +721,8 @@ static int commit_votes(struct mpc_append_stream *s, char *errmsg)
 		if (s->pipe[p].vote != NULL)
 			json_array_append(votes, s->pipe[p].vote);
 	if (json_array_size(votes) > 0)
-		rv = mpc_client_txn_commit(s->cl, s->leader, s->txn, votes, errmsg);
+		rv = mpc_client_txn_commit(s->cl, s->cl->leader_hint, s->txn, s->begin, votes,
+					   errmsg);
 	json_decref(votes);
 	return rv;
 }

@@ -36,37 +36,38 @@ int mpc_client_call_any(struct mpc_client *cl, const char *method, const char *p
 
 /* ---- append transactions (DESIGN.md §3) ---- */
 
-/* Begins an append to table on party; columns (borrowed, may be NULL for an
- * existing table) is [{name,type,frac}]. Writes the txn id (33 bytes) and the
- * raft revision of the begin, which later calls pass on so that a party that
- * lags behind waits until it knows the txn. */
-int mpc_client_txn_begin(struct mpc_client *cl, int party, const char *table, json_t *columns,
-			 int create, unsigned timeout_ms, char *txn, uint64_t *revision,
-			 int *leader, char *errmsg);
-/* Uploads bytes of this party's share stream at offset, sealed to the party;
+/* Begins an append to table: signs the begin locally, as the request
+ * POST /v1/txns it stands for (its nonce is the txn id; DESIGN.md §6,
+ * docs/architecture.md §5); no call is made. columns (borrowed, may be NULL
+ * for an existing table) is [{name,type,frac}]. Writes the txn id (33
+ * bytes) and *begin, the signed begin as JSON text that every chunk upload
+ * carries (malloc'd; caller frees). A party learns of the txn from its first
+ * chunk; the log from the commit. */
+int mpc_client_txn_begin(struct mpc_client *cl, const char *table, json_t *columns, int create,
+			 unsigned timeout_ms, char *txn, char **begin, char *errmsg);
+/* Uploads bytes of this party's share stream at offset, sealed to the party,
+ * with the signed begin (may be NULL once the party has the txn's upload);
  * with prepare set, the party prepares right after storing them (the last
- * chunk: saves the separate prepare call). */
-int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+ * chunk: saves the separate prepare call) and answers its vote. */
+int mpc_client_txn_put(struct mpc_client *cl, int party, const char *txn, const char *begin,
 		       uint64_t offset, const void *shares, size_t len, int prepare, char *errmsg);
 /* Uploads a seed chunk at offset, sealed to the party: msg is a seed message
  * (mpc_chunkseed_pack(), MPC_CHUNKSEED_BYTES) from which the party expands
  * its shares (docs/rest-api.md); other sizes only to test the party's checks. */
-int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
+int mpc_client_txn_put_seed(struct mpc_client *cl, int party, const char *txn, const char *begin,
 			    uint64_t offset, const void *msg, size_t mlen, int prepare,
 			    char *errmsg);
-/* Asks party to prepare (seal its staged shares and vote). */
-int mpc_client_txn_prepare(struct mpc_client *cl, int party, const char *txn, uint64_t revision,
-			   char *errmsg);
-/* Asks party to prepare and answer its signed vote instead of proposing it
- * (vote=1); *vote is a new reference for mpc_client_txn_commit(). */
-int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn,
-				uint64_t revision, json_t **vote, char *errmsg);
+/* Asks party to prepare (seal its staged shares) and answer its signed vote,
+ * which promises to keep the upload until its keep_until_ms; *vote is a new
+ * reference for mpc_client_txn_commit(). */
+int mpc_client_txn_prepare_vote(struct mpc_client *cl, int party, const char *txn, json_t **vote,
+				char *errmsg);
 /* Commits txn with votes, the "signed_vote" objects of the parties' answers to
  * a prepare with vote=1 (borrowed), through party (the leader) first, the
  * others if it is down. 0: committed. An error from a party that answered
  * (errmsg says why) leaves the txn's state to mpc_client_txn_wait(). */
-int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, json_t *votes,
-			  char *errmsg);
+int mpc_client_txn_commit(struct mpc_client *cl, int party, const char *txn, const char *begin,
+			  json_t *votes, char *errmsg);
 /* Asks for an abort. */
 int mpc_client_txn_abort(struct mpc_client *cl, int party, const char *txn, const char *reason,
 			 char *errmsg);

@@ -7,6 +7,7 @@
 #include "common/sigmemo.h"
 #include "store/catalog.h"
 #include "store/staging.h"
+#include "store/upload.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -31,10 +32,42 @@ int store_name_valid(const char *s)
 }
 
 size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,
-			      uint64_t rows, uint64_t bytes, const char *digest_hex)
+			      uint64_t rows, uint64_t bytes, const char *digest_hex,
+			      uint64_t keep_until_ms)
 {
-	return (size_t)snprintf(out, 512, "mpcstore-prepared|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s",
-				cluster_id_hex, txn, party, rows, bytes, digest_hex);
+	if (keep_until_ms == 0)
+		return (size_t)snprintf(out, 512,
+					"mpcstore-prepared|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s",
+					cluster_id_hex, txn, party, rows, bytes, digest_hex);
+	return (size_t)snprintf(out, 512,
+				"mpcstore-prepared-v2|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s|%" PRIu64,
+				cluster_id_hex, txn, party, rows, bytes, digest_hex, keep_until_ms);
+}
+
+/* The replicated clock as persisted (meta "clock"); 0 before any stamp. */
+static uint64_t clock_read(struct store_db *db)
+{
+	char *val = NULL;
+	size_t len = 0;
+	uint64_t v = 0;
+	char err[MPC_ERRMSG_SIZE];
+	if (store_db_get(db, STORE_CF_META, "clock", 5, &val, &len, err) == 0 && len < 32) {
+		char text[32];
+		memcpy(text, val, len);
+		text[len] = '\0';
+		v = strtoull(text, NULL, 10);
+	}
+	free(val);
+	return v;
+}
+
+uint64_t store_fsm_clock(struct store_fsm *fsm)
+{
+	uint64_t v;
+	pthread_mutex_lock(&fsm->lock);
+	v = fsm->clock_ms;
+	pthread_mutex_unlock(&fsm->lock);
+	return v;
 }
 
 
@@ -51,6 +84,8 @@ int store_fsm_init(struct store_fsm *fsm, struct store_db *db, const struct mpc_
 	pthread_cond_init(&fsm->cond, NULL);
 	pthread_cond_init(&fsm->final_cond, NULL);
 	fsm->applied = store_catalog_applied(db);
+	fsm->clock_ms = fsm->clock_saved = clock_read(db);
+	fsm->upload_min_ms = UINT64_MAX; /* reconcile_staging notes the uploads kept */
 	/* A crash after a snapshot restore but before its staging was settled
 	 * leaves uploads of finished txns unsettled: settle them now (idempotent). */
 	return db->read_only ? 0 : reconcile_staging(fsm);
@@ -281,27 +316,22 @@ static int begin_signed(struct store_fsm *fsm, json_t *e, const struct mpc_clien
 	return 0;
 }
 
-static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
-		       char *changed_state)
+int store_fsm_begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+			  json_t **txn_out, int *signed_ok, char *reason, size_t size)
 {
-	const char *id = json_string_value(json_object_get(e, "txn"));
 	const char *table, *client;
 	json_t *cols;
 	int create, signed_rv;
 	json_int_t timeout;
 	const struct mpc_client_info *ci;
 	json_t *txn, *tbl;
-	char key[128], reason[512] = "";
+	char key[128];
 	int outcome = 0;
 
-	if (!valid_txn_id(id))
-		return MPC_EINVAL; /* not even recordable */
-	txn_key(key, id);
-	if ((txn = meta_get_json(fsm->db, key)) != NULL) {
-		json_decref(txn); /* a retried proposal: already applied */
-		return 0;
-	}
-	signed_rv = begin_signed(fsm, e, &ci, reason, sizeof reason);
+	reason[0] = '\0';
+	signed_rv = begin_signed(fsm, e, &ci, reason, size);
+	if (signed_ok != NULL)
+		*signed_ok = signed_rv == 0;
 	table = json_string_value(json_object_get(e, "table"));
 	client = json_string_value(json_object_get(e, "client"));
 	cols = columns_canonical(json_object_get(e, "columns"));
@@ -317,33 +347,30 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	if (signed_rv != 0) {
 		outcome = signed_rv; /* reason set by begin_signed */
 	} else if (!store_name_valid(table)) {
-		snprintf(reason, sizeof reason,
-			 "invalid table name '%s' (letters, digits, _; at most 63)",
+		snprintf(reason, size, "invalid table name '%s' (letters, digits, _; at most 63)",
 			 table ? table : "");
 		outcome = MPC_EINVAL;
 	} else if (ci == NULL) {
-		snprintf(reason, sizeof reason, "client '%s' is not in the cluster config",
+		snprintf(reason, size, "client '%s' is not in the cluster config",
 			 client ? client : "");
 		outcome = MPC_EPERM;
 	} else if (!mpc_client_may_append(ci, table)) {
-		snprintf(reason, sizeof reason, "client '%s' may not append to table '%s'", client,
-			 table);
+		snprintf(reason, size, "client '%s' may not append to table '%s'", client, table);
 		outcome = MPC_EPERM;
 	} else if (tbl == NULL && !create) {
-		snprintf(reason, sizeof reason, "unknown table '%s'", table);
+		snprintf(reason, size, "unknown table '%s'", table);
 		outcome = MPC_ENOENT;
 	} else if (tbl == NULL && !(ci->rights & MPC_RIGHT_CREATE)) {
-		snprintf(reason, sizeof reason, "client '%s' may not create table '%s'", client,
-			 table);
+		snprintf(reason, size, "client '%s' may not create table '%s'", client, table);
 		outcome = MPC_EPERM;
-	} else if (tbl == NULL && !columns_valid(cols, reason, sizeof reason)) {
+	} else if (tbl == NULL && !columns_valid(cols, reason, size)) {
 		outcome = MPC_EINVAL;
 	} else if (tbl != NULL && cols != NULL && !json_equal(cols, json_object_get(tbl, "columns"))) {
 		char have[256], want[256];
 		store_columns_describe(json_object_get(tbl, "columns"), have, sizeof have);
 		store_columns_describe(cols, want, sizeof want);
-		snprintf(reason, sizeof reason, "schema mismatch: table '%s' has (%s), append has (%s)",
-			 table, have, want);
+		snprintf(reason, size, "schema mismatch: table '%s' has (%s), append has (%s)", table,
+			 have, want);
 		outcome = MPC_ECONFLICT;
 	}
 	if (tbl != NULL || cols != NULL)
@@ -352,6 +379,26 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 		json_object_set_new(txn, "columns", json_array()); /* a begin without columns */
 	json_decref(tbl);
 	json_decref(cols);
+	*txn_out = txn;
+	return outcome;
+}
+
+static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
+		       char *changed_state)
+{
+	const char *id = json_string_value(json_object_get(e, "txn"));
+	json_t *txn;
+	char key[128], reason[512] = "";
+	int outcome;
+
+	if (!valid_txn_id(id))
+		return MPC_EINVAL; /* not even recordable */
+	txn_key(key, id);
+	if ((txn = meta_get_json(fsm->db, key)) != NULL) {
+		json_decref(txn); /* a retried proposal: already applied */
+		return 0;
+	}
+	outcome = store_fsm_begin_check(fsm, e, id, index, &txn, NULL, reason, sizeof reason);
 	if (outcome != 0) {
 		txn_abort(fsm, wb, txn, index, reason);
 		strcpy(changed_state, "aborted");
@@ -372,6 +419,7 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
  * cannot vote for another, and a client cannot forge a vote. */
 struct vote {
 	json_int_t party, rows, bytes;
+	uint64_t keep_until_ms; /* 0: a vote of an older version, without the promise */
 	const char *digest;
 };
 
@@ -386,13 +434,17 @@ static int vote_check(struct store_fsm *fsm, const char *id, json_t *v, struct v
 	out->party = json_integer_value(json_object_get(v, "party"));
 	out->rows = json_integer_value(json_object_get(v, "rows"));
 	out->bytes = json_integer_value(json_object_get(v, "bytes"));
+	out->keep_until_ms = json_integer_value(json_object_get(v, "keep_until_ms")) > 0
+				     ? (uint64_t)json_integer_value(json_object_get(v, "keep_until_ms"))
+				     : 0;
 	if (!valid_txn_id(id) || out->digest == NULL || sig64 == NULL ||
 	    !json_is_integer(json_object_get(v, "party")) || out->party < 0 ||
 	    out->party >= fsm->cluster->n_parties || out->rows < 0 || out->bytes < 0 ||
 	    strlen(out->digest) > 2 * STORE_DIGEST_BYTES)
 		return MPC_EINVAL;
 	mlen = store_prepared_message(msg, fsm->cluster->id_hex, id, (int)out->party,
-				      (uint64_t)out->rows, (uint64_t)out->bytes, out->digest);
+				      (uint64_t)out->rows, (uint64_t)out->bytes, out->digest,
+				      out->keep_until_ms);
 	if (mpc_key_decode(sig64, sig, sizeof sig) != 0 ||
 	    mpc_sigmemo_verify(sig, (const uint8_t *)msg, mlen,
 			       fsm->cluster->parties[out->party].sign_pk) != 0) {
@@ -524,6 +576,66 @@ static int commit_votes(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	return MPC_ESTATE;
 }
 
+/* A commit that carries its begin (docs/architecture.md §5): until now the
+ * txn existed only as uploads on the parties. Checks the begin as apply_begin
+ * would, and the votes of all n parties, each with its promise to keep its
+ * upload until keep_until_ms: applied at a clock past the earliest of these,
+ * the commit is void (a party may have dropped its upload), on every party
+ * alike. 0 with *txn_out prepared in memory (the commit goes on); an outcome
+ * with nothing written (bad client signature, a malformed or forged vote,
+ * votes missing: the txn stays unknown, so a correct commit may still come);
+ * or an outcome with the txn recorded aborted in wb. */
+static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e,
+			 const char *id, uint64_t index, char *changed_state, json_t **txn_out)
+{
+	json_t *votes = json_object_get(e, "votes"), *txn = NULL;
+	struct vote v[MPC_MAX_PARTIES];
+	size_t i, n = json_array_size(votes), first = 0;
+	char reason[512];
+	int rv, dup, signed_ok = 0;
+
+	*txn_out = NULL;
+	if (!json_is_array(votes) || n != (size_t)fsm->cluster->n_parties)
+		return MPC_EINVAL;
+	for (i = 0; i < n; i++) {
+		if ((rv = vote_check(fsm, id, json_array_get(votes, i), &v[i])) != 0)
+			return rv;
+		if (v[i].keep_until_ms == 0)
+			return MPC_EINVAL; /* no promise to keep the upload */
+		if (v[i].keep_until_ms < v[first].keep_until_ms)
+			first = i;
+	}
+	rv = store_fsm_begin_check(fsm, e, id, index, &txn, &signed_ok, reason, sizeof reason);
+	if (!signed_ok) {
+		LOG_WARN("txn %s: commit refused: %s", id, reason);
+		json_decref(txn);
+		return rv;
+	}
+	if (rv == 0 && fsm->clock_ms > v[first].keep_until_ms) {
+		snprintf(reason, sizeof reason,
+			 "commit applied at %" PRIu64 " ms, past %" PRIu64
+			 " ms, until which party %lld promised to keep its upload",
+			 fsm->clock_ms, v[first].keep_until_ms, (long long)v[first].party);
+		rv = MPC_ETIMEDOUT;
+	}
+	for (i = 0; rv == 0 && i < n; i++)
+		rv = vote_record(fsm, txn, &v[i], index, &dup, reason, sizeof reason);
+	if (rv == 0 && strcmp(json_string_value(json_object_get(txn, "state")), "prepared") != 0) {
+		snprintf(reason, sizeof reason, "commit carries votes of only %zu of %d parties",
+			 json_object_size(json_object_get(txn, "prepared")),
+			 fsm->cluster->n_parties);
+		rv = MPC_EINVAL;
+	}
+	if (rv != 0) {
+		txn_abort(fsm, wb, txn, index, reason);
+		strcpy(changed_state, "aborted");
+		json_decref(txn);
+		return rv;
+	}
+	*txn_out = txn;
+	return 0;
+}
+
 static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
 			char *changed_state)
 {
@@ -539,9 +651,16 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 		return MPC_EINVAL;
 	txn_key(key, id);
 	txn = meta_get_json(fsm->db, key);
-	if (txn == NULL)
+	if (txn == NULL && json_object_get(e, "auth") == NULL)
 		return MPC_ENOENT;
-	state = json_string_value(json_object_get(txn, "state"));
+	if (txn == NULL) {
+		rv = commit_upload(fsm, wb, e, id, index, changed_state, &txn);
+		if (rv != 0)
+			return rv;
+		state = "prepared";
+	} else {
+		state = json_string_value(json_object_get(txn, "state"));
+	}
 	if (strcmp(state, "pending") == 0 && json_object_get(e, "votes") != NULL) {
 		rv = commit_votes(fsm, wb, txn, json_object_get(e, "votes"), id, index,
 				  changed_state);
@@ -552,8 +671,9 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 		state = "prepared";
 	}
 	if (strcmp(state, "prepared") != 0) {
-		/* committed: a retried proposal; pending/aborted: commit lost the race */
-		rv = strcmp(state, "committed") == 0 ? 0 : MPC_ESTATE;
+		/* committed or aborted: a replay (or a retried proposal) changes
+		 * nothing; pending: not every party voted */
+		rv = MPC_ESTATE;
 		json_decref(txn);
 		return rv;
 	}
@@ -631,9 +751,16 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 		return MPC_EINVAL;
 	txn_key(key, id);
 	txn = meta_get_json(fsm->db, key);
-	if (txn == NULL)
-		return MPC_ENOENT;
-	state = json_string_value(json_object_get(txn, "state"));
+	if (txn == NULL) {
+		/* A txn the log does not know (it may exist as uploads): recorded
+		 * aborted, so that a later commit of it is refused. */
+		txn = json_pack("{s:s, s:s, s:s, s:b, s:I, s:[], s:{}}", "id", id, "table", "",
+				"client", "", "create", 0, "begin_revision", (json_int_t)index,
+				"columns", "prepared");
+		state = "pending";
+	} else {
+		state = json_string_value(json_object_get(txn, "state"));
+	}
 	if (strcmp(state, "pending") == 0 || strcmp(state, "prepared") == 0) {
 		txn_abort(fsm, wb, txn, index, reason ? reason : "aborted");
 		strcpy(changed_state, "aborted");
@@ -678,6 +805,8 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 		}
 		else if (strcmp(op, "abort") == 0)
 			*outcome = apply_abort(fsm, wb, e, index, changed_state);
+		else if (strcmp(op, "tick") == 0)
+			*outcome = 0; /* its stamp moved the clock: the sweep below */
 		else if (fsm->ext_apply != NULL) {
 			txn_id = NULL;
 			rv = fsm->ext_apply(fsm->ext_data, wb, e, index, outcome);
@@ -696,11 +825,20 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 		LOG_WARN("entry %" PRIu64 " (%s) is malformed; ignored", index, op ? op : "?");
 	if (strcmp(changed_state, "committed") == 0)
 		mpc_fault_point("commit");
+	/* Uploads to txns the log does not know, past their deadline: dropped
+	 * (store/upload.h; this entry's own txn is settled above). */
+	if (fsm->clock_ms > fsm->upload_min_ms)
+		store_upload_sweep(fsm, wb, txn_id);
 	/* The applied index goes in the same batch as the effects (DESIGN.md §11). */
 	if (last) {
 		snprintf(applied, sizeof applied, "%" PRIu64, index);
 		rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "local/applied", 13,
 					  applied, strlen(applied));
+		if (fsm->clock_ms != fsm->clock_saved) { /* only entries that move it */
+			snprintf(applied, sizeof applied, "%" PRIu64, fsm->clock_ms);
+			rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], "clock", 5,
+						  applied, strlen(applied));
+		}
 	}
 	rv = store_db_write(fsm->db, wb, 0, fsm->errmsg);
 	store_staging_unlock(fsm->db);
@@ -710,6 +848,8 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 		return rv;
 	}
 	pthread_mutex_lock(&fsm->lock);
+	if (last)
+		fsm->clock_saved = fsm->clock_ms;
 	if (last) {
 		/* Waiters wait for the applied index: wake them only when it moves,
 		 * not once per sub-entry of a batch. */
@@ -741,6 +881,15 @@ int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, si
 	e = json_loadb(entry, len, 0, NULL);
 	op = e ? json_string_value(json_object_get(e, "op")) : NULL;
 	subs = json_object_get(e, "entries");
+	{
+		/* the leader's stamp (store/node.c): the clock never goes back */
+		json_int_t ts = json_integer_value(json_object_get(e, "ts"));
+		if (ts > 0 && (uint64_t)ts > fsm->clock_ms) {
+			pthread_mutex_lock(&fsm->lock);
+			fsm->clock_ms = (uint64_t)ts;
+			pthread_mutex_unlock(&fsm->lock);
+		}
+	}
 	if (op == NULL || strcmp(op, "batch") != 0 || !json_is_array(subs) ||
 	    json_array_size(subs) == 0) {
 		rv = apply_one(fsm, index, e, 1, outcome);
@@ -863,6 +1012,8 @@ static void reconcile_one(void *vctx, const char *txn_id)
 			ctx->rv = MPC_EIO;
 		LOG_INFO("txn %s: committed; published %" PRIu64 " uploaded bytes",
 			 txn_id, bytes);
+	} else if (txn == NULL && store_upload_note(ctx->fsm, txn_id)) {
+		/* an upload to a txn the log does not know yet: kept until its deadline */
 	} else if (strcmp(state, "pending") != 0 && strcmp(state, "prepared") != 0) {
 		store_staging_batch_drop(ctx->fsm->db, ctx->wb, txn_id);
 		LOG_INFO("txn %s: %s; dropped its uploaded data", txn_id, state);
@@ -945,6 +1096,7 @@ int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len)
 	}
 	pthread_mutex_lock(&fsm->lock);
 	fsm->applied = applied;
+	fsm->clock_ms = fsm->clock_saved = clock_read(fsm->db);
 	fsm->finals++; /* txns may have finished inside the snapshot */
 	pthread_cond_broadcast(&fsm->cond);
 	pthread_cond_broadcast(&fsm->final_cond);

@@ -13,10 +13,19 @@
  * digests and signatures, never shares:
  *   begin    {txn, table, client, create, columns:[{name,type,frac}], timeout_ms}
  *   prepared {txn, party, rows, bytes, digest, sig}   (sig: Ed25519 of the party)
- *   commit   {txn}
- *   abort    {txn, reason}
+ *   commit   {txn}, or {txn, votes}: the votes a client collected, or
+ *            {txn, client, auth, votes}: a commit that carries its begin (the
+ *            client's signed begin; the txn existed only as uploads until
+ *            then, store/upload.h) and the votes of all parties, each with
+ *            the time until which its party keeps its upload
+ *   abort    {txn, reason}   (of a txn the log does not know: recorded aborted)
+ *   tick     {}   (advances the clock: uploads past their deadline are dropped)
  *   batch    {entries: [entry...]}   (group commit: up to STORE_FSM_BATCH_MAX
  *            entries proposed together by the leader, applied in order)
+ * The leader stamps every entry it proposes with "ts" (its clock, ms;
+ * store/node.c); the FSM's clock is the highest stamp applied so far, so it
+ * never goes back when the leader changes. Begin and prepared entries come
+ * from logs of older versions (no route proposes them any more).
  * Apply is deterministic: its effect depends only on the entry and the prior
  * replicated state. Rejections are recorded in the txn record (state
  * "aborted" with a reason), so every party agrees on them. */
@@ -70,6 +79,14 @@ struct store_fsm {
 	int (*ext_reconcile)(void *data, rocksdb_writebatch_t *wb);
 	void *ext_data;
 	struct store_fsm_batch batch_ring[STORE_FSM_BATCH_RING];
+	/* Replicated: the highest "ts" applied (meta "clock"); under lock. */
+	uint64_t clock_ms;
+	uint64_t clock_saved; /* apply thread: the value persisted */
+	/* Local, under the staging lock: the earliest keep_until_ms of this
+	 * party's uploads to txns the log does not know (an upper bound after
+	 * they settle; UINT64_MAX: none). Apply sweeps them once the clock passes
+	 * it (store/upload.h). */
+	uint64_t upload_min_ms;
 	char errmsg[MPC_ERRMSG_SIZE];
 };
 
@@ -114,9 +131,26 @@ int store_fsm_restore(struct store_fsm *fsm, const void *buf, size_t len);
  * ext_reconcile calls it once itself (start-up). */
 int store_fsm_reconcile(struct store_fsm *fsm);
 
-/* Canonical message a party signs for a Prepared vote. out >= 512 bytes. */
+/* Canonical message a party signs for a Prepared vote. out >= 512 bytes.
+ * keep_until_ms: the time (ms, the FSM's clock) until which the party
+ * promises to keep its upload; 0 in votes of older versions (not part of the
+ * message then). */
 size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,
-			      uint64_t rows, uint64_t bytes, const char *digest_hex);
+			      uint64_t rows, uint64_t bytes, const char *digest_hex,
+			      uint64_t keep_until_ms);
+
+/* The replicated clock (highest "ts" applied). */
+uint64_t store_fsm_clock(struct store_fsm *fsm);
+
+/* The checks apply makes of a client's signed begin, against the catalog now
+ * (DESIGN.md §6): e holds "auth" and "client" (its begin's parameters are
+ * taken from the signed body into e), id is the txn. *txn gets the record
+ * the begin makes (state pending; new reference, also on refusal). Returns
+ * 0, or an outcome with reason set; *signed_ok says whether the signature
+ * verified (remembered in common/sigmemo.h: a later apply on this party does
+ * not verify it again). */
+int store_fsm_begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+			  json_t **txn, int *signed_ok, char *reason, size_t size);
 
 /* Writes a column list as "a int64, b fixed(16)" into out. */
 void store_columns_describe(json_t *cols, char *out, size_t size);

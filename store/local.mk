@@ -1,5 +1,5 @@
 noinst_LTLIBRARIES += libmpcstore.la
-libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h \
+libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h store/upload.c store/upload.h \
 	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
 	store/node.c store/node.h store/signed_req.c store/signed_req.h \
 	store/transport.c store/transport.h store/sst_file.cc store/sst_file.h
@@ -21,6 +21,14 @@ test_store_fsm_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
 test_store_fsm_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS)
 test_store_fsm_CFLAGS += $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS)
 test_store_fsm_LDADD += $(ROCKSDB_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
+
+check_PROGRAMS += test_store_upload
+TESTS += test_store_upload
+test_store_upload_SOURCES = tests/unit/test_store_upload.c
+test_store_upload_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS) \
+	$(SODIUM_CFLAGS)
+test_store_upload_LDADD = libmpcstore.la libmpccommon.la $(CRITERION_LIBS) $(ROCKSDB_LIBS) \
+	$(JANSSON_LIBS) $(SODIUM_LIBS) -lpthread
 
 check_PROGRAMS += test_store_transport
 TESTS += test_store_transport

@@ -17,6 +17,7 @@
  * new proposals wait in the queue and go out as one batch entry when one is
  * applied (async_cb). */
 #define INFLIGHT_MAX 1
+#define STAMP_MAX 32 /* ,"ts":<20 digits>} */
 
 /* A proposal from another thread; freed by whichever of waiter and loop drops the last ref. */
 struct store_node_prop {
@@ -47,6 +48,15 @@ struct open_txn {
 static uint64_t now_ms(void)
 {
 	return uv_hrtime() / 1000000u;
+}
+
+/* The leader's stamp: wall-clock ms, comparable with the parties' promises
+ * to keep uploads (store/upload.h). */
+static uint64_t wall_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static void prop_unref(struct store_node_prop *p)
@@ -129,6 +139,29 @@ static void apply_cb(struct raft_apply *req, int status, void *result)
 }
 
 /* On the loop thread: hands p to raft, or fails it. */
+/* Copies the JSON object entry (len bytes) into out with the leader's clock
+ * added as its last member "ts" (the FSM's clock, store/fsm.h; the last
+ * occurrence of a key wins, so a proposer cannot set it). out has len +
+ * STAMP_MAX bytes. Returns the bytes written. */
+static size_t stamp_entry(char *out, const char *entry, size_t len)
+{
+	size_t end = len, n;
+	while (end > 0 && entry[end - 1] != '}')
+		end--;
+	if (end == 0) { /* not an object: the FSM rejects it as it is */
+		memcpy(out, entry, len);
+		return len;
+	}
+	end--; /* the closing brace */
+	memcpy(out, entry, end);
+	n = end;
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\n'))
+		n--;
+	n += (size_t)snprintf(out + n, STAMP_MAX, "%s\"ts\":%" PRIu64 "}",
+			      n > 0 && out[n - 1] == '{' ? "" : ",", wall_ms());
+	return n;
+}
+
 static void submit(struct store_node *node, struct store_node_prop *p)
 {
 	struct raft_buffer buf;
@@ -144,14 +177,16 @@ static void submit(struct store_node *node, struct store_node_prop *p)
 	}
 	/* canonical/raft's uv segments need 8-byte multiples (a shorter entry
 	 * corrupts the closed segment on reload); JSON allows trailing blanks. */
-	buf.len = (p->len + 7) & ~(size_t)7;
+	buf.len = (p->len + STAMP_MAX + 7) & ~(size_t)7;
 	buf.base = raft_malloc(buf.len);
 	if (buf.base == NULL) {
 		prop_finish(p, MPC_ENOMEM, 0, 0, -1);
 		return;
 	}
-	memcpy(buf.base, p->entry, p->len);
-	memset((char *)buf.base + p->len, ' ', buf.len - p->len);
+	{
+		size_t n = stamp_entry(buf.base, p->entry, p->len);
+		memset((char *)buf.base + n, ' ', buf.len - n);
+	}
 	p->req.data = p;
 	p->node = node;
 	rv = raft_apply(&node->raft, &p->req, &buf, 1, apply_cb);
@@ -242,7 +277,7 @@ static void submit_batch(struct store_node *node, struct store_node_prop **props
 {
 	struct batch_req *b = calloc(1, sizeof *b);
 	struct raft_buffer buf;
-	size_t len = 32, off;
+	size_t len = 32 + STAMP_MAX, off;
 	int rv;
 
 	for (size_t i = 0; i < n; i++)
@@ -255,7 +290,9 @@ static void submit_batch(struct store_node *node, struct store_node_prop **props
 			prop_finish(props[i], MPC_ENOMEM, 0, 0, -1);
 		return;
 	}
-	off = (size_t)sprintf(buf.base, "{\"op\":\"batch\",\"entries\":[");
+	/* the leader's clock stamps the batch (store/fsm.h) */
+	off = (size_t)sprintf(buf.base, "{\"op\":\"batch\",\"ts\":%" PRIu64 ",\"entries\":[",
+			      wall_ms());
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0)
 			((char *)buf.base)[off++] = ',';

@@ -318,6 +318,29 @@ static void drop_record(struct store_db *db, rocksdb_writebatch_t *wb, const cha
 	char key[128];
 	size_t klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
 	rocksdb_writebatch_delete_cf(wb, db->cf[STORE_CF_STAGING], key, klen);
+	klen = (size_t)snprintf(key, sizeof key, "%s/b", txn); /* the upload's begin */
+	rocksdb_writebatch_delete_cf(wb, db->cf[STORE_CF_STAGING], key, klen);
+}
+
+int store_staging_begin_put(struct store_db *db, const char *txn, const char *val, size_t len,
+			    char *errmsg)
+{
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	char key[128];
+	size_t klen = (size_t)snprintf(key, sizeof key, "%s/b", txn);
+	int rv;
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, val, len);
+	rv = store_db_write(db, wb, 0, errmsg);
+	rocksdb_writebatch_destroy(wb);
+	return rv;
+}
+
+int store_staging_begin_get(struct store_db *db, const char *txn, char **val, size_t *len,
+			    char *errmsg)
+{
+	char key[128];
+	size_t klen = (size_t)snprintf(key, sizeof key, "%s/b", txn);
+	return store_db_get(db, STORE_CF_STAGING, key, klen, val, len, errmsg);
 }
 
 /* What drop and publish do with the chunk files of one txn. */
@@ -500,23 +523,28 @@ int store_staging_sweep_files(struct store_db *db)
 struct list_ctx {
 	void (*fn)(void *ctx, const char *txn);
 	void *ctx;
+	char last[128];
 };
 
 static int list_one(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
 {
 	struct list_ctx *lc = vctx;
 	char txn[128];
-	if (klen < 3 || klen >= sizeof txn || memcmp(key + klen - 2, "/m", 2) != 0)
+	if (klen < 3 || klen >= sizeof txn ||
+	    (memcmp(key + klen - 2, "/m", 2) != 0 && memcmp(key + klen - 2, "/b", 2) != 0))
 		return 0;
 	memcpy(txn, key, klen - 2);
 	txn[klen - 2] = '\0';
+	if (strcmp(txn, lc->last) == 0)
+		return 0; /* "<txn>/b" and "<txn>/m": one upload */
+	snprintf(lc->last, sizeof lc->last, "%s", txn);
 	lc->fn(lc->ctx, txn);
 	return 0;
 }
 
 int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx)
 {
-	struct list_ctx lc = {fn, ctx};
+	struct list_ctx lc = {fn, ctx, ""};
 	return store_db_scan(db, STORE_CF_STAGING, NULL, "", 0, list_one, &lc);
 }
 

@@ -79,7 +79,17 @@ int store_staging_batch_publish(struct store_db *db, rocksdb_writebatch_t *wb, c
  * staging lock. */
 int store_staging_sweep_files(struct store_db *db);
 
-/* Calls fn(ctx, txn) for each txn with a staging record. */
+/* The upload's begin record "<txn>/b" (store/upload.h: the client's signed
+ * begin of a txn the log does not know yet, and how long this party keeps the
+ * upload), opaque here; dropped with the upload. Put: val copied, not synced
+ * (the seal's sync covers it). Get: *val malloc'd (caller frees), MPC_ENOENT
+ * when there is none. */
+int store_staging_begin_put(struct store_db *db, const char *txn, const char *val, size_t len,
+			    char *errmsg);
+int store_staging_begin_get(struct store_db *db, const char *txn, char **val, size_t *len,
+			    char *errmsg);
+
+/* Calls fn(ctx, txn) for each txn with a staging record or begin record. */
 int store_staging_list(struct store_db *db, void (*fn)(void *ctx, const char *txn), void *ctx);
 
 /* Kept records: this party's pieces of a job's stored values (`store`,

@@ -34,25 +34,26 @@ static json_t *make_columns(size_t ncols)
 
 /* PUT of party's last chunk (zero shares) with the commit body {"votes": votes}
  * after the box (?commit=LEN, docs/rest-api.md), or with tail as those bytes. */
-static int put_chunk_commit(struct mpc_client *cl, int party, const char *txn, uint64_t rev,
+static int put_chunk_commit(struct mpc_client *cl, int party, const char *txn, const char *begin,
 			    size_t len, json_t *votes, const char *tail, char *err)
 {
 	const struct mpc_cluster *c = mpc_client_cluster(cl);
 	struct mpc_chunkbox_key *key = mpc_chunkbox_key_new(c->parties[party].box_pk);
 	json_t *body = json_pack("{s:O}", "votes", votes);
 	char *text = tail ? strdup(tail) : json_dumps(body, JSON_COMPACT), path[256];
-	size_t tlen = text ? strlen(text) : 0;
-	uint8_t *shares = calloc(1, len), *buf = malloc(len + MPC_CHUNKBOX_BYTES + tlen);
+	size_t tlen = text ? strlen(text) : 0, blen = strlen(begin);
+	uint8_t *shares = calloc(1, len), *buf = malloc(len + MPC_CHUNKBOX_BYTES + blen + tlen);
 	int rv = MPC_ENOMEM;
 
 	if (key != NULL && text != NULL && shares != NULL && buf != NULL &&
 	    mpc_chunkbox_seal(key, buf, shares, len) == 0) {
-		memcpy(buf + len + MPC_CHUNKBOX_BYTES, text, tlen);
+		memcpy(buf + len + MPC_CHUNKBOX_BYTES, begin, blen);
+		memcpy(buf + len + MPC_CHUNKBOX_BYTES + blen, text, tlen);
 		snprintf(path, sizeof path,
-			 "/v1/txns/%s/chunks?offset=0&revision=%" PRIu64 "&prepare=1&vote=1&commit=%zu",
-			 txn, rev, tlen);
-		rv = mpc_client_call(cl, party, "PUT", path, buf, len + MPC_CHUNKBOX_BYTES + tlen,
-				     NULL, err);
+			 "/v1/txns/%s/chunks?offset=0&begin=%zu&prepare=1&vote=1&commit=%zu", txn,
+			 blen, tlen);
+		rv = mpc_client_call(cl, party, "PUT", path, buf,
+				     len + MPC_CHUNKBOX_BYTES + blen + tlen, NULL, err);
 	}
 	mpc_chunkbox_key_free(key);
 	json_decref(body);
@@ -68,7 +69,7 @@ static void usage(void)
 		"usage: mpc-testclient -c CLIENT.CONF COMMAND TABLE [--rows N] [--cols K] [--seed S]\n"
 		"                      [--count M] [--create] [--chunk BYTES]\n"
 		"commands: append (M transactions), bad-offset, bad-rows, bad-seed, bad-seed-rows,\n"
-		"          forged-vote, chunk-commit, unknown-table\n");
+		"          forged-vote, chunk-commit, unknown-table, forged-begin, orphan-upload\n");
 }
 
 int main(int argc, char **argv)
@@ -151,8 +152,9 @@ int main(int argc, char **argv)
 	} else if (strcmp(cmd, "bad-offset") == 0 || strcmp(cmd, "bad-rows") == 0) {
 		char txn[33], state[16] = "", reason[256] = "", perr[MPC_ERRMSG_SIZE] = "";
 		uint64_t *sh = calloc(rows * ncols + ncols, sizeof *sh);
-		uint64_t rev = 0;
-		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		char *begin = NULL;
+		json_t *votes = json_array();
+		int rv = mpc_client_txn_begin(cl, table, cols, create, 0, txn, &begin, err);
 		if (rv != 0) {
 			fprintf(stderr, "mpc-testclient: begin: %s\n", err);
 			return 1;
@@ -161,12 +163,19 @@ int main(int argc, char **argv)
 			/* bad-rows: party 0 gets one row more than the others */
 			uint64_t r = rows + (strcmp(cmd, "bad-rows") == 0 && p == 0);
 			uint64_t off = strcmp(cmd, "bad-offset") == 0 && p == 1 ? 8 : 0;
-			rv = mpc_client_txn_put(cl, p, txn, rev, off, sh, r * ncols * 8, 0, perr);
+			rv = mpc_client_txn_put(cl, p, txn, begin, off, sh, r * ncols * 8, 0, perr);
 			if (rv != 0)
 				break;
 		}
-		for (int p = 0; p < n && rv == 0; p++)
-			mpc_client_txn_prepare(cl, p, txn, rev, err);
+		for (int p = 0; p < n && rv == 0; p++) {
+			json_t *v = NULL;
+			if (mpc_client_txn_prepare_vote(cl, p, txn, &v, err) == 0)
+				json_array_append_new(votes, v);
+		}
+		if (rv == 0) /* the votes disagree on the rows: the commit's apply aborts */
+			mpc_client_txn_commit(cl, 0, txn, begin, votes, err);
+		json_decref(votes);
+		free(begin);
 		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "op", cmd, "txn", txn, "state",
 				      state, "reason", reason, "put_error", perr);
@@ -181,14 +190,14 @@ int main(int argc, char **argv)
 		 * party's is refused and records nothing; the true votes then commit. */
 		char txn[33], state[16] = "", reason[256] = "", ferr[MPC_ERRMSG_SIZE] = "";
 		uint64_t *sh = calloc(rows * ncols, sizeof *sh);
-		uint64_t rev = 0;
+		char *begin = NULL;
 		json_t *votes = json_array(), *forged;
-		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		int rv = mpc_client_txn_begin(cl, table, cols, create, 0, txn, &begin, err);
 		for (int p = 0; p < n && rv == 0; p++) {
 			json_t *v = NULL;
-			rv = mpc_client_txn_put(cl, p, txn, rev, 0, sh, rows * ncols * 8, 0, err);
+			rv = mpc_client_txn_put(cl, p, txn, begin, 0, sh, rows * ncols * 8, 0, err);
 			if (rv == 0)
-				rv = mpc_client_txn_prepare_vote(cl, p, txn, rev, &v, err);
+				rv = mpc_client_txn_prepare_vote(cl, p, txn, &v, err);
 			json_array_append_new(votes, v ? v : json_null());
 		}
 		if (rv != 0) {
@@ -198,8 +207,9 @@ int main(int argc, char **argv)
 		forged = json_deep_copy(votes);
 		json_object_set(json_array_get(forged, 1), "sig",
 				json_object_get(json_array_get(forged, 0), "sig"));
-		int frv = mpc_client_txn_commit(cl, 0, txn, forged, ferr);
-		rv = mpc_client_txn_commit(cl, 0, txn, votes, err);
+		int frv = mpc_client_txn_commit(cl, 0, txn, begin, forged, ferr);
+		rv = mpc_client_txn_commit(cl, 0, txn, begin, votes, err);
+		free(begin);
 		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
 		json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:s, s:s}", "op", cmd, "txn", txn,
 				      "forged_refused", frv != 0, "forged_error", ferr, "state",
@@ -220,15 +230,15 @@ int main(int argc, char **argv)
 		char txn[33], state[16] = "", reason[256] = "", terr[MPC_ERRMSG_SIZE] = "",
 			      ferr[MPC_ERRMSG_SIZE] = "";
 		uint64_t *sh = calloc(rows * ncols, sizeof *sh);
-		uint64_t rev = 0;
+		char *begin = NULL;
 		json_t *votes = json_array(), *forged, *v = NULL;
 		int trv = 0, frv = 0;
-		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		int rv = mpc_client_txn_begin(cl, table, cols, create, 0, txn, &begin, err);
 		for (int p = 0; p < n - 1 && rv == 0; p++) {
 			json_t *pv = NULL;
-			rv = mpc_client_txn_put(cl, p, txn, rev, 0, sh, rows * ncols * 8, 0, err);
+			rv = mpc_client_txn_put(cl, p, txn, begin, 0, sh, rows * ncols * 8, 0, err);
 			if (rv == 0)
-				rv = mpc_client_txn_prepare_vote(cl, p, txn, rev, &pv, err);
+				rv = mpc_client_txn_prepare_vote(cl, p, txn, &pv, err);
 			json_array_append_new(votes, pv ? pv : json_null());
 		}
 		if (rv != 0 || n < 2) {
@@ -238,14 +248,15 @@ int main(int argc, char **argv)
 		forged = json_deep_copy(votes);
 		json_object_set(json_array_get(forged, 1), "sig",
 				json_object_get(json_array_get(forged, 0), "sig"));
-		trv = put_chunk_commit(cl, n - 1, txn, rev, rows * ncols * 8, votes, "{\"votes\":",
-				       terr);
-		frv = put_chunk_commit(cl, n - 1, txn, rev, rows * ncols * 8, forged, NULL, ferr);
-		rv = mpc_client_txn_prepare_vote(cl, n - 1, txn, rev, &v, err);
+		trv = put_chunk_commit(cl, n - 1, txn, begin, rows * ncols * 8, votes,
+				       "{\"votes\":", terr);
+		frv = put_chunk_commit(cl, n - 1, txn, begin, rows * ncols * 8, forged, NULL, ferr);
+		rv = mpc_client_txn_prepare_vote(cl, n - 1, txn, &v, err);
 		if (rv == 0) {
 			json_array_append_new(votes, v);
-			rv = mpc_client_txn_commit(cl, 0, txn, votes, err);
+			rv = mpc_client_txn_commit(cl, 0, txn, begin, votes, err);
 		}
+		free(begin);
 		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
 		json_t *j = json_pack("{s:s, s:s, s:b, s:s, s:b, s:s, s:s, s:s}", "op", cmd, "txn",
 				      txn, "tail_refused", trv != 0, "tail_error", terr,
@@ -265,16 +276,17 @@ int main(int argc, char **argv)
 		 * (the party aborts). Nothing may be appended either way. */
 		char txn[33], state[16] = "", reason[256] = "", perr[MPC_ERRMSG_SIZE] = "";
 		uint8_t seed[MPC_CHUNKSEED_SEED] = {1}, msg[MPC_CHUNKSEED_BYTES];
-		uint64_t rev = 0;
+		char *begin = NULL;
 		int short_msg = strcmp(cmd, "bad-seed") == 0;
-		int rv = mpc_client_txn_begin(cl, 0, table, cols, create, 0, txn, &rev, NULL, err);
+		int rv = mpc_client_txn_begin(cl, table, cols, create, 0, txn, &begin, err);
 		if (rv != 0) {
 			fprintf(stderr, "mpc-testclient: begin: %s\n", err);
 			return 1;
 		}
 		mpc_chunkseed_pack(msg, seed, 0, short_msg ? rows * ncols * 8 : ncols * 12);
-		rv = mpc_client_txn_put_seed(cl, 1, txn, rev, 0, msg,
+		rv = mpc_client_txn_put_seed(cl, 1, txn, begin, 0, msg,
 					     short_msg ? sizeof msg - 8 : sizeof msg, 1, perr);
+		free(begin);
 		if (rv != 0 && short_msg)
 			mpc_client_txn_abort(cl, 0, txn, "bad seed chunk refused", err);
 		mpc_client_txn_wait(cl, -1, txn, 10000, state, reason, sizeof reason, err);
@@ -286,12 +298,53 @@ int main(int argc, char **argv)
 		json_decref(j);
 		failures = rv == 0 || strcmp(state, "aborted") != 0;
 	} else if (strcmp(cmd, "unknown-table") == 0) {
-		char txn[33];
-		uint64_t rev;
-		int rv = mpc_client_txn_begin(cl, 0, table, NULL, 0, 0, txn, &rev, NULL, err);
+		/* the begin is signed locally: the party that gets its first chunk refuses it */
+		char txn[33], *begin = NULL;
+		uint64_t row[1] = {0};
+		int rv = mpc_client_txn_begin(cl, table, NULL, 0, 0, txn, &begin, err);
+		if (rv == 0)
+			rv = mpc_client_txn_put(cl, 0, txn, begin, 0, row, sizeof row, 0, err);
+		free(begin);
 		printf("{\"op\":\"unknown-table\",\"refused\":%s,\"error\":\"%s\"}\n",
 		       rv != 0 ? "true" : "false", rv ? err : "");
 		failures = rv == 0;
+	} else if (strcmp(cmd, "orphan-upload") == 0) {
+		/* One chunk to party 1 of a txn whose client then goes away: the
+		 * party keeps the upload until its deadline (timeout_ms 1000), then
+		 * drops it once an entry stamped past it applies (a tick on an idle
+		 * cluster). Prints the txn id. */
+		char txn[33], *begin = NULL;
+		uint64_t *sh = calloc(rows * ncols, sizeof *sh);
+		int rv = mpc_client_txn_begin(cl, table, cols, create, 1000, txn, &begin, err);
+		if (rv == 0)
+			rv = mpc_client_txn_put(cl, 1, txn, begin, 0, sh, rows * ncols * 8, 0, err);
+		printf("%s\n", rv == 0 ? txn : err);
+		failures = rv != 0;
+		free(begin);
+		free(sh);
+	} else if (strcmp(cmd, "forged-begin") == 0) {
+		/* The client's signed begin relabelled as another client's ("bob"):
+		 * the party refuses the chunk (the signer is not the begin's client,
+		 * nor would the signature verify) and keeps nothing. */
+		char txn[33], *begin = NULL, *forged = NULL, perr[MPC_ERRMSG_SIZE] = "";
+		uint64_t row[1] = {0};
+		json_t *b, *rec = NULL;
+		int rv = mpc_client_txn_begin(cl, table, NULL, 0, 0, txn, &begin, err);
+		b = rv == 0 ? json_loads(begin, 0, NULL) : NULL;
+		json_object_set_new(b, "client", json_string("bob"));
+		forged = b ? json_dumps(b, JSON_COMPACT) : NULL;
+		rv = forged ? mpc_client_txn_put(cl, 0, txn, forged, 0, row, sizeof row, 0, perr)
+			    : MPC_ENOMEM;
+		char path[96];
+		snprintf(path, sizeof path, "/v1/txns/%s", txn);
+		int grv = mpc_client_call(cl, 0, "GET", path, NULL, 0, &rec, err);
+		printf("{\"op\":\"forged-begin\",\"refused\":%s,\"known\":%s}\n%s\n",
+		       rv != 0 ? "true" : "false", grv == 0 ? "true" : "false", perr);
+		failures = rv == 0 || grv == 0 || strstr(perr, "bob") == NULL;
+		json_decref(rec);
+		json_decref(b);
+		free(forged);
+		free(begin);
 	} else {
 		usage();
 		return 2;

@@ -3,6 +3,7 @@
 #include "common/conf.h"
 #include "common/err.h"
 #include "store/catalog.h"
+#include "store/upload.h"
 #include "store/db.h"
 #include "store/fsm.h"
 #include "store/staging.h"
@@ -514,7 +515,12 @@ static int cmd_txns(struct opts *o, struct ctx *c)
 	json_t *j = NULL, *arr, *t;
 	size_t i;
 	if (c->db) {
+		json_t *uploads;
 		store_catalog_txns(c->db, !o->all, &arr);
+		/* txns that exist only as uploads to this party (store/upload.h) */
+		uploads = store_upload_list(c->db, -1);
+		json_array_extend(arr, uploads);
+		json_decref(uploads);
 		j = json_pack("{s:o}", "txns", arr);
 	} else if (api_get(c, o->all ? "/v1/txns" : "/v1/txns?open=1", &j) != 0) {
 		return 1;

@@ -3,7 +3,8 @@
 # Store issue, bad input: a chunk at the wrong offset, a row count that differs between parties,
 # seed chunks of a bad size or of a row and a half, an unknown table, a schema mismatch. Each is
 # refused naming the cause, the transaction is aborted on every party, and no row becomes visible
-# anywhere; a forged vote in a client commit, or in the commit a last chunk carries, is refused.
+# anywhere; a forged vote in a client commit, or in the commit a last chunk carries, is refused; an
+# upload whose client goes away is dropped by its party after the deadline its vote would promise.
 . "$(dirname "$0")/lib.sh"
 cluster_init 3 "$(pick_port 2)"
 for i in 0 1 2; do start_party $i; done
@@ -72,6 +73,20 @@ for i in 0 1 2; do
 	r=$(mpcstore-tool -c "$T/party$i/mpcd.conf" describe t3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])')
 	[ "$r" = 5 ] || fail "party $i shows $r rows in t3 after the refused and the true commit, want 5"
 done
+log "an upload whose client goes away: listed by its party until its deadline, then dropped (idle: a tick)"
+tid=$($TC orphan-upload t3 --rows 2 --cols 2) || fail "orphan-upload: $tid"
+mpc-signreq call -c "$CLIENT" 1 GET "/v1/txns/$tid" >"$T/o.json" 2>&1 || fail "GET orphan: $(cat "$T/o.json")"
+grep -q '"state":"uploading"' "$T/o.json" && grep -q '"received":32' "$T/o.json" \
+	|| fail "party 1 does not show the upload: $(cat "$T/o.json")"
+mpcstore-tool -c "$T/party1/mpcd.conf" txns | grep -q "$tid.*uploading" || fail "mpcstore-tool txns misses $tid"
+mpc-signreq call -c "$CLIENT" 0 GET "/v1/txns/$tid" >"$T/o.json" 2>&1 && fail "party 0 knows an upload it never got"
+t=0
+while mpc-signreq call -c "$CLIENT" 1 GET "/v1/txns/$tid" >"$T/o.json" 2>&1; do
+	sleep 0.5; t=$((t + 1)); [ $t -gt 20 ] && fail "upload of $tid still kept 10 s after its 1 s deadline"
+done
+grep -q "unknown transaction" "$T/o.json" || fail "orphan after its deadline: $(cat "$T/o.json")"
+grep -q "txn $tid: upload dropped: no commit applied before its deadline" "$T/party1.log" \
+	|| fail "party 1 did not log the drop"
 wait_verify
 log "offline tool on a stopped party's data dir"
 kill "$(party_pid 1)"; wait "$(party_pid 1)" 2>/dev/null

@@ -57,13 +57,23 @@ for i in 0 1 2; do PIDS="$PIDS $(party_pid $i)"; party_alive $i || start_party $
 wait_leader
 log "waiting for open transactions to finish and digests to agree"
 sleep 4
+# uploads of txns that never reached the log are kept until their deadline (3 s), then dropped
+t=0
+for i in 0 1 2; do
+	until mpcstore-tool -c "$T/party$i/mpcd.conf" txns --json | python3 -c 'import json,sys; sys.exit(1 if json.load(sys.stdin)["txns"] else 0)'; do
+		sleep 0.5; t=$((t + 1)); [ $t -gt 60 ] && fail "party $i still holds uploads 30 s after the appends"
+	done
+done
 wait_verify
 for i in 0 1 2; do
 	mpcstore-tool -c "$T/party$i/mpcd.conf" txns --all --json >"$T/txns$i.json" || fail "txns on party $i"
 	mpcstore-tool -c "$T/party$i/mpcd.conf" describe t1 --json >"$T/t1_$i.json" || fail "describe on party $i"
 	# each txn as this party sees it, with its local staging (a signed call per txn)
 	for tid in $(python3 -c 'import json,sys; [print(json.loads(l)["txn"]) for l in open(sys.argv[1]) if json.loads(l)["txn"]]' "$T/appends.jsonl"); do
-		mpc-signreq call -c "$CLIENT" $i GET "/v1/txns/$tid" || fail "GET /v1/txns/$tid on party $i"
+		# a txn that never reached the log (its append failed before the commit) is unknown
+		mpc-signreq call -c "$CLIENT" $i GET "/v1/txns/$tid" 2>"$T/get.err" \
+			|| { grep -q "unknown transaction" "$T/get.err" && echo "{\"id\":\"$tid\"}"; } \
+			|| fail "GET /v1/txns/$tid on party $i: $(cat "$T/get.err")"
 	done >"$T/local$i.jsonl"
 done
 python3 - "$T" <<'PY' || fail "consistency check"
@@ -78,11 +88,14 @@ for a in appends:
     tid = a["txn"]
     if not tid:
         continue  # refused at begin: nothing was created
-    states = [txns[i].get(tid, {}).get("state") for i in range(3)]
+    # "unknown": the append failed before its commit reached the log (no begin entry)
+    states = [txns[i].get(tid, {}).get("state", "unknown") for i in range(3)]
     if len(set(states)) != 1:
         errors.append("txn %s has states %s across parties" % (tid, states))
-    elif states[0] not in ("committed", "aborted"):
+    elif states[0] not in ("committed", "aborted", "unknown"):
         errors.append("txn %s still %s" % (tid, states[0]))
+    elif states[0] == "unknown" and a["state"] == "committed":
+        errors.append("client saw %s committed, no party knows it" % tid)
     if a["state"] in ("committed", "aborted") and states[0] != a["state"]:
         errors.append("client saw %s for %s, parties say %s" % (a["state"], tid, states[0]))
     for i in range(3):

@@ -14,7 +14,7 @@
 
 #define NP    3
 #define NCOLS 3
-#define TXN   "0123456789abcdef0123456789abcdef"
+#define TXN   m.txn /* the nonce of the client's signed begin, learnt from the first chunk */
 
 struct mock_party {
 	uint8_t box_sk[crypto_box_SECRETKEYBYTES];
@@ -36,6 +36,8 @@ static struct mock {
 	pthread_mutex_t mu;
 	struct mpc_cluster cluster;
 	struct mock_party party[NP];
+	char txn[33];
+	int begins; /* chunks that carried the signed begin (?begin=LEN) */
 	char state[16];
 	char reason[256];
 	int aborts;
@@ -57,7 +59,9 @@ static void mock_reset(void)
 		m.cluster.parties[p].api_port = 1000 + (unsigned)p;
 		crypto_box_keypair(m.cluster.parties[p].box_pk, m.party[p].box_sk);
 	}
-	strcpy(m.state, "pending");
+	strcpy(m.state, "uploading"); /* only uploads until the commit */
+	m.txn[0] = '\0';
+	m.begins = 0;
 	m.reason[0] = '\0';
 	m.aborts = 0;
 	m.commits = m.waits = m.refuse_commit = m.chunk_commits = 0;
@@ -72,9 +76,10 @@ static json_t *record(int party)
 			snprintf(k, sizeof k, "%d", p);
 			json_object_set_new(prepared, k, json_object());
 		}
-	return json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:I}}", "id", TXN, "state", m.state,
+	return json_pack("{s:s, s:s, s:s, s:o, s:{s:i, s:I, s:b}}", "id", TXN, "state", m.state,
 			 "reason", m.reason, "prepared", prepared, "local", "party", party,
-			 "received", (json_int_t)m.party[party].len);
+			 "received", (json_int_t)m.party[party].len, "sealed",
+			 m.party[party].voted_back || m.party[party].prepared);
 }
 
 static void vote(int party)
@@ -157,11 +162,25 @@ static int mock_call(int party, const char *method, const char *path, const void
 		cr_assert(json_is_array(json_object_get(commit_body, "votes")));
 		len -= vlen;
 	}
+	if (strcmp(method, "PUT") == 0) { /* every chunk: box, then the signed begin */
+		const char *b = strstr(path, "&begin=");
+		size_t blen = b ? strtoul(b + 7, NULL, 10) : 0;
+		json_t *begin;
+		cr_assert(blen > 0 && blen < len, "a chunk carries the signed begin: %s", path);
+		begin = json_loadb((const char *)body + len - blen, blen, 0, NULL);
+		cr_assert_str_eq(json_string_value(json_object_get(begin, "path")), "/v1/txns");
+		cr_assert_eq(strlen(json_string_value(json_object_get(begin, "nonce"))), 32);
+		if (m.txn[0] == '\0')
+			snprintf(m.txn, sizeof m.txn, "%s",
+				 json_string_value(json_object_get(begin, "nonce")));
+		cr_assert_str_eq(json_string_value(json_object_get(begin, "nonce")), m.txn,
+				 "the txn id is the begin's nonce");
+		json_decref(begin);
+		m.begins++;
+		len -= blen;
+	}
 	if (mp->down) {
 		rv = unreachable(party, errmsg);
-	} else if (strcmp(method, "POST") == 0 && strcmp(path, "/v1/txns") == 0) {
-		if (resp != NULL)
-			*resp = json_pack("{s:s, s:i, s:i}", "id", TXN, "revision", 1, "leader", 0);
 	} else if (strcmp(method, "PUT") == 0) {
 		uint64_t off = 0;
 		int last = strstr(path, "&prepare=1") != NULL;
@@ -183,7 +202,9 @@ static int mock_call(int party, const char *method, const char *path, const void
 			mp->full_puts++;
 		}
 		cr_assert(sscanf(strstr(path, "offset="), "offset=%" SCNu64, &off) == 1);
-		cr_assert(strncmp(path, "/v1/txns/" TXN "/chunks?", 16 + 32) == 0, "%s", path);
+		cr_assert(strncmp(path, "/v1/txns/", 9) == 0 && strncmp(path + 9, TXN, 32) == 0 &&
+			      strncmp(path + 41, "/chunks?", 8) == 0,
+			  "%s", path);
 		if (mp->drop_before_store > 0) {
 			mp->drop_before_store--;
 			free(copy);
@@ -195,7 +216,7 @@ static int mock_call(int party, const char *method, const char *path, const void
 		cr_assert_eq(off, mp->len, "party %d: offset %" PRIu64 " after %zu bytes", party,
 			     off, mp->len);
 		cr_assert(!mp->prepared, "no chunk after the prepare");
-		cr_assert_str_eq(m.state, "pending");
+		cr_assert_str_eq(m.state, "uploading");
 		if (plain > mp->max_chunk)
 			mp->max_chunk = plain;
 		if (mp->len + plain > mp->cap) {
@@ -248,13 +269,19 @@ static int mock_call(int party, const char *method, const char *path, const void
 				 json_string_value(json_object_get(b, "reason")));
 		}
 		json_decref(b);
-	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/txns/" TXN, 41) == 0) {
+	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/txns/", 9) == 0 &&
+		   strncmp(path + 9, TXN, 32) == 0) {
 		if (strstr(path, "?wait=") == NULL)
 			mp->gets++; /* resume lookups, not the final long poll */
 		else
 			m.waits++;
-		if (resp != NULL)
+		if (mp->puts == 0 && strcmp(m.state, "uploading") == 0) {
+			/* as a party: a txn the log does not know and it has no upload of */
+			mpc_errmsg_printf(errmsg, "txn %s: unknown transaction", TXN);
+			rv = MPC_ENOENT;
+		} else if (resp != NULL) {
 			*resp = record(party);
+		}
 	} else if (strcmp(method, "GET") == 0 && strncmp(path, "/v1/tables/", 11) == 0) {
 		if (resp != NULL)
 			*resp = json_pack("{s:[{s:s},{s:s},{s:s}]}", "columns", "name", "a", "name",
@@ -320,7 +347,9 @@ const char *mpc_client_name(const struct mpc_client *cl)
 
 /* ---- helpers ---- */
 
-static struct mpc_client client = {.cluster = &m.cluster};
+static uint8_t client_sk[crypto_sign_SECRETKEYBYTES];
+static struct mpc_client client = {.cluster = &m.cluster, .sign_sk = client_sk,
+				   .signer = "tester"};
 
 static uint64_t *make_rows(uint64_t rows)
 {
@@ -357,7 +386,10 @@ static int stream(const uint64_t *values, uint64_t rows, uint64_t batch, size_t 
 
 	json_decref(cols);
 	cr_assert_eq(rv, 0, "%s", errmsg);
-	cr_assert_str_eq(mpc_append_stream_txn(s), TXN);
+	/* the begin is signed locally: an id and no call; every chunk then carries it */
+	cr_assert_eq(strlen(mpc_append_stream_txn(s)), 32);
+	cr_assert_eq(m.begins, 0, "no call at the begin");
+	snprintf(m.txn, sizeof m.txn, "%s", mpc_append_stream_txn(s));
 	for (uint64_t r = 0; r < rows; r += batch) {
 		uint64_t k = rows - r < batch ? rows - r : batch;
 		if (mpc_append_stream_rows(s, values + r * NCOLS, k) != 0)

@@ -130,7 +130,7 @@ static json_t *prepared_entry(const char *txn, int party, uint64_t rows, const c
 {
 	char msg[512], sig64[128];
 	uint8_t sig[crypto_sign_BYTES];
-	size_t n = store_prepared_message(msg, cluster.id_hex, txn, party, rows, rows * 16, digest);
+	size_t n = store_prepared_message(msg, cluster.id_hex, txn, party, rows, rows * 16, digest, 0);
 	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n, sign_sk[party]);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
 	return json_pack("{s:s,s:s,s:i,s:I,s:I,s:s,s:s}", "op", "prepared", "txn", txn, "party",
@@ -310,8 +310,8 @@ Test(store_fsm, commit_with_votes_commits_in_one_entry)
 	store_catalog_txn(db, T1, &t);
 	cr_assert_eq(json_object_size(json_object_get(t, "prepared")), 3, "the votes are recorded");
 	json_decref(t);
-	/* the same commit again (a retried proposal) changes nothing */
-	cr_assert_eq(apply(commit_with_votes(T1, 3, rows)), 0);
+	/* the same commit again (a replay, or a retried proposal) is refused and changes nothing */
+	cr_assert_eq(apply(commit_with_votes(T1, 3, rows)), MPC_ESTATE);
 	cr_assert_eq(table_rows("t1"), 4);
 }
 

@@ -1,0 +1,390 @@
+/* Unit tests of appends without a begin entry: uploads the log does not know, their deadlines, the
+ * commit that carries the begin. */
+#include "store/catalog.h"
+#include "store/fsm.h"
+#include "store/signed_req.h"
+#include "store/staging.h"
+#include "store/upload.h"
+
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Two parties' state machines (party 0 and 1 of 3), each on its own db: the
+ * same log applied to both must decide alike. */
+#define NP 2
+static char dir[NP][64];
+static struct store_db *db[NP];
+static struct store_fsm fsm[NP];
+static struct mpc_cluster cluster;
+static uint8_t sign_sk[3][crypto_sign_SECRETKEYBYTES];
+static uint8_t client_sk[crypto_sign_SECRETKEYBYTES];
+static uint64_t next_index;
+
+static const char *T1 = "0123456789abcdef0123456789abcdef";
+#define TIMEOUT_MS 30000
+#define T0         1700000000000ull /* the upload's start (ms) */
+
+static void open_party(int p)
+{
+	char err[MPC_ERRMSG_SIZE];
+	cr_assert_eq(store_db_open(dir[p], cluster.id_hex, 0, 0, &db[p], err), 0, "%s", err);
+	cr_assert_eq(store_fsm_init(&fsm[p], db[p], &cluster, p), 0);
+}
+
+static void close_party(int p)
+{
+	store_fsm_close(&fsm[p]);
+	store_db_close(db[p]);
+}
+
+static void setup(void)
+{
+	cr_assert(sodium_init() >= 0);
+	memset(&cluster, 0, sizeof cluster);
+	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	cluster.n_parties = 3;
+	cluster.txn_timeout_ms = TIMEOUT_MS;
+	for (int i = 0; i < 3; i++)
+		crypto_sign_keypair(cluster.parties[i].sign_pk, sign_sk[i]);
+	cluster.n_clients = 1;
+	strcpy(cluster.clients[0].name, "alice");
+	cluster.clients[0].rights = MPC_RIGHT_CREATE | MPC_RIGHT_APPEND;
+	strcpy(cluster.clients[0].append_tables, "*");
+	crypto_sign_keypair(cluster.clients[0].sign_pk, client_sk);
+	for (int p = 0; p < NP; p++) {
+		strcpy(dir[p], "/tmp/test_store_upload.XXXXXX");
+		cr_assert_not_null(mkdtemp(dir[p]));
+		open_party(p);
+	}
+	next_index = 1;
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+	for (int p = 0; p < NP; p++) {
+		close_party(p);
+		snprintf(cmd, sizeof cmd, "rm -rf %s", dir[p]);
+		cr_assert_eq(system(cmd), 0);
+	}
+}
+
+TestSuite(store_upload, .init = setup, .fini = teardown);
+
+/* The client's signed begin of txn (client/append.c): the "auth" object. */
+static json_t *signed_begin(const char *txn, const uint8_t *sk)
+{
+	const char *text = "{\"table\":\"t1\",\"create\":true,\"columns\":[{\"name\":\"a\","
+			   "\"type\":\"int64\"},{\"name\":\"b\",\"type\":\"int64\"}]}";
+	uint8_t sig[crypto_sign_BYTES];
+	char canon[1024];
+	struct mpc_reqsig rs;
+	size_t n;
+
+	memset(&rs, 0, sizeof rs);
+	strcpy(rs.client, "alice");
+	snprintf(rs.nonce, sizeof rs.nonce, "%s", txn);
+	rs.time_ms = (int64_t)T0;
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/txns",
+				 rs.time_ms, rs.nonce, text, strlen(text));
+	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, sk);
+	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
+	return store_signed_req_pack(&rs, "POST", "/v1/txns", text, strlen(text));
+}
+
+/* Party p receives rows rows of txn (its first chunk carries the begin) at
+ * time now, and seals them as its prepare does. Returns its keep_until_ms. */
+static uint64_t upload(int p, const char *txn, uint64_t rows, uint64_t now)
+{
+	char err[MPC_ERRMSG_SIZE];
+	struct store_staging_info si;
+	uint64_t *v = calloc(rows * 2, 8), keep;
+	json_t *auth = signed_begin(txn, client_sk), *meta = NULL;
+
+	for (uint64_t i = 0; i < rows * 2; i++)
+		v[i] = i + 1 + (uint64_t)p;
+	store_staging_lock(db[p]);
+	cr_assert_eq(store_upload_open(&fsm[p], txn, auth, now, &meta, err), 0, "%s", err);
+	cr_assert_eq(store_staging_put(db[p], txn, 0, v, rows * 16, err), 0, "%s", err);
+	cr_assert_eq(store_staging_seal(db[p], txn, &si, err), 0, "%s", err);
+	store_staging_unlock(db[p]);
+	cr_assert_eq(store_db_sync(db[p], err), 0, "%s", err);
+	keep = (uint64_t)json_integer_value(json_object_get(meta, "keep_until_ms"));
+	cr_assert_eq(keep, now + TIMEOUT_MS);
+	json_decref(auth);
+	json_decref(meta);
+	free(v);
+	return keep;
+}
+
+/* Party's signed vote (api/server.c do_prepare), promising keep. */
+static json_t *vote(const char *txn, int party, uint64_t rows, uint64_t keep)
+{
+	char msg[512], sig64[128];
+	uint8_t sig[crypto_sign_BYTES];
+	size_t n =
+	    store_prepared_message(msg, cluster.id_hex, txn, party, rows, rows * 16, "aa", keep);
+	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n, sign_sk[party]);
+	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
+	return json_pack("{s:i, s:I, s:I, s:s, s:I, s:s}", "party", party, "rows", (json_int_t)rows,
+			 "bytes", (json_int_t)(rows * 16), "digest", "aa", "keep_until_ms",
+			 (json_int_t)keep, "sig", sig64);
+}
+
+/* The commit entry the leader proposes: begin and the votes of all parties. */
+static json_t *commit_entry(const char *txn, uint64_t rows, const uint64_t keep[3])
+{
+	json_t *votes = json_array();
+	for (int p = 0; p < 3; p++)
+		json_array_append_new(votes, vote(txn, p, rows, keep[p]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "op", "commit", "txn", txn, "client", "alice",
+			 "auth", signed_begin(txn, client_sk), "votes", votes);
+}
+
+/* Applies e stamped ts (0: no stamp) at the next index on both parties;
+ * both outcomes must agree. Takes e. */
+static int apply_ts(json_t *e, uint64_t ts)
+{
+	int outcome[NP];
+	char *text;
+	if (ts != 0)
+		json_object_set_new(e, "ts", json_integer((json_int_t)ts));
+	text = json_dumps(e, JSON_COMPACT);
+	for (int p = 0; p < NP; p++)
+		cr_assert_eq(store_fsm_apply(&fsm[p], next_index, text, strlen(text), &outcome[p]),
+			     0);
+	next_index++;
+	free(text);
+	json_decref(e);
+	for (int p = 1; p < NP; p++)
+		cr_assert_eq(outcome[p], outcome[0], "parties decided differently");
+	return outcome[0];
+}
+
+static const char *state_of(int p, const char *txn)
+{
+	static char state[32];
+	json_t *t;
+	if (store_catalog_txn(db[p], txn, &t) != 0)
+		return "unknown";
+	snprintf(state, sizeof state, "%s", json_string_value(json_object_get(t, "state")));
+	json_decref(t);
+	return state;
+}
+
+static int64_t table_rows(int p)
+{
+	json_t *t;
+	int64_t rows;
+	if (store_catalog_table(db[p], "t1", 0, 0, &t) != 0)
+		return -1;
+	rows = json_integer_value(json_object_get(t, "rows"));
+	json_decref(t);
+	return rows;
+}
+
+/* Whether party p still holds an upload (record or begin record) of txn. */
+static int upload_left(int p, const char *txn)
+{
+	struct store_staging_info si;
+	char err[MPC_ERRMSG_SIZE];
+	json_t *m = NULL;
+	int left =
+	    store_staging_get(db[p], txn, &si, err) == 0 || store_upload_get(db[p], txn, &m) == 0;
+	json_decref(m);
+	return left;
+}
+
+static void same_catalog(void)
+{
+	char h0[65], h1[65];
+	uint64_t a0, a1;
+	store_catalog_digest(db[0], &a0, h0);
+	store_catalog_digest(db[1], &a1, h1);
+	cr_assert_eq(a0, a1);
+	cr_assert_str_eq(h0, h1, "the parties' catalogs differ");
+}
+
+static json_t *tick(void)
+{
+	return json_pack("{s:s}", "op", "tick");
+}
+
+Test(store_upload, commit_carrying_the_begin_commits_in_one_entry)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_str_eq(state_of(0, T1), "unknown", "no entry before the commit");
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 100), 0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "committed");
+		cr_assert_eq(table_rows(p), 4);
+		cr_assert_not(upload_left(p, T1), "the upload became the segment");
+	}
+	same_catalog();
+}
+
+Test(store_upload, commit_past_the_deadline_is_void_on_every_party)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + 1000; /* party 2 promised less */
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 1001), MPC_ETIMEDOUT);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "aborted");
+		cr_assert_eq(table_rows(p), -1, "nothing visible");
+		cr_assert_not(upload_left(p, T1), "the void commit's uploads are dropped");
+	}
+	same_catalog();
+}
+
+Test(store_upload, commit_at_the_deadline_commits)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + 1000;
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 1000), 0);
+	cr_assert_str_eq(state_of(1, T1), "committed");
+}
+
+Test(store_upload, the_clock_never_goes_back)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + 1000;
+	/* a later leader with a slower clock stamps less: the clock stays */
+	cr_assert_eq(apply_ts(tick(), T0 + 2000), 0);
+	cr_assert_eq(store_fsm_clock(&fsm[0]), T0 + 2000);
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 500), MPC_ETIMEDOUT);
+	cr_assert_str_eq(state_of(0, T1), "aborted");
+	cr_assert_eq(store_fsm_clock(&fsm[1]), T0 + 2000);
+}
+
+Test(store_upload, abort_of_an_unknown_txn_then_its_commit_is_refused)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_ts(json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", T1, "reason",
+					"client gave up"),
+			      T0 + 10),
+		     0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "aborted");
+		cr_assert_not(upload_left(p, T1), "the abort drops the upload");
+	}
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 20), MPC_ESTATE);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "aborted");
+		cr_assert_eq(table_rows(p), -1);
+	}
+	same_catalog();
+}
+
+Test(store_upload, commit_replay_is_refused)
+{
+	uint64_t keep[3];
+	json_t *e;
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	e = commit_entry(T1, 4, keep);
+	json_incref(e);
+	cr_assert_eq(apply_ts(e, T0 + 100), 0);
+	cr_assert_eq(apply_ts(e, T0 + 200), MPC_ESTATE, "the same commit again is refused");
+	cr_assert_eq(table_rows(0), 4, "one segment, not two");
+	cr_assert_eq(table_rows(1), 4);
+	same_catalog();
+}
+
+Test(store_upload, unclaimed_upload_dropped_after_the_deadline_tick_not_before)
+{
+	uint64_t keep = upload(0, T1, 4, T0);
+	upload(1, T1, 4, T0 + 5000); /* party 1 promised 5 s longer */
+	cr_assert(store_upload_tick_due(&fsm[0], keep + 1), "overdue by party 0's clock");
+	cr_assert_not(store_upload_tick_due(&fsm[0], keep), "not before");
+	cr_assert_eq(apply_ts(tick(), keep), 0);
+	cr_assert(upload_left(0, T1), "kept at its deadline");
+	cr_assert(upload_left(1, T1));
+	cr_assert_eq(apply_ts(tick(), keep + 1), 0);
+	cr_assert_not(upload_left(0, T1), "dropped once an entry is stamped past it");
+	cr_assert(upload_left(1, T1), "party 1's deadline is later");
+	cr_assert_not(store_upload_tick_due(&fsm[0], keep + 10000), "nothing left to tick for");
+	cr_assert_eq(apply_ts(tick(), keep + 5001), 0);
+	cr_assert_not(upload_left(1, T1));
+	cr_assert_str_eq(state_of(0, T1), "unknown", "an unclaimed upload leaves no record");
+	same_catalog();
+}
+
+Test(store_upload, party_restarted_between_its_vote_and_the_commit_still_commits)
+{
+	uint64_t keep[3], *col = NULL, rows = 0;
+	char err[MPC_ERRMSG_SIZE];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	/* party 1 voted (its upload is sealed and synced), then restarts: the
+	 * start-up reconcile keeps an upload the log does not know */
+	close_party(1);
+	open_party(1);
+	cr_assert(upload_left(1, T1), "the upload survives the restart");
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 100), 0);
+	cr_assert_str_eq(state_of(1, T1), "committed");
+	cr_assert_eq(store_catalog_read_column(db[1], "t1", "a", 0, &col, &rows, err), 0, "%s",
+		     err);
+	cr_assert_eq(rows, 4);
+	cr_assert_eq(col[0], 2, "party 1's own shares (1 + party)");
+	free(col);
+	same_catalog();
+}
+
+Test(store_upload, commit_with_a_forged_begin_or_missing_votes_records_nothing)
+{
+	uint64_t keep[3];
+	uint8_t pk[32], sk[crypto_sign_SECRETKEYBYTES];
+	json_t *e;
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	crypto_sign_keypair(pk, sk);
+	e = commit_entry(T1, 4, keep);
+	json_object_set_new(e, "auth", signed_begin(T1, sk)); /* not alice's key */
+	cr_assert_eq(apply_ts(e, T0 + 100), MPC_EPERM);
+	cr_assert_str_eq(state_of(0, T1), "unknown", "nothing recorded: a true commit may follow");
+	e = commit_entry(T1, 4, keep);
+	json_array_remove(json_object_get(e, "votes"), 2);
+	cr_assert_eq(apply_ts(e, T0 + 100), MPC_EINVAL);
+	cr_assert_str_eq(state_of(0, T1), "unknown");
+	cr_assert(upload_left(0, T1));
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 200), 0);
+	cr_assert_str_eq(state_of(0, T1), "committed");
+}
+
+Test(store_upload, chunk_of_a_finished_txn_or_without_begin_is_refused)
+{
+	char err[MPC_ERRMSG_SIZE];
+	json_t *meta = NULL, *auth = signed_begin(T1, client_sk);
+	store_staging_lock(db[0]);
+	cr_assert_eq(store_upload_open(&fsm[0], T1, NULL, T0, &meta, err), MPC_ENOENT);
+	cr_assert(strstr(err, "signed begin") != NULL, "%s", err);
+	store_staging_unlock(db[0]);
+	cr_assert_eq(
+	    apply_ts(json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", T1, "reason", "x"), T0), 0);
+	store_staging_lock(db[0]);
+	cr_assert_eq(store_upload_open(&fsm[0], T1, auth, T0, &meta, err), MPC_ESTATE);
+	cr_assert(strstr(err, "aborted") != NULL, "%s", err);
+	store_staging_unlock(db[0]);
+	cr_assert_null(meta);
+	json_decref(auth);
+}
