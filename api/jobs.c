@@ -380,7 +380,8 @@ static void h_show(struct api_server *s, struct MHD_Connection *c, const char *i
 		if (left == 0 || (!until_final && strcmp(state, from) != 0) ||
 		    sched_job_state_final(sched_job_state_parse(state)))
 			break;
-		if (sched_service_wait(s->sched, &seen, (unsigned)left) != 0)
+		if (sched_service_wait(s->sched, strtoull(id_text, NULL, 10), &seen,
+				       (unsigned)left) != 0)
 			break;
 		/* most wake-ups are other jobs' entries: while the job is active its
 		 * state is in the scheduler's index, read without RocksDB (a job in

@@ -283,8 +283,13 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 	}
 	if (f->index != NULL) {
 		json_t *prev = sched_index_get(f->index, id);
-		if (prev == NULL || job_state(prev) != job_state(job))
+		if (prev == NULL || job_state(prev) != job_state(job)) {
 			f->state_changes++;
+			if (f->n_changed < SCHED_FSM_CHANGED_MAX)
+				f->changed[f->n_changed] = id;
+			if (f->n_changed <= SCHED_FSM_CHANGED_MAX)
+				f->n_changed++;
+		}
 		json_decref(prev);
 		if (sched_index_put(f->index, job) != 0)
 			LOG_WARN("sched: job %" PRIu64 ": out of memory in the active job index", id);

@@ -89,6 +89,8 @@ int sched_job_state_parse(const char *name);
 /* Whether a state is final (COMPLETED, FAILED, CANCELLED, TIMEOUT). */
 int sched_job_state_final(int state);
 
+#define SCHED_FSM_CHANGED_MAX 128
+
 /* The applier, with the db it reads and the cluster size. */
 struct sched_fsm {
 	struct store_db *db;
@@ -101,6 +103,11 @@ struct sched_fsm {
 	/* with an index: counts the job records put whose state (or presence)
 	 * changed, so that long polls wake only then (sched_service.c) */
 	uint64_t state_changes;
+	/* with an index: the ids of those jobs, in apply order, since the
+	 * consumer (sched_service.c, after each entry) last set n_changed to 0;
+	 * n_changed > SCHED_FSM_CHANGED_MAX: more than fit (wake every poll) */
+	uint64_t changed[SCHED_FSM_CHANGED_MAX];
+	size_t n_changed;
 	/* while a sched_multi applies: the job records and sched/state its
 	 * entries wrote so far (the WriteBatch is not readable); else NULL */
 	json_t *multi_jobs, *multi_state;

@@ -30,6 +30,15 @@
  * on every party) per job to say so cost more than it told. */
 #define REASON_AFTER_MS 300
 
+#define CHG_RING 1024
+
+/* A long poll in sched_service_wait. */
+struct poll_waiter {
+	uint64_t job; /* 0: any job */
+	pthread_cond_t cond;
+	struct poll_waiter *next;
+};
+
 /* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
 struct inflight {
 	char op; /* 'l' task_lease, 'c' task_commit, 'x' lease_expired, 'r' job_reason */
@@ -64,11 +73,14 @@ struct sched_service {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t kicks;		     /* applied entries and finished engine sessions */
-	/* long polls (sched_service_wait) wait on wcond for state_kicks: entries
-	 * that changed a job's state, not every entry (16 polls woken by each of
-	 * ~10 entries per job cost more than the jobs' own work) */
-	pthread_cond_t wcond;
-	uint64_t state_kicks, state_changes_seen;
+	/* long polls (sched_service_wait) wait each on its own condition
+	 * variable, signalled only when their job's state changed: 16 polls
+	 * woken by every entry that changed any job's state cost ~30 wake-ups
+	 * per job on the party the clients talk to. chg_ring holds the ids of
+	 * the last CHG_RING state changes (0: unknown, wakes every poll), so
+	 * that a change between sched_service_mark and the wait is not missed. */
+	struct poll_waiter *waiters;
+	uint64_t chg_ring[CHG_RING], chg_seq;
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
@@ -98,6 +110,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
+/* Whether job's state (any job's for 0) changed after change number seen;
+ * under svc->lock. */
+static int changed_since(const struct sched_service *svc, uint64_t job, uint64_t seen)
+{
+	if (svc->chg_seq - seen > CHG_RING)
+		return 1; /* the ring no longer tells */
+	for (uint64_t k = seen; k < svc->chg_seq; k++) {
+		uint64_t id = svc->chg_ring[k % CHG_RING];
+		if (id == 0 || job == 0 || id == job)
+			return 1;
+	}
+	return 0;
+}
+
 static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 {
 	struct sched_service *svc = data;
@@ -107,11 +133,18 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	pthread_mutex_lock(&svc->lock);
 	svc->kicks++;
 	pthread_cond_broadcast(&svc->cond);
-	/* sf.state_changes is written by apply, on this thread */
-	if (svc->sf.state_changes != svc->state_changes_seen || entry == NULL) {
-		svc->state_changes_seen = svc->sf.state_changes;
-		svc->state_kicks++;
-		pthread_cond_broadcast(&svc->wcond);
+	/* sf.changed is written by apply, on this thread */
+	if (svc->sf.n_changed > 0 || entry == NULL) {
+		uint64_t from = svc->chg_seq;
+		if (entry == NULL || svc->sf.n_changed > SCHED_FSM_CHANGED_MAX)
+			svc->chg_ring[svc->chg_seq++ % CHG_RING] = 0;
+		else
+			for (size_t i = 0; i < svc->sf.n_changed; i++)
+				svc->chg_ring[svc->chg_seq++ % CHG_RING] = svc->sf.changed[i];
+		svc->sf.n_changed = 0;
+		for (struct poll_waiter *w = svc->waiters; w != NULL; w = w->next)
+			if (changed_since(svc, w->job, from))
+				pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&svc->lock);
 }
@@ -144,7 +177,6 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	svc->sf.cluster = fsm->cluster;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
-	pthread_cond_init(&svc->wcond, NULL);
 	pthread_cond_init(&svc->qcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
@@ -1014,12 +1046,13 @@ struct store_db *sched_service_db(struct sched_service *svc)
 void sched_service_mark(struct sched_service *svc, uint64_t *seen)
 {
 	pthread_mutex_lock(&svc->lock);
-	*seen = svc->state_kicks;
+	*seen = svc->chg_seq;
 	pthread_mutex_unlock(&svc->lock);
 }
 
-int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
+int sched_service_wait(struct sched_service *svc, uint64_t job, uint64_t *seen, unsigned ms)
 {
+	struct poll_waiter w = {job, PTHREAD_COND_INITIALIZER, NULL}, **pp;
 	struct timespec ts;
 	int over;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -1027,13 +1060,26 @@ int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	while (!svc->stop && !svc->release && svc->state_kicks == *seen)
-		if (pthread_cond_timedwait(&svc->wcond, &svc->lock, &ts) != 0)
+	w.next = svc->waiters;
+	svc->waiters = &w;
+	while (!svc->stop && !svc->release && !changed_since(svc, job, *seen))
+		if (pthread_cond_timedwait(&w.cond, &svc->lock, &ts) != 0)
 			break;
-	*seen = svc->state_kicks;
+	for (pp = &svc->waiters; *pp != &w; pp = &(*pp)->next)
+		;
+	*pp = w.next;
+	*seen = svc->chg_seq;
 	over = svc->stop || svc->release;
 	pthread_mutex_unlock(&svc->lock);
+	pthread_cond_destroy(&w.cond);
 	return over;
+}
+
+/* Wakes every long poll; under svc->lock. */
+static void wake_waiters(struct sched_service *svc)
+{
+	for (struct poll_waiter *w = svc->waiters; w != NULL; w = w->next)
+		pthread_cond_signal(&w->cond);
 }
 
 json_t *sched_service_active_job(struct sched_service *svc, uint64_t id)
@@ -1048,7 +1094,7 @@ void sched_service_release_waiters(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->release = 1;
 	pthread_cond_broadcast(&svc->cond);
-	pthread_cond_broadcast(&svc->wcond);
+	wake_waiters(svc);
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -1059,7 +1105,7 @@ void sched_service_stop(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->stop = 1;
 	pthread_cond_broadcast(&svc->cond);
-	pthread_cond_broadcast(&svc->wcond);
+	wake_waiters(svc);
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->leader_thr, NULL);
 	if (svc->engine != NULL)
