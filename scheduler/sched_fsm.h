@@ -111,6 +111,8 @@ struct sched_fsm {
 	/* while a sched_multi applies: the job records and sched/state its
 	 * entries wrote so far (the WriteBatch is not readable); else NULL */
 	json_t *multi_jobs, *multi_state;
+	/* compiled and planned programs (sched_plancache.h); NULL: none */
+	struct sched_plan_cache *plans;
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).
@@ -152,5 +154,10 @@ struct sched_ir;
  * otherwise err holds the FILE:LINE:COL lines or the reason. */
 int sched_compile(struct store_db *db, uint64_t revision, const char *file, const char *program,
 		  json_t *args, struct sched_ir **ir, char *err, size_t cap);
+/* The same with another schema callback (sched_plancache.c records the tables
+ * it is asked about). */
+struct sched_lang_schema;
+int sched_compile_schema(struct sched_lang_schema *schema, const char *file, const char *program,
+			 json_t *args, struct sched_ir **ir, char *err, size_t cap);
 
 #endif

@@ -9,6 +9,7 @@
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
+#include "scheduler/sched_plancache.h"
 #include "scheduler/sched_policy.h"
 
 #include <inttypes.h>
@@ -24,6 +25,7 @@
 #define REPROPOSE_MS 2000
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
+#define PLAN_CACHE_ENTRIES 64 /* programs compiled and planned (sched_plancache.h) */
 #define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
 /* A PENDING job gets a job_reason entry only once it has waited this long:
  * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
@@ -55,8 +57,8 @@ struct local_run {
 	int attempt;
 	uint64_t session;
 	uint64_t proposed_ms; /* last task_done/task_abort proposal */
-	struct sched_ir *ir;
-	struct sched_plan *plan;
+	struct sched_plan_hold *hold; /* the compiled program and its plan */
+	const struct sched_plan *plan; /* hold's */
 };
 
 struct sched_service {
@@ -174,6 +176,8 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	}
 	svc->sf.db = db;
 	svc->sf.n_parties = n_parties;
+	/* NULL (out of memory): every program is compiled, as without it */
+	svc->sf.plans = sched_plan_cache_new(PLAN_CACHE_ENTRIES);
 	svc->sf.cluster = fsm->cluster;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
@@ -732,8 +736,7 @@ static void session_delete_async(struct sched_service *svc, uint64_t session)
 static void run_drop(struct sched_service *svc, struct local_run *r)
 {
 	session_delete_async(svc, r->session);
-	sched_plan_free(r->plan);
-	sched_ir_free(r->ir);
+	sched_plan_cache_release(svc->sf.plans, r->hold);
 	*r = svc->runs[--svc->n_runs];
 }
 
@@ -773,13 +776,14 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 
 	if (err == NULL)
 		return;
-	rv = sched_compile(svc->db, rev, json_string_value(json_object_get(job, "file")),
-			   json_string_value(json_object_get(job, "program")),
-			   json_object_get(job, "args"), &r->ir, err, SCHED_ERR_MAX);
+	rv = sched_plan_cache_get_job(svc->sf.plans, svc->db, rev,
+				      json_string_value(json_object_get(job, "file")),
+				      json_string_value(json_object_get(job, "program")),
+				      json_object_get(job, "args"),
+				      json_array_size(json_object_get(job, "tasks")), &r->hold, err,
+				      SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build_job(r->ir, svc->db, rev, "job.mpc",
-					  json_array_size(json_object_get(job, "tasks")), &r->plan,
-					  err, SCHED_ERR_MAX);
+		r->plan = sched_plan_hold_plan(r->hold);
 	if (rv == 0 && (size_t)r->task >= sched_plan_n_tasks(r->plan)) {
 		snprintf(err, SCHED_ERR_MAX, "the plan has no task %d", (int)r->task);
 		rv = MPC_ECORRUPT;
@@ -964,8 +968,7 @@ static void *runner_main(void *arg)
 	while (!nap(svc, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
-		sched_plan_free(r->plan);
-		sched_ir_free(r->ir);
+		sched_plan_cache_release(svc->sf.plans, r->hold);
 	}
 	return NULL;
 }

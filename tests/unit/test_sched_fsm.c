@@ -4,6 +4,7 @@
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_plan.h"
+#include "scheduler/sched_plancache.h"
 #include "scheduler/sched_index.h"
 #include "store/db.h"
 #include "store/signed_req.h"
@@ -46,6 +47,9 @@ static void setup(void)
 	/* as in mpcd: apply keeps the index of active jobs */
 	cr_assert_eq(sched_index_new(&f.index), 0);
 	cr_assert_eq(sched_index_rebuild(f.index, db), 0);
+	/* and the cache of compiled programs: a resubmit, the completion hit it */
+	f.plans = sched_plan_cache_new(8);
+	cr_assert_not_null(f.plans);
 	cr_assert(sodium_init() >= 0);
 	memset(&cluster, 0, sizeof cluster);
 	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
@@ -80,6 +84,8 @@ static void teardown(void)
 	char cmd[128];
 	sched_index_free(f.index);
 	f.index = NULL;
+	sched_plan_cache_free(f.plans);
+	f.plans = NULL;
 	store_db_close(db);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
