@@ -1046,6 +1046,11 @@ struct store_db *sched_service_db(struct sched_service *svc)
 	return svc->db;
 }
 
+struct sched_plan_cache *sched_service_plans(struct sched_service *svc)
+{
+	return svc->sf.plans;
+}
+
 void sched_service_mark(struct sched_service *svc, uint64_t *seen)
 {
 	pthread_mutex_lock(&svc->lock);

@@ -43,6 +43,9 @@ int sched_service_propose(struct sched_service *svc, json_t *entry, int *outcome
 			  uint64_t *index, char *errmsg);
 /* The db and fsm the service reads (for the API). */
 struct store_db *sched_service_db(struct sched_service *svc);
+/* The cache of compiled and planned programs apply and the runner use
+ * (sched_plancache.h; NULL when it could not be made). */
+struct sched_plan_cache *sched_service_plans(struct sched_service *svc);
 
 /* Long-poll support (GET /v1/jobs/ID?wait_ms=N): *seen = the count of job
  * state changes (or presence: submitted, final) applied so far; read the state
