@@ -26,6 +26,7 @@
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
 #define PLAN_CACHE_ENTRIES 64 /* programs compiled and planned (sched_plancache.h) */
+#define DELETER_IDLE_S 10 /* an idle session deleter thread ends after this */
 #define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
 /* A PENDING job gets a job_reason entry only once it has waited this long:
  * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
@@ -86,7 +87,12 @@ struct sched_service {
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
-	int deleting;  /* session deletes in flight */
+	int deleting;  /* session deletes queued or in flight */
+	/* session deletes, run by a cache of idle deleter threads (deleter_main):
+	 * a thread per delete cost a clone and an exit per task and party */
+	struct session_delete *dq_head, *dq_tail;
+	int dq_n, del_idle, del_threads;
+	pthread_cond_t dcond;
 	int proposing; /* runner proposals queued or in flight (propose_detached) */
 	/* the runner's proposals, proposed by REPORTERS threads that keep their
 	 * connection to the leader (a thread per proposal made a new TCP
@@ -182,6 +188,7 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
 	pthread_cond_init(&svc->qcond, NULL);
+	pthread_cond_init(&svc->dcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
@@ -664,7 +671,10 @@ static void *reporter_main(void *arg)
 		json_decref(entries);
 		pthread_mutex_lock(&svc->lock);
 		svc->proposing -= n;
-		pthread_cond_broadcast(&svc->cond);
+		/* only sched_service_stop waits for proposing: the runner and
+		 * leader threads (on cond too) need not wake per report */
+		if (svc->stop)
+			pthread_cond_broadcast(&svc->cond);
 	}
 	pthread_mutex_unlock(&svc->lock);
 	return NULL;
@@ -697,40 +707,83 @@ static void propose_detached(struct sched_service *svc, json_t *e)
 }
 
 struct session_delete {
-	struct sched_service *svc;
 	uint64_t session;
+	struct session_delete *next;
 };
 
-static void *delete_main(void *arg)
+/* Deletes one queued session; called and returns with svc->lock held. */
+static void delete_one(struct sched_service *svc)
 {
-	struct session_delete *d = arg;
-	engine_service_session_delete(d->svc->engine, d->session);
-	pthread_mutex_lock(&d->svc->lock);
-	d->svc->deleting--;
-	pthread_cond_broadcast(&d->svc->cond);
-	pthread_mutex_unlock(&d->svc->lock);
+	struct session_delete *d = svc->dq_head;
+	svc->dq_head = d->next;
+	if (svc->dq_head == NULL)
+		svc->dq_tail = NULL;
+	svc->dq_n--;
+	pthread_mutex_unlock(&svc->lock);
+	engine_service_session_delete(svc->engine, d->session);
 	free(d);
+	pthread_mutex_lock(&svc->lock);
+	svc->deleting--;
+	if (svc->stop) /* sched_service_stop waits for the last one */
+		pthread_cond_broadcast(&svc->cond);
+}
+
+/* A deleter: takes queued deletes; idle for DELETER_IDLE_S, it ends. */
+static void *deleter_main(void *arg)
+{
+	struct sched_service *svc = arg;
+	pthread_mutex_lock(&svc->lock);
+	for (;;) {
+		if (svc->dq_head != NULL) {
+			delete_one(svc);
+			continue;
+		}
+		if (svc->stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += DELETER_IDLE_S;
+		svc->del_idle++;
+		int rc = pthread_cond_timedwait(&svc->dcond, &svc->lock, &ts);
+		svc->del_idle--;
+		if (rc != 0 && svc->dq_head == NULL)
+			break;
+	}
+	svc->del_threads--;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
 	return NULL;
 }
 
 /* Stopping a session joins its thread, which may wait for a resynchronisation
- * with a party that is down: done off the runner thread. */
+ * with a party that is down: done off the runner thread, and never behind
+ * another delete (a new deleter starts when the idle ones do not cover the
+ * queue). */
 static void session_delete_async(struct sched_service *svc, uint64_t session)
 {
-	struct session_delete *d = malloc(sizeof *d);
+	struct session_delete *d = calloc(1, sizeof *d);
 	pthread_t t;
 	if (d == NULL)
 		return;
-	d->svc = svc;
 	d->session = session;
 	pthread_mutex_lock(&svc->lock);
 	svc->deleting++;
-	pthread_mutex_unlock(&svc->lock);
-	if (pthread_create(&t, NULL, delete_main, d) != 0) {
-		delete_main(d);
-		return;
+	if (svc->dq_tail != NULL)
+		svc->dq_tail->next = d;
+	else
+		svc->dq_head = d;
+	svc->dq_tail = d;
+	svc->dq_n++;
+	if (svc->dq_n <= svc->del_idle) {
+		pthread_cond_signal(&svc->dcond);
+	} else if (pthread_create(&t, NULL, deleter_main, svc) == 0) {
+		svc->del_threads++;
+		pthread_detach(t);
+	} else {
+		while (svc->dq_head != NULL) /* no thread: here */
+			delete_one(svc);
 	}
-	pthread_detach(t);
+	pthread_mutex_unlock(&svc->lock);
 }
 
 static void run_drop(struct sched_service *svc, struct local_run *r)
@@ -1126,7 +1179,8 @@ void sched_service_stop(struct sched_service *svc)
 		pthread_join(svc->reporter_thr[i], NULL);
 	svc->n_reporters = 0;
 	pthread_mutex_lock(&svc->lock);
-	while (svc->deleting > 0 || svc->proposing > 0)
+	pthread_cond_broadcast(&svc->dcond); /* idle deleters end */
+	while (svc->deleting > 0 || svc->proposing > 0 || svc->del_threads > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);
 	pthread_mutex_unlock(&svc->lock);
 	/* the FSM keeps applying until the node closes: the extension stays attached */
