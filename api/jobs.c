@@ -202,7 +202,11 @@ static json_t *load_job(struct api_server *s, const char *id_text, struct api_re
 {
 	char *end;
 	uint64_t id = strtoull(id_text, &end, 10);
-	json_t *job = (*end == '\0' && id > 0) ? sched_job_get(s->db, id) : NULL;
+	json_t *job = NULL;
+	/* an active job: the scheduler's index has its record (the callers only
+	 * read it), no RocksDB read and parse; a final one is read from the db */
+	if (*end == '\0' && id > 0 && (job = sched_service_active_job(s->sched, id)) == NULL)
+		job = sched_job_get(s->db, id);
 	if (job == NULL)
 		api_set_error(r, MPC_ENOENT, "no such job: %s", id_text);
 	return job;
