@@ -414,8 +414,8 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		goto record;
 	}
 	/* compile against the catalog as applied so far: the same on every party */
-	rv = sched_plan_cache_get(f->plans, f->db, 0, file ? file : "job.mpc", program, args,
-				  &hold, err, SCHED_ERR_MAX);
+	rv = sched_plan_cache_get(f->plans, f->db, 0, file ? file : "job.mpc", program, args, &hold,
+				  err, SCHED_ERR_MAX);
 	if (rv == 0) {
 		ir = sched_plan_hold_ir(hold);
 		plan = sched_plan_hold_plan(hold);

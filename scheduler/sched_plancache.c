@@ -1,9 +1,9 @@
-/* Cache of compiled and planned job programs, keyed by program and the revisions of the tables read (sched_plancache.h). */
+/* Cache of compiled and planned job programs, shared by apply, the runner and the API. */
 #include "scheduler/sched_plancache.h"
 
 #include "common/err.h"
-#include "store/catalog.h"
 #include "scheduler/sched_fsm.h"
+#include "store/catalog.h"
 
 #include <pthread.h>
 #include <sodium.h>

@@ -25,8 +25,8 @@
 #define REPROPOSE_MS 2000
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
-#define PLAN_CACHE_ENTRIES 64 /* programs compiled and planned (sched_plancache.h) */
-#define DELETER_IDLE_S 10 /* an idle session deleter thread ends after this */
+#define PLAN_CACHE_ENTRIES 64   /* programs compiled and planned (sched_plancache.h) */
+#define DELETER_IDLE_S     10   /* an idle session deleter thread ends after this */
 #define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
 /* A PENDING job gets a job_reason entry only once it has waited this long:
  * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
@@ -58,7 +58,7 @@ struct local_run {
 	int attempt;
 	uint64_t session;
 	uint64_t proposed_ms; /* last task_done/task_abort proposal */
-	struct sched_plan_hold *hold; /* the compiled program and its plan */
+	struct sched_plan_hold *hold;  /* the compiled program and its plan */
 	const struct sched_plan *plan; /* hold's */
 };
 
@@ -87,7 +87,7 @@ struct sched_service {
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
-	int deleting;  /* session deletes queued or in flight */
+	int deleting; /* session deletes queued or in flight */
 	/* session deletes, run by a cache of idle deleter threads (deleter_main):
 	 * a thread per delete cost a clone and an exit per task and party */
 	struct session_delete *dq_head, *dq_tail;
@@ -829,12 +829,10 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 
 	if (err == NULL)
 		return;
-	rv = sched_plan_cache_get_job(svc->sf.plans, svc->db, rev,
-				      json_string_value(json_object_get(job, "file")),
-				      json_string_value(json_object_get(job, "program")),
-				      json_object_get(job, "args"),
-				      json_array_size(json_object_get(job, "tasks")), &r->hold, err,
-				      SCHED_ERR_MAX);
+	rv = sched_plan_cache_get_job(
+	    svc->sf.plans, svc->db, rev, json_string_value(json_object_get(job, "file")),
+	    json_string_value(json_object_get(job, "program")), json_object_get(job, "args"),
+	    json_array_size(json_object_get(job, "tasks")), &r->hold, err, SCHED_ERR_MAX);
 	if (rv == 0)
 		r->plan = sched_plan_hold_plan(r->hold);
 	if (rv == 0 && (size_t)r->task >= sched_plan_n_tasks(r->plan)) {

@@ -3,9 +3,9 @@
 #include "common/reqsig.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
+#include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_plancache.h"
-#include "scheduler/sched_index.h"
 #include "store/db.h"
 #include "store/signed_req.h"
 

@@ -1,4 +1,4 @@
-/* Unit tests of the cache of compiled and planned programs: hits give the uncached plan, a new table revision or other args miss, errors are not cached. */
+/* Unit tests of the program cache: hits, misses on new table revisions and args, no errors. */
 #include "common/err.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_plan.h"
@@ -29,10 +29,11 @@ static void setup(void)
 	char err[MPC_ERRMSG_SIZE];
 	strcpy(dir, "/tmp/test_sched_plancache.XXXXXX");
 	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
-		     err);
-	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
-		     "\"rows\":500,\"version\":2,\"segments\":2,\"created_revision\":2,\"revision\":3}");
+	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0,
+		     "%s", err);
+	put("tbl/t",
+	    "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
+	    "\"rows\":500,\"version\":2,\"segments\":2,\"created_revision\":2,\"revision\":3}");
 	put("seg/t/00000000", "{\"id\":0,\"txn\":\"x1\",\"rows\":300,\"revision\":2}");
 	put("seg/t/00000001", "{\"id\":1,\"txn\":\"x2\",\"rows\":200,\"revision\":3}");
 	cache = sched_plan_cache_new(4);
@@ -58,9 +59,9 @@ static json_t *tasks_of(uint64_t revision, const char *program, json_t *args)
 	char err[1024] = "";
 	struct sched_plan_hold *h;
 	json_t *tasks;
-	cr_assert_eq(sched_plan_cache_get(cache, db, revision, "p.mpc", program, args, &h, err,
-					  sizeof err),
-		     0, "%s", err);
+	cr_assert_eq(
+	    sched_plan_cache_get(cache, db, revision, "p.mpc", program, args, &h, err, sizeof err),
+	    0, "%s", err);
 	tasks = sched_plan_tasks_json(sched_plan_hold_plan(h));
 	sched_plan_cache_release(cache, h);
 	return tasks;
@@ -72,9 +73,9 @@ static json_t *tasks_uncached(uint64_t revision, const char *program, json_t *ar
 	char err[1024] = "";
 	struct sched_plan_hold *h;
 	json_t *tasks;
-	cr_assert_eq(sched_plan_cache_get(NULL, db, revision, "p.mpc", program, args, &h, err,
-					  sizeof err),
-		     0, "%s", err);
+	cr_assert_eq(
+	    sched_plan_cache_get(NULL, db, revision, "p.mpc", program, args, &h, err, sizeof err),
+	    0, "%s", err);
 	tasks = sched_plan_tasks_json(sched_plan_hold_plan(h));
 	sched_plan_cache_release(NULL, h);
 	return tasks;
@@ -119,8 +120,9 @@ Test(sched_plan_cache, a_new_table_revision_is_a_miss)
 {
 	json_t *args = json_object(), *before = tasks_of(0, SUM, args), *after, *at5;
 	/* an append commits a third segment at revision 12 */
-	put("tbl/t", "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
-		     "\"rows\":600,\"version\":3,\"segments\":3,\"created_revision\":2,\"revision\":12}");
+	put("tbl/t",
+	    "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
+	    "\"rows\":600,\"version\":3,\"segments\":3,\"created_revision\":2,\"revision\":12}");
 	put("seg/t/00000002", "{\"id\":2,\"txn\":\"x3\",\"rows\":100,\"revision\":12}");
 	after = tasks_of(0, SUM, args);
 	expect_stats(0, 2);
@@ -216,8 +218,8 @@ Test(sched_plan_cache, compile_errors_are_not_cached)
 	json_t *args = json_object();
 	for (int k = 0; k < 2; k++) {
 		err[0] = '\0';
-		cr_assert_neq(sched_plan_cache_get(cache, db, 0, "bad.mpc", "x = load nope.a\n", args,
-						   &h, err, sizeof err),
+		cr_assert_neq(sched_plan_cache_get(cache, db, 0, "bad.mpc", "x = load nope.a\n",
+						   args, &h, err, sizeof err),
 			      0);
 		cr_assert(strncmp(err, "bad.mpc:1:", 10) == 0, "error: %s", err);
 	}
