@@ -675,6 +675,7 @@ static int pool_idle, pool_queued;
 
 static void *pool_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "engine-sess");
 	(void)arg;
 	pthread_mutex_lock(&pool_lock);
 	for (;;) {

@@ -610,6 +610,7 @@ out:
 static void *leader_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-leader"); /* for top -H, perf --sort comm */
 	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
 	while (!nap(svc, &svc->seen_leader, 100)) {
 		leader_turn(svc);
@@ -642,6 +643,7 @@ struct report {
 static void *reporter_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-report");
 	pthread_mutex_lock(&svc->lock);
 	for (;;) {
 		json_t *entries, *e;
@@ -732,6 +734,7 @@ static void delete_one(struct sched_service *svc)
 static void *deleter_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-delete");
 	pthread_mutex_lock(&svc->lock);
 	for (;;) {
 		if (svc->dq_head != NULL) {
@@ -1011,6 +1014,7 @@ static void drop_stale_sessions(struct sched_service *svc)
 static void *runner_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-runner");
 	drop_stale_sessions(svc);
 	/* woken by applied entries and by the engine when a session ends; the timer
 	 * re-proposes lost task_done/task_abort entries */
