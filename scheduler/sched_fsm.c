@@ -265,6 +265,20 @@ static void drop_shares(struct sched_fsm *f, rocksdb_writebatch_t *wb, uint64_t 
 				      (int)json_integer_value(json_object_get(a, "attempt")));
 }
 
+/* How many attempts job has, and how many of them are leased. */
+static void attempt_counts(json_t *job, size_t *n, size_t *leased)
+{
+	json_t *attempts = json_object_get(job, "attempts"), *a;
+	size_t i;
+	*n = json_array_size(attempts);
+	*leased = 0;
+	json_array_foreach(attempts, i, a)
+	{
+		const char *st = json_string_value(json_object_get(a, "state"));
+		*leased += st != NULL && strcmp(st, "leased") == 0;
+	}
+}
+
 static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 {
 	char key[64];
@@ -290,6 +304,12 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 	}
 	if (f->index != NULL) {
 		json_t *prev = sched_index_get(f->index, id);
+		size_t n0 = 0, l0 = 0, n1, l1;
+		if (prev != NULL)
+			attempt_counts(prev, &n0, &l0);
+		attempt_counts(job, &n1, &l1);
+		if (n0 != n1 || l0 != l1 || sched_job_state_final(job_state(job)))
+			f->runner_changes++;
 		if (prev == NULL || job_state(prev) != job_state(job)) {
 			f->state_changes++;
 			if (f->n_changed < SCHED_FSM_CHANGED_MAX)

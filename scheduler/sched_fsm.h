@@ -108,6 +108,10 @@ struct sched_fsm {
 	 * n_changed > SCHED_FSM_CHANGED_MAX: more than fit (wake every poll) */
 	uint64_t changed[SCHED_FSM_CHANGED_MAX];
 	size_t n_changed;
+	/* with an index: counts the job records put that added an attempt or
+	 * changed how many are leased (what the runner acts on: a lease to
+	 * start, an attempt that ended) or whose job turned final */
+	uint64_t runner_changes;
 	/* while a sched_multi applies: the job records and sched/state its
 	 * entries wrote so far (the WriteBatch is not readable); else NULL */
 	json_t *multi_jobs, *multi_state;

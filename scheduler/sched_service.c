@@ -75,7 +75,12 @@ struct sched_service {
 	pthread_t leader_thr, runner_thr;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t kicks;		     /* applied entries and finished engine sessions */
+	uint64_t kicks; /* applied entries (the leader thread's cond) */
+	/* the runner's: entries that leased or ended an attempt (sf.runner_changes)
+	 * and finished engine sessions; the runner does nothing for the others
+	 * (submits, other parties' task_done, reasons) */
+	pthread_cond_t rcond;
+	uint64_t rkicks, runner_changes_seen;
 	/* long polls (sched_service_wait) wait each on its own condition
 	 * variable, signalled only when their job's state changed: 16 polls
 	 * woken by every entry that changed any job's state cost ~30 wake-ups
@@ -141,7 +146,12 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	pthread_mutex_lock(&svc->lock);
 	svc->kicks++;
 	pthread_cond_broadcast(&svc->cond);
-	/* sf.changed is written by apply, on this thread */
+	/* sf.runner_changes and sf.changed are written by apply, on this thread */
+	if (svc->sf.runner_changes != svc->runner_changes_seen || entry == NULL) {
+		svc->runner_changes_seen = svc->sf.runner_changes;
+		svc->rkicks++;
+		pthread_cond_signal(&svc->rcond);
+	}
 	if (svc->sf.n_changed > 0 || entry == NULL) {
 		uint64_t from = svc->chg_seq;
 		if (entry == NULL || svc->sf.n_changed > SCHED_FSM_CHANGED_MAX)
@@ -189,6 +199,7 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	pthread_cond_init(&svc->cond, NULL);
 	pthread_cond_init(&svc->qcond, NULL);
 	pthread_cond_init(&svc->dcond, NULL);
+	pthread_cond_init(&svc->rcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
@@ -202,15 +213,16 @@ static void on_session_end(void *data)
 {
 	struct sched_service *svc = data;
 	pthread_mutex_lock(&svc->lock);
-	svc->kicks++;
-	pthread_cond_broadcast(&svc->cond);
+	svc->rkicks++;
+	pthread_cond_signal(&svc->rcond);
 	pthread_mutex_unlock(&svc->lock);
 }
 
 /* Waits for a kick the caller has not seen yet (an entry applied or a session
  * ended since its last turn began: none is lost while a turn runs) or ms,
  * whichever first; returns non-zero on stop. */
-static int nap(struct sched_service *svc, uint64_t *seen, unsigned ms)
+static int nap(struct sched_service *svc, pthread_cond_t *cond, const uint64_t *kicks,
+	       uint64_t *seen, unsigned ms)
 {
 	struct timespec ts;
 	int stop;
@@ -219,10 +231,10 @@ static int nap(struct sched_service *svc, uint64_t *seen, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	while (!svc->stop && svc->kicks == *seen)
-		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+	while (!svc->stop && *kicks == *seen)
+		if (pthread_cond_timedwait(cond, &svc->lock, &ts) != 0)
 			break;
-	*seen = svc->kicks;
+	*seen = *kicks;
 	stop = svc->stop;
 	pthread_mutex_unlock(&svc->lock);
 	return stop;
@@ -612,7 +624,7 @@ static void *leader_main(void *arg)
 	struct sched_service *svc = arg;
 	pthread_setname_np(pthread_self(), "sched-leader"); /* for top -H, perf --sort comm */
 	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
-	while (!nap(svc, &svc->seen_leader, 100)) {
+	while (!nap(svc, &svc->cond, &svc->kicks, &svc->seen_leader, 100)) {
 		leader_turn(svc);
 		leader_flush(svc);
 	}
@@ -1020,7 +1032,8 @@ static void *runner_main(void *arg)
 	 * re-proposes lost task_done/task_abort entries */
 	do
 		runner_turn(svc);
-	while (!nap(svc, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
+	while (
+	    !nap(svc, &svc->rcond, &svc->rkicks, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
 		sched_plan_cache_release(svc->sf.plans, r->hold);
@@ -1168,6 +1181,7 @@ void sched_service_stop(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->stop = 1;
 	pthread_cond_broadcast(&svc->cond);
+	pthread_cond_broadcast(&svc->rcond);
 	wake_waiters(svc);
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->leader_thr, NULL);

@@ -775,3 +775,36 @@ Test(sched_fsm, var_reads_its_segment_and_centers_in_one_sumsq)
 	sched_plan_free(plan);
 	sched_ir_free(ir);
 }
+
+/* The runner wakes only for entries that lease or end an attempt (or end a
+ * job): sched_fsm.runner_changes counts exactly those. */
+Test(sched_fsm, runner_changes_count_leases_and_ended_attempts_only)
+{
+	uint64_t c0 = f.runner_changes;
+	submit_var();
+	cr_assert_eq(f.runner_changes, c0, "a submit leases nothing");
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":1,\"n\":5,"
+			   "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     0);
+	cr_assert_eq(f.runner_changes, c0 + 1, "a lease");
+	cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":0,\"attempt\":1,"
+			    "\"party\":1,\"digest\":\"d\",\"outputs\":{},\"shares\":{}}"),
+		     0);
+	cr_assert_eq(f.runner_changes, c0 + 1, "a report leaves the attempt leased");
+	done_all(0, 1, "d", "d", "d"); /* party 1 again changes nothing; 0 and 2 */
+	cr_assert_eq(f.runner_changes, c0 + 2, "all reported: the attempt is prepared");
+	cr_assert_eq(apply("{\"op\":\"task_commit\",\"job\":1,\"task\":0,\"attempt\":1,"
+			   "\"time_ms\":3000}"),
+		     0);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":1,\"attempt\":1,\"n\":7,"
+			   "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     0);
+	uint64_t c1 = f.runner_changes;
+	cr_assert_eq(apply("{\"op\":\"lease_expired\",\"job\":1,\"task\":1,\"attempt\":1,"
+			   "\"time_ms\":10000}"),
+		     0);
+	cr_assert_eq(f.runner_changes, c1 + 1, "an expired lease");
+	cr_assert_eq(
+	    applyf("{\"op\":\"job_cancel\",\"job\":1,\"client\":\"alice\",\"time_ms\":11000}"), 0);
+	cr_assert_eq(f.runner_changes, c1 + 2, "the job ended");
+}
