@@ -76,6 +76,10 @@ struct sched_service {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	uint64_t kicks; /* applied entries (the leader thread's cond) */
+	/* this party led at the leader thread's last turn (atomic): only then
+	 * does an applied entry wake that thread; on a follower it turns every
+	 * 100 ms only, and a party elected leader starts within that */
+	int leading;
 	/* the runner's: entries that leased or ended an attempt (sf.runner_changes)
 	 * and finished engine sessions; the runner does nothing for the others
 	 * (submits, other parties' task_done, reasons) */
@@ -145,7 +149,8 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	(void)outcome;
 	pthread_mutex_lock(&svc->lock);
 	svc->kicks++;
-	pthread_cond_broadcast(&svc->cond);
+	if (__atomic_load_n(&svc->leading, __ATOMIC_RELAXED))
+		pthread_cond_broadcast(&svc->cond);
 	/* sf.runner_changes and sf.changed are written by apply, on this thread */
 	if (svc->sf.runner_changes != svc->runner_changes_seen || entry == NULL) {
 		svc->runner_changes_seen = svc->sf.runner_changes;
@@ -464,6 +469,7 @@ static void leader_turn(struct sched_service *svc)
 		qs[q] = (struct sched_policy_queue){cl->queues[q].weight, cl->queues[q].max_running, 0};
 
 	store_node_status(svc->node, &st);
+	__atomic_store_n(&svc->leading, strcmp(st.state, "leader") == 0, __ATOMIC_RELAXED);
 	if (strcmp(st.state, "leader") != 0 || sched_index_active(svc->sf.index, &jobs, &n) != 0 ||
 	    n == 0) {
 		svc->n_inflight = 0;
