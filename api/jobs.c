@@ -6,6 +6,7 @@
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_plan.h"
+#include "scheduler/sched_plancache.h"
 #include "scheduler/sched_service.h"
 #include "scheduler/sched_store.h"
 #include "store/signed_req.h"
@@ -60,8 +61,6 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 	struct api_submit sub;
 	json_t *entry, *job, *auth;
 	const char *client = q->who.sig.client;
-	struct sched_ir *ir = NULL;
-	struct sched_plan *plan = NULL;
 	char *err = NULL, errmsg[MPC_ERRMSG_SIZE] = "";
 	/* the job's req is the signed nonce: one signed submit makes at most one
 	 * job, also when it is replayed to another party */
@@ -93,20 +92,16 @@ static void h_submit(struct api_server *s, struct api_req *q, struct api_resp *r
 		goto out;
 	}
 	for (int pass = 0; pass < 2; pass++) {
-		rv = sched_compile(s->db, 0, sub.file, sub.program, sub.args, &ir, err,
-				   SCHED_ERR_MAX);
+		struct sched_plan_hold *hold = NULL;
+		rv = sched_plan_cache_get(sched_service_plans(s->sched), s->db, 0, sub.file,
+					  sub.program, sub.args, &hold, err, SCHED_ERR_MAX);
 		if (rv == 0)
-			rv = sched_plan_build(ir, s->db, 0, sub.file, &plan, err, SCHED_ERR_MAX);
-		if (rv == 0)
-			rv = sched_plan_check_recipients(ir, s->conf->cluster, sub.file, err,
-							 SCHED_ERR_MAX);
+			rv = sched_plan_check_recipients(sched_plan_hold_ir(hold), s->conf->cluster,
+							 sub.file, err, SCHED_ERR_MAX);
 		if (rv == 0) /* the append (and create) right on every stored table */
-			rv = sched_store_check(ir, s->db, s->conf->cluster, client, sub.file, err,
-					       SCHED_ERR_MAX);
-		sched_plan_free(plan);
-		sched_ir_free(ir);
-		plan = NULL;
-		ir = NULL;
+			rv = sched_store_check(sched_plan_hold_ir(hold), s->db, s->conf->cluster,
+					       client, sub.file, err, SCHED_ERR_MAX);
+		sched_plan_cache_release(sched_service_plans(s->sched), hold);
 		if (rv == 0 || pass == 1)
 			break;
 		/* this party may lag behind (a table committed a moment ago): a no-op
@@ -207,7 +202,11 @@ static json_t *load_job(struct api_server *s, const char *id_text, struct api_re
 {
 	char *end;
 	uint64_t id = strtoull(id_text, &end, 10);
-	json_t *job = (*end == '\0' && id > 0) ? sched_job_get(s->db, id) : NULL;
+	json_t *job = NULL;
+	/* an active job: the scheduler's index has its record (the callers only
+	 * read it), no RocksDB read and parse; a final one is read from the db */
+	if (*end == '\0' && id > 0 && (job = sched_service_active_job(s->sched, id)) == NULL)
+		job = sched_job_get(s->db, id);
 	if (job == NULL)
 		api_set_error(r, MPC_ENOENT, "no such job: %s", id_text);
 	return job;
@@ -380,7 +379,8 @@ static void h_show(struct api_server *s, struct MHD_Connection *c, const char *i
 		if (left == 0 || (!until_final && strcmp(state, from) != 0) ||
 		    sched_job_state_final(sched_job_state_parse(state)))
 			break;
-		if (sched_service_wait(s->sched, &seen, (unsigned)left) != 0)
+		if (sched_service_wait(s->sched, strtoull(id_text, NULL, 10), &seen,
+				       (unsigned)left) != 0)
 			break;
 		/* most wake-ups are other jobs' entries: while the job is active its
 		 * state is in the scheduler's index, read without RocksDB (a job in

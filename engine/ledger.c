@@ -190,11 +190,11 @@ static int overlap_locked(struct engine_ledger *l, struct overlap_ctx *oc)
 int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
 			char *errmsg)
 {
-	return engine_ledger_claim_with(l, t0, n, session, NULL, errmsg);
+	return engine_ledger_claim_with(l, t0, n, session, NULL, 1, errmsg);
 }
 
 int engine_ledger_claim_with(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
-			     rocksdb_writebatch_t *with, char *errmsg)
+			     rocksdb_writebatch_t *with, int sync, char *errmsg)
 {
 	struct overlap_ctx oc = {t0, t0 + n, session, {0}, 0};
 	rocksdb_writebatch_t *wb;
@@ -209,7 +209,7 @@ int engine_ledger_claim_with(struct engine_ledger *l, uint64_t t0, uint64_t n, u
 	pthread_mutex_lock(&l->lock);
 	if (overlap_locked(l, &oc) != 0) {
 		if (oc.same) { /* claimed before: only the caller's writes */
-			rv = with != NULL ? store_db_write(l->db, with, 1, errmsg) : 0;
+			rv = with != NULL ? store_db_write(l->db, with, sync, errmsg) : 0;
 			pthread_mutex_unlock(&l->lock);
 			return rv;
 		}
@@ -230,7 +230,7 @@ int engine_ledger_claim_with(struct engine_ledger *l, uint64_t t0, uint64_t n, u
 		snprintf(key, sizeof key, "%s/hwm", l->gen);
 		batch_put(l, wb, key, (uint64_t[]){t0 + n}, 1);
 	}
-	rv = store_db_write(l->db, wb, 1, errmsg);
+	rv = store_db_write(l->db, wb, sync, errmsg);
 	if (wb != with)
 		rocksdb_writebatch_destroy(wb);
 	if (rv == 0 && t0 + n > l->hwm)

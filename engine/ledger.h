@@ -51,11 +51,14 @@ void engine_ledger_close(struct engine_ledger *l);
 int engine_ledger_claim(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
 			char *errmsg);
 /* The same, and the puts of with (the caller's, which it keeps and frees)
- * go into the same synced write, after the claim's: a session's start is
- * one fsync, not one for the claim and one for its spec. with is written
- * also when the range was claimed by session before. */
+ * go into the same write, after the claim's: a session's start is one
+ * write, not one for the claim and one for its spec. with is written also
+ * when the range was claimed by session before. sync 0: the write is not
+ * synced, and the caller must make it durable (store_db_sync) before any
+ * triple of the range is used (engine/session.c does before its first
+ * message); the claim is refused or granted the same either way. */
 int engine_ledger_claim_with(struct engine_ledger *l, uint64_t t0, uint64_t n, uint64_t session,
-			     rocksdb_writebatch_t *with, char *errmsg);
+			     rocksdb_writebatch_t *with, int sync, char *errmsg);
 
 /* The range claimed by session starting at t0: MPC_ENOENT if none. */
 int engine_ledger_get(struct engine_ledger *l, uint64_t t0, struct engine_ledger_range *out);

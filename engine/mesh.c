@@ -422,6 +422,7 @@ static void *conn_main(void *arg)
 {
 	struct mesh_peer *p = arg;
 	struct engine_mesh *m = p->m;
+	pthread_setname_np(pthread_self(), "mesh-recv");
 
 	while (!m->stopping) {
 		struct mpc_secchan_keys keys;
@@ -459,6 +460,7 @@ static void *send_main(void *arg)
 {
 	struct mesh_peer *p = arg;
 	struct engine_mesh *m = p->m;
+	pthread_setname_np(pthread_self(), "mesh-send");
 
 	pthread_mutex_lock(&m->lock);
 	for (;;) {

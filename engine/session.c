@@ -46,6 +46,9 @@ struct engine_session {
 	int pc, stop, resyncs;
 	uint32_t epoch, max_seen;
 	uint32_t epoch_stored; /* the epoch durable in the store (key "epoch") */
+	/* the start's write (claim, spec, first epoch) is not synced yet: the
+	 * session thread syncs it before its first message (session_main) */
+	int start_unsynced;
 	char error[MPC_ERRMSG_SIZE];
 	uint64_t online_ns, start_ns;
 	uint64_t gens[MPC_MAX_PARTIES];
@@ -568,6 +571,13 @@ static void *session_main(void *arg)
 	int need_sync = 1, rv;
 	uint64_t linger_end = 0;
 
+	if (s->start_unsynced) {
+		if (store_db_sync(s->env.db, err) != 0) {
+			mpc_errmsg_wrapf(err, "start of session %" PRIu64, s->id);
+			goto failed;
+		}
+		s->start_unsynced = 0;
+	}
 	/* Fuel "ready": generated before the first synchronisation, so that
 	 * the sync is the barrier after which all parties go online together. */
 	if (s->fuel_ready && engine_exec_pregen(&s->x, s->t0, s->prog.fuel_need) != 0)
@@ -665,6 +675,7 @@ static int pool_idle, pool_queued;
 
 static void *pool_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "engine-sess");
 	(void)arg;
 	pthread_mutex_lock(&pool_lock);
 	for (;;) {
@@ -845,9 +856,13 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 			if ((rv = input_load(s, k, &s->regs[k], errmsg)) != 0)
 				goto err;
 		s->inputs_fresh = 1;
-		/* the claim, the spec and the first epoch in one synced write:
-		 * after a crash the session is there with its range claimed, or
-		 * neither is */
+		/* the claim, the spec and the first epoch in one write: after a
+		 * crash the session is there with its range claimed, or neither
+		 * is. Not synced here, on the caller's thread (the scheduler's
+		 * runner, which starts one session after the other): the session
+		 * thread makes it durable before its first message, so no triple
+		 * of the range is used before its claim is on disk, and sessions
+		 * starting together share one fsync (store_db_sync). */
 		wb = rocksdb_writebatch_create();
 		key_of(key, sizeof key, s->id, "spec");
 		rocksdb_writebatch_put_cf(wb, env->db->cf[STORE_CF_FUEL], key, strlen(key),
@@ -855,11 +870,12 @@ int engine_session_start(const struct engine_session_env *env, json_t *spec, int
 		key_of(key, sizeof key, s->id, "epoch");
 		rocksdb_writebatch_put_cf(wb, env->db->cf[STORE_CF_FUEL], key, strlen(key),
 					  (const char *)&(uint32_t){1}, sizeof(uint32_t));
-		rv = engine_ledger_claim_with(env->ledger, s->t0, s->tn, s->id, wb, errmsg);
+		rv = engine_ledger_claim_with(env->ledger, s->t0, s->tn, s->id, wb, 0, errmsg);
 		rocksdb_writebatch_destroy(wb);
 		if (rv != 0)
 			goto err;
 		s->epoch_stored = 1;
+		s->start_unsynced = 1;
 	}
 	if (stored) {
 		char *val = NULL;

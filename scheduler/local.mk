@@ -38,6 +38,8 @@ test_sched_fsm_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommo
 libmpcsched_la_SOURCES += scheduler/sched_policy.h scheduler/sched_policy.c
 # The FSM's in-memory index of active job records (what the leader and runner threads read).
 libmpcsched_la_SOURCES += scheduler/sched_index.h scheduler/sched_index.c
+# Compiled and planned programs, cached by program and the revisions of the tables they read.
+libmpcsched_la_SOURCES += scheduler/sched_plancache.h scheduler/sched_plancache.c
 check_PROGRAMS += test_sched_index
 TESTS += test_sched_index
 test_sched_index_SOURCES = tests/unit/test_sched_index.c
@@ -59,4 +61,10 @@ TESTS += test_sched_store
 test_sched_store_SOURCES = tests/unit/test_sched_store.c
 test_sched_store_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
 test_sched_store_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
+	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
+check_PROGRAMS += test_sched_plancache
+TESTS += test_sched_plancache
+test_sched_plancache_SOURCES = tests/unit/test_sched_plancache.c
+test_sched_plancache_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
+test_sched_plancache_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
 	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)

@@ -6,6 +6,7 @@
 #include "scheduler/lang.h"
 #include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
+#include "scheduler/sched_plancache.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
@@ -172,8 +173,14 @@ int sched_compile(struct store_db *db, uint64_t revision, const char *file, cons
 {
 	struct sched_schema_ctx ctx = {db, revision};
 	struct sched_lang_schema schema = {&ctx, sched_schema_lookup};
+	return sched_compile_schema(&schema, file, program, args, ir, err, cap);
+}
+
+int sched_compile_schema(struct sched_lang_schema *schema, const char *file, const char *program,
+			 json_t *args, struct sched_ir **ir, char *err, size_t cap)
+{
 	struct sched_lang_arg av[64];
-	struct sched_lang_options opt = {.schema = &schema, .args = av, .max_errors = 10};
+	struct sched_lang_options opt = {.schema = schema, .args = av, .max_errors = 10};
 	const char *k;
 	json_t *v;
 	json_object_foreach(args, k, v)
@@ -258,6 +265,20 @@ static void drop_shares(struct sched_fsm *f, rocksdb_writebatch_t *wb, uint64_t 
 				      (int)json_integer_value(json_object_get(a, "attempt")));
 }
 
+/* How many attempts job has, and how many of them are leased. */
+static void attempt_counts(json_t *job, size_t *n, size_t *leased)
+{
+	json_t *attempts = json_object_get(job, "attempts"), *a;
+	size_t i;
+	*n = json_array_size(attempts);
+	*leased = 0;
+	json_array_foreach(attempts, i, a)
+	{
+		const char *st = json_string_value(json_object_get(a, "state"));
+		*leased += st != NULL && strcmp(st, "leased") == 0;
+	}
+}
+
 static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 {
 	char key[64];
@@ -283,8 +304,19 @@ static void put_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *job)
 	}
 	if (f->index != NULL) {
 		json_t *prev = sched_index_get(f->index, id);
-		if (prev == NULL || job_state(prev) != job_state(job))
+		size_t n0 = 0, l0 = 0, n1, l1;
+		if (prev != NULL)
+			attempt_counts(prev, &n0, &l0);
+		attempt_counts(job, &n1, &l1);
+		if (n0 != n1 || l0 != l1 || sched_job_state_final(job_state(job)))
+			f->runner_changes++;
+		if (prev == NULL || job_state(prev) != job_state(job)) {
 			f->state_changes++;
+			if (f->n_changed < SCHED_FSM_CHANGED_MAX)
+				f->changed[f->n_changed] = id;
+			if (f->n_changed <= SCHED_FSM_CHANGED_MAX)
+				f->n_changed++;
+		}
 		json_decref(prev);
 		if (sched_index_put(f->index, job) != 0)
 			LOG_WARN("sched: job %" PRIu64 ": out of memory in the active job index", id);
@@ -349,8 +381,9 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 	const char *req = json_string_value(json_object_get(e, "req"));
 	const char *program, *client, *file, *refused;
 	json_t *args, *st, *job;
-	struct sched_ir *ir = NULL;
-	struct sched_plan *plan = NULL;
+	struct sched_plan_hold *hold = NULL;
+	const struct sched_ir *ir = NULL;
+	const struct sched_plan *plan = NULL;
 	char key[160], num[24], *err, why[400] = "";
 	uint64_t id;
 	int rv;
@@ -401,11 +434,12 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		goto record;
 	}
 	/* compile against the catalog as applied so far: the same on every party */
-	rv = sched_compile(f->db, 0, file ? file : "job.mpc", program,
-			   args, &ir, err, SCHED_ERR_MAX);
-	if (rv == 0)
-		rv = sched_plan_build(ir, f->db, 0, file ? file : "job.mpc", &plan, err,
-				      SCHED_ERR_MAX);
+	rv = sched_plan_cache_get(f->plans, f->db, 0, file ? file : "job.mpc", program, args, &hold,
+				  err, SCHED_ERR_MAX);
+	if (rv == 0) {
+		ir = sched_plan_hold_ir(hold);
+		plan = sched_plan_hold_plan(hold);
+	}
 	if (rv == 0 && f->cluster != NULL)
 		rv = sched_plan_check_recipients(ir, f->cluster, file ? file : "job.mpc", err,
 						 SCHED_ERR_MAX);
@@ -419,8 +453,7 @@ static int apply_submit(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *e
 		json_object_set_new(job, "error", json_string(err[0] ? err : mpc_strerror(rv)));
 		finish(job, SCHED_JOB_FAILED, rv == MPC_EPERM ? "AccessDenied" : "CompileError", e);
 	}
-	sched_plan_free(plan);
-	sched_ir_free(ir);
+	sched_plan_cache_release(f->plans, hold);
 record:
 	put_job(f, wb, job);
 	snprintf(key, sizeof key, "jobreq/%s", req);
@@ -652,8 +685,8 @@ static void complete_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *
 			 uint64_t index)
 {
 	json_t *outs = json_array(), *sealed = json_array(), *t, *res = NULL;
-	struct sched_ir *ir = NULL;
-	struct sched_plan *plan = NULL;
+	struct sched_plan_hold *hold = NULL;
+	const struct sched_plan *plan = NULL;
 	char *err = calloc(1, SCHED_ERR_MAX);
 	const char *failed = "results";
 	size_t i;
@@ -664,15 +697,13 @@ static void complete_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *
 		json_array_append(sealed, json_object_get(t, "sealed") ?: json_null());
 	}
 	if (rv == 0)
-		rv = sched_compile(f->db, (uint64_t)json_integer_value(
-						 json_object_get(job, "input_revision")),
-				   str_of(job, "file"), str_of(job, "program"),
-				   json_object_get(job, "args"), &ir, err, SCHED_ERR_MAX);
+		rv = sched_plan_cache_get_job(
+		    f->plans, f->db,
+		    (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
+		    str_of(job, "file"), str_of(job, "program"), json_object_get(job, "args"),
+		    json_array_size(json_object_get(job, "tasks")), &hold, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build_job(
-		    ir, f->db, (uint64_t)json_integer_value(json_object_get(job, "input_revision")),
-		    str_of(job, "file"), json_array_size(json_object_get(job, "tasks")), &plan, err,
-		    SCHED_ERR_MAX);
+		plan = sched_plan_hold_plan(hold);
 	if (rv == 0)
 		rv = sched_plan_results(plan, outs, sealed, &res, err, SCHED_ERR_MAX);
 	if (rv == 0) {
@@ -705,8 +736,7 @@ static void complete_job(struct sched_fsm *f, rocksdb_writebatch_t *wb, json_t *
 				    json_string(err && err[0] ? err : mpc_strerror(rv)));
 		finish(job, SCHED_JOB_FAILED, failed, e);
 	}
-	sched_plan_free(plan);
-	sched_ir_free(ir);
+	sched_plan_cache_release(f->plans, hold);
 	json_decref(outs);
 	json_decref(sealed);
 	free(err);

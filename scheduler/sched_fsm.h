@@ -89,6 +89,8 @@ int sched_job_state_parse(const char *name);
 /* Whether a state is final (COMPLETED, FAILED, CANCELLED, TIMEOUT). */
 int sched_job_state_final(int state);
 
+#define SCHED_FSM_CHANGED_MAX 128
+
 /* The applier, with the db it reads and the cluster size. */
 struct sched_fsm {
 	struct store_db *db;
@@ -101,9 +103,20 @@ struct sched_fsm {
 	/* with an index: counts the job records put whose state (or presence)
 	 * changed, so that long polls wake only then (sched_service.c) */
 	uint64_t state_changes;
+	/* with an index: the ids of those jobs, in apply order, since the
+	 * consumer (sched_service.c, after each entry) last set n_changed to 0;
+	 * n_changed > SCHED_FSM_CHANGED_MAX: more than fit (wake every poll) */
+	uint64_t changed[SCHED_FSM_CHANGED_MAX];
+	size_t n_changed;
+	/* with an index: counts the job records put that added an attempt or
+	 * changed how many are leased (what the runner acts on: a lease to
+	 * start, an attempt that ended) or whose job turned final */
+	uint64_t runner_changes;
 	/* while a sched_multi applies: the job records and sched/state its
 	 * entries wrote so far (the WriteBatch is not readable); else NULL */
 	json_t *multi_jobs, *multi_state;
+	/* compiled and planned programs (sched_plancache.h); NULL: none */
+	struct sched_plan_cache *plans;
 };
 
 /* Applies a scheduler entry into wb (the store's per-entry WriteBatch).
@@ -145,5 +158,10 @@ struct sched_ir;
  * otherwise err holds the FILE:LINE:COL lines or the reason. */
 int sched_compile(struct store_db *db, uint64_t revision, const char *file, const char *program,
 		  json_t *args, struct sched_ir **ir, char *err, size_t cap);
+/* The same with another schema callback (sched_plancache.c records the tables
+ * it is asked about). */
+struct sched_lang_schema;
+int sched_compile_schema(struct sched_lang_schema *schema, const char *file, const char *program,
+			 json_t *args, struct sched_ir **ir, char *err, size_t cap);
 
 #endif

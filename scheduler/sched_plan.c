@@ -871,11 +871,13 @@ json_t *sched_plan_tasks_json(const struct sched_plan *p)
 		const struct plan_task *t = &p->tasks[k];
 		const struct sched_ir_task *it =
 		    &p->ir->tasks[t->map_ir_task >= 0 ? t->map_ir_task : t->ir_task];
-		json_t *o = json_pack("{s:I, s:s, s:i, s:O, s:I, s:s, s:i, s:i}", "task",
-				      (json_int_t)k, "kind",
-				      it->kind == SCHED_IR_MAP ? "map" : "combine", "stage",
-				      (int)it->stage, "deps", t->deps, "fuel", (json_int_t)t->fuel,
-				      "state", "PENDING", "attempts", 0, "ir_task", t->ir_task);
+		/* deps copied: the plan may be cached (sched_plancache.h) and
+		 * shared by threads, the record is changed by apply */
+		json_t *o = json_pack(
+		    "{s:I, s:s, s:i, s:o, s:I, s:s, s:i, s:i}", "task", (json_int_t)k, "kind",
+		    it->kind == SCHED_IR_MAP ? "map" : "combine", "stage", (int)it->stage, "deps",
+		    json_deep_copy(t->deps), "fuel", (json_int_t)t->fuel, "state", "PENDING",
+		    "attempts", 0, "ir_task", t->ir_task);
 		if (it->kind == SCHED_IR_MAP) {
 			json_object_set_new(o, "table", json_string(p->ir->tables[it->table].name));
 			json_object_set_new(o, "segment", json_integer(t->segment));

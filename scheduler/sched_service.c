@@ -9,6 +9,7 @@
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
+#include "scheduler/sched_plancache.h"
 #include "scheduler/sched_policy.h"
 
 #include <inttypes.h>
@@ -24,11 +25,22 @@
 #define REPROPOSE_MS 2000
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
+#define PLAN_CACHE_ENTRIES 64   /* programs compiled and planned (sched_plancache.h) */
+#define DELETER_IDLE_S     10   /* an idle session deleter thread ends after this */
 #define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
 /* A PENDING job gets a job_reason entry only once it has waited this long:
  * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
  * on every party) per job to say so cost more than it told. */
 #define REASON_AFTER_MS 300
+
+#define CHG_RING 1024
+
+/* A long poll in sched_service_wait. */
+struct poll_waiter {
+	uint64_t job; /* 0: any job */
+	pthread_cond_t cond;
+	struct poll_waiter *next;
+};
 
 /* A leader proposal queued (store_node_propose_async) and not yet seen applied. */
 struct inflight {
@@ -46,8 +58,8 @@ struct local_run {
 	int attempt;
 	uint64_t session;
 	uint64_t proposed_ms; /* last task_done/task_abort proposal */
-	struct sched_ir *ir;
-	struct sched_plan *plan;
+	struct sched_plan_hold *hold;  /* the compiled program and its plan */
+	const struct sched_plan *plan; /* hold's */
 };
 
 struct sched_service {
@@ -63,16 +75,33 @@ struct sched_service {
 	pthread_t leader_thr, runner_thr;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
-	uint64_t kicks;		     /* applied entries and finished engine sessions */
-	/* long polls (sched_service_wait) wait on wcond for state_kicks: entries
-	 * that changed a job's state, not every entry (16 polls woken by each of
-	 * ~10 entries per job cost more than the jobs' own work) */
-	pthread_cond_t wcond;
-	uint64_t state_kicks, state_changes_seen;
+	uint64_t kicks; /* applied entries (the leader thread's cond) */
+	/* this party led at the leader thread's last turn (atomic): only then
+	 * does an applied entry wake that thread; on a follower it turns every
+	 * 100 ms only, and a party elected leader starts within that */
+	int leading;
+	/* the runner's: entries that leased or ended an attempt (sf.runner_changes)
+	 * and finished engine sessions; the runner does nothing for the others
+	 * (submits, other parties' task_done, reasons) */
+	pthread_cond_t rcond;
+	uint64_t rkicks, runner_changes_seen;
+	/* long polls (sched_service_wait) wait each on its own condition
+	 * variable, signalled only when their job's state changed: 16 polls
+	 * woken by every entry that changed any job's state cost ~30 wake-ups
+	 * per job on the party the clients talk to. chg_ring holds the ids of
+	 * the last CHG_RING state changes (0: unknown, wakes every poll), so
+	 * that a change between sched_service_mark and the wait is not missed. */
+	struct poll_waiter *waiters;
+	uint64_t chg_ring[CHG_RING], chg_seq;
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
-	int deleting;  /* session deletes in flight */
+	int deleting; /* session deletes queued or in flight */
+	/* session deletes, run by a cache of idle deleter threads (deleter_main):
+	 * a thread per delete cost a clone and an exit per task and party */
+	struct session_delete *dq_head, *dq_tail;
+	int dq_n, del_idle, del_threads;
+	pthread_cond_t dcond;
 	int proposing; /* runner proposals queued or in flight (propose_detached) */
 	/* the runner's proposals, proposed by REPORTERS threads that keep their
 	 * connection to the leader (a thread per proposal made a new TCP
@@ -98,6 +127,20 @@ static uint64_t now_ms(void)
 	return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
 }
 
+/* Whether job's state (any job's for 0) changed after change number seen;
+ * under svc->lock. */
+static int changed_since(const struct sched_service *svc, uint64_t job, uint64_t seen)
+{
+	if (svc->chg_seq - seen > CHG_RING)
+		return 1; /* the ring no longer tells */
+	for (uint64_t k = seen; k < svc->chg_seq; k++) {
+		uint64_t id = svc->chg_ring[k % CHG_RING];
+		if (id == 0 || job == 0 || id == job)
+			return 1;
+	}
+	return 0;
+}
+
 static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 {
 	struct sched_service *svc = data;
@@ -106,12 +149,25 @@ static void on_applied(void *data, json_t *entry, uint64_t index, int outcome)
 	(void)outcome;
 	pthread_mutex_lock(&svc->lock);
 	svc->kicks++;
-	pthread_cond_broadcast(&svc->cond);
-	/* sf.state_changes is written by apply, on this thread */
-	if (svc->sf.state_changes != svc->state_changes_seen || entry == NULL) {
-		svc->state_changes_seen = svc->sf.state_changes;
-		svc->state_kicks++;
-		pthread_cond_broadcast(&svc->wcond);
+	if (__atomic_load_n(&svc->leading, __ATOMIC_RELAXED))
+		pthread_cond_broadcast(&svc->cond);
+	/* sf.runner_changes and sf.changed are written by apply, on this thread */
+	if (svc->sf.runner_changes != svc->runner_changes_seen || entry == NULL) {
+		svc->runner_changes_seen = svc->sf.runner_changes;
+		svc->rkicks++;
+		pthread_cond_signal(&svc->rcond);
+	}
+	if (svc->sf.n_changed > 0 || entry == NULL) {
+		uint64_t from = svc->chg_seq;
+		if (entry == NULL || svc->sf.n_changed > SCHED_FSM_CHANGED_MAX)
+			svc->chg_ring[svc->chg_seq++ % CHG_RING] = 0;
+		else
+			for (size_t i = 0; i < svc->sf.n_changed; i++)
+				svc->chg_ring[svc->chg_seq++ % CHG_RING] = svc->sf.changed[i];
+		svc->sf.n_changed = 0;
+		for (struct poll_waiter *w = svc->waiters; w != NULL; w = w->next)
+			if (changed_since(svc, w->job, from))
+				pthread_cond_signal(&w->cond);
 	}
 	pthread_mutex_unlock(&svc->lock);
 }
@@ -141,11 +197,14 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	}
 	svc->sf.db = db;
 	svc->sf.n_parties = n_parties;
+	/* NULL (out of memory): every program is compiled, as without it */
+	svc->sf.plans = sched_plan_cache_new(PLAN_CACHE_ENTRIES);
 	svc->sf.cluster = fsm->cluster;
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
-	pthread_cond_init(&svc->wcond, NULL);
 	pthread_cond_init(&svc->qcond, NULL);
+	pthread_cond_init(&svc->dcond, NULL);
+	pthread_cond_init(&svc->rcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
 	fsm->ext_applied = on_applied;
@@ -159,15 +218,16 @@ static void on_session_end(void *data)
 {
 	struct sched_service *svc = data;
 	pthread_mutex_lock(&svc->lock);
-	svc->kicks++;
-	pthread_cond_broadcast(&svc->cond);
+	svc->rkicks++;
+	pthread_cond_signal(&svc->rcond);
 	pthread_mutex_unlock(&svc->lock);
 }
 
 /* Waits for a kick the caller has not seen yet (an entry applied or a session
  * ended since its last turn began: none is lost while a turn runs) or ms,
  * whichever first; returns non-zero on stop. */
-static int nap(struct sched_service *svc, uint64_t *seen, unsigned ms)
+static int nap(struct sched_service *svc, pthread_cond_t *cond, const uint64_t *kicks,
+	       uint64_t *seen, unsigned ms)
 {
 	struct timespec ts;
 	int stop;
@@ -176,10 +236,10 @@ static int nap(struct sched_service *svc, uint64_t *seen, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	while (!svc->stop && svc->kicks == *seen)
-		if (pthread_cond_timedwait(&svc->cond, &svc->lock, &ts) != 0)
+	while (!svc->stop && *kicks == *seen)
+		if (pthread_cond_timedwait(cond, &svc->lock, &ts) != 0)
 			break;
-	*seen = svc->kicks;
+	*seen = *kicks;
 	stop = svc->stop;
 	pthread_mutex_unlock(&svc->lock);
 	return stop;
@@ -409,6 +469,7 @@ static void leader_turn(struct sched_service *svc)
 		qs[q] = (struct sched_policy_queue){cl->queues[q].weight, cl->queues[q].max_running, 0};
 
 	store_node_status(svc->node, &st);
+	__atomic_store_n(&svc->leading, strcmp(st.state, "leader") == 0, __ATOMIC_RELAXED);
 	if (strcmp(st.state, "leader") != 0 || sched_index_active(svc->sf.index, &jobs, &n) != 0 ||
 	    n == 0) {
 		svc->n_inflight = 0;
@@ -567,8 +628,9 @@ out:
 static void *leader_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-leader"); /* for top -H, perf --sort comm */
 	/* woken by every applied entry; the 100 ms timer catches lease expiries and retry backoffs */
-	while (!nap(svc, &svc->seen_leader, 100)) {
+	while (!nap(svc, &svc->cond, &svc->kicks, &svc->seen_leader, 100)) {
 		leader_turn(svc);
 		leader_flush(svc);
 	}
@@ -599,6 +661,7 @@ struct report {
 static void *reporter_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-report");
 	pthread_mutex_lock(&svc->lock);
 	for (;;) {
 		json_t *entries, *e;
@@ -628,7 +691,10 @@ static void *reporter_main(void *arg)
 		json_decref(entries);
 		pthread_mutex_lock(&svc->lock);
 		svc->proposing -= n;
-		pthread_cond_broadcast(&svc->cond);
+		/* only sched_service_stop waits for proposing: the runner and
+		 * leader threads (on cond too) need not wake per report */
+		if (svc->stop)
+			pthread_cond_broadcast(&svc->cond);
 	}
 	pthread_mutex_unlock(&svc->lock);
 	return NULL;
@@ -661,47 +727,90 @@ static void propose_detached(struct sched_service *svc, json_t *e)
 }
 
 struct session_delete {
-	struct sched_service *svc;
 	uint64_t session;
+	struct session_delete *next;
 };
 
-static void *delete_main(void *arg)
+/* Deletes one queued session; called and returns with svc->lock held. */
+static void delete_one(struct sched_service *svc)
 {
-	struct session_delete *d = arg;
-	engine_service_session_delete(d->svc->engine, d->session);
-	pthread_mutex_lock(&d->svc->lock);
-	d->svc->deleting--;
-	pthread_cond_broadcast(&d->svc->cond);
-	pthread_mutex_unlock(&d->svc->lock);
+	struct session_delete *d = svc->dq_head;
+	svc->dq_head = d->next;
+	if (svc->dq_head == NULL)
+		svc->dq_tail = NULL;
+	svc->dq_n--;
+	pthread_mutex_unlock(&svc->lock);
+	engine_service_session_delete(svc->engine, d->session);
 	free(d);
+	pthread_mutex_lock(&svc->lock);
+	svc->deleting--;
+	if (svc->stop) /* sched_service_stop waits for the last one */
+		pthread_cond_broadcast(&svc->cond);
+}
+
+/* A deleter: takes queued deletes; idle for DELETER_IDLE_S, it ends. */
+static void *deleter_main(void *arg)
+{
+	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-delete");
+	pthread_mutex_lock(&svc->lock);
+	for (;;) {
+		if (svc->dq_head != NULL) {
+			delete_one(svc);
+			continue;
+		}
+		if (svc->stop)
+			break;
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += DELETER_IDLE_S;
+		svc->del_idle++;
+		int rc = pthread_cond_timedwait(&svc->dcond, &svc->lock, &ts);
+		svc->del_idle--;
+		if (rc != 0 && svc->dq_head == NULL)
+			break;
+	}
+	svc->del_threads--;
+	pthread_cond_broadcast(&svc->cond);
+	pthread_mutex_unlock(&svc->lock);
 	return NULL;
 }
 
 /* Stopping a session joins its thread, which may wait for a resynchronisation
- * with a party that is down: done off the runner thread. */
+ * with a party that is down: done off the runner thread, and never behind
+ * another delete (a new deleter starts when the idle ones do not cover the
+ * queue). */
 static void session_delete_async(struct sched_service *svc, uint64_t session)
 {
-	struct session_delete *d = malloc(sizeof *d);
+	struct session_delete *d = calloc(1, sizeof *d);
 	pthread_t t;
 	if (d == NULL)
 		return;
-	d->svc = svc;
 	d->session = session;
 	pthread_mutex_lock(&svc->lock);
 	svc->deleting++;
-	pthread_mutex_unlock(&svc->lock);
-	if (pthread_create(&t, NULL, delete_main, d) != 0) {
-		delete_main(d);
-		return;
+	if (svc->dq_tail != NULL)
+		svc->dq_tail->next = d;
+	else
+		svc->dq_head = d;
+	svc->dq_tail = d;
+	svc->dq_n++;
+	if (svc->dq_n <= svc->del_idle) {
+		pthread_cond_signal(&svc->dcond);
+	} else if (pthread_create(&t, NULL, deleter_main, svc) == 0) {
+		svc->del_threads++;
+		pthread_detach(t);
+	} else {
+		while (svc->dq_head != NULL) /* no thread: here */
+			delete_one(svc);
 	}
-	pthread_detach(t);
+	pthread_mutex_unlock(&svc->lock);
 }
 
 static void run_drop(struct sched_service *svc, struct local_run *r)
 {
 	session_delete_async(svc, r->session);
-	sched_plan_free(r->plan);
-	sched_ir_free(r->ir);
+	sched_plan_cache_release(svc->sf.plans, r->hold);
 	*r = svc->runs[--svc->n_runs];
 }
 
@@ -741,13 +850,12 @@ static void run_start(struct sched_service *svc, json_t *job, json_t *a, struct 
 
 	if (err == NULL)
 		return;
-	rv = sched_compile(svc->db, rev, json_string_value(json_object_get(job, "file")),
-			   json_string_value(json_object_get(job, "program")),
-			   json_object_get(job, "args"), &r->ir, err, SCHED_ERR_MAX);
+	rv = sched_plan_cache_get_job(
+	    svc->sf.plans, svc->db, rev, json_string_value(json_object_get(job, "file")),
+	    json_string_value(json_object_get(job, "program")), json_object_get(job, "args"),
+	    json_array_size(json_object_get(job, "tasks")), &r->hold, err, SCHED_ERR_MAX);
 	if (rv == 0)
-		rv = sched_plan_build_job(r->ir, svc->db, rev, "job.mpc",
-					  json_array_size(json_object_get(job, "tasks")), &r->plan,
-					  err, SCHED_ERR_MAX);
+		r->plan = sched_plan_hold_plan(r->hold);
 	if (rv == 0 && (size_t)r->task >= sched_plan_n_tasks(r->plan)) {
 		snprintf(err, SCHED_ERR_MAX, "the plan has no task %d", (int)r->task);
 		rv = MPC_ECORRUPT;
@@ -924,16 +1032,17 @@ static void drop_stale_sessions(struct sched_service *svc)
 static void *runner_main(void *arg)
 {
 	struct sched_service *svc = arg;
+	pthread_setname_np(pthread_self(), "sched-runner");
 	drop_stale_sessions(svc);
 	/* woken by applied entries and by the engine when a session ends; the timer
 	 * re-proposes lost task_done/task_abort entries */
 	do
 		runner_turn(svc);
-	while (!nap(svc, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
+	while (
+	    !nap(svc, &svc->rcond, &svc->rkicks, &svc->seen_runner, svc->n_runs > 0 ? 100 : 200));
 	while (svc->n_runs > 0) { /* keep the engine's sessions: they resume on restart */
 		struct local_run *r = &svc->runs[--svc->n_runs];
-		sched_plan_free(r->plan);
-		sched_ir_free(r->ir);
+		sched_plan_cache_release(svc->sf.plans, r->hold);
 	}
 	return NULL;
 }
@@ -1011,15 +1120,21 @@ struct store_db *sched_service_db(struct sched_service *svc)
 	return svc->db;
 }
 
+struct sched_plan_cache *sched_service_plans(struct sched_service *svc)
+{
+	return svc->sf.plans;
+}
+
 void sched_service_mark(struct sched_service *svc, uint64_t *seen)
 {
 	pthread_mutex_lock(&svc->lock);
-	*seen = svc->state_kicks;
+	*seen = svc->chg_seq;
 	pthread_mutex_unlock(&svc->lock);
 }
 
-int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
+int sched_service_wait(struct sched_service *svc, uint64_t job, uint64_t *seen, unsigned ms)
 {
+	struct poll_waiter w = {job, PTHREAD_COND_INITIALIZER, NULL}, **pp;
 	struct timespec ts;
 	int over;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -1027,13 +1142,26 @@ int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms)
 	ts.tv_sec += ts.tv_nsec / 1000000000L;
 	ts.tv_nsec %= 1000000000L;
 	pthread_mutex_lock(&svc->lock);
-	while (!svc->stop && !svc->release && svc->state_kicks == *seen)
-		if (pthread_cond_timedwait(&svc->wcond, &svc->lock, &ts) != 0)
+	w.next = svc->waiters;
+	svc->waiters = &w;
+	while (!svc->stop && !svc->release && !changed_since(svc, job, *seen))
+		if (pthread_cond_timedwait(&w.cond, &svc->lock, &ts) != 0)
 			break;
-	*seen = svc->state_kicks;
+	for (pp = &svc->waiters; *pp != &w; pp = &(*pp)->next)
+		;
+	*pp = w.next;
+	*seen = svc->chg_seq;
 	over = svc->stop || svc->release;
 	pthread_mutex_unlock(&svc->lock);
+	pthread_cond_destroy(&w.cond);
 	return over;
+}
+
+/* Wakes every long poll; under svc->lock. */
+static void wake_waiters(struct sched_service *svc)
+{
+	for (struct poll_waiter *w = svc->waiters; w != NULL; w = w->next)
+		pthread_cond_signal(&w->cond);
 }
 
 json_t *sched_service_active_job(struct sched_service *svc, uint64_t id)
@@ -1048,7 +1176,7 @@ void sched_service_release_waiters(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->release = 1;
 	pthread_cond_broadcast(&svc->cond);
-	pthread_cond_broadcast(&svc->wcond);
+	wake_waiters(svc);
 	pthread_mutex_unlock(&svc->lock);
 }
 
@@ -1059,7 +1187,8 @@ void sched_service_stop(struct sched_service *svc)
 	pthread_mutex_lock(&svc->lock);
 	svc->stop = 1;
 	pthread_cond_broadcast(&svc->cond);
-	pthread_cond_broadcast(&svc->wcond);
+	pthread_cond_broadcast(&svc->rcond);
+	wake_waiters(svc);
 	pthread_mutex_unlock(&svc->lock);
 	pthread_join(svc->leader_thr, NULL);
 	if (svc->engine != NULL)
@@ -1072,7 +1201,8 @@ void sched_service_stop(struct sched_service *svc)
 		pthread_join(svc->reporter_thr[i], NULL);
 	svc->n_reporters = 0;
 	pthread_mutex_lock(&svc->lock);
-	while (svc->deleting > 0 || svc->proposing > 0)
+	pthread_cond_broadcast(&svc->dcond); /* idle deleters end */
+	while (svc->deleting > 0 || svc->proposing > 0 || svc->del_threads > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);
 	pthread_mutex_unlock(&svc->lock);
 	/* the FSM keeps applying until the node closes: the extension stays attached */

@@ -43,14 +43,19 @@ int sched_service_propose(struct sched_service *svc, json_t *entry, int *outcome
 			  uint64_t *index, char *errmsg);
 /* The db and fsm the service reads (for the API). */
 struct store_db *sched_service_db(struct sched_service *svc);
+/* The cache of compiled and planned programs apply and the runner use
+ * (sched_plancache.h; NULL when it could not be made). */
+struct sched_plan_cache *sched_service_plans(struct sched_service *svc);
 
-/* Long-poll support (GET /v1/jobs/ID?wait_ms=N): *seen = the count of applied
- * entries that changed a job's state (or presence: submitted, final) so far;
- * read the state after that. */
+/* Long-poll support (GET /v1/jobs/ID?wait_ms=N): *seen = the count of job
+ * state changes (or presence: submitted, final) applied so far; read the state
+ * after that. */
 void sched_service_mark(struct sched_service *svc, uint64_t *seen);
-/* Waits until an entry that changed a job's state was applied after *seen,
- * ms pass or the service stops (returns non-zero then); updates *seen. */
-int sched_service_wait(struct sched_service *svc, uint64_t *seen, unsigned ms);
+/* Waits until the state of job (of any job if 0) changed after *seen, ms pass
+ * or the service stops (returns non-zero then); updates *seen. May return
+ * early (a snapshot restore, more changes than the service remembers): the
+ * caller reads the state again. */
+int sched_service_wait(struct sched_service *svc, uint64_t job, uint64_t *seen, unsigned ms);
 /* The record of job id while it is active (the FSM's in-memory index: no
  * RocksDB read), a new read-only reference; NULL once it is final (read it
  * with sched_job_get) or if there is no such job. */

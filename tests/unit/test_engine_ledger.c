@@ -99,20 +99,40 @@ Test(engine_ledger, claim_with_writes_the_callers_puts_only_with_the_claim)
 	char err[MPC_ERRMSG_SIZE] = "";
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-a", 6, "x", 1);
-	cr_assert_eq(engine_ledger_claim_with(l, 100, 10, 1, wb, err), 0, "%s", err);
+	cr_assert_eq(engine_ledger_claim_with(l, 100, 10, 1, wb, 1, err), 0, "%s", err);
 	rocksdb_writebatch_destroy(wb);
 	cr_assert(has_key("spec-a"));
 	cr_assert_eq(claim(105, 1, 2), MPC_EOVERLAP, "the range was claimed");
 	/* refused: nothing of the caller's is written */
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-b", 6, "x", 1);
-	cr_assert_eq(engine_ledger_claim_with(l, 95, 10, 2, wb, err), MPC_EOVERLAP);
+	cr_assert_eq(engine_ledger_claim_with(l, 95, 10, 2, wb, 1, err), MPC_EOVERLAP);
 	rocksdb_writebatch_destroy(wb);
 	cr_assert_not(has_key("spec-b"));
 	/* the same session's range again: its puts are written */
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-c", 6, "x", 1);
-	cr_assert_eq(engine_ledger_claim_with(l, 100, 10, 1, wb, err), 0, "%s", err);
+	cr_assert_eq(engine_ledger_claim_with(l, 100, 10, 1, wb, 1, err), 0, "%s", err);
 	rocksdb_writebatch_destroy(wb);
 	cr_assert(has_key("spec-c"));
+}
+
+/* A session start claims without a sync (the session syncs before its first
+ * message): the claim is granted and refused exactly as a synced one. */
+Test(engine_ledger, an_unsynced_claim_refuses_overlaps_as_a_synced_one)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	struct engine_ledger_range r;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_FUEL], "spec-u", 6, "x", 1);
+	cr_assert_eq(engine_ledger_claim_with(l, 200, 10, 7, wb, 0, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert(has_key("spec-u"));
+	cr_assert_eq(claim(209, 1, 8), MPC_EOVERLAP, "the unsynced claim holds");
+	cr_assert_eq(claim(190, 11, 8), MPC_EOVERLAP);
+	cr_assert_eq(claim(210, 5, 8), 0, "the next range is free");
+	cr_assert_eq(store_db_sync(db, err), 0, "%s", err);
+	cr_assert_eq(engine_ledger_get(l, 200, &r), 0);
+	cr_assert_eq(r.session, 7);
+	cr_assert_eq(r.n, 10);
 }

@@ -3,8 +3,9 @@
 #include "common/reqsig.h"
 #include "scheduler/lang.h"
 #include "scheduler/sched_fsm.h"
-#include "scheduler/sched_plan.h"
 #include "scheduler/sched_index.h"
+#include "scheduler/sched_plan.h"
+#include "scheduler/sched_plancache.h"
 #include "store/db.h"
 #include "store/signed_req.h"
 
@@ -46,6 +47,9 @@ static void setup(void)
 	/* as in mpcd: apply keeps the index of active jobs */
 	cr_assert_eq(sched_index_new(&f.index), 0);
 	cr_assert_eq(sched_index_rebuild(f.index, db), 0);
+	/* and the cache of compiled programs: a resubmit, the completion hit it */
+	f.plans = sched_plan_cache_new(8);
+	cr_assert_not_null(f.plans);
 	cr_assert(sodium_init() >= 0);
 	memset(&cluster, 0, sizeof cluster);
 	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
@@ -80,6 +84,8 @@ static void teardown(void)
 	char cmd[128];
 	sched_index_free(f.index);
 	f.index = NULL;
+	sched_plan_cache_free(f.plans);
+	f.plans = NULL;
 	store_db_close(db);
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	cr_assert_eq(system(cmd), 0);
@@ -768,4 +774,37 @@ Test(sched_fsm, var_reads_its_segment_and_centers_in_one_sumsq)
 	json_decref(in);
 	sched_plan_free(plan);
 	sched_ir_free(ir);
+}
+
+/* The runner wakes only for entries that lease or end an attempt (or end a
+ * job): sched_fsm.runner_changes counts exactly those. */
+Test(sched_fsm, runner_changes_count_leases_and_ended_attempts_only)
+{
+	uint64_t c0 = f.runner_changes;
+	submit_var();
+	cr_assert_eq(f.runner_changes, c0, "a submit leases nothing");
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":0,\"attempt\":1,\"n\":5,"
+			   "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     0);
+	cr_assert_eq(f.runner_changes, c0 + 1, "a lease");
+	cr_assert_eq(applyf("{\"op\":\"task_done\",\"job\":1,\"task\":0,\"attempt\":1,"
+			    "\"party\":1,\"digest\":\"d\",\"outputs\":{},\"shares\":{}}"),
+		     0);
+	cr_assert_eq(f.runner_changes, c0 + 1, "a report leaves the attempt leased");
+	done_all(0, 1, "d", "d", "d"); /* party 1 again changes nothing; 0 and 2 */
+	cr_assert_eq(f.runner_changes, c0 + 2, "all reported: the attempt is prepared");
+	cr_assert_eq(apply("{\"op\":\"task_commit\",\"job\":1,\"task\":0,\"attempt\":1,"
+			   "\"time_ms\":3000}"),
+		     0);
+	cr_assert_eq(apply("{\"op\":\"task_lease\",\"job\":1,\"task\":1,\"attempt\":1,\"n\":7,"
+			   "\"expiry_ms\":9000,\"time_ms\":2000}"),
+		     0);
+	uint64_t c1 = f.runner_changes;
+	cr_assert_eq(apply("{\"op\":\"lease_expired\",\"job\":1,\"task\":1,\"attempt\":1,"
+			   "\"time_ms\":10000}"),
+		     0);
+	cr_assert_eq(f.runner_changes, c1 + 1, "an expired lease");
+	cr_assert_eq(
+	    applyf("{\"op\":\"job_cancel\",\"job\":1,\"client\":\"alice\",\"time_ms\":11000}"), 0);
+	cr_assert_eq(f.runner_changes, c1 + 2, "the job ended");
 }
