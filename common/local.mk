@@ -42,3 +42,10 @@ TESTS += test_common_pathseg
 test_common_pathseg_SOURCES = tests/unit/test_common_pathseg.c
 test_common_pathseg_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_common_pathseg_LDADD = libmpccommon.la $(CRITERION_LIBS)
+
+# Pairwise party MAC keys (forwarded proposals, vote tags).
+check_PROGRAMS += test_common_pairkey
+TESTS += test_common_pairkey
+test_common_pairkey_SOURCES = tests/unit/test_common_pairkey.c
+test_common_pairkey_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS)
+test_common_pairkey_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)

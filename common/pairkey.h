@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MPC_PAIRKEY_BYTES 32 /* crypto_generichash_BYTES */
+#define MPC_PAIRKEY_BYTES   32 /* crypto_generichash_BYTES */
 #define MPC_PAIRKEY_TAG_HEX (2 * MPC_PAIRKEY_BYTES)
 
 /* The keys of one party with every party j of its cluster:
@@ -17,7 +17,7 @@
  * Ed25519 signature and verification (~55 us). K_ii exists too (a party's tag
  * for itself). */
 struct mpc_pairkeys {
-	int n;				     /* parties */
+	int n;                             /* parties */
 	uint8_t (*key)[MPC_PAIRKEY_BYTES]; /* n keys, sodium_malloc'd */
 };
 
