@@ -30,8 +30,8 @@
 #include <unistd.h>
 
 /* votes after a last chunk: n signed votes, each with n pairwise tags */
-#define COMMIT_VOTES_MAX 32768
-#define BODY_MAX ((size_t)STORE_CHUNK_MAX + 4096 + COMMIT_VOTES_MAX)
+#define COMMIT_VOTES_MAX   32768
+#define BODY_MAX           ((size_t)STORE_CHUNK_MAX + 4096 + COMMIT_VOTES_MAX)
 #define PROPOSE_TIMEOUT_MS 10000
 
 
@@ -504,8 +504,9 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	/* The begin came in a request its client signed over this body: its own
 	 * signature needs no check here (its hash goes into this party's vote).
 	 * Sent by another (an admin), it is verified as before. */
-	by_signer = auth != NULL && q->who.ci != NULL &&
-		    strcmp(q->who.sig.client, json_string_value(json_object_get(auth, "client"))) == 0;
+	by_signer =
+	    auth != NULL && q->who.ci != NULL &&
+	    strcmp(q->who.sig.client, json_string_value(json_object_get(auth, "client"))) == 0;
 	if (auth != NULL && !by_signer)
 		begin_preverify(s, id, auth);
 	plen = box_len - MPC_CHUNKBOX_BYTES;
@@ -660,9 +661,9 @@ static void do_prepare(struct api_server *s, const char *id, json_t *meta, struc
 	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
 	/* the vote promises to keep the upload until keep_until (store/upload.h):
 	 * durable, the begin record written before the seal's sync */
-	mlen = store_prepared_message_bound(msg, s->conf->cluster->id_hex, id, s->conf->party_id,
-					    rows, si.received, digest, keep_until,
-					    begin[0] ? begin : NULL);
+	mlen =
+	    store_prepared_message_bound(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
+					 si.received, digest, keep_until, begin[0] ? begin : NULL);
 	mpc_sigmemo_sign(sig, (const uint8_t *)msg, mlen, s->conf->sign_sk);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
 	entry = json_pack("{s:i, s:I, s:I, s:s, s:I, s:s}", "party", s->conf->party_id, "rows",
@@ -711,8 +712,10 @@ static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, 
 	*commit = NULL;
 	if (arg_u64(c, "prepare", 0) == 0 || arg_u64(c, "vote", 0) == 0 ||
 	    len > q->len - MPC_CHUNKBOX_BYTES || len > COMMIT_VOTES_MAX) {
-		api_set_error(r, MPC_EINVAL, "?commit=LEN needs prepare=1&vote=1 and at most "
-					     "%d bytes of votes after the boxed chunk", COMMIT_VOTES_MAX);
+		api_set_error(r, MPC_EINVAL,
+			      "?commit=LEN needs prepare=1&vote=1 and at most "
+			      "%d bytes of votes after the boxed chunk",
+			      COMMIT_VOTES_MAX);
 		return -1;
 	}
 	*commit = json_loadb(q->body + q->len - len, (size_t)len, 0, NULL);

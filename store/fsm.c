@@ -44,11 +44,9 @@ size_t store_prepared_message_bound(char *out, const char *cluster_id_hex, const
 		return (size_t)snprintf(
 		    out, 512, "mpcstore-prepared-v2|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s|%" PRIu64,
 		    cluster_id_hex, txn, party, rows, bytes, digest_hex, keep_until_ms);
-	return (size_t)snprintf(out, 512,
-				"mpcstore-prepared-v3|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s|%" PRIu64
-				"|%s",
-				cluster_id_hex, txn, party, rows, bytes, digest_hex, keep_until_ms,
-				begin_hex);
+	return (size_t)snprintf(
+	    out, 512, "mpcstore-prepared-v3|%s|%s|%d|%" PRIu64 "|%" PRIu64 "|%s|%" PRIu64 "|%s",
+	    cluster_id_hex, txn, party, rows, bytes, digest_hex, keep_until_ms, begin_hex);
 }
 
 size_t store_prepared_message(char *out, const char *cluster_id_hex, const char *txn, int party,
@@ -455,8 +453,8 @@ struct vote {
 static int vote_check(struct store_fsm *fsm, const char *id, json_t *v, struct vote *out)
 {
 	const char *sig64 = json_string_value(json_object_get(v, "sig"));
-	const char *tag = json_string_value(
-	    json_array_get(json_object_get(v, "macs"), (size_t)fsm->party_id));
+	const char *tag =
+	    json_string_value(json_array_get(json_object_get(v, "macs"), (size_t)fsm->party_id));
 	uint8_t sig[crypto_sign_BYTES];
 	char msg[512];
 	size_t mlen;
@@ -489,9 +487,10 @@ static int vote_check(struct store_fsm *fsm, const char *id, json_t *v, struct v
 		return MPC_ECRYPTO;
 	}
 	if (tag != NULL && fsm->pairkeys != NULL)
-		LOG_WARN("txn %s: Prepared vote of party %lld has a bad tag for party %d but a good "
-			 "signature; accepted",
-			 id, (long long)out->party, fsm->party_id);
+		LOG_WARN(
+		    "txn %s: Prepared vote of party %lld has a bad tag for party %d but a good "
+		    "signature; accepted",
+		    id, (long long)out->party, fsm->party_id);
 	return 0;
 }
 

@@ -36,8 +36,8 @@ int store_signed_req_hash(const struct mpc_cluster *c, json_t *auth, char *hex)
 	    !json_is_integer(json_object_get(auth, "time_ms")))
 		return MPC_EINVAL;
 	n = mpc_reqsig_canonical(canon, sizeof canon, c->id_hex, m, p,
-				 (int64_t)json_integer_value(json_object_get(auth, "time_ms")), nonce,
-				 json_string_value(jbody), json_string_length(jbody));
+				 (int64_t)json_integer_value(json_object_get(auth, "time_ms")),
+				 nonce, json_string_value(jbody), json_string_length(jbody));
 	if (n == 0 || (md = EVP_MD_CTX_new()) == NULL)
 		return MPC_EINVAL;
 	/* the client's name, then what its signature covers (NUL-separated: a

@@ -1,9 +1,9 @@
 /* Uploads to txns the log does not know yet: begin records, keep-until deadlines, the sweep at
  * apply. */
 #include "store/upload.h"
-#include "store/signed_req.h"
 #include "common/log.h"
 #include "store/catalog.h"
+#include "store/signed_req.h"
 #include "store/staging.h"
 
 #include <inttypes.h>

@@ -28,8 +28,8 @@
  * MPC_ENOENT, MPC_EINVAL, MPC_ECONFLICT with the reason in errmsg; without
  * auth MPC_ENOENT). by_signer: the request that carried auth was signed by
  * auth's client over a body holding auth's bytes, so auth's own signature is
- * not verified (its checks are the rest); else it is. Creates the begin record, or refreshes keep_until_ms to
- * now + the txn's timeout when less than half of that is left; notes it in
+ * not verified (its checks are the rest); else it is. Creates the begin record, or refreshes
+ * keep_until_ms to now + the txn's timeout when less than half of that is left; notes it in
  * fsm->upload_min_ms. Caller holds the staging lock. On 0, *meta is the
  * record (new reference). Not synced: the seal's sync covers it. */
 int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,

@@ -453,7 +453,8 @@ static json_t *vote_bound(const char *txn, int party, uint64_t rows, uint64_t ke
 	json_t *v, *macs = json_array();
 
 	crypto_sign_keypair(opk, osk);
-	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n, how & VOTE_SIGNED ? sign_sk[party] : osk);
+	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n,
+			     how & VOTE_SIGNED ? sign_sk[party] : osk);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
 	v = json_pack("{s:i, s:I, s:I, s:s, s:I, s:s, s:s}", "party", party, "rows",
 		      (json_int_t)rows, "bytes", (json_int_t)(rows * 16), "digest", "aa",
@@ -547,7 +548,7 @@ Test(store_upload, vote_with_neither_valid_tag_nor_signature_is_refused_by_every
 	keep[2] = T0 + TIMEOUT_MS;
 	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, json_deep_copy(auth), hex, how), T0 + 100),
 		     MPC_ECRYPTO); /* apply_ts: both parties decide alike */
-	how[2] = 0;		   /* no tags, bad signature */
+	how[2] = 0;                /* no tags, bad signature */
 	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, json_deep_copy(auth), hex, how), T0 + 110),
 		     MPC_ECRYPTO);
 	for (int p = 0; p < NP; p++) {
