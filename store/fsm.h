@@ -18,7 +18,9 @@
  *            {txn, client, auth, votes}: a commit that carries its begin (the
  *            client's signed begin; the txn existed only as uploads until
  *            then, store/upload.h) and the votes of all parties, each with
- *            the time until which its party keeps its upload
+ *            the time until which its party keeps its upload, the hash of
+ *            the begin its party received ("begin") and a pairwise MAC tag
+ *            per party ("macs"; docs/architecture.md §5)
  *   abort    {txn, reason}   (of a txn the log does not know: recorded aborted)
  *   tick     {}   (advances the clock: uploads past their deadline are dropped)
  *   batch    {entries: [entry...]}   (group commit: up to STORE_FSM_BATCH_MAX
