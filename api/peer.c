@@ -3,67 +3,31 @@
 #include "common/curl_handle.h"
 #include "common/dynbuf.h"
 #include "common/err.h"
+#include "common/pairkey.h"
 
 #include <curl/curl.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Pairwise MAC keys of this party with every other party (sodium_malloc'd):
- * K_ij = BLAKE2b-256(key = X25519(sk_i, pk_j), "mpcstore-party-mac|cluster|min|max").
- * Both parties of a pair derive the same key from their static keys, so a
- * party-to-party call is authenticated by a keyed hash (~1 us) instead of an
- * Ed25519 signature and verification (~70 us, and several per append). */
-static uint8_t (*pair_keys)[crypto_generichash_BYTES];
-static int pair_n;
+/* Pairwise MAC keys of this party with every other party (common/pairkey.h):
+ * a party-to-party call is authenticated by a keyed hash (~1 us) instead of
+ * an Ed25519 signature and verification (~70 us, and several per append). */
+static struct mpc_pairkeys pair_keys;
 
 int api_peer_init(const struct mpc_party_conf *conf)
 {
-	uint8_t shared[crypto_scalarmult_BYTES];
-	char ctx[128];
-	pair_n = conf->cluster->n_parties;
-	pair_keys = sodium_malloc((size_t)pair_n * sizeof *pair_keys);
-	if (pair_keys == NULL)
-		return MPC_ENOMEM;
-	for (int j = 0; j < pair_n; j++) {
-		int lo = conf->party_id < j ? conf->party_id : j;
-		int hi = conf->party_id < j ? j : conf->party_id;
-		size_t n = (size_t)snprintf(ctx, sizeof ctx, "mpcstore-party-mac|%s|%d|%d",
-					    conf->cluster->id_hex, lo, hi);
-		if (crypto_scalarmult(shared, conf->box_sk, conf->cluster->parties[j].box_pk) != 0) {
-			sodium_memzero(shared, sizeof shared);
-			return MPC_ECRYPTO;
-		}
-		crypto_generichash(pair_keys[j], sizeof pair_keys[j], (const uint8_t *)ctx, n, shared,
-				   sizeof shared);
-	}
-	sodium_memzero(shared, sizeof shared);
-	return 0;
+	return mpc_pairkeys_derive(&pair_keys, conf->cluster, conf->party_id, conf->box_sk);
 }
 
 void api_peer_free(void)
 {
-	sodium_free(pair_keys); /* zeroes */
-	pair_keys = NULL;
-}
-
-static void body_mac(int party, const char *body, size_t len, char *hex)
-{
-	uint8_t mac[crypto_generichash_BYTES];
-	crypto_generichash(mac, sizeof mac, (const uint8_t *)body, len, pair_keys[party],
-			   sizeof pair_keys[party]);
-	sodium_bin2hex(hex, 2 * sizeof mac + 1, mac, sizeof mac);
+	mpc_pairkeys_free(&pair_keys);
 }
 
 int api_peer_verify(int party, const char *body, size_t len, const char *mac_hex)
 {
-	char want[2 * crypto_generichash_BYTES + 1];
-	if (pair_keys == NULL || party < 0 || party >= pair_n || mac_hex == NULL ||
-	    strlen(mac_hex) != sizeof want - 1)
-		return MPC_EPERM;
-	body_mac(party, body, len, want);
-	return sodium_memcmp(want, mac_hex, sizeof want - 1) == 0 ? 0 : MPC_EPERM;
+	return mpc_pairkeys_check(&pair_keys, party, body, len, mac_hex) == 0 ? 0 : MPC_EPERM;
 }
 
 int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entry, int *outcome,
@@ -72,7 +36,7 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	const struct mpc_party_info *p = &conf->cluster->parties[to];
 	struct mpc_dynbuf rb = {NULL, 0};
 	struct curl_slist *hdrs = NULL;
-	char url[512], hdr[256], mac[2 * crypto_generichash_BYTES + 1];
+	char url[512], hdr[256], mac[MPC_PAIRKEY_TAG_HEX + 1];
 	long status = 0;
 	json_t *j;
 	CURLcode cc;
@@ -83,7 +47,7 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	if (curl == NULL)
 		return MPC_ENOMEM;
 	snprintf(url, sizeof url, "http://%s:%u/v1/internal/propose", p->host, p->api_port);
-	body_mac(to, entry, strlen(entry), mac);
+	mpc_pairkeys_tag(&pair_keys, to, entry, strlen(entry), mac);
 	snprintf(hdr, sizeof hdr, "%s: %d", API_HDR_PARTY, conf->party_id);
 	hdrs = curl_slist_append(hdrs, hdr);
 	snprintf(hdr, sizeof hdr, "%s: %s", API_HDR_MAC, mac);

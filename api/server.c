@@ -29,7 +29,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BODY_MAX ((size_t)STORE_CHUNK_MAX + 4096)
+/* votes after a last chunk: n signed votes, each with n pairwise tags */
+#define COMMIT_VOTES_MAX   32768
+#define BODY_MAX           ((size_t)STORE_CHUNK_MAX + 4096 + COMMIT_VOTES_MAX)
 #define PROPOSE_TIMEOUT_MS 10000
 
 
@@ -482,7 +484,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	uint8_t *plain, *seed_msg = NULL;
 	size_t plen, box_len = q->len;
 	json_t *txn = NULL, *commit = NULL, *auth = NULL;
-	int rv, opened = 0;
+	int rv, opened = 0, by_signer;
 
 	if (off == NULL || q->len < MPC_CHUNKBOX_BYTES) {
 		api_set_error(r, MPC_EINVAL, "PUT chunks needs ?offset= and a boxed body");
@@ -499,7 +501,13 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		json_decref(auth);
 		return;
 	}
-	if (auth != NULL)
+	/* The begin came in a request its client signed over this body: its own
+	 * signature needs no check here (its hash goes into this party's vote).
+	 * Sent by another (an admin), it is verified as before. */
+	by_signer =
+	    auth != NULL && q->who.ci != NULL &&
+	    strcmp(q->who.sig.client, json_string_value(json_object_get(auth, "client"))) == 0;
+	if (auth != NULL && !by_signer)
 		begin_preverify(s, id, auth);
 	plen = box_len - MPC_CHUNKBOX_BYTES;
 	/* Shares arrive boxed to this party's X25519 key (common/chunkbox.h): only
@@ -524,7 +532,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
 	store_staging_lock(s->db);
 	/* a txn the log does not know: its upload, or a new one with the signed begin */
-	rv = store_upload_open(s->fsm, id, auth, wall_ms(), &txn, err);
+	rv = store_upload_open(s->fsm, id, auth, by_signer, wall_ms(), &txn, err);
 	opened = rv == 0;
 	if (rv == 0) {
 		size_t row_bytes = json_array_size(json_object_get(txn, "columns")) * 8;
@@ -603,6 +611,7 @@ static void do_prepare(struct api_server *s, const char *id, json_t *meta, struc
 {
 	struct store_staging_info si;
 	char err[MPC_ERRMSG_SIZE] = "", msg[512], digest[2 * STORE_DIGEST_BYTES + 1], sig64[128];
+	char begin[2 * STORE_BEGIN_HASH_BYTES + 1];
 	uint8_t sig[crypto_sign_BYTES];
 	uint64_t rows, ncols, keep_until;
 	json_t *txn = NULL, *entry;
@@ -617,7 +626,7 @@ static void do_prepare(struct api_server *s, const char *id, json_t *meta, struc
 		txn = json_incref(meta);
 		rv = 0;
 	} else {
-		rv = store_upload_open(s->fsm, id, NULL, wall_ms(), &txn, err);
+		rv = store_upload_open(s->fsm, id, NULL, 0, wall_ms(), &txn, err);
 	}
 	if (rv == 0)
 		rv = store_staging_seal(s->db, id, &si, err);
@@ -635,6 +644,10 @@ static void do_prepare(struct api_server *s, const char *id, json_t *meta, struc
 	}
 	ncols = json_array_size(json_object_get(txn, "columns"));
 	keep_until = (uint64_t)json_integer_value(json_object_get(txn, "keep_until_ms"));
+	/* the begin this party accepted (its client's request, or its verified
+	 * signature): bound into the vote (docs/architecture.md §5) */
+	if (store_signed_req_hash(s->conf->cluster, json_object_get(txn, "auth"), begin) != 0)
+		begin[0] = '\0';
 	json_decref(txn);
 	if (ncols == 0 || si.received % (ncols * 8) != 0) {
 		snprintf(msg, sizeof msg, "staged %" PRIu64 " bytes: not whole rows of %" PRIu64 " columns",
@@ -648,13 +661,27 @@ static void do_prepare(struct api_server *s, const char *id, json_t *meta, struc
 	sodium_bin2hex(digest, sizeof digest, si.digest, sizeof si.digest);
 	/* the vote promises to keep the upload until keep_until (store/upload.h):
 	 * durable, the begin record written before the seal's sync */
-	mlen = store_prepared_message(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
-				      si.received, digest, keep_until);
+	mlen =
+	    store_prepared_message_bound(msg, s->conf->cluster->id_hex, id, s->conf->party_id, rows,
+					 si.received, digest, keep_until, begin[0] ? begin : NULL);
 	mpc_sigmemo_sign(sig, (const uint8_t *)msg, mlen, s->conf->sign_sk);
 	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
 	entry = json_pack("{s:i, s:I, s:I, s:s, s:I, s:s}", "party", s->conf->party_id, "rows",
 			  (json_int_t)rows, "bytes", (json_int_t)si.received, "digest", digest,
 			  "keep_until_ms", (json_int_t)keep_until, "sig", sig64);
+	if (entry != NULL && begin[0])
+		json_object_set_new(entry, "begin", json_string(begin));
+	/* a tag per party j under K_{self,j}: j accepts the vote without the
+	 * Ed25519 check (the signature stays, for audit) */
+	if (entry != NULL && s->fsm->pairkeys != NULL) {
+		json_t *macs = json_array();
+		char tag[MPC_PAIRKEY_TAG_HEX + 1];
+		for (int j = 0; j < s->fsm->pairkeys->n; j++) {
+			mpc_pairkeys_tag(s->fsm->pairkeys, j, msg, mlen, tag);
+			json_array_append_new(macs, json_string(tag));
+		}
+		json_object_set_new(entry, "macs", macs);
+	}
 	/* No entry: the upload stays until the txn's commit or abort is applied,
 	 * or an entry stamped past keep_until. */
 	api_set_json(r, json_pack("{s:s, s:i, s:s, s:I, s:o, s:i}", "id", id, "party",
@@ -684,9 +711,11 @@ static int chunk_commit_body(struct MHD_Connection *c, const struct api_req *q, 
 	uint64_t len = arg_u64(c, "commit", 0);
 	*commit = NULL;
 	if (arg_u64(c, "prepare", 0) == 0 || arg_u64(c, "vote", 0) == 0 ||
-	    len > q->len - MPC_CHUNKBOX_BYTES || len > 4096) {
-		api_set_error(r, MPC_EINVAL, "?commit=LEN needs prepare=1&vote=1 and at most "
-					     "4096 bytes of votes after the boxed chunk");
+	    len > q->len - MPC_CHUNKBOX_BYTES || len > COMMIT_VOTES_MAX) {
+		api_set_error(r, MPC_EINVAL,
+			      "?commit=LEN needs prepare=1&vote=1 and at most "
+			      "%d bytes of votes after the boxed chunk",
+			      COMMIT_VOTES_MAX);
 		return -1;
 	}
 	*commit = json_loadb(q->body + q->len - len, (size_t)len, 0, NULL);

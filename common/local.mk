@@ -5,7 +5,7 @@ libmpccommon_la_SOURCES = common/err.c common/err.h common/log.c common/log.h \
 	common/curl_handle.c common/curl_handle.h common/deadline.c common/deadline.h \
 	common/reqsig.c common/reqsig.h common/chunkbox.c common/chunkbox.h common/sigmemo.c common/sigmemo.h \
 	common/frame.c common/frame.h common/secchan.c common/secchan.h \
-	common/pathseg.c common/pathseg.h
+	common/pathseg.c common/pathseg.h common/pairkey.c common/pairkey.h
 libmpccommon_la_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS) $(CURL_CFLAGS)
 libmpccommon_la_LIBADD = $(SODIUM_LIBS) $(CRYPTO_LIBS) $(CURL_LIBS) -lpthread
 
@@ -42,3 +42,10 @@ TESTS += test_common_pathseg
 test_common_pathseg_SOURCES = tests/unit/test_common_pathseg.c
 test_common_pathseg_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS)
 test_common_pathseg_LDADD = libmpccommon.la $(CRITERION_LIBS)
+
+# Pairwise party MAC keys (forwarded proposals, vote tags).
+check_PROGRAMS += test_common_pairkey
+TESTS += test_common_pairkey
+test_common_pairkey_SOURCES = tests/unit/test_common_pairkey.c
+test_common_pairkey_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(SODIUM_CFLAGS)
+test_common_pairkey_LDADD = libmpccommon.la $(CRITERION_LIBS) $(SODIUM_LIBS)

@@ -4,6 +4,7 @@
 
 #include "common/conf.h"
 #include "common/err.h"
+#include "common/pairkey.h"
 #include "store/db.h"
 
 #include <jansson.h>
@@ -17,7 +18,9 @@
  *            {txn, client, auth, votes}: a commit that carries its begin (the
  *            client's signed begin; the txn existed only as uploads until
  *            then, store/upload.h) and the votes of all parties, each with
- *            the time until which its party keeps its upload
+ *            the time until which its party keeps its upload, the hash of
+ *            the begin its party received ("begin") and a pairwise MAC tag
+ *            per party ("macs"; docs/architecture.md §5)
  *   abort    {txn, reason}   (of a txn the log does not know: recorded aborted)
  *   tick     {}   (advances the clock: uploads past their deadline are dropped)
  *   batch    {entries: [entry...]}   (group commit: up to STORE_FSM_BATCH_MAX
@@ -48,6 +51,10 @@ struct store_fsm {
 	struct store_db *db;
 	const struct mpc_cluster *cluster;
 	int party_id;
+	/* This party's pairwise MAC keys (common/pairkey.h), set by the owner
+	 * before the first apply and valid until store_fsm_close; NULL: every
+	 * vote is checked by its Ed25519 signature (votes' "macs" ignored). */
+	const struct mpc_pairkeys *pairkeys;
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* broadcast after every apply */
 	uint64_t applied;    /* highest index whose effects are in the db */
@@ -139,6 +146,15 @@ size_t store_prepared_message(char *out, const char *cluster_id_hex, const char 
 			      uint64_t rows, uint64_t bytes, const char *digest_hex,
 			      uint64_t keep_until_ms);
 
+/* The same with the hex hash (store_signed_req_hash) of the begin the party
+ * received from its client, bound into the vote (version 3; begin_hex NULL:
+ * as store_prepared_message). A commit whose votes all bind its begin's hash
+ * needs no check of the begin's own signature (docs/architecture.md §5). */
+size_t store_prepared_message_bound(char *out, const char *cluster_id_hex, const char *txn,
+				    int party, uint64_t rows, uint64_t bytes,
+				    const char *digest_hex, uint64_t keep_until_ms,
+				    const char *begin_hex);
+
 /* The replicated clock (highest "ts" applied). */
 uint64_t store_fsm_clock(struct store_fsm *fsm);
 
@@ -151,6 +167,13 @@ uint64_t store_fsm_clock(struct store_fsm *fsm);
  * not verify it again). */
 int store_fsm_begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
 			  json_t **txn, int *signed_ok, char *reason, size_t size);
+
+/* As store_fsm_begin_check; bound_hex (may be NULL): see
+ * store_signed_req_open_bound (the signature is not verified when e's begin
+ * hashes to it; *signed_ok is then set). */
+int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+				const char *bound_hex, json_t **txn, int *signed_ok, char *reason,
+				size_t size);
 
 /* Writes a column list as "a int64, b fixed(16)" into out. */
 void store_columns_describe(json_t *cols, char *out, size_t size);

@@ -25,4 +25,21 @@ int store_signed_req_open(const struct mpc_cluster *c, json_t *e, const char *me
 			  const char *path, const char *id_key, const struct mpc_client_info **ci,
 			  json_t **body, char *why, size_t size);
 
+/* As store_signed_req_open, but when bound_hex (may be NULL) is the
+ * store_signed_req_hash of e."auth", the signature is not verified: the
+ * caller knows by other means that the client sent exactly this request
+ * (its own request signature over a body that held it, at this party; or the
+ * votes of all parties binding that hash, docs/architecture.md §5). */
+int store_signed_req_open_bound(const struct mpc_cluster *c, json_t *e, const char *method,
+				const char *path, const char *id_key, const char *bound_hex,
+				const struct mpc_client_info **ci, json_t **body, char *why,
+				size_t size);
+
+#define STORE_BEGIN_HASH_BYTES 32
+
+/* hex (2 * STORE_BEGIN_HASH_BYTES + 1 bytes) = SHA-256(client, NUL, the
+ * canonical string its signature covers: cluster, method, path, time, nonce,
+ * body hash) of an "auth" object. 0, or MPC_EINVAL when a field is missing. */
+int store_signed_req_hash(const struct mpc_cluster *c, json_t *auth, char *hex);
+
 #endif

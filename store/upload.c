@@ -3,6 +3,7 @@
 #include "store/upload.h"
 #include "common/log.h"
 #include "store/catalog.h"
+#include "store/signed_req.h"
 #include "store/staging.h"
 
 #include <inttypes.h>
@@ -45,8 +46,8 @@ static int meta_put(struct store_db *db, const char *id, json_t *meta, char *err
 	return rv;
 }
 
-int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint64_t now_ms,
-		      json_t **meta, char *errmsg)
+int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,
+		      uint64_t now_ms, json_t **meta, char *errmsg)
 {
 	json_t *txn = NULL, *m = NULL;
 	uint64_t keep, timeout;
@@ -73,7 +74,7 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint6
 			}
 		}
 	} else {
-		char reason[512];
+		char reason[512], hash[2 * STORE_BEGIN_HASH_BYTES + 1];
 		json_t *e;
 		if (!json_is_object(auth)) {
 			mpc_errmsg_printf(
@@ -87,7 +88,10 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint6
 			      json_object_get(auth, "client") ? json_object_get(auth, "client")
 							      : json_null(),
 			      "auth", auth);
-		rv = e ? store_fsm_begin_check(fsm, e, id, 0, &txn, NULL, reason, sizeof reason)
+		if (!by_signer || store_signed_req_hash(fsm->cluster, auth, hash) != 0)
+			hash[0] = '\0';
+		rv = e ? store_fsm_begin_check_bound(fsm, e, id, 0, hash[0] ? hash : NULL, &txn,
+						     NULL, reason, sizeof reason)
 		       : MPC_ENOMEM;
 		json_decref(e);
 		if (rv != 0) {

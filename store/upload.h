@@ -26,12 +26,14 @@
  * its state and reason), and either its upload exists or auth (the client's
  * signed begin, may be NULL) passes the checks apply will make (MPC_EPERM,
  * MPC_ENOENT, MPC_EINVAL, MPC_ECONFLICT with the reason in errmsg; without
- * auth MPC_ENOENT). Creates the begin record, or refreshes keep_until_ms to
- * now + the txn's timeout when less than half of that is left; notes it in
+ * auth MPC_ENOENT). by_signer: the request that carried auth was signed by
+ * auth's client over a body holding auth's bytes, so auth's own signature is
+ * not verified (its checks are the rest); else it is. Creates the begin record, or refreshes
+ * keep_until_ms to now + the txn's timeout when less than half of that is left; notes it in
  * fsm->upload_min_ms. Caller holds the staging lock. On 0, *meta is the
  * record (new reference). Not synced: the seal's sync covers it. */
-int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, uint64_t now_ms,
-		      json_t **meta, char *errmsg);
+int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,
+		      uint64_t now_ms, json_t **meta, char *errmsg);
 
 /* The begin record of txn's upload: 0 with *meta (new reference), or
  * MPC_ENOENT. */

@@ -204,9 +204,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mpc-testclient: forged-vote: %s\n", err);
 			return 1;
 		}
+		/* party 0's vote (signature and tags) relabelled as party 1's */
 		forged = json_deep_copy(votes);
-		json_object_set(json_array_get(forged, 1), "sig",
-				json_object_get(json_array_get(forged, 0), "sig"));
+		json_array_set_new(forged, 1, json_deep_copy(json_array_get(votes, 0)));
+		json_object_set_new(json_array_get(forged, 1), "party", json_integer(1));
 		int frv = mpc_client_txn_commit(cl, 0, txn, begin, forged, ferr);
 		rv = mpc_client_txn_commit(cl, 0, txn, begin, votes, err);
 		free(begin);
@@ -245,9 +246,10 @@ int main(int argc, char **argv)
 			fprintf(stderr, "mpc-testclient: chunk-commit: %s\n", err);
 			return 1;
 		}
+		/* party 0's vote (signature and tags) relabelled as party 1's */
 		forged = json_deep_copy(votes);
-		json_object_set(json_array_get(forged, 1), "sig",
-				json_object_get(json_array_get(forged, 0), "sig"));
+		json_array_set_new(forged, 1, json_deep_copy(json_array_get(votes, 0)));
+		json_object_set_new(json_array_get(forged, 1), "party", json_integer(1));
 		trv = put_chunk_commit(cl, n - 1, txn, begin, rows * ncols * 8, votes,
 				       "{\"votes\":", terr);
 		frv = put_chunk_commit(cl, n - 1, txn, begin, rows * ncols * 8, forged, NULL, ferr);

@@ -3,6 +3,7 @@
 #include "api/server.h"
 #include "common/conf.h"
 #include "common/log.h"
+#include "common/pairkey.h"
 #include "engine/service.h"
 #include "scheduler/sched_service.h"
 #include "scheduler/sched_store.h"
@@ -27,6 +28,7 @@ struct mpcd {
 	struct mpc_party_conf *conf;
 	struct store_db *db;
 	struct store_fsm fsm;
+	struct mpc_pairkeys pairkeys; /* the FSM's: votes checked by MAC */
 	struct store_node node;
 	struct api_server *api;
 	struct engine_service *engine;
@@ -170,6 +172,12 @@ int main(int argc, char **argv)
 		LOG_ERROR("store: %s", d->fsm.errmsg[0] ? d->fsm.errmsg : mpc_strerror(rv));
 		return 1;
 	}
+	if (mpc_pairkeys_derive(&d->pairkeys, d->conf->cluster, d->conf->party_id,
+				d->conf->box_sk) != 0) {
+		LOG_ERROR("party keys: cannot derive the pairwise MAC keys from box_sk");
+		return 1;
+	}
+	d->fsm.pairkeys = &d->pairkeys; /* before raft applies anything */
 	sched_fsm_attach(&d->fsm, d->db, d->conf->cluster->n_parties); /* before raft re-applies */
 	sched_store_set_key(&d->fsm, d->conf->box_sk); /* opens this party's stored shares */
 	uv_loop_init(&d->loop);
@@ -209,6 +217,7 @@ int main(int argc, char **argv)
 	sched_service_stop(d->sched);
 	engine_service_stop(d->engine);
 	store_fsm_close(&d->fsm);
+	mpc_pairkeys_free(&d->pairkeys);
 	store_db_close(d->db);
 	if (pid_file != NULL)
 		unlink(pid_file);

@@ -23,6 +23,8 @@ static struct store_fsm fsm[NP];
 static struct mpc_cluster cluster;
 static uint8_t sign_sk[3][crypto_sign_SECRETKEYBYTES];
 static uint8_t client_sk[crypto_sign_SECRETKEYBYTES];
+static uint8_t box_sk[3][crypto_box_SECRETKEYBYTES];
+static struct mpc_pairkeys pairkeys[3]; /* each party's, as mpcd derives them */
 static uint64_t next_index;
 
 static const char *T1 = "0123456789abcdef0123456789abcdef";
@@ -34,6 +36,7 @@ static void open_party(int p)
 	char err[MPC_ERRMSG_SIZE];
 	cr_assert_eq(store_db_open(dir[p], cluster.id_hex, 0, 0, &db[p], err), 0, "%s", err);
 	cr_assert_eq(store_fsm_init(&fsm[p], db[p], &cluster, p), 0);
+	fsm[p].pairkeys = &pairkeys[p];
 }
 
 static void close_party(int p)
@@ -49,8 +52,12 @@ static void setup(void)
 	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
 	cluster.n_parties = 3;
 	cluster.txn_timeout_ms = TIMEOUT_MS;
-	for (int i = 0; i < 3; i++)
+	for (int i = 0; i < 3; i++) {
 		crypto_sign_keypair(cluster.parties[i].sign_pk, sign_sk[i]);
+		crypto_box_keypair(cluster.parties[i].box_pk, box_sk[i]);
+	}
+	for (int i = 0; i < 3; i++)
+		cr_assert_eq(mpc_pairkeys_derive(&pairkeys[i], &cluster, i, box_sk[i]), 0);
 	cluster.n_clients = 1;
 	strcpy(cluster.clients[0].name, "alice");
 	cluster.clients[0].rights = MPC_RIGHT_CREATE | MPC_RIGHT_APPEND;
@@ -72,9 +79,37 @@ static void teardown(void)
 		snprintf(cmd, sizeof cmd, "rm -rf %s", dir[p]);
 		cr_assert_eq(system(cmd), 0);
 	}
+	for (int i = 0; i < 3; i++)
+		mpc_pairkeys_free(&pairkeys[i]);
 }
 
 TestSuite(store_upload, .init = setup, .fini = teardown);
+
+/* The client's signed begin of txn (client/append.c) of table, signed at
+ * time_ms: the "auth" object. */
+static json_t *signed_begin_of(const char *txn, const uint8_t *sk, const char *table,
+			       int64_t time_ms)
+{
+	char text[256];
+	uint8_t sig[crypto_sign_BYTES];
+	char canon[1024];
+	struct mpc_reqsig rs;
+	size_t n;
+
+	snprintf(text, sizeof text,
+		 "{\"table\":\"%s\",\"create\":true,\"columns\":[{\"name\":\"a\","
+		 "\"type\":\"int64\"},{\"name\":\"b\",\"type\":\"int64\"}]}",
+		 table);
+	memset(&rs, 0, sizeof rs);
+	strcpy(rs.client, "alice");
+	snprintf(rs.nonce, sizeof rs.nonce, "%s", txn);
+	rs.time_ms = time_ms;
+	n = mpc_reqsig_canonical(canon, sizeof canon, cluster.id_hex, "POST", "/v1/txns",
+				 rs.time_ms, rs.nonce, text, strlen(text));
+	crypto_sign_detached(sig, NULL, (uint8_t *)canon, n, sk);
+	mpc_key_encode(sig, sizeof sig, rs.sig, sizeof rs.sig);
+	return store_signed_req_pack(&rs, "POST", "/v1/txns", text, strlen(text));
+}
 
 /* The client's signed begin of txn (client/append.c): the "auth" object. */
 static json_t *signed_begin(const char *txn, const uint8_t *sk)
@@ -99,17 +134,29 @@ static json_t *signed_begin(const char *txn, const uint8_t *sk)
 
 /* Party p receives rows rows of txn (its first chunk carries the begin) at
  * time now, and seals them as its prepare does. Returns its keep_until_ms. */
+static uint64_t upload_begin(int p, const char *txn, json_t *auth, int by_signer, uint64_t rows,
+			     uint64_t now);
+
 static uint64_t upload(int p, const char *txn, uint64_t rows, uint64_t now)
+{
+	return upload_begin(p, txn, signed_begin(txn, client_sk), 0, rows, now);
+}
+
+/* The same with the begin auth (taken), carried by a request its client
+ * signed when by_signer (its own signature is then not checked). */
+static uint64_t upload_begin(int p, const char *txn, json_t *auth, int by_signer, uint64_t rows,
+			     uint64_t now)
 {
 	char err[MPC_ERRMSG_SIZE];
 	struct store_staging_info si;
 	uint64_t *v = calloc(rows * 2, 8), keep;
-	json_t *auth = signed_begin(txn, client_sk), *meta = NULL;
+	json_t *meta = NULL;
 
 	for (uint64_t i = 0; i < rows * 2; i++)
 		v[i] = i + 1 + (uint64_t)p;
 	store_staging_lock(db[p]);
-	cr_assert_eq(store_upload_open(&fsm[p], txn, auth, now, &meta, err), 0, "%s", err);
+	cr_assert_eq(store_upload_open(&fsm[p], txn, auth, by_signer, now, &meta, err), 0, "%s",
+		     err);
 	cr_assert_eq(store_staging_put(db[p], txn, 0, v, rows * 16, err), 0, "%s", err);
 	cr_assert_eq(store_staging_seal(db[p], txn, &si, err), 0, "%s", err);
 	store_staging_unlock(db[p]);
@@ -376,15 +423,219 @@ Test(store_upload, chunk_of_a_finished_txn_or_without_begin_is_refused)
 	char err[MPC_ERRMSG_SIZE];
 	json_t *meta = NULL, *auth = signed_begin(T1, client_sk);
 	store_staging_lock(db[0]);
-	cr_assert_eq(store_upload_open(&fsm[0], T1, NULL, T0, &meta, err), MPC_ENOENT);
+	cr_assert_eq(store_upload_open(&fsm[0], T1, NULL, 0, T0, &meta, err), MPC_ENOENT);
 	cr_assert(strstr(err, "signed begin") != NULL, "%s", err);
 	store_staging_unlock(db[0]);
 	cr_assert_eq(
 	    apply_ts(json_pack("{s:s, s:s, s:s}", "op", "abort", "txn", T1, "reason", "x"), T0), 0);
 	store_staging_lock(db[0]);
-	cr_assert_eq(store_upload_open(&fsm[0], T1, auth, T0, &meta, err), MPC_ESTATE);
+	cr_assert_eq(store_upload_open(&fsm[0], T1, auth, 0, T0, &meta, err), MPC_ESTATE);
 	cr_assert(strstr(err, "aborted") != NULL, "%s", err);
 	store_staging_unlock(db[0]);
 	cr_assert_null(meta);
 	json_decref(auth);
+}
+
+/* ---- votes with pairwise tags and the begin they bind ---- */
+
+enum { VOTE_SIGNED = 1, VOTE_TAGGED = 2, VOTE_BAD_TAGS = 4 };
+
+/* Party's vote of version 3 binding begin_hex (api/server.c do_prepare):
+ * signed with its key (else with another: a bad signature), with its tags
+ * for every party (VOTE_BAD_TAGS: each altered). */
+static json_t *vote_bound(const char *txn, int party, uint64_t rows, uint64_t keep,
+			  const char *begin_hex, int how)
+{
+	char msg[512], sig64[128], tag[MPC_PAIRKEY_TAG_HEX + 1];
+	uint8_t sig[crypto_sign_BYTES], opk[32], osk[crypto_sign_SECRETKEYBYTES];
+	size_t n = store_prepared_message_bound(msg, cluster.id_hex, txn, party, rows, rows * 16,
+						"aa", keep, begin_hex);
+	json_t *v, *macs = json_array();
+
+	crypto_sign_keypair(opk, osk);
+	crypto_sign_detached(sig, NULL, (uint8_t *)msg, n,
+			     how & VOTE_SIGNED ? sign_sk[party] : osk);
+	mpc_key_encode(sig, sizeof sig, sig64, sizeof sig64);
+	v = json_pack("{s:i, s:I, s:I, s:s, s:I, s:s, s:s}", "party", party, "rows",
+		      (json_int_t)rows, "bytes", (json_int_t)(rows * 16), "digest", "aa",
+		      "keep_until_ms", (json_int_t)keep, "sig", sig64, "begin", begin_hex);
+	for (int j = 0; j < 3 && (how & VOTE_TAGGED); j++) {
+		mpc_pairkeys_tag(&pairkeys[party], j, msg, n, tag);
+		if (how & VOTE_BAD_TAGS)
+			tag[0] = tag[0] == '0' ? '1' : '0';
+		json_array_append_new(macs, json_string(tag));
+	}
+	json_object_set_new(v, "macs", macs);
+	return v;
+}
+
+static void begin_hash(json_t *auth, char *hex)
+{
+	cr_assert_eq(store_signed_req_hash(&cluster, auth, hex), 0);
+}
+
+/* A commit carrying auth (taken) with party p's vote binding hex[p], made as how[p]. */
+static json_t *commit_bound(const char *txn, uint64_t rows, const uint64_t keep[3], json_t *auth,
+			    char hex[3][65], const int how[3])
+{
+	json_t *votes = json_array();
+	for (int p = 0; p < 3; p++)
+		json_array_append_new(votes, vote_bound(txn, p, rows, keep[p], hex[p], how[p]));
+	return json_pack("{s:s, s:s, s:s, s:o, s:o}", "op", "commit", "txn", txn, "client", "alice",
+			 "auth", auth, "votes", votes);
+}
+
+Test(store_upload, tagged_votes_binding_the_begin_commit_without_any_ed25519_check)
+{
+	uint64_t keep[3];
+	uint8_t opk[32], osk[crypto_sign_SECRETKEYBYTES];
+	char hex[3][65];
+	const int how[3] = {VOTE_TAGGED, VOTE_TAGGED, VOTE_TAGGED}; /* no valid signature */
+	json_t *auth;
+
+	crypto_sign_keypair(opk, osk);
+	/* the begin's own signature is bad: each party got it in a request
+	 * alice signed (by_signer), and every vote binds its hash */
+	auth = signed_begin(T1, osk);
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload_begin(p, T1, json_deep_copy(auth), 1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "committed");
+		cr_assert_eq(table_rows(p), 4);
+	}
+	same_catalog();
+}
+
+Test(store_upload, forged_vote_tag_falls_back_to_the_signature)
+{
+	uint64_t keep[3];
+	char hex[3][65];
+	const int how[3] = {VOTE_SIGNED | VOTE_TAGGED, VOTE_SIGNED | VOTE_TAGGED | VOTE_BAD_TAGS,
+			    VOTE_SIGNED | VOTE_TAGGED | VOTE_BAD_TAGS};
+	json_t *auth = signed_begin(T1, client_sk);
+
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0,
+		     "votes with bad tags but good signatures count");
+	for (int p = 0; p < NP; p++)
+		cr_assert_str_eq(state_of(p, T1), "committed");
+	same_catalog();
+}
+
+Test(store_upload, vote_with_neither_valid_tag_nor_signature_is_refused_by_every_party)
+{
+	uint64_t keep[3];
+	char hex[3][65];
+	int how[3] = {VOTE_SIGNED | VOTE_TAGGED, VOTE_SIGNED | VOTE_TAGGED,
+		      VOTE_TAGGED | VOTE_BAD_TAGS}; /* party 2's vote forged */
+	json_t *auth = signed_begin(T1, client_sk);
+
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, json_deep_copy(auth), hex, how), T0 + 100),
+		     MPC_ECRYPTO); /* apply_ts: both parties decide alike */
+	how[2] = 0;                /* no tags, bad signature */
+	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, json_deep_copy(auth), hex, how), T0 + 110),
+		     MPC_ECRYPTO);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "unknown", "nothing recorded");
+		cr_assert(upload_left(p, T1));
+	}
+	how[2] = VOTE_SIGNED | VOTE_TAGGED;
+	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, auth, hex, how), T0 + 200), 0,
+		     "the true votes still commit");
+	cr_assert_str_eq(state_of(1, T1), "committed");
+	same_catalog();
+}
+
+Test(store_upload, different_begins_under_one_txn_id_are_refused_by_every_party)
+{
+	static const char *T2 = "fedcba9876543210fedcba9876543210";
+	const char *ids[2] = {T1, T2};
+	const int how[3] = {VOTE_SIGNED | VOTE_TAGGED, VOTE_SIGNED | VOTE_TAGGED,
+			    VOTE_SIGNED | VOTE_TAGGED};
+
+	/* alice sends party 0 a begin of table t1, parties 1 and 2 one of t2,
+	 * each validly signed with the same txn id; the commit carries the
+	 * first (T1) or the second (T2): refused either way, on every party */
+	for (int k = 0; k < 2; k++) {
+		const char *id = ids[k];
+		json_t *a = signed_begin_of(id, client_sk, "t1", (int64_t)T0);
+		json_t *b = signed_begin_of(id, client_sk, "t2", (int64_t)T0);
+		uint64_t keep[3];
+		char hex[3][65];
+
+		begin_hash(a, hex[0]);
+		begin_hash(b, hex[1]);
+		begin_hash(b, hex[2]);
+		cr_assert_str_neq(hex[0], hex[1]);
+		keep[0] = upload_begin(0, id, json_deep_copy(a), 1, 4, T0);
+		keep[1] = upload_begin(1, id, json_deep_copy(b), 1, 4, T0);
+		keep[2] = T0 + TIMEOUT_MS;
+		cr_assert_eq(apply_ts(commit_bound(id, 4, keep, k == 0 ? a : b, hex, how),
+				      T0 + 100 + (uint64_t)k),
+			     MPC_ECONFLICT);
+		json_decref(k == 0 ? b : a);
+		for (int p = 0; p < NP; p++) {
+			cr_assert_str_eq(state_of(p, id), "aborted");
+			cr_assert_not(upload_left(p, id), "the refused txn's uploads are dropped");
+		}
+	}
+	for (int p = 0; p < NP; p++) {
+		json_t *t;
+		cr_assert_eq(store_catalog_table(db[p], "t1", 0, 0, &t), MPC_ENOENT);
+		cr_assert_eq(store_catalog_table(db[p], "t2", 0, 0, &t), MPC_ENOENT);
+	}
+	same_catalog();
+}
+
+Test(store_upload, begin_with_a_bad_signature_needs_its_client_request_and_binding_votes)
+{
+	char err[MPC_ERRMSG_SIZE], hex[3][65];
+	uint8_t opk[32], osk[crypto_sign_SECRETKEYBYTES];
+	uint64_t keep[3];
+	json_t *auth, *meta = NULL, *e;
+	const int how[3] = {VOTE_SIGNED | VOTE_TAGGED, VOTE_SIGNED | VOTE_TAGGED,
+			    VOTE_SIGNED | VOTE_TAGGED};
+
+	crypto_sign_keypair(opk, osk);
+	auth = signed_begin(T1, osk); /* not alice's signature */
+	store_staging_lock(db[0]);
+	cr_assert_eq(store_upload_open(&fsm[0], T1, auth, 0, T0, &meta, err), MPC_EPERM,
+		     "sent by another than its client: its signature is checked");
+	cr_assert(strstr(err, "bad signature") != NULL, "%s", err);
+	store_staging_unlock(db[0]);
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload_begin(p, T1, json_deep_copy(auth), 1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	/* votes of the older format bind no begin: its signature is checked */
+	e = json_pack("{s:s, s:s, s:s, s:O, s:[ooo]}", "op", "commit", "txn", T1, "client", "alice",
+		      "auth", auth, "votes", vote(T1, 0, 4, keep[0]), vote(T1, 1, 4, keep[1]),
+		      vote(T1, 2, 4, keep[2]));
+	cr_assert_eq(apply_ts(e, T0 + 100), MPC_EPERM);
+	cr_assert_str_eq(state_of(0, T1), "unknown");
+	/* one vote binding nothing among binding ones: still checked */
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	e = commit_bound(T1, 4, keep, json_deep_copy(auth), hex, how);
+	json_array_set_new(json_object_get(e, "votes"), 2, vote(T1, 2, 4, keep[2]));
+	cr_assert_eq(apply_ts(e, T0 + 110), MPC_EPERM);
+	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, auth, hex, how), T0 + 200), 0);
+	cr_assert_str_eq(state_of(1, T1), "committed");
+	same_catalog();
 }
