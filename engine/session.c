@@ -564,6 +564,34 @@ static void session_finish(struct engine_session *s)
 	}
 }
 
+/*
+ * A fresh session (started from a lease, not resumed from the store: epoch
+ * 1, no checkpoint but pc 0) goes online without the SYNC round: every
+ * party would agree on epoch 1 and checkpoint 0 anyway, and the inputs are
+ * loaded. Whatever needs a resynchronisation still gets one: the watch
+ * epoch is 0, so ANY SYNC of this session (a restarted peer's epoch 2, a
+ * peer that timed out, a peer that still sends SYNC(1)) interrupts the
+ * first operation with MPC_ESTATE, and this party enters epoch 2 with
+ * everyone; a changed connection gives MPC_EUNAVAIL. Messages of epoch 1
+ * sent by a peer before this party started wait in the mailbox as before.
+ * With fuel_ready the SYNC stays: it is the barrier after which the
+ * parties go online together (mpc-engine's timings).
+ */
+static void session_go_online(struct engine_session *s)
+{
+	s->epoch = 1;
+	s->pc = 0;
+	s->x.xchg = 0;
+	s->x.cursor = s->t0;
+	engine_mesh_gens(s->env.mesh, s->gens);
+	s->watch.gens = s->gens;
+	s->watch.sid = s->id;
+	s->watch.epoch = 0;
+	s->watch.watch_type = MSG_SYNC;
+	s->x.wire_session = s->id | (uint64_t)1 << 32;
+	set_state(s, SESS_RUNNING);
+}
+
 static void *session_main(void *arg)
 {
 	struct engine_session *s = arg;
@@ -582,6 +610,11 @@ static void *session_main(void *arg)
 	 * the sync is the barrier after which all parties go online together. */
 	if (s->fuel_ready && engine_exec_pregen(&s->x, s->t0, s->prog.fuel_need) != 0)
 		LOG_WARN("engine: session %" PRIu64 ": no memory to pre-generate fuel", s->id);
+	if (s->inputs_fresh && s->epoch == 0 && !s->fuel_ready) {
+		session_go_online(s);
+		need_sync = 0;
+		s->start_ns = now_ns();
+	}
 	for (;;) {
 		if (s->stop)
 			break;
