@@ -194,7 +194,10 @@ static int pcs_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 	return 0;
 }
 
-static int ckpt_save(struct engine_session *s, char *errmsg)
+/* Writes a checkpoint at s->pc (not synced), or, with into != NULL, adds it
+ * to that batch for the caller to write (session_finish: one write with the
+ * result). */
+static int ckpt_save_with(struct engine_session *s, rocksdb_writebatch_t *into, char *errmsg)
 {
 	struct engine_prog *p = &s->prog;
 	size_t len = 40, off = 0;
@@ -236,7 +239,7 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 	}
 	/* older checkpoints beyond the last CKPT_KEEP go */
 	snprintf(prefix, sizeof prefix, "sess/%016" PRIx64 "/ckpt/", s->id);
-	wb = rocksdb_writebatch_create();
+	wb = into != NULL ? into : rocksdb_writebatch_create();
 	snprintf(key, sizeof key, "%s%08x", prefix, (unsigned)s->pc);
 	rocksdb_writebatch_put_cf(wb, s->env.db->cf[STORE_CF_FUEL], key, strlen(key), (char *)buf,
 				  off);
@@ -252,11 +255,19 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 			rocksdb_writebatch_delete_cf(wb, s->env.db->cf[STORE_CF_FUEL], key,
 						     strlen(key));
 		}
-	rv = store_db_write(s->env.db, wb, 0, errmsg);
-	rocksdb_writebatch_destroy(wb);
+	rv = 0;
+	if (into == NULL) {
+		rv = store_db_write(s->env.db, wb, 0, errmsg);
+		rocksdb_writebatch_destroy(wb);
+	}
 	sodium_memzero(buf, off);
 	free(buf);
 	return rv;
+}
+
+static int ckpt_save(struct engine_session *s, char *errmsg)
+{
+	return ckpt_save_with(s, NULL, errmsg);
 }
 
 /* Checkpoints this party holds: 0 always, then the stored ones. */
@@ -543,12 +554,14 @@ static void session_finish(struct engine_session *s)
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put_cf(wb, s->env.db->cf[STORE_CF_FUEL], key, strlen(key), text,
 				  strlen(text));
+	/* the final checkpoint in the same (synced) write: one write per
+	 * finished session instead of two */
+	if (ckpt_save_with(s, wb, err) != 0)
+		LOG_ERROR("engine: session %" PRIu64 " final checkpoint: %s", s->id, err);
 	if (store_db_write(s->env.db, wb, 1, err) != 0)
 		LOG_ERROR("engine: session %" PRIu64 " result: %s", s->id, err);
 	rocksdb_writebatch_destroy(wb);
 	free(text);
-	if (ckpt_save(s, err) != 0)
-		LOG_ERROR("engine: session %" PRIu64 " final checkpoint: %s", s->id, err);
 	set_state(s, SESS_DONE);
 	if (s->env.on_end != NULL)
 		s->env.on_end(s->env.on_end_ctx);
