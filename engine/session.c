@@ -554,11 +554,13 @@ static void session_finish(struct engine_session *s)
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put_cf(wb, s->env.db->cf[STORE_CF_FUEL], key, strlen(key), text,
 				  strlen(text));
-	/* the final checkpoint in the same (synced) write: one write per
-	 * finished session instead of two */
+	/* the final checkpoint in the same write: one write per finished
+	 * session instead of two. Durable before the session says it is done
+	 * (and the scheduler reports it), as before, but through the group
+	 * sync: sessions that finish together share one fsync. */
 	if (ckpt_save_with(s, wb, err) != 0)
 		LOG_ERROR("engine: session %" PRIu64 " final checkpoint: %s", s->id, err);
-	if (store_db_write(s->env.db, wb, 1, err) != 0)
+	if (store_db_write(s->env.db, wb, 0, err) != 0 || store_db_sync(s->env.db, err) != 0)
 		LOG_ERROR("engine: session %" PRIu64 " result: %s", s->id, err);
 	rocksdb_writebatch_destroy(wb);
 	free(text);
