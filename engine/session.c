@@ -194,7 +194,10 @@ static int pcs_cb(void *ctx, const char *k, size_t kl, const char *v, size_t vl)
 	return 0;
 }
 
-static int ckpt_save(struct engine_session *s, char *errmsg)
+/* Writes a checkpoint at s->pc (not synced), or, with into != NULL, adds it
+ * to that batch for the caller to write (session_finish: one write with the
+ * result). */
+static int ckpt_save_with(struct engine_session *s, rocksdb_writebatch_t *into, char *errmsg)
 {
 	struct engine_prog *p = &s->prog;
 	size_t len = 40, off = 0;
@@ -236,7 +239,7 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 	}
 	/* older checkpoints beyond the last CKPT_KEEP go */
 	snprintf(prefix, sizeof prefix, "sess/%016" PRIx64 "/ckpt/", s->id);
-	wb = rocksdb_writebatch_create();
+	wb = into != NULL ? into : rocksdb_writebatch_create();
 	snprintf(key, sizeof key, "%s%08x", prefix, (unsigned)s->pc);
 	rocksdb_writebatch_put_cf(wb, s->env.db->cf[STORE_CF_FUEL], key, strlen(key), (char *)buf,
 				  off);
@@ -252,11 +255,19 @@ static int ckpt_save(struct engine_session *s, char *errmsg)
 			rocksdb_writebatch_delete_cf(wb, s->env.db->cf[STORE_CF_FUEL], key,
 						     strlen(key));
 		}
-	rv = store_db_write(s->env.db, wb, 0, errmsg);
-	rocksdb_writebatch_destroy(wb);
+	rv = 0;
+	if (into == NULL) {
+		rv = store_db_write(s->env.db, wb, 0, errmsg);
+		rocksdb_writebatch_destroy(wb);
+	}
 	sodium_memzero(buf, off);
 	free(buf);
 	return rv;
+}
+
+static int ckpt_save(struct engine_session *s, char *errmsg)
+{
+	return ckpt_save_with(s, NULL, errmsg);
 }
 
 /* Checkpoints this party holds: 0 always, then the stored ones. */
@@ -543,12 +554,16 @@ static void session_finish(struct engine_session *s)
 	wb = rocksdb_writebatch_create();
 	rocksdb_writebatch_put_cf(wb, s->env.db->cf[STORE_CF_FUEL], key, strlen(key), text,
 				  strlen(text));
-	if (store_db_write(s->env.db, wb, 1, err) != 0)
+	/* the final checkpoint in the same write: one write per finished
+	 * session instead of two. Durable before the session says it is done
+	 * (and the scheduler reports it), as before, but through the group
+	 * sync: sessions that finish together share one fsync. */
+	if (ckpt_save_with(s, wb, err) != 0)
+		LOG_ERROR("engine: session %" PRIu64 " final checkpoint: %s", s->id, err);
+	if (store_db_write(s->env.db, wb, 0, err) != 0 || store_db_sync(s->env.db, err) != 0)
 		LOG_ERROR("engine: session %" PRIu64 " result: %s", s->id, err);
 	rocksdb_writebatch_destroy(wb);
 	free(text);
-	if (ckpt_save(s, err) != 0)
-		LOG_ERROR("engine: session %" PRIu64 " final checkpoint: %s", s->id, err);
 	set_state(s, SESS_DONE);
 	if (s->env.on_end != NULL)
 		s->env.on_end(s->env.on_end_ctx);
@@ -562,6 +577,34 @@ static void session_finish(struct engine_session *s)
 		LOG_DEBUG("engine: session %" PRIu64 " op ms:%s%s; fuel %.2f ms", s->id, ms,
 			  o + 16 < sizeof ms ? "" : " ...", s->x.fuel_ns / 1e6);
 	}
+}
+
+/*
+ * A fresh session (started from a lease, not resumed from the store: epoch
+ * 1, no checkpoint but pc 0) goes online without the SYNC round: every
+ * party would agree on epoch 1 and checkpoint 0 anyway, and the inputs are
+ * loaded. Whatever needs a resynchronisation still gets one: the watch
+ * epoch is 0, so ANY SYNC of this session (a restarted peer's epoch 2, a
+ * peer that timed out, a peer that still sends SYNC(1)) interrupts the
+ * first operation with MPC_ESTATE, and this party enters epoch 2 with
+ * everyone; a changed connection gives MPC_EUNAVAIL. Messages of epoch 1
+ * sent by a peer before this party started wait in the mailbox as before.
+ * With fuel_ready the SYNC stays: it is the barrier after which the
+ * parties go online together (mpc-engine's timings).
+ */
+static void session_go_online(struct engine_session *s)
+{
+	s->epoch = 1;
+	s->pc = 0;
+	s->x.xchg = 0;
+	s->x.cursor = s->t0;
+	engine_mesh_gens(s->env.mesh, s->gens);
+	s->watch.gens = s->gens;
+	s->watch.sid = s->id;
+	s->watch.epoch = 0;
+	s->watch.watch_type = MSG_SYNC;
+	s->x.wire_session = s->id | (uint64_t)1 << 32;
+	set_state(s, SESS_RUNNING);
 }
 
 static void *session_main(void *arg)
@@ -582,6 +625,11 @@ static void *session_main(void *arg)
 	 * the sync is the barrier after which all parties go online together. */
 	if (s->fuel_ready && engine_exec_pregen(&s->x, s->t0, s->prog.fuel_need) != 0)
 		LOG_WARN("engine: session %" PRIu64 ": no memory to pre-generate fuel", s->id);
+	if (s->inputs_fresh && s->epoch == 0 && !s->fuel_ready) {
+		session_go_online(s);
+		need_sync = 0;
+		s->start_ns = now_ns();
+	}
 	for (;;) {
 		if (s->stop)
 			break;

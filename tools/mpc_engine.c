@@ -25,7 +25,7 @@ struct opt {
 	size_t n, chunk;
 	uint64_t seed;
 	unsigned f;
-	int ckpt, delay, fuel_ready, seeded, keep, timeout_s, party, quiet;
+	int ckpt, delay, stagger, fuel_ready, seeded, keep, timeout_s, party, quiet;
 	uint32_t id;
 	uint64_t t0; /* 0: above every party's high-water mark */
 };
@@ -314,8 +314,9 @@ int main(int argc, char **argv)
 		{"seeded", no_argument, NULL, 'S'},	  {"keep", no_argument, NULL, 'k'},
 		{"id", required_argument, NULL, 'i'},	  {"t0", required_argument, NULL, 'T'},
 		{"timeout", required_argument, NULL, 'W'}, {"party", required_argument, NULL, 'p'},
-		{"quiet", no_argument, NULL, 'q'},	  {NULL, 0, NULL, 0}};
-	struct opt o = {NULL, NULL, 1000, 0, 1, 16, 0, 0, 0, 0, 0, 120, 1, 0, 0, 0};
+		{"quiet", no_argument, NULL, 'q'},	  {"stagger", required_argument, NULL, 'G'},
+		{NULL, 0, NULL, 0}};
+	struct opt o = {NULL, NULL, 1000, 0, 1, 16, 0, 0, 0, 0, 0, 0, 120, 1, 0, 0, 0};
 	struct input X = {.name = "x"}, Y = {.name = "y"}, I = {.name = "i"}, J = {.name = "j"};
 	struct input *ins[4];
 	json_t *ops, *outs = NULL, *st[NP] = {NULL};
@@ -333,6 +334,7 @@ int main(int argc, char **argv)
 		case 'C': o.chunk = strtoull(optarg, NULL, 10); break;
 		case 'K': o.ckpt = atoi(optarg); break;
 		case 'D': o.delay = atoi(optarg); break;
+		case 'G': o.stagger = atoi(optarg); break;
 		case 'R': o.fuel_ready = 1; break;
 		case 'S': o.seeded = 1; break;
 		case 'k': o.keep = 1; break;
@@ -343,7 +345,7 @@ int main(int argc, char **argv)
 		case 'q': o.quiet = 1; break;
 		default:
 			fprintf(stderr, "Usage: mpc-engine -c CLIENT.CONF OP [--n N] [--seed S] [--f F] "
-					"[--chunk C] [--checkpoint K] [--delay MS] [--fuel-ready] [--seeded] "
+					"[--chunk C] [--checkpoint K] [--delay MS] [--stagger MS] [--fuel-ready] [--seeded] "
 					"[--id ID] [--t0 T] [--keep]\n"
 					"OP: all mul fmul dot square sumsq trunc sum chain | forge --party P\n");
 			return 2;
@@ -430,6 +432,9 @@ int main(int argc, char **argv)
 			goto out; /* st[] is still all NULL */
 		}
 		free(body);
+		/* --stagger: the next party starts its session later (its peers run ahead) */
+		if (o.stagger > 0 && p + 1 < NP)
+			usleep((useconds_t)o.stagger * 1000);
 	}
 	shares_free(&o, shares, n_in);
 	/* wait until every party is done */

@@ -26,6 +26,14 @@ done
 eng mul --n 1 --seed 8 >/dev/null || fail "mul of 1 element"
 eng mul --n 300000 --seeded --seed 9 >"$T/big.json" || fail "seeded mul: $(cat "$T/big.json")"
 
+log "a fresh session goes online without the SYNC round; a late party and fuel_ready still work"
+eng mul --n 5000 --seed 10 >"$T/fresh.json" || fail "fresh mul: $(cat "$T/fresh.json")"
+grep -q '"resyncs":0' "$T/fresh.json" || fail "a fresh session synchronised: $(cat "$T/fresh.json")"
+eng mul --n 5000 --seed 11 --stagger 400 >"$T/late.json" || fail "mul with late parties: $(cat "$T/late.json")"
+grep -q '"resyncs":0' "$T/late.json" || fail "late parties: $(cat "$T/late.json")"
+eng mul --n 5000 --seed 12 --fuel-ready >"$T/ready.json" || fail "fuel-ready mul: $(cat "$T/ready.json")"
+grep -q '"resyncs":1' "$T/ready.json" || fail "fuel_ready without its SYNC barrier: $(cat "$T/ready.json")"
+
 log "forged peer"
 for p in 1 2; do
 	eng forge --party $p >"$T/forge$p.json" || fail "forged peer accepted by party $p"
