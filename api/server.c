@@ -555,7 +555,8 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		/* a refused chunk still leaves the upload's record, as before */
 		if (rv != 0 && begin_rec != NULL) {
 			char werr[MPC_ERRMSG_SIZE] = "";
-			if (store_staging_begin_put(s->db, id, begin_rec, strlen(begin_rec), werr) != 0)
+			if (store_staging_begin_put(s->db, id, begin_rec, strlen(begin_rec),
+						    werr) != 0)
 				LOG_WARN("txn %s: begin record not written: %s", id, werr);
 		}
 	}

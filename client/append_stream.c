@@ -86,8 +86,8 @@ struct mpc_append_stream {
 	int rv;
 	char errmsg[MPC_ERRMSG_SIZE];
 	uint64_t *prg; /* slot_alloc'd prg_cap values (<= PRG_PIECE): a seeded party's shares being
-			* masked; sized by the first use, so a small append allocates a few bytes, not
-			* 64 KiB of sodium_malloc (mmap, mlock, munmap) */
+			* masked; sized by the first use, so a small append allocates a few bytes,
+			* not 64 KiB of sodium_malloc (mmap, mlock, munmap) */
 	size_t prg_cap;
 	struct party_pipe pipe[MPC_MAX_PARTIES];
 };

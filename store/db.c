@@ -322,8 +322,8 @@ static void point_read_filters(rocksdb_options_t **opts)
 	char *err = NULL;
 
 	if (t != NULL) {
-		rocksdb_block_based_options_set_filter_policy(t,
-							      rocksdb_filterpolicy_create_bloom_full(10));
+		rocksdb_block_based_options_set_filter_policy(
+		    t, rocksdb_filterpolicy_create_bloom_full(10));
 		rocksdb_options_set_block_based_table_factory(*opts, t);
 		rocksdb_block_based_options_destroy(t);
 	}

@@ -149,9 +149,9 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 				      errmsg);
 }
 
-int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset,
-			   const void *data, size_t len, const void *digest_in, size_t dlen,
-			   const char *begin, size_t blen, int seal, char *errmsg)
+int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+			   size_t len, const void *digest_in, size_t dlen, const char *begin,
+			   size_t blen, int seal, char *errmsg)
 {
 	struct staging_rec rec;
 	rocksdb_writebatch_t *wb;

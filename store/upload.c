@@ -104,8 +104,9 @@ int store_upload_open_text(struct store_fsm *fsm, const char *id, json_t *auth, 
 			      "auth", auth);
 		if (store_signed_req_hash(fsm->cluster, auth, hash) != 0)
 			hash[0] = '\0';
-		rv = e ? store_fsm_begin_check_bound(fsm, e, id, 0, by_signer && hash[0] ? hash : NULL, &txn,
-						     NULL, reason, sizeof reason)
+		rv = e ? store_fsm_begin_check_bound(fsm, e, id, 0,
+						     by_signer && hash[0] ? hash : NULL, &txn, NULL,
+						     reason, sizeof reason)
 		       : MPC_ENOMEM;
 		json_decref(e);
 		if (rv != 0) {

@@ -454,15 +454,16 @@ Test(store_upload, last_chunk_writes_begin_shares_and_seal_in_one_batch)
 		     err);
 	cr_assert_not_null(text);
 	cr_assert_eq(store_upload_get(db[0], T1, &stored), MPC_ENOENT, "record written early");
-	cr_assert_eq(store_staging_put_last(db[0], T1, 0, v, sizeof v, NULL, 0, text, strlen(text),
-					    1, err),
-		     0, "%s", err);
+	cr_assert_eq(
+	    store_staging_put_last(db[0], T1, 0, v, sizeof v, NULL, 0, text, strlen(text), 1, err),
+	    0, "%s", err);
 	cr_assert_eq(store_staging_get(db[0], T1, &one, err), 0, "%s", err);
 	cr_assert(one.sealed);
 	cr_assert_eq(store_staging_put(db[0], T1, sizeof v, v, 8, err), MPC_ESTATE);
 	/* the same upload done step by step */
-	cr_assert_eq(store_upload_open(&fsm[0], T2, signed_begin(T2, client_sk), 0, T0, &stored, err),
-		     0, "%s", err);
+	cr_assert_eq(
+	    store_upload_open(&fsm[0], T2, signed_begin(T2, client_sk), 0, T0, &stored, err), 0,
+	    "%s", err);
 	json_decref(stored);
 	cr_assert_eq(store_staging_put(db[0], T2, 0, v, sizeof v, err), 0, "%s", err);
 	cr_assert_eq(store_staging_seal(db[0], T2, &two, err), 0, "%s", err);
