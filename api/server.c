@@ -346,6 +346,7 @@ static void h_txn_get(struct api_server *s, struct MHD_Connection *c, const char
 		json_object_set_new(txn, "id", json_string(id));
 		json_object_set_new(txn, "state", json_string("uploading"));
 		json_object_del(txn, "auth");
+		json_object_del(txn, "begin_hash");
 		rv = 0;
 	}
 	if (rv != 0) {
@@ -482,6 +483,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	const struct mpc_party_info *me = &s->conf->cluster->parties[s->conf->party_id];
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint8_t *plain, *seed_msg = NULL;
+	char *begin_rec = NULL;
 	size_t plen, box_len = q->len;
 	json_t *txn = NULL, *commit = NULL, *auth = NULL;
 	int rv, opened = 0, by_signer;
@@ -532,7 +534,9 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
 	store_staging_lock(s->db);
 	/* a txn the log does not know: its upload, or a new one with the signed begin */
-	rv = store_upload_open(s->fsm, id, auth, by_signer, wall_ms(), &txn, err);
+	/* the begin record (new or refreshed) is written with the chunk, and a
+	 * last chunk's seal too: one RocksDB write */
+	rv = store_upload_open_text(s->fsm, id, auth, by_signer, wall_ms(), &txn, &begin_rec, err);
 	opened = rv == 0;
 	if (rv == 0) {
 		size_t row_bytes = json_array_size(json_object_get(txn, "columns")) * 8;
@@ -542,13 +546,22 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 					  plen, row_bytes / 8);
 			rv = MPC_EINVAL;
 		} else {
-			rv = store_staging_put_digest(
+			rv = store_staging_put_last(
 			    s->db, id, strtoull(off, NULL, 10), plain, plen,
 			    seed_msg ? seed_msg : (uint8_t *)q->body,
-			    seed_msg ? MPC_CHUNKSEED_BYTES : MPC_CHUNKBOX_BYTES, err);
+			    seed_msg ? MPC_CHUNKSEED_BYTES : MPC_CHUNKBOX_BYTES, begin_rec,
+			    begin_rec ? strlen(begin_rec) : 0, arg_u64(c, "prepare", 0) != 0, err);
+		}
+		/* a refused chunk still leaves the upload's record, as before */
+		if (rv != 0 && begin_rec != NULL) {
+			char werr[MPC_ERRMSG_SIZE] = "";
+			if (store_staging_begin_put(s->db, id, begin_rec, strlen(begin_rec),
+						    werr) != 0)
+				LOG_WARN("txn %s: begin record not written: %s", id, werr);
 		}
 	}
 	store_staging_unlock(s->db);
+	free(begin_rec);
 	sodium_memzero(plain, plen);
 	if (seed_msg != NULL)
 		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
@@ -646,8 +659,14 @@ static void do_prepare(struct api_server *s, const char *id, json_t *meta, struc
 	keep_until = (uint64_t)json_integer_value(json_object_get(txn, "keep_until_ms"));
 	/* the begin this party accepted (its client's request, or its verified
 	 * signature): bound into the vote (docs/architecture.md §5) */
-	if (store_signed_req_hash(s->conf->cluster, json_object_get(txn, "auth"), begin) != 0)
-		begin[0] = '\0';
+	{
+		const char *bh = json_string_value(json_object_get(txn, "begin_hash"));
+		if (bh != NULL && strlen(bh) == sizeof begin - 1)
+			memcpy(begin, bh, sizeof begin); /* computed at the upload's open */
+		else if (store_signed_req_hash(s->conf->cluster, json_object_get(txn, "auth"),
+					       begin) != 0)
+			begin[0] = '\0';
+	}
 	json_decref(txn);
 	if (ncols == 0 || si.received % (ncols * 8) != 0) {
 		snprintf(msg, sizeof msg, "staged %" PRIu64 " bytes: not whole rows of %" PRIu64 " columns",

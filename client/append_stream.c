@@ -85,7 +85,10 @@ struct mpc_append_stream {
 	int failed;    /* under mu: an upload failed; its pipe has rv and errmsg */
 	int rv;
 	char errmsg[MPC_ERRMSG_SIZE];
-	uint64_t *prg; /* sodium_malloc'd PRG_PIECE values: a seeded party's shares being masked */
+	uint64_t *prg; /* slot_alloc'd prg_cap values (<= PRG_PIECE): a seeded party's shares being
+			* masked; sized by the first use, so a small append allocates a few bytes,
+			* not 64 KiB of sodium_malloc (mmap, mlock, munmap) */
+	size_t prg_cap;
 	struct party_pipe pipe[MPC_MAX_PARTIES];
 };
 
@@ -407,8 +410,7 @@ static void stream_free(struct mpc_append_stream *s)
 			slot_data_free(s->pipe[p].slot[k].data, s->pipe[p].slot[k].cap);
 			sodium_memzero(s->pipe[p].slot[k].seed, MPC_CHUNKSEED_SEED);
 		}
-	if (s->prg != NULL)
-		sodium_free(s->prg); /* zeroes */
+	slot_data_free(s->prg, s->prg_cap); /* zeroes */
 	free(s->begin);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
@@ -464,10 +466,6 @@ int mpc_append_stream_begin(struct mpc_client *cl, const char *table, json_t *co
 	s->chunk_vals = (chunk ? chunk : row_bytes) / sizeof(uint64_t);
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
-	if ((s->prg = sodium_malloc(PRG_PIECE * sizeof(uint64_t))) == NULL) {
-		stream_free(s);
-		return MPC_ENOMEM;
-	}
 	for (int p = 0; p < s->n; p++) {
 		s->pipe[p].s = s;
 		s->pipe[p].party = p;
@@ -497,6 +495,15 @@ static int mask_rows(struct mpc_append_stream *s, int full, uint64_t *dst, const
 		memcpy(dst, values, k * sizeof(uint64_t));
 		return 0;
 	}
+	if (s->prg_cap < k && s->prg_cap < PRG_PIECE) {
+		size_t cap = k < PRG_PIECE ? k : PRG_PIECE;
+		uint64_t *prg = slot_alloc(cap);
+		if (prg == NULL)
+			return MPC_ENOMEM;
+		slot_data_free(s->prg, s->prg_cap);
+		s->prg = prg;
+		s->prg_cap = cap;
+	}
 	for (size_t at = 0; at < k; at += PRG_PIECE) {
 		size_t m = k - at < PRG_PIECE ? k - at : PRG_PIECE;
 		for (int p = 0, first = 1; p < s->n; p++) {
@@ -524,7 +531,7 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 	while (rows > 0) {
 		size_t fill = s->pipe[0].slot[s->pipe[0].head % NSLOTS].fill, k;
 		struct slot *slf;
-		int full;
+		int full, rv;
 
 		/* A full chunk goes out only when more rows come: the last one carries the prepare.
 		 */
@@ -549,11 +556,11 @@ int mpc_append_stream_rows(struct mpc_append_stream *s, const uint64_t *values, 
 				if (!sl->full)
 					randombytes_buf(sl->seed, MPC_CHUNKSEED_SEED);
 			}
-		if (mask_rows(s, full, slf->data + fill, values, k * ncols, fill * sizeof(uint64_t)) !=
-		    0) {
-			mpc_errmsg_printf(s->errmsg, "append to '%s': share generation failed",
-					  s->table);
-			return s->rv = MPC_ECRYPTO;
+		if ((rv = mask_rows(s, full, slf->data + fill, values, k * ncols,
+				    fill * sizeof(uint64_t))) != 0) {
+			mpc_errmsg_printf(s->errmsg, "append to '%s': share generation failed%s",
+					  s->table, rv == MPC_ENOMEM ? ": out of memory" : "");
+			return s->rv = rv == MPC_ENOMEM ? MPC_ENOMEM : MPC_ECRYPTO;
 		}
 		for (int p = 0; p < s->n; p++)
 			s->pipe[p].slot[s->pipe[p].head % NSLOTS].fill += k * ncols;

@@ -29,12 +29,17 @@ struct store_db {
 	/* Serialises staging writes (API threads) against commit/abort (apply). */
 	pthread_mutex_t staging_lock;
 	/* Group sync (store_db_sync): writes completed so far, how many of them
-	 * are known durable, and whether a WAL sync is running. */
+	 * are known durable, and whether a WAL sync is running: the sync_gen-th,
+	 * covering writes up to sync_upto. Its waiters sleep on
+	 * sync_cond[sync_gen & 1], those it does not cover (next_waiters of
+	 * them) on the other, until the next sync covers them. */
 	uint64_t write_seq; /* atomic */
 	uint64_t synced_seq;
 	int syncing;
+	uint64_t sync_gen, sync_upto;
+	int next_waiters;
 	pthread_mutex_t sync_lock;
-	pthread_cond_t sync_cond;
+	pthread_cond_t sync_cond[2];
 };
 
 /* Opens (creating if needed, unless read_only) the RocksDB at path. The data

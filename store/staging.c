@@ -145,6 +145,14 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 			     const void *data, size_t len, const void *digest_in, size_t dlen,
 			     char *errmsg)
 {
+	return store_staging_put_last(db, txn, offset, data, len, digest_in, dlen, NULL, 0, 0,
+				      errmsg);
+}
+
+int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+			   size_t len, const void *digest_in, size_t dlen, const char *begin,
+			   size_t blen, int seal, char *errmsg)
+{
 	struct staging_rec rec;
 	rocksdb_writebatch_t *wb;
 	char key[128];
@@ -209,6 +217,17 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen, data, len);
 	}
 	rec.received += len;
+	/* The last chunk of an upload without files: sealed in this batch
+	 * (store_staging_seal then only reads the record). With files, the seal
+	 * checks them first. */
+	if (seal && rec.files == 0) {
+		crypto_generichash_final(&rec.hash, rec.digest, sizeof rec.digest);
+		rec.sealed = 1;
+	}
+	if (begin != NULL) {
+		klen = (size_t)snprintf(key, sizeof key, "%s/b", txn);
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, begin, blen);
+	}
 	klen = (size_t)snprintf(key, sizeof key, "%s/m", txn);
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, (const char *)&rec,
 				  sizeof rec);

@@ -39,6 +39,15 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 			     const void *data, size_t len, const void *digest_in, size_t dlen,
 			     char *errmsg);
 
+/* store_staging_put_digest() that also writes, in the same batch, the
+ * upload's begin record begin (blen bytes, as store_staging_begin_put(); may
+ * be NULL) and, with seal, seals the upload when it has no chunk files (as
+ * store_staging_seal() would; with files the seal is left to it). One
+ * RocksDB write per last chunk instead of three. */
+int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+			   size_t len, const void *digest_in, size_t dlen, const char *begin,
+			   size_t blen, int seal, char *errmsg);
+
 /* Seals txn's staged data: computes its BLAKE2b-256 digest and marks it
  * sealed (no more chunks), after checking that the chunk files of the upload
  * exist and syncing their directory (MPC_EIO when one is missing).

@@ -35,12 +35,20 @@ static uint64_t keep_until_of(json_t *meta)
 	return v > 0 ? (uint64_t)v : 0;
 }
 
-static int meta_put(struct store_db *db, const char *id, json_t *meta, char *errmsg)
+/* Writes the begin record, or with text (not NULL) hands its bytes to the
+ * caller, who writes them (store_upload_open_text). */
+static int meta_put(struct store_db *db, const char *id, json_t *meta, char **text_out,
+		    char *errmsg)
 {
 	char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
 	int rv;
 	if (text == NULL)
 		return MPC_ENOMEM;
+	if (text_out != NULL) {
+		free(*text_out);
+		*text_out = text;
+		return 0;
+	}
 	rv = store_staging_begin_put(db, id, text, strlen(text), errmsg);
 	free(text);
 	return rv;
@@ -48,6 +56,12 @@ static int meta_put(struct store_db *db, const char *id, json_t *meta, char *err
 
 int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,
 		      uint64_t now_ms, json_t **meta, char *errmsg)
+{
+	return store_upload_open_text(fsm, id, auth, by_signer, now_ms, meta, NULL, errmsg);
+}
+
+int store_upload_open_text(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,
+			   uint64_t now_ms, json_t **meta, char **text, char *errmsg)
 {
 	json_t *txn = NULL, *m = NULL;
 	uint64_t keep, timeout;
@@ -68,7 +82,7 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int b
 		if (keep < now_ms + timeout / 2) { /* a long upload: keep it longer */
 			keep = now_ms + timeout;
 			json_object_set_new(m, "keep_until_ms", json_integer((json_int_t)keep));
-			if ((rv = meta_put(fsm->db, id, m, errmsg)) != 0) {
+			if ((rv = meta_put(fsm->db, id, m, text, errmsg)) != 0) {
 				json_decref(m);
 				return rv;
 			}
@@ -88,10 +102,11 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int b
 			      json_object_get(auth, "client") ? json_object_get(auth, "client")
 							      : json_null(),
 			      "auth", auth);
-		if (!by_signer || store_signed_req_hash(fsm->cluster, auth, hash) != 0)
+		if (store_signed_req_hash(fsm->cluster, auth, hash) != 0)
 			hash[0] = '\0';
-		rv = e ? store_fsm_begin_check_bound(fsm, e, id, 0, hash[0] ? hash : NULL, &txn,
-						     NULL, reason, sizeof reason)
+		rv = e ? store_fsm_begin_check_bound(fsm, e, id, 0,
+						     by_signer && hash[0] ? hash : NULL, &txn, NULL,
+						     reason, sizeof reason)
 		       : MPC_ENOMEM;
 		json_decref(e);
 		if (rv != 0) {
@@ -111,7 +126,10 @@ int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int b
 		json_decref(txn);
 		if (m == NULL)
 			return MPC_ENOMEM;
-		if ((rv = meta_put(fsm->db, id, m, errmsg)) != 0) {
+		/* what the vote binds (do_prepare): computed once, here */
+		if (hash[0])
+			json_object_set_new(m, "begin_hash", json_string(hash));
+		if ((rv = meta_put(fsm->db, id, m, text, errmsg)) != 0) {
 			json_decref(m);
 			return rv;
 		}

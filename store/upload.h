@@ -35,6 +35,14 @@
 int store_upload_open(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,
 		      uint64_t now_ms, json_t **meta, char *errmsg);
 
+/* store_upload_open() that, when the begin record is to be written (created
+ * or refreshed), sets *text (caller frees; NULL before the call) to its
+ * bytes instead: the caller writes them with the chunk, in one batch
+ * (store_staging_put_last), or with store_staging_begin_put(), before it
+ * releases the staging lock. */
+int store_upload_open_text(struct store_fsm *fsm, const char *id, json_t *auth, int by_signer,
+			   uint64_t now_ms, json_t **meta, char **text, char *errmsg);
+
 /* The begin record of txn's upload: 0 with *meta (new reference), or
  * MPC_ENOENT. */
 int store_upload_get(struct store_db *db, const char *id, json_t **meta);

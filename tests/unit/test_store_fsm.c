@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,6 +527,42 @@ Test(store_db, other_cluster_refused)
 }
 
 TestSuite(store_db, .init = setup, .fini = teardown);
+
+/* Writers that each sync their own writes, as concurrent prepares do. */
+static void *write_and_sync(void *arg)
+{
+	char err[MPC_ERRMSG_SIZE], key[32];
+	long id = (long)arg;
+	for (int i = 0; i < 200; i++) {
+		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+		int n = snprintf(key, sizeof key, "sync/%ld/%d", id, i);
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, (size_t)n, "x", 1);
+		if (store_db_write(db, wb, 0, err) != 0 || store_db_sync(db, err) != 0) {
+			rocksdb_writebatch_destroy(wb);
+			return (void *)1;
+		}
+		rocksdb_writebatch_destroy(wb);
+	}
+	return NULL;
+}
+
+/* The group sync: every caller returns with its writes covered, none waits
+ * forever for a sync nobody runs (the timeout fails a lost wake-up). */
+Test(store_db, concurrent_syncs_all_return_covered, .timeout = 60)
+{
+	pthread_t th[8];
+	void *rv;
+	for (long i = 0; i < 8; i++)
+		cr_assert_eq(pthread_create(&th[i], NULL, write_and_sync, (void *)i), 0);
+	for (int i = 0; i < 8; i++) {
+		cr_assert_eq(pthread_join(th[i], &rv), 0);
+		cr_assert_null(rv, "writer %d: a write or sync failed", i);
+	}
+	cr_assert_eq(db->synced_seq, __atomic_load_n(&db->write_seq, __ATOMIC_SEQ_CST));
+	cr_assert(db->sync_gen >= 1 && db->sync_gen <= 8 * 200, "%llu syncs",
+		  (unsigned long long)db->sync_gen);
+	cr_assert_eq(db->next_waiters, 0);
+}
 
 Test(store_fsm, columns_compare_in_canonical_form)
 {

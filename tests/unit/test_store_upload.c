@@ -436,6 +436,51 @@ Test(store_upload, chunk_of_a_finished_txn_or_without_begin_is_refused)
 	json_decref(auth);
 }
 
+static void begin_hash(json_t *auth, char *hex);
+
+/* The API's last chunk (api/server.c h_txn_chunk): the begin record handed
+ * back, not written, then written with the shares and the seal in one batch;
+ * the upload ends as after open, put and seal done one by one. */
+Test(store_upload, last_chunk_writes_begin_shares_and_seal_in_one_batch)
+{
+	const char *T2 = "fedcba9876543210fedcba9876543210";
+	char err[MPC_ERRMSG_SIZE], *text = NULL, hex[65];
+	uint64_t v[4] = {1, 2, 3, 4};
+	struct store_staging_info one, two;
+	json_t *meta = NULL, *stored = NULL, *auth = signed_begin(T1, client_sk);
+
+	store_staging_lock(db[0]);
+	cr_assert_eq(store_upload_open_text(&fsm[0], T1, auth, 0, T0, &meta, &text, err), 0, "%s",
+		     err);
+	cr_assert_not_null(text);
+	cr_assert_eq(store_upload_get(db[0], T1, &stored), MPC_ENOENT, "record written early");
+	cr_assert_eq(
+	    store_staging_put_last(db[0], T1, 0, v, sizeof v, NULL, 0, text, strlen(text), 1, err),
+	    0, "%s", err);
+	cr_assert_eq(store_staging_get(db[0], T1, &one, err), 0, "%s", err);
+	cr_assert(one.sealed);
+	cr_assert_eq(store_staging_put(db[0], T1, sizeof v, v, 8, err), MPC_ESTATE);
+	/* the same upload done step by step */
+	cr_assert_eq(
+	    store_upload_open(&fsm[0], T2, signed_begin(T2, client_sk), 0, T0, &stored, err), 0,
+	    "%s", err);
+	json_decref(stored);
+	cr_assert_eq(store_staging_put(db[0], T2, 0, v, sizeof v, err), 0, "%s", err);
+	cr_assert_eq(store_staging_seal(db[0], T2, &two, err), 0, "%s", err);
+	store_staging_unlock(db[0]);
+	cr_assert_eq(memcmp(one.digest, two.digest, sizeof one.digest), 0);
+	cr_assert_eq(one.received, two.received);
+	/* the record as written, with the hash of its begin for the vote */
+	cr_assert_eq(store_upload_get(db[0], T1, &stored), 0);
+	begin_hash(auth, hex);
+	cr_assert_str_eq(json_string_value(json_object_get(stored, "begin_hash")), hex);
+	cr_assert(json_equal(json_object_get(stored, "auth"), auth));
+	json_decref(stored);
+	json_decref(meta);
+	json_decref(auth);
+	free(text);
+}
+
 /* ---- votes with pairwise tags and the begin they bind ---- */
 
 enum { VOTE_SIGNED = 1, VOTE_TAGGED = 2, VOTE_BAD_TAGS = 4 };
