@@ -13,6 +13,8 @@ trap 'for p in $PIDS; do kill $p 2>/dev/null; done; sleep 0.5; for p in $PIDS; d
 for i in 0 1 2; do "$B/mpcd" -c "$T/party$i/mpcd.conf" -l warn >>"$T/party$i.log" 2>&1 & PIDS="$PIDS $!"; done
 for t in $(seq 60); do "$B/mpcstore-tool" -c "$T/party0/mpcd.conf" raft --json 2>/dev/null | grep -q '"leader": "party' && break; sleep 0.5; done
 "$B/bench_store" "$T/client/client.conf" "${BENCH_CLIENTS:-16}" "${BENCH_SECONDS:-5}"
+# small appends again with 64 clients: more appends share each Raft entry and WAL sync
+"$B/bench_store" "$T/client/client.conf" 64 "${BENCH_SECONDS:-5}" small
 bash "$(dirname "$0")/bench_mpcput.sh" "$B" "$T/client/client.conf" 1000000
 # mpcfs (issue 5): cp into the inbox next to mpcput and a local cp, on its own cluster
 bash "$(dirname "$0")/bench_mpcfs.sh" "$B"
