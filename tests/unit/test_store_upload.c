@@ -448,6 +448,7 @@ Test(store_upload, last_chunk_writes_begin_shares_and_seal_in_one_batch)
 	uint64_t v[4] = {1, 2, 3, 4};
 	struct store_staging_info one, two;
 	json_t *meta = NULL, *stored = NULL, *auth = signed_begin(T1, client_sk);
+	json_t *auth2 = signed_begin(T2, client_sk);
 
 	store_staging_lock(db[0]);
 	cr_assert_eq(store_upload_open_text(&fsm[0], T1, auth, 0, T0, &meta, &text, err), 0, "%s",
@@ -461,9 +462,7 @@ Test(store_upload, last_chunk_writes_begin_shares_and_seal_in_one_batch)
 	cr_assert(one.sealed);
 	cr_assert_eq(store_staging_put(db[0], T1, sizeof v, v, 8, err), MPC_ESTATE);
 	/* the same upload done step by step */
-	cr_assert_eq(
-	    store_upload_open(&fsm[0], T2, signed_begin(T2, client_sk), 0, T0, &stored, err), 0,
-	    "%s", err);
+	cr_assert_eq(store_upload_open(&fsm[0], T2, auth2, 0, T0, &stored, err), 0, "%s", err);
 	json_decref(stored);
 	cr_assert_eq(store_staging_put(db[0], T2, 0, v, sizeof v, err), 0, "%s", err);
 	cr_assert_eq(store_staging_seal(db[0], T2, &two, err), 0, "%s", err);
@@ -478,6 +477,7 @@ Test(store_upload, last_chunk_writes_begin_shares_and_seal_in_one_batch)
 	json_decref(stored);
 	json_decref(meta);
 	json_decref(auth);
+	json_decref(auth2);
 	free(text);
 }
 
