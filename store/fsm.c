@@ -61,15 +61,9 @@ size_t store_prepared_message(char *out, const char *cluster_id_hex, const char 
 static uint64_t clock_read(struct store_db *db)
 {
 	char *val = NULL;
-	size_t len = 0;
 	uint64_t v = 0;
-	char err[MPC_ERRMSG_SIZE];
-	if (store_db_get(db, STORE_CF_META, "clock", 5, &val, &len, err) == 0 && len < 32) {
-		char text[32];
-		memcpy(text, val, len);
-		text[len] = '\0';
-		v = strtoull(text, NULL, 10);
-	}
+	if (store_db_get(db, STORE_CF_META, "clock", 5, &val, NULL, NULL) == 0)
+		v = strtoull(val, NULL, 10); /* store_db_get ends the copy with a NUL */
 	free(val);
 	return v;
 }
