@@ -8,6 +8,7 @@
 #include "client/mpcjobs.h"
 #include "common/err.h"
 #include "common/pathseg.h"
+#include "fuse/mountwatch.h"
 #include "fuse/mpcfs.h"
 
 #include <errno.h>
@@ -865,6 +866,21 @@ static void *watchdog_main(void *arg)
 	_exit(1);
 }
 
+static void fs_log_line(int prio, const char *line)
+{
+	fs_log(prio, "%s", line);
+}
+
+/* A file open (handle) or a commit running: a lazy unmount still serves them. */
+static int fs_busy(void)
+{
+	int busy;
+	pthread_mutex_lock(&fs.lock);
+	busy = fs.handles != NULL || fs.committing > 0;
+	pthread_mutex_unlock(&fs.lock);
+	return busy;
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	char errmsg[MPC_ERRMSG_SIZE];
@@ -884,6 +900,7 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	}
 	fs.se = fuse_get_session(fuse_get_context()->fuse);
 	fs.watchdog_started = pthread_create(&fs.watchdog, NULL, watchdog_main, NULL) == 0;
+	mpcfs_mountwatch_start(fs.se, fs_log_line, fs_busy);
 	return NULL;
 }
 
@@ -891,6 +908,7 @@ static void fs_destroy(void *private_data)
 {
 	char display[64 + NAME_MAX + 16];
 	(void)private_data;
+	mpcfs_mountwatch_stop(); /* before fs.lock: its thread takes it (fs_busy) */
 	pthread_mutex_lock(&fs.lock);
 	fs.stopping = 1;
 	while (fs.spools != NULL) {
@@ -1744,6 +1762,7 @@ static const struct fuse_operations mpcfs_ops = {
 
 struct cmdline {
 	char *conf;
+	const char *mountpoint; /* in argv */
 	unsigned timeout_s, unmount_timeout_s;
 	int party, help, version;
 };
@@ -1766,8 +1785,10 @@ static const struct fuse_opt cmd_spec[] = {CMD_OPT("-c %s", conf),
 /* Options not ours: -f, -d, -s and the -o list go on to fuse_main; anything else is an error. */
 static int cmd_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
-	(void)data;
+	struct cmdline *cmd = data;
 	(void)outargs;
+	if (key == FUSE_OPT_KEY_NONOPT && cmd->mountpoint == NULL)
+		cmd->mountpoint = arg; /* the first: fuse_main refuses a second */
 	if (key != FUSE_OPT_KEY_OPT || arg[0] != '-')
 		return 1; /* the mount point, or one option of an -o list */
 	if (strcmp(arg, "-f") == 0 || strcmp(arg, "-d") == 0 || strcmp(arg, "-s") == 0 ||
@@ -1832,6 +1853,7 @@ int main(int argc, char **argv)
 		rv = fuse_main(args.argc, args.argv, &mpcfs_ops, NULL);
 		goto out;
 	}
+	mpcfs_mountwatch_prepare(cmd.mountpoint);
 	if (cmd.party) {
 		if (cmd.conf == NULL) {
 			fprintf(stderr, "mpcfs: --party needs -c MPCD.CONF\n");

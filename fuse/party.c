@@ -5,6 +5,7 @@
 #include "client/mpcclient.h"
 #include "common/conf.h"
 #include "common/err.h"
+#include "fuse/mountwatch.h"
 #include "fuse/mpcfs.h"
 #include "store/catalog.h"
 #include "store/db.h"
@@ -406,17 +407,31 @@ static int pfs_release(const char *path, struct fuse_file_info *fi)
 	return 0;
 }
 
+static void pfs_log_line(int prio, const char *line)
+{
+	syslog(prio, "%s", line);
+}
+
 static void *pfs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	(void)conn;
 	cfg->entry_timeout = 0;
 	cfg->attr_timeout = 0;
 	cfg->negative_timeout = 0;
+	/* read-only: nothing to finish before the session ends */
+	mpcfs_mountwatch_start(fuse_get_session(fuse_get_context()->fuse), pfs_log_line, NULL);
 	return NULL;
+}
+
+static void pfs_destroy(void *private_data)
+{
+	(void)private_data;
+	mpcfs_mountwatch_stop();
 }
 
 static const struct fuse_operations party_ops = {
     .init = pfs_init,
+    .destroy = pfs_destroy,
     .getattr = pfs_getattr,
     .readdir = pfs_readdir,
     .open = pfs_open,
