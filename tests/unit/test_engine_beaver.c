@@ -7,19 +7,7 @@
 #include "common/err.h"
 #include "engine/beaver.h"
 #include "engine/fuel_prss.h"
-
-#define PARTIES 3
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#include "tests/unit/engine_sim.h"
 
 /* Plaintext mixing negatives, positives and full-range values. */
 static void fill_plain(uint64_t *x, size_t n)
@@ -30,15 +18,6 @@ static void fill_plain(uint64_t *x, size_t n)
 		x[k] = k % 3 == 0   ? (uint64_t) - (int64_t)(r % 100000)
 		       : k % 3 == 1 ? r % 100000
 				    : r;
-	}
-}
-
-static void split3(uint64_t *sh[PARTIES], const uint64_t *x, size_t n)
-{
-	for (size_t k = 0; k < n; k++) {
-		sh[0][k] = rng_next();
-		sh[1][k] = rng_next();
-		sh[2][k] = x[k] - sh[0][k] - sh[1][k];
 	}
 }
 

@@ -9,29 +9,9 @@
 #include "common/err.h"
 #include "engine/fixed.h"
 #include "engine/fuel_prss.h"
+#include "tests/unit/engine_sim.h"
 
-#define PARTIES 3
 #define F16 16
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static void split3(uint64_t *sh[PARTIES], const uint64_t *x, size_t n)
-{
-	for (size_t k = 0; k < n; k++) {
-		sh[0][k] = rng_next();
-		sh[1][k] = rng_next();
-		sh[2][k] = x[k] - sh[0][k] - sh[1][k];
-	}
-}
 
 static uint64_t parse_ok(const char *s, unsigned f)
 {

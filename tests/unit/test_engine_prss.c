@@ -5,19 +5,7 @@
 
 #include "common/err.h"
 #include "engine/fuel_prss.h"
-
-#define PARTIES 3
-
-static uint64_t rng_state;
-
-static uint64_t rng_next(void)
-{
-	uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
+#include "tests/unit/engine_sim.h"
 
 /* K_j is shared by parties j-1 and j: party i gets prev = K_i, next =
  * K_{i+1}. */
