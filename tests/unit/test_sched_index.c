@@ -3,6 +3,7 @@
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_index.h"
 #include "store/db.h"
+#include "tests/unit/sched_fixture.h"
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -16,21 +17,14 @@ static struct sched_index *ix;
 
 static void setup(void)
 {
-	char err[MPC_ERRMSG_SIZE];
-	strcpy(dir, "/tmp/test_sched_index.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
-		     err);
+	db = sched_fixture_open(dir, "test_sched_index");
 	cr_assert_eq(sched_index_new(&ix), 0);
 }
 
 static void teardown(void)
 {
-	char cmd[128];
 	sched_index_free(ix);
-	store_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	sched_fixture_close(db, dir);
 }
 
 TestSuite(sched_index, .init = setup, .fini = teardown);
@@ -42,11 +36,7 @@ static json_t *job(uint64_t id, const char *state)
 
 static void put_db(const char *key, const char *val)
 {
-	char err[MPC_ERRMSG_SIZE];
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, strlen(key), val, strlen(val));
-	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
-	rocksdb_writebatch_destroy(wb);
+	sched_fixture_put(db, key, val);
 }
 
 static const char *state_of(json_t *j)

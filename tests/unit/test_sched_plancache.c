@@ -4,6 +4,7 @@
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_plancache.h"
 #include "store/db.h"
+#include "tests/unit/sched_fixture.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -16,21 +17,13 @@ static struct sched_plan_cache *cache;
 
 static void put(const char *key, const char *json)
 {
-	char err[MPC_ERRMSG_SIZE];
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, strlen(key), json, strlen(json));
-	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
-	rocksdb_writebatch_destroy(wb);
+	sched_fixture_put(db, key, json);
 }
 
 /* Table t (a int64) with segments of 300 and 200 rows, committed at 2 and 3. */
 static void setup(void)
 {
-	char err[MPC_ERRMSG_SIZE];
-	strcpy(dir, "/tmp/test_sched_plancache.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0,
-		     "%s", err);
+	db = sched_fixture_open(dir, "test_sched_plancache");
 	put("tbl/t",
 	    "{\"name\":\"t\",\"columns\":[{\"name\":\"a\",\"type\":\"int64\",\"frac\":0}],"
 	    "\"rows\":500,\"version\":2,\"segments\":2,\"created_revision\":2,\"revision\":3}");
@@ -42,11 +35,8 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	sched_plan_cache_free(cache);
-	store_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	sched_fixture_close(db, dir);
 }
 
 TestSuite(sched_plan_cache, .init = setup, .fini = teardown);

@@ -9,6 +9,7 @@
 #include "store/fsm.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
+#include "tests/unit/sched_fixture.h"
 
 #include <criterion/criterion.h>
 #include <inttypes.h>
@@ -32,28 +33,20 @@ static uint8_t box_pk[3][crypto_box_PUBLICKEYBYTES], box_sk[3][crypto_box_SECRET
 
 static void put(const char *key, const char *json)
 {
-	char err[MPC_ERRMSG_SIZE];
-	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, strlen(key), json, strlen(json));
-	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
-	rocksdb_writebatch_destroy(wb);
+	sched_fixture_put(db, key, json);
 }
 
 /* Table t (a int64, h fixed 16) with segments of 3 and 2 rows. */
 static void setup(void)
 {
 	static const char *const names[3] = {"alice", "eve", "bob"};
-	char err[MPC_ERRMSG_SIZE];
-	strcpy(dir, "/tmp/test_sched_store.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_db_open(dir, "00112233445566778899aabbccddeeff", 0, 0, &db, err), 0, "%s",
-		     err);
+	db = sched_fixture_open(dir, "test_sched_store");
 	cr_assert(sodium_init() >= 0);
 	memset(&f, 0, sizeof f);
 	f.db = db;
 	f.n_parties = 3;
 	memset(&cluster, 0, sizeof cluster);
-	strcpy(cluster.id_hex, "00112233445566778899aabbccddeeff");
+	strcpy(cluster.id_hex, SCHED_FIXTURE_CLUSTER_ID);
 	cluster.n_parties = 3;
 	cluster.n_clients = 3;
 	for (int k = 0; k < 3; k++) {
@@ -84,12 +77,9 @@ static void setup(void)
 
 static void teardown(void)
 {
-	char cmd[128];
 	json_decref(applied_log);
 	applied_log = NULL;
-	store_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
+	sched_fixture_close(db, dir);
 }
 
 TestSuite(sched_store, .init = setup, .fini = teardown);
@@ -133,21 +123,9 @@ static int applyf(const char *fmt, ...)
 /* A job_submit of program signed by client k, as the API proposes it. */
 static int submit(int k, const char *file, const char *program)
 {
-	struct mpc_reqsig sig;
-	json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:i, s:{}}", "name", file, "file", file,
-				 "program", program, "queue", "default", "priority", 0, "args");
-	char *text = json_dumps(body, JSON_COMPACT);
-	cr_assert_eq(mpc_reqsig_sign(sign_sk[k], cluster.clients[k].name, cluster.id_hex, "POST",
-				     "/v1/jobs", text, strlen(text), &sig),
-		     0);
-	json_t *e =
-	    json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce, "client",
-		      cluster.clients[k].name, "time_ms", (json_int_t)1000, "auth",
-		      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
+	json_t *e = sched_fixture_submit_entry(sign_sk[k], cluster.clients[k].name, file, program);
 	int rv = apply_json(e);
-	free(text);
 	json_decref(e);
-	json_decref(body);
 	return rv;
 }
 
