@@ -31,42 +31,11 @@ MPCFS_PID=$!
 for t in $(seq 50); do mountpoint -q "$M" && break; sleep 0.1; done
 mountpoint -q "$M" || fail "mpcfs did not mount: $(cat "$T/mpcfs.log")"
 
-rows_on() { mpcstore-tool -c "$T/party$1/mpcd.conf" describe "$2" --json 2>/dev/null |
-	python3 -c 'import json,sys; print(json.load(sys.stdin)["rows"])' 2>/dev/null || echo none; }
 # expect_rows TABLE N WHAT: every party shows N rows right away (close waits for every party)
 expect_rows() {
 	local i
 	for i in 0 1 2; do
 		[ "$(rows_on $i "$1")" = "$2" ] || fail "$3: party $i shows $(rows_on $i "$1") rows of $1, want $2"
-	done
-}
-# check_sums TABLE CSV...: per column, the shares of all parties sum (mod 2^64) to the plaintext
-check_sums() {
-	local table=$1 c i; shift
-	mpcstore-tool -c "$T/party0/mpcd.conf" describe "$table" --json >"$T/desc.json" || fail "describe $table"
-	for c in $(python3 -c 'import json,sys; print(" ".join(c["name"] for c in json.load(open(sys.argv[1]))["columns"]))' "$T/desc.json"); do
-		for i in 0 1 2; do
-			mpcstore-tool -c "$T/party$i/mpcd.conf" dump "$table" --column "$c" --json >"$T/dump$i.json" \
-				|| fail "dump $table.$c on party $i"
-		done
-		python3 - "$T/desc.json" "$c" "$T"/dump0.json "$T"/dump1.json "$T"/dump2.json "$@" <<'PY' || fail "shares of $table.$c do not sum to the plaintext"
-import csv, json, sys
-from decimal import Decimal, ROUND_HALF_UP
-desc, col, dumps, files = json.load(open(sys.argv[1])), sys.argv[2], sys.argv[3:6], sys.argv[6:]
-spec = [c for c in desc["columns"] if c["name"] == col][0]
-f = spec["frac"] if spec["type"] == "fixed" else 0
-want = 0
-for path in files:
-    with open(path, newline="") as fh:
-        for row in csv.DictReader(fh):
-            want += int((Decimal(row[col]) * (1 << f)).quantize(Decimal(1), rounding=ROUND_HALF_UP))
-shares = [json.load(open(d))["shares"] for d in dumps]
-n = len(shares[0])
-assert all(len(s) == n for s in shares), "parties hold different share counts"
-assert n == desc["rows"], "%d shares for %d rows" % (n, desc["rows"])
-got = sum(int(v) for s in shares for v in s) % 2**64
-assert got == want % 2**64, "column %s: shares sum to %d, plaintext encodes to %d" % (col, got, want % 2**64)
-PY
 	done
 }
 # expect_refused WHAT FILE TEXT ERRNO_TEXT: cp FILE into inbox/t1 fails at close with ERRNO_TEXT,
