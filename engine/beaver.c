@@ -30,6 +30,22 @@ void engine_beaver_mul_finish(uint64_t *z, const uint64_t *de_pub,
 	}
 }
 
+/* The opening round of a multiplication (and of a dot product): *de gets the masked
+ * values of engine_beaver_mul_open_shares (2n), opened; the caller frees *de (NULL if it could
+ * not be allocated), also when the open fails. */
+static int open_masked(const struct engine_opener *op, uint64_t **de, const uint64_t *x,
+		       const uint64_t *y, const uint64_t *a, const uint64_t *b, size_t n)
+{
+	*de = NULL;
+	if (n > SIZE_MAX / (2 * sizeof **de))
+		return MPC_ENOMEM;
+	*de = malloc(2 * n * sizeof **de);
+	if (*de == NULL)
+		return MPC_ENOMEM;
+	engine_beaver_mul_open_shares(*de, x, y, a, b, n);
+	return op->open(op->ctx, *de, *de, 2 * n);
+}
+
 int engine_beaver_mul(const struct engine_opener *op, uint64_t *z,
 		      const uint64_t *x, const uint64_t *y, const uint64_t *a,
 		      const uint64_t *b, const uint64_t *c, size_t n)
@@ -39,13 +55,7 @@ int engine_beaver_mul(const struct engine_opener *op, uint64_t *z,
 
 	if (n == 0)
 		return 0;
-	if (n > SIZE_MAX / (2 * sizeof *de))
-		return MPC_ENOMEM;
-	de = malloc(2 * n * sizeof *de);
-	if (de == NULL)
-		return MPC_ENOMEM;
-	engine_beaver_mul_open_shares(de, x, y, a, b, n);
-	rv = op->open(op->ctx, de, de, 2 * n);
+	rv = open_masked(op, &de, x, y, a, b, n);
 	if (rv == 0)
 		engine_beaver_mul_finish(z, de, a, b, c, op->party, n);
 	free(de); /* held only masked values, public once opened */
@@ -168,13 +178,7 @@ int engine_beaver_dot(const struct engine_opener *op, uint64_t *z,
 		*z = 0;
 		return 0;
 	}
-	if (n > SIZE_MAX / (2 * sizeof *de))
-		return MPC_ENOMEM;
-	de = malloc(2 * n * sizeof *de);
-	if (de == NULL)
-		return MPC_ENOMEM;
-	engine_beaver_mul_open_shares(de, x, y, a, b, n);
-	rv = op->open(op->ctx, de, de, 2 * n);
+	rv = open_masked(op, &de, x, y, a, b, n);
 	if (rv == 0)
 		*z = engine_beaver_dot_finish(de, a, b, c, op->party, n);
 	free(de);
