@@ -165,6 +165,18 @@ csv_fail(struct csv_parser *p, int code, uint64_t line, size_t col, const char *
 	return rv;
 }
 
+/* A record ends at the '\r' at s (wend: the end of the data at hand, rfinal: no more comes):
+ * 1 if a '\n' follows, 0 if the data ends after the '\r' (wait for more), else the error. */
+static int crlf_at(struct csv_parser *p, const char *s, const char *wend, int rfinal,
+		   uint64_t line)
+{
+	if (s + 1 == wend && !rfinal)
+		return 0;
+	if (s + 1 == wend || s[1] != '\n')
+		return csv_fail(p, MPC_EINVAL, line, 0, "carriage return without a line feed");
+	return 1;
+}
+
 /* ---- setup ---- */
 
 int csv_parser_new(const struct csv_options *opts, struct csv_parser **out, char *errmsg)
@@ -698,15 +710,11 @@ static int parse_header(struct csv_parser *p, const char *buf, size_t len, int f
 		}
 		rend = s;
 		if (*s == '\r') {
-			if (s + 1 == wend) {
-				if (!rfinal)
-					goto more;
-				return csv_fail(p, MPC_EINVAL, line, 0,
-						"carriage return without a line feed");
-			}
-			if (s[1] != '\n')
-				return csv_fail(p, MPC_EINVAL, line, 0,
-						"carriage return without a line feed");
+			int crlf = crlf_at(p, s, wend, rfinal, line);
+			if (crlf == 0)
+				goto more;
+			if (crlf < 0)
+				return crlf;
 			s++;
 		}
 		s++;
@@ -883,15 +891,11 @@ static int parse_rows(struct csv_parser *p, const char *buf, size_t len, int fin
 			}
 			rend = q;
 			if (c == '\r') {
-				if (q + 1 == wend) {
-					if (!rfinal)
-						goto more;
-					return csv_fail(p, MPC_EINVAL, line, 0,
-							"carriage return without a line feed");
-				}
-				if (q[1] != '\n')
-					return csv_fail(p, MPC_EINVAL, line, 0,
-							"carriage return without a line feed");
+				int crlf = crlf_at(p, q, wend, rfinal, line);
+				if (crlf == 0)
+					goto more;
+				if (crlf < 0)
+					return crlf;
 				q++;
 			}
 			s = q + 1;
