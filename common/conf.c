@@ -505,6 +505,14 @@ static int party_key(void *vctx, const char *section, const char *key, const cha
 	return MPC_ECONFIG;
 }
 
+/* Frees what a party's and a client's config share: secret keys (zeroed) and cluster. */
+static void conf_identity_free(uint8_t *sign_sk, uint8_t *box_sk, struct mpc_cluster *cluster)
+{
+	sodium_free(sign_sk);
+	sodium_free(box_sk);
+	mpc_cluster_free(cluster);
+}
+
 int mpc_party_conf_load(const char *path, struct mpc_party_conf **out, char *errmsg)
 {
 	struct mpc_party_conf *pc;
@@ -564,9 +572,7 @@ void mpc_party_conf_free(struct mpc_party_conf *pc)
 {
 	if (pc == NULL)
 		return;
-	sodium_free(pc->sign_sk);
-	sodium_free(pc->box_sk);
-	mpc_cluster_free(pc->cluster);
+	conf_identity_free(pc->sign_sk, pc->box_sk, pc->cluster);
 	free(pc);
 }
 
@@ -652,9 +658,7 @@ void mpc_client_conf_free(struct mpc_client_conf *cc)
 {
 	if (cc == NULL)
 		return;
-	sodium_free(cc->sign_sk);
-	sodium_free(cc->box_sk);
-	mpc_cluster_free(cc->cluster);
+	conf_identity_free(cc->sign_sk, cc->box_sk, cc->cluster);
 	free(cc);
 }
 
