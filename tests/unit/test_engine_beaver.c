@@ -137,20 +137,30 @@ static uint64_t open3(uint64_t *v[PARTIES], size_t k)
 	return v[0][k] + v[1][k] + v[2][k];
 }
 
+/* The masked values of j's multiplication as the open round gives them (2n; caller frees). */
+static uint64_t *mul_opened(const struct job *j)
+{
+	uint64_t *de[PARTIES], *open = calloc(2 * j->n, 8);
+
+	for (int p = 0; p < PARTIES; p++) {
+		de[p] = calloc(2 * j->n, 8);
+		engine_beaver_mul_open_shares(de[p], j->xs[p], j->ys[p], j->a[p], j->b[p], j->n);
+	}
+	for (size_t k = 0; k < 2 * j->n; k++)
+		open[k] = de[0][k] + de[1][k] + de[2][k];
+	for (int p = 0; p < PARTIES; p++)
+		free(de[p]);
+	return open;
+}
+
 Test(engine_beaver, mul_local_steps_match_plaintext_negative)
 {
 	const size_t n = 2001;
 	struct job j;
-	uint64_t *de[PARTIES], *open = calloc(2 * n, 8);
+	uint64_t *open;
 
 	job_make(&j, n, 1);
-	for (int p = 0; p < PARTIES; p++) {
-		de[p] = calloc(2 * n, 8);
-		engine_beaver_mul_open_shares(de[p], j.xs[p], j.ys[p], j.a[p],
-					      j.b[p], n);
-	}
-	for (size_t k = 0; k < 2 * n; k++)
-		open[k] = de[0][k] + de[1][k] + de[2][k];
+	open = mul_opened(&j);
 	for (int p = 0; p < PARTIES; p++)
 		engine_beaver_mul_finish(j.z[p], open, j.a[p], j.b[p], j.c[p],
 					 p, n);
@@ -160,8 +170,6 @@ Test(engine_beaver, mul_local_steps_match_plaintext_negative)
 			cr_assert_eq((int64_t)open3(j.z, k),
 				     (int64_t)j.x[k] * (int64_t)j.y[k]);
 	}
-	for (int p = 0; p < PARTIES; p++)
-		free(de[p]);
 	free(open);
 	job_free(&j);
 }
@@ -170,23 +178,15 @@ Test(engine_beaver, mul_finish_in_place_over_c)
 {
 	const size_t n = 100;
 	struct job j;
-	uint64_t *de[PARTIES], *open = calloc(2 * n, 8);
+	uint64_t *open;
 
 	job_make(&j, n, 2);
-	for (int p = 0; p < PARTIES; p++) {
-		de[p] = calloc(2 * n, 8);
-		engine_beaver_mul_open_shares(de[p], j.xs[p], j.ys[p], j.a[p],
-					      j.b[p], n);
-	}
-	for (size_t k = 0; k < 2 * n; k++)
-		open[k] = de[0][k] + de[1][k] + de[2][k];
+	open = mul_opened(&j);
 	for (int p = 0; p < PARTIES; p++)
 		engine_beaver_mul_finish(j.c[p], open, j.a[p], j.b[p], j.c[p],
 					 p, n);
 	for (size_t k = 0; k < n; k++)
 		cr_assert_eq(open3(j.c, k), j.x[k] * j.y[k]);
-	for (int p = 0; p < PARTIES; p++)
-		free(de[p]);
 	free(open);
 	job_free(&j);
 }
@@ -197,25 +197,17 @@ Test(engine_beaver, mul_finish_without_party0_term_is_wrong)
 	 * every party is party 1 misses it, and the check sees that. */
 	const size_t n = 64;
 	struct job j;
-	uint64_t *de[PARTIES], *open = calloc(2 * n, 8);
+	uint64_t *open;
 	size_t wrong = 0;
 
 	job_make(&j, n, 3);
-	for (int p = 0; p < PARTIES; p++) {
-		de[p] = calloc(2 * n, 8);
-		engine_beaver_mul_open_shares(de[p], j.xs[p], j.ys[p], j.a[p],
-					      j.b[p], n);
-	}
-	for (size_t k = 0; k < 2 * n; k++)
-		open[k] = de[0][k] + de[1][k] + de[2][k];
+	open = mul_opened(&j);
 	for (int p = 0; p < PARTIES; p++)
 		engine_beaver_mul_finish(j.z[p], open, j.a[p], j.b[p], j.c[p],
 					 1, n);
 	for (size_t k = 0; k < n; k++)
 		wrong += open3(j.z, k) != j.x[k] * j.y[k];
 	cr_assert_eq(wrong, n);
-	for (int p = 0; p < PARTIES; p++)
-		free(de[p]);
 	free(open);
 	job_free(&j);
 }
