@@ -398,6 +398,19 @@ static int stream(const uint64_t *values, uint64_t rows, uint64_t batch, size_t 
 	return mpc_append_stream_commit(s, res, errmsg);
 }
 
+/* Streams make_rows(rows) as stream() does into res; asserts that the commit succeeded and
+ * that the parties' shares join to the rows. */
+static void stream_joined(uint64_t rows, uint64_t batch, size_t chunk_rows,
+			  struct mpc_append_result *res)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *v = make_rows(rows);
+
+	cr_assert_eq(stream(v, rows, batch, chunk_rows, res, err), 0, "%s", err);
+	assert_joined(v, rows);
+	free(v);
+}
+
 TestSuite(append_stream, .init = mock_reset);
 
 /* ---- tests ---- */
@@ -405,12 +418,9 @@ TestSuite(append_stream, .init = mock_reset);
 Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(1000);
 
-	cr_assert_eq(stream(v, 1000, 7, 10, &res, err), 0, "%s", err);
+	stream_joined(1000, 7, 10, &res);
 	cr_assert_str_eq(res.state, "committed");
-	assert_joined(v, 1000);
 	for (int p = 0; p < NP; p++) {
 		cr_assert_eq(m.party[p].puts, 100, "party %d: %d chunks", p, m.party[p].puts);
 		cr_assert_eq(m.party[p].max_chunk, 10 * NCOLS * 8);
@@ -420,7 +430,6 @@ Test(append_stream, small_batches_fill_whole_row_chunks_and_prepare_once)
 	}
 	cr_assert_eq(m.commits, 1, "one commit carries the three votes");
 	cr_assert_eq(m.waits, 0, "the commit's answer is the outcome: no poll");
-	free(v);
 }
 
 /* Seed-compressed shares: of each chunk one party gets the full correction,
@@ -464,125 +473,93 @@ Test(append_stream, one_party_per_chunk_gets_full_shares_in_turn)
 Test(append_stream, single_chunk_is_one_call_per_party)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(5);
 
-	cr_assert_eq(stream(v, 5, 2, 1000, &res, err), 0, "%s", err);
-	assert_joined(v, 5);
+	stream_joined(5, 2, 1000, &res);
 	for (int p = 0; p < NP; p++)
 		cr_assert(m.party[p].puts == 1 && m.party[p].prepare_puts == 1);
 	cr_assert_eq(m.chunk_commits, 1, "the leader's chunk carries the commit");
 	cr_assert_eq(m.commits, 1, "no separate commit request");
-	free(v);
 }
 
 Test(append_stream, lost_answer_to_the_leaders_commit_chunk_still_commits)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(3);
 
 	m.party[0].drop_after_store = 1; /* the leader committed, its answer is lost */
-	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	stream_joined(3, 3, 10, &res);
 	cr_assert_str_eq(res.state, "committed");
-	assert_joined(v, 3);
 	cr_assert_eq(m.party[0].puts, 1, "the chunk is not sent twice");
 	cr_assert_eq(m.party[0].gets, 1, "asked what it holds");
 	cr_assert_eq(m.chunk_commits, 1);
 	cr_assert_eq(m.commits, 2, "the commit retried with POST .../commit: harmless");
-	free(v);
 }
 
 Test(append_stream, leader_lost_after_its_carried_commit_reports_committed)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(3);
 
 	m.party[0].drop_after_store = 1; /* committed, then the answer and the party are lost */
 	m.party[0].down_after_drop = 1;
-	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	stream_joined(3, 3, 10, &res);
 	cr_assert_str_eq(res.state, "committed", "the final state from another party");
-	assert_joined(v, 3);
 	cr_assert_eq(m.chunk_commits, 1);
 	cr_assert_eq(m.waits, 1, "asked another party for the outcome");
-	free(v);
 }
 
 Test(append_stream, leaders_commit_chunk_lost_before_it_arrived_is_resent_then_committed)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(3);
 
 	m.party[0].drop_before_store = 1;
-	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	stream_joined(3, 3, 10, &res);
 	cr_assert_str_eq(res.state, "committed");
-	assert_joined(v, 3);
 	cr_assert_eq(m.party[0].puts, 1);
 	cr_assert_eq(m.party[0].prepare_puts, 1, "resent as a plain last chunk");
 	cr_assert_eq(m.chunk_commits, 0);
 	cr_assert_eq(m.commits, 1, "then one POST .../commit with all votes");
-	free(v);
 }
 
 Test(append_stream, exact_multiple_of_the_chunk_needs_no_empty_last_chunk)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(40);
 
-	cr_assert_eq(stream(v, 40, 40, 10, &res, err), 0, "%s", err);
-	assert_joined(v, 40);
+	stream_joined(40, 40, 10, &res);
 	for (int p = 0; p < NP; p++)
 		cr_assert(m.party[p].puts == 4 && m.party[p].prepare_puts == 1 &&
 			  m.party[p].prepare_calls == 0);
-	free(v);
 }
 
 Test(append_stream, resumes_when_the_answer_was_lost)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(100);
 
 	m.party[1].drop_after_store = 2; /* chunks 1 and 2 arrive, their answers do not */
-	cr_assert_eq(stream(v, 100, 3, 10, &res, err), 0, "%s", err);
-	assert_joined(v, 100);
+	stream_joined(100, 3, 10, &res);
 	cr_assert_eq(m.party[1].puts, 10, "nothing sent twice");
 	cr_assert_eq(m.party[1].gets, 2, "asked for the received count");
-	free(v);
 }
 
 Test(append_stream, resumes_when_the_chunk_was_lost)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(100);
 
 	m.party[2].drop_before_store = 3; /* three attempts fail: within the 4 retries */
-	cr_assert_eq(stream(v, 100, 100, 10, &res, err), 0, "%s", err);
-	assert_joined(v, 100);
+	stream_joined(100, 100, 10, &res);
 	cr_assert_eq(m.party[2].gets, 3);
-	free(v);
 }
 
 Test(append_stream, lost_answer_to_the_prepare_chunk_counts_the_vote)
 {
 	struct mpc_append_result res;
-	char err[MPC_ERRMSG_SIZE] = "";
-	uint64_t *v = make_rows(3);
 
 	m.party[1].drop_after_store = 1; /* single-chunk path: the vote is in, the answer lost */
-	cr_assert_eq(stream(v, 3, 3, 10, &res, err), 0, "%s", err);
+	stream_joined(3, 3, 10, &res);
 	cr_assert_str_eq(res.state, "committed");
-	assert_joined(v, 3);
 	cr_assert_eq(m.party[1].puts, 1);
 	cr_assert_eq(m.party[1].gets, 1, "asked what it holds");
 	cr_assert_eq(m.party[1].prepare_calls, 1, "asked for its vote again, without the chunk");
 	cr_assert_eq(m.commits, 1);
 	cr_assert_eq(m.chunk_commits, 1, "carried by the leader's chunk");
-	free(v);
 }
 
 Test(append_stream, refused_commit_reports_the_final_state_and_reason)
