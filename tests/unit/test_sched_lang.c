@@ -103,6 +103,14 @@ static void task_ops(const struct sched_ir *ir, int task, char *buf, size_t cap)
 	}
 }
 
+/* Task task's ops (task_ops) are want, e.g. "load sum". */
+static void expect_task_ops(const struct sched_ir *ir, int task, const char *want)
+{
+	char ops[256];
+	task_ops(ir, task, ops, sizeof(ops));
+	cr_assert_str_eq(ops, want);
+}
+
 static const char *design_example =
 	"# mean and spread of salaries, revealed to everyone\n"
 	"x = load salaries.amount            # a secret column (vector)\n"
@@ -177,13 +185,9 @@ Test(sched_lang, acceptance_program_compiles)
 	/* var is centered: a second MAP stage over x - mean(x) */
 	cr_assert_eq(ir->n_stages, 2);
 	cr_assert_eq(ir->n_tasks, 4);
-	char ops[256];
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load load sum sum dot");
-	task_ops(ir, 2, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sub dot sum");
-	task_ops(ir, -1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "count const sub reveal");
+	expect_task_ops(ir, 0, "load load sum sum dot");
+	expect_task_ops(ir, 2, "load sub dot sum");
+	expect_task_ops(ir, -1, "count const sub reveal");
 	/* x·h per row, then (x - m)² per row; one secret product (Σd)² in COMBINE. */
 	cr_assert_eq(ir->tasks[0].triples_per_row, 1);
 	cr_assert_eq(ir->tasks[0].triples_fixed, 0);
@@ -203,13 +207,9 @@ Test(sched_lang, mean_ir_is_map_sum_then_combine_divide)
 {
 	struct sched_ir *ir = compile_ok("x = load pay.amount\nm = mean(x)\nreveal m to public\n");
 	cr_assert_eq(ir->n_tasks, 2);
-	char ops[256];
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sum");
-	task_ops(ir, 1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "gather div reveal");
-	task_ops(ir, -1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "count");
+	expect_task_ops(ir, 0, "load sum");
+	expect_task_ops(ir, 1, "gather div reveal");
+	expect_task_ops(ir, -1, "count");
 	cr_assert_eq(ir->tasks[0].kind, SCHED_IR_MAP);
 	cr_assert_str_eq(ir->tables[ir->tasks[0].table].name, "pay");
 	cr_assert_eq(ir->tasks[0].n_columns, 1);
@@ -226,18 +226,13 @@ Test(sched_lang, mean_ir_is_map_sum_then_combine_divide)
 Test(sched_lang, var_ir_is_two_pass_centered)
 {
 	struct sched_ir *ir = compile_ok("x = load pay.amount\nv = var(x)\nreveal v to public\n");
-	char ops[256];
 	cr_assert_eq(ir->n_stages, 2);
 	cr_assert_eq(ir->n_tasks, 4);
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sum");
+	expect_task_ops(ir, 0, "load sum");
 	/* the mean of an int64 column is an integer (its column's bits) */
-	task_ops(ir, 1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "gather div");
-	task_ops(ir, 2, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sub dot sum");
-	task_ops(ir, 3, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "gather gather mul div sub div reveal");
+	expect_task_ops(ir, 1, "gather div");
+	expect_task_ops(ir, 2, "load sub dot sum");
+	expect_task_ops(ir, 3, "gather gather mul div sub div reveal");
 	cr_assert_eq(ir->tasks[2].triples_per_row, 1);
 	cr_assert_eq(ir->tasks[3].triples_fixed, 1);
 	cr_assert_eq(ir->tasks[3].n_deps, 2);
@@ -251,8 +246,7 @@ Test(sched_lang, var_ir_is_two_pass_centered)
 	/* Fixed-point input: the centered Σd² keeps 32 bits (no truncation per
 	 * segment); the result has 16 bits (imm -16: one division by 2^16 n). */
 	ir = compile_ok("h = load pay.hours\nv = pvar(h)\nreveal v to public\n");
-	task_ops(ir, 2, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sub dot sum");
+	expect_task_ops(ir, 2, "load sub dot sum");
 	cr_assert_eq(ir->tasks[2].truncs_per_row, 0);
 	expect_type(ir, "v", "secret fixed(16) scalar");
 	cr_assert_eq(sched_lang_dump_ir(ir, &text), 0);
@@ -266,17 +260,13 @@ Test(sched_lang, cov_of_int_and_fixed_is_centered_without_truncation)
 {
 	struct sched_ir *ir = compile_ok("x = load pay.amount\nh = load pay.hours\n"
 					 "c = cov(x, h)\nk = corr(x, h)\nreveal c, k to public\n");
-	char ops[256];
 	expect_type(ir, "c", "secret fixed(16) scalar");
 	cr_assert_eq(ir->n_stages, 2);
 	cr_assert_eq(ir->n_tasks, 4);
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load load sum sum");
-	task_ops(ir, 1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "gather gather div div");
+	expect_task_ops(ir, 0, "load load sum sum");
+	expect_task_ops(ir, 1, "gather gather div div");
 	/* dx·dy, dx², dy² per row; nothing truncated in the MAP */
-	task_ops(ir, 2, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load sub load sub dot sum sum dot dot");
+	expect_task_ops(ir, 2, "load sub load sub dot sum sum dot dot");
 	cr_assert_eq(ir->tasks[2].triples_per_row, 3);
 	cr_assert_eq(ir->tasks[2].truncs_per_row, 0);
 	/* (Σdx)(Σdy), (Σdx)², (Σdy)² */
@@ -293,24 +283,19 @@ Test(sched_lang, dot_ir_is_one_triple_per_row)
 {
 	struct sched_ir *ir = compile_ok("x = load pay.amount\nh = load pay.hours\n"
 					 "d = dot(x, h)\nreveal d to bob\n");
-	char ops[256];
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load load dot");
-	task_ops(ir, 1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "gather reveal");
+	expect_task_ops(ir, 0, "load load dot");
+	expect_task_ops(ir, 1, "gather reveal");
 	cr_assert_eq(ir->tasks[0].triples_per_row, 1);
 	cr_assert_eq(ir->tasks[0].truncs_fixed, 0); /* int · fixed: no truncation */
 	cr_assert_eq(ir->tasks[1].triples_fixed, 0);
 	sched_ir_free(ir);
 	/* sum(x * h) is the same Beaver dot; x * h then sum costs the same triples. */
 	ir = compile_ok("x = load pay.amount\nh = load pay.hours\nd = sum(x * h)\nreveal d to bob\n");
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load load dot");
+	expect_task_ops(ir, 0, "load load dot");
 	sched_ir_free(ir);
 	ir = compile_ok("x = load pay.amount\nh = load pay.hours\ny = x * h\nd = sum(y)\n"
 			"reveal d to bob\n");
-	task_ops(ir, 0, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load load mul sum");
+	expect_task_ops(ir, 0, "load load mul sum");
 	cr_assert_eq(ir->tasks[0].triples_per_row, 1);
 	sched_ir_free(ir);
 }
@@ -323,9 +308,7 @@ Test(sched_lang, secret_scalar_in_vector_expression_adds_a_stage)
 	cr_assert_eq(ir->n_tasks, 4);
 	cr_assert_eq(ir->tasks[2].kind, SCHED_IR_MAP);
 	cr_assert_eq(ir->tasks[2].stage, 1);
-	char ops[256];
-	task_ops(ir, 2, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "load rescale sub dot trunc"); /* the column is re-loaded */
+	expect_task_ops(ir, 2, "load rescale sub dot trunc"); /* the column is re-loaded */
 	int dep_on_combine0 = 0;
 	for (size_t i = 0; i < ir->tasks[2].n_deps; i++)
 		dep_on_combine0 |= ir->tasks[2].deps[i] == 1;
@@ -341,9 +324,7 @@ Test(sched_lang, dead_code_is_dropped_and_public_values_stay_in_prologue)
 	cr_assert_eq(ir->n_tasks, 0);
 	expect_type(ir, "k", "public int scalar");
 	expect_type(ir, "v", "secret fixed(16) scalar");
-	char ops[256];
-	task_ops(ir, -1, ops, sizeof(ops));
-	cr_assert_str_eq(ops, "count const const mul add reveal");
+	expect_task_ops(ir, -1, "count const const mul add reveal");
 	sched_ir_free(ir);
 	ir = compile_ok("r = arg(\"rate\")\nreveal r to public\n");
 	expect_type(ir, "r", "public fixed(16) scalar");
