@@ -214,7 +214,19 @@ expect_rows t1 "$ROWS" "kill -9 during a commit"
 log "unmount"
 fusermount3 -u "$M" || fail "fusermount3 -u"
 for t in $(seq 150); do kill -0 "$MPCFS_PID" 2>/dev/null || break; sleep 0.1; done
-kill -0 "$MPCFS_PID" 2>/dev/null && fail "mpcfs still runs 15 s after the unmount: $(tail -n 8 "$T/mpcfs.log")"
+if kill -0 "$MPCFS_PID" 2>/dev/null; then
+	# what it waits for: each thread's innermost frames
+	gdb -batch -p "$MPCFS_PID" -ex "thread apply all bt 6" >"$T/stacks" 2>&1
+	# and who else holds the mount: a process of another mount namespace keeps the connection
+	ns=$(readlink "/proc/$MPCFS_PID/ns/mnt")
+	for p in /proc/[0-9]*; do
+		pns=$(readlink "$p/ns/mnt") && [ -n "$ns" ] && [ "$pns" != "$ns" ] &&
+			grep -qF " $M " "$p/mountinfo" 2>/dev/null &&
+			echo "a copy of the mount in the mount namespace of pid ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline")"
+	done 2>/dev/null | head -n 3 >>"$T/stacks"
+	fail "mpcfs still runs 15 s after the unmount: $(tail -n 8 "$T/mpcfs.log")
+$(grep -E '^(Thread|#[0-5] |a copy)' "$T/stacks" | cut -c1-160)"
+fi
 wait "$MPCFS_PID" || fail "mpcfs exited with an error after the unmount"
 MPCFS_PID=""
 
