@@ -289,6 +289,14 @@ static void keys_of(const char *program, char *key_vec, char *key_sum)
 
 #define PROGRAM2 "a = load t.a\nstore n.a = a * 2\nstore s.total = sum(a)\n"
 
+/* Alice submits PROGRAM2 (job 1); kv, ks get its stores' keys, share random pieces. */
+static void submit_program2(char *kv, char *ks, uint64_t share[3][8])
+{
+	keys_of(PROGRAM2, kv, ks);
+	randombytes_buf(share, 3 * 8 * sizeof share[0][0]);
+	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+}
+
 Test(sched_store, the_last_commit_writes_one_segment_with_this_partys_shares)
 {
 	uint64_t share[3][8];
@@ -298,9 +306,7 @@ Test(sched_store, the_last_commit_writes_one_segment_with_this_partys_shares)
 	char msg[MPC_ERRMSG_SIZE] = "";
 	json_t *job, *tbl;
 
-	keys_of(PROGRAM2, kv, ks);
-	randombytes_buf(share, sizeof share);
-	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	submit_program2(kv, ks, share);
 	run_task(0, vec, share, 0, 3, 0);
 	run_task(1, vec, share, 3, 2, 0);
 	/* nothing is visible before the job completes */
@@ -347,9 +353,7 @@ Test(sched_store, a_piece_of_the_wrong_size_fails_the_job_and_writes_nothing)
 	const char *vec[2] = {kv, NULL}, *sum[2] = {ks, NULL};
 	json_t *job, *tbl;
 
-	keys_of(PROGRAM2, kv, ks);
-	randombytes_buf(share, sizeof share);
-	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	submit_program2(kv, ks, share);
 	run_task(0, vec, share, 0, 3, 0);
 	run_task(1, vec, share, 3, 2, 1); /* party 2 kept 1 row instead of 2 */
 	run_task(2, sum, share, 5, 1, 0);
@@ -371,9 +375,7 @@ Test(sched_store, a_cancelled_job_writes_nothing)
 	const char *vec[2] = {kv, NULL};
 	json_t *tbl;
 
-	keys_of(PROGRAM2, kv, ks);
-	randombytes_buf(share, sizeof share);
-	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	submit_program2(kv, ks, share);
 	run_task(0, vec, share, 0, 3, 0);
 	cr_assert_eq(applyf("{\"op\":\"job_cancel\",\"job\":1,\"client\":\"alice\",\"time_ms\":4000}"),
 		     0);
@@ -388,9 +390,7 @@ Test(sched_store, a_table_created_meanwhile_with_other_columns_fails_the_job_and
 	const char *vec[2] = {kv, NULL}, *sum[2] = {ks, NULL};
 	json_t *job, *tbl;
 
-	keys_of(PROGRAM2, kv, ks);
-	randombytes_buf(share, sizeof share);
-	cr_assert_eq(submit(0, "s.mpc", PROGRAM2), 0);
+	submit_program2(kv, ks, share);
 	run_task(0, vec, share, 0, 3, 0);
 	run_task(1, vec, share, 3, 2, 0);
 	/* an append created table n meanwhile, with a fixed column a */
