@@ -172,17 +172,20 @@ static void *mountwatch_main(void *arg)
 		 * open: they are served (and their commits run) until they close. */
 		if (mw.busy_fn != NULL && mw.busy_fn()) {
 			if (!waiting)
-				mw_log(LOG_INFO, "%s: unmounted; the connection ends when the files "
-						 "still open are closed", mw.mountpoint);
+				mw_log(LOG_INFO,
+				       "%s: unmounted; the connection ends when the files "
+				       "still open are closed",
+				       mw.mountpoint);
 			waiting = 1;
 			continue;
 		}
-		mw_log(LOG_WARNING,
-		       "%s: unmounted, but the kernel keeps the FUSE connection (a copy of the mount "
-		       "in another mount namespace, made by unshare or ip netns exec while it was "
-		       "mounted, or a lazy unmount): ending the session; the copies fail with "
-		       "ENOTCONN",
-		       mw.mountpoint);
+		mw_log(
+		    LOG_WARNING,
+		    "%s: unmounted, but the kernel keeps the FUSE connection (a copy of the mount "
+		    "in another mount namespace, made by unshare or ip netns exec while it was "
+		    "mounted, or a lazy unmount): ending the session; the copies fail with "
+		    "ENOTCONN",
+		    mw.mountpoint);
 		fuse_session_exit(mw.se);
 		pthread_kill(mw.main_thread, SIGUSR2);
 		kicks = 1;

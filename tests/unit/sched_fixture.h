@@ -1,4 +1,4 @@
-/* Shared set-up of the scheduler unit tests: a temp RocksDB with catalog records, signed submits. */
+/* Shared set-up of the scheduler unit tests: a temp RocksDB with catalog records, submits. */
 #ifndef MPC_TESTS_SCHED_FIXTURE_H
 #define MPC_TESTS_SCHED_FIXTURE_H
 
@@ -58,10 +58,9 @@ static inline json_t *sched_fixture_submit_entry(const uint8_t *sign_sk, const c
 	cr_assert_eq(mpc_reqsig_sign(sign_sk, client, SCHED_FIXTURE_CLUSTER_ID, "POST", "/v1/jobs",
 				     text, strlen(text), &sig),
 		     0);
-	json_t *e =
-	    json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce, "client",
-		      client, "time_ms", (json_int_t)1000, "auth",
-		      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
+	json_t *e = json_pack("{s:s, s:s, s:s, s:I, s:o}", "op", "job_submit", "req", sig.nonce,
+			      "client", client, "time_ms", (json_int_t)1000, "auth",
+			      store_signed_req_pack(&sig, "POST", "/v1/jobs", text, strlen(text)));
 	cr_assert_not_null(e);
 	free(text);
 	json_decref(body);
