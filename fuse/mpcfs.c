@@ -1665,38 +1665,46 @@ static int fs_rename(const char *from, const char *to, unsigned int flags)
 	return rv;
 }
 
-static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+/* The spool of the inbox file at path, for a change of its attributes: returned with fs.lock
+ * held, or NULL with *rv set (-ENOENT, -EACCES outside the inbox files) and fs.lock not held. */
+static struct spool *inbox_spool_lock(const char *path, int *rv)
 {
 	struct loc l;
-	int rv = 0;
-	(void)fi;
+	struct spool *sp;
 	parse_path(path, &l);
-	if (l.kind != LOC_INBOX_FILE)
-		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
+	if (l.kind != LOC_INBOX_FILE) {
+		*rv = l.kind == LOC_NONE ? -ENOENT : -EACCES;
+		return NULL;
+	}
 	pthread_mutex_lock(&fs.lock);
-	struct spool *sp = spool_find(l.table, l.name);
+	if ((sp = spool_find(l.table, l.name)) == NULL) {
+		pthread_mutex_unlock(&fs.lock);
+		*rv = -ENOENT;
+	}
+	return sp;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	int rv = 0;
+	struct spool *sp = inbox_spool_lock(path, &rv);
+	(void)fi;
 	if (sp == NULL)
-		rv = -ENOENT;
-	else
-		sp->mode = mode & 07777;
+		return rv;
+	sp->mode = mode & 07777;
 	pthread_mutex_unlock(&fs.lock);
-	return rv;
+	return 0;
 }
 
 static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 {
 	struct fuse_context *ctx = fuse_get_context();
-	struct loc l;
 	int rv = 0;
+	struct spool *sp = inbox_spool_lock(path, &rv);
 	(void)fi;
-	parse_path(path, &l);
-	if (l.kind != LOC_INBOX_FILE)
-		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
-	pthread_mutex_lock(&fs.lock);
-	struct spool *sp = spool_find(l.table, l.name);
 	if (sp == NULL)
-		rv = -ENOENT;
-	else if (ctx->uid != 0 && ((uid != (uid_t)-1 && uid != sp->uid)))
+		return rv;
+	if (ctx->uid != 0 && ((uid != (uid_t)-1 && uid != sp->uid)))
 		rv = -EPERM;
 	else {
 		if (uid != (uid_t)-1)
@@ -1710,22 +1718,17 @@ static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_inf
 
 static int fs_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
 {
-	struct loc l;
 	int rv = 0;
+	struct spool *sp = inbox_spool_lock(path, &rv);
 	(void)fi;
-	parse_path(path, &l);
-	if (l.kind != LOC_INBOX_FILE)
-		return l.kind == LOC_NONE ? -ENOENT : -EACCES;
-	pthread_mutex_lock(&fs.lock);
-	struct spool *sp = spool_find(l.table, l.name);
 	if (sp == NULL)
-		rv = -ENOENT;
-	else if (tv == NULL || tv[1].tv_nsec == UTIME_NOW)
+		return rv;
+	if (tv == NULL || tv[1].tv_nsec == UTIME_NOW)
 		clock_gettime(CLOCK_REALTIME, &sp->mtime);
 	else if (tv[1].tv_nsec != UTIME_OMIT)
 		sp->mtime = tv[1];
 	pthread_mutex_unlock(&fs.lock);
-	return rv;
+	return 0;
 }
 
 static int fs_statfs(const char *path, struct statvfs *st)
