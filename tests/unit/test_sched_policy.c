@@ -121,10 +121,12 @@ Test(sched_policy, fuel_budget)
 	cr_assert_str_eq(sched_wait_name(w[0]), "Fuel");
 }
 
-Test(sched_policy, fuel_counts_the_tasks_chosen_in_the_same_turn)
+/* Two tasks of one queue needing fuel0 and fuel1 triples of a budget of 100, none in flight:
+ * the first is leased, the second waits for fuel. */
+static void expect_second_waits_for_fuel(uint64_t fuel0, uint64_t fuel1)
 {
 	struct sched_policy_queue q[1] = {{1, 0, 0}};
-	struct sched_policy_task t[] = {T(0, 0, 1, 0, 60), T(0, 0, 2, 0, 60)};
+	struct sched_policy_task t[] = {T(0, 0, 1, 0, fuel0), T(0, 0, 2, 0, fuel1)};
 	enum sched_wait w[2];
 	struct sched_policy_in in = in_of(q, 1, t, 2, 10);
 	in.max_fuel = 100;
@@ -133,16 +135,14 @@ Test(sched_policy, fuel_counts_the_tasks_chosen_in_the_same_turn)
 	cr_assert_eq(w[1], SCHED_WAIT_FUEL);
 }
 
+Test(sched_policy, fuel_counts_the_tasks_chosen_in_the_same_turn)
+{
+	expect_second_waits_for_fuel(60, 60);
+}
+
 Test(sched_policy, a_task_larger_than_the_budget_runs_alone)
 {
-	struct sched_policy_queue q[1] = {{1, 0, 0}};
-	struct sched_policy_task t[] = {T(0, 0, 1, 0, 500), T(0, 0, 2, 0, 1)};
-	enum sched_wait w[2];
-	struct sched_policy_in in = in_of(q, 1, t, 2, 10);
-	in.max_fuel = 100;
-	cr_assert_eq(sched_policy_choose(&in, w), 1);
-	cr_assert_eq(w[0], SCHED_WAIT_NONE);
-	cr_assert_eq(w[1], SCHED_WAIT_FUEL);
+	expect_second_waits_for_fuel(500, 1);
 }
 
 Test(sched_policy, unreachable_party_leases_nothing)
