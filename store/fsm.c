@@ -330,9 +330,12 @@ int store_fsm_begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint
 					   size);
 }
 
-int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
-				const char *bound_hex, json_t **txn_out, int *signed_ok,
-				char *reason, size_t size)
+/* As store_fsm_begin_check_bound; tbl_out (may be NULL) gets the table
+ * record it read (new reference, NULL if there is none), so that a commit's
+ * apply does not read and parse it a second time. */
+static int begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+		       const char *bound_hex, json_t **txn_out, int *signed_ok, char *reason,
+		       size_t size, json_t **tbl_out)
 {
 	const char *table, *client;
 	json_t *cols;
@@ -392,10 +395,20 @@ int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id
 		json_object_set(txn, "columns", tbl ? json_object_get(tbl, "columns") : cols);
 	else
 		json_object_set_new(txn, "columns", json_array()); /* a begin without columns */
-	json_decref(tbl);
+	if (tbl_out != NULL)
+		*tbl_out = tbl;
+	else
+		json_decref(tbl);
 	json_decref(cols);
 	*txn_out = txn;
 	return outcome;
+}
+
+int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+				const char *bound_hex, json_t **txn_out, int *signed_ok,
+				char *reason, size_t size)
+{
+	return begin_check(fsm, e, id, index, bound_hex, txn_out, signed_ok, reason, size, NULL);
 }
 
 static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
@@ -619,7 +632,8 @@ static int commit_votes(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
  * votes missing: the txn stays unknown, so a correct commit may still come);
  * or an outcome with the txn recorded aborted in wb. */
 static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e,
-			 const char *id, uint64_t index, char *changed_state, json_t **txn_out)
+			 const char *id, uint64_t index, char *changed_state, json_t **txn_out,
+			 json_t **tbl_out)
 {
 	json_t *votes = json_object_get(e, "votes"), *txn = NULL;
 	struct vote v[MPC_MAX_PARTIES];
@@ -628,6 +642,7 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 	int rv, dup, signed_ok = 0, have_hash, bound = 1;
 
 	*txn_out = NULL;
+	*tbl_out = NULL;
 	if (!json_is_array(votes) || n != (size_t)fsm->cluster->n_parties)
 		return MPC_EINVAL;
 	for (i = 0; i < n; i++) {
@@ -650,11 +665,13 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 		else if (!have_hash || strcmp(v[i].begin, hash) != 0)
 			mismatch = i + 1;
 	}
-	rv = store_fsm_begin_check_bound(fsm, e, id, index, bound && !mismatch ? hash : NULL, &txn,
-					 &signed_ok, reason, sizeof reason);
+	rv = begin_check(fsm, e, id, index, bound && !mismatch ? hash : NULL, &txn, &signed_ok,
+			 reason, sizeof reason, tbl_out);
 	if (!signed_ok) {
 		LOG_WARN("txn %s: commit refused: %s", id, reason);
 		json_decref(txn);
+		json_decref(*tbl_out);
+		*tbl_out = NULL;
 		return rv;
 	}
 	if (rv == 0 && mismatch) {
@@ -683,6 +700,8 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 		txn_abort(fsm, wb, txn, index, reason);
 		strcpy(changed_state, "aborted");
 		json_decref(txn);
+		json_decref(*tbl_out);
+		*tbl_out = NULL;
 		return rv;
 	}
 	*txn_out = txn;
@@ -695,10 +714,10 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	const char *id = json_string_value(json_object_get(e, "txn"));
 	const char *state, *table;
 	char key[128], reason[512];
-	json_t *txn, *tbl, *cols, *seg;
+	json_t *txn, *tbl = NULL, *cols, *seg;
 	json_int_t rows, segid;
 	uint64_t moved = 0;
-	int rv;
+	int rv, have_tbl = 0;
 
 	if (!valid_txn_id(id))
 		return MPC_EINVAL;
@@ -707,9 +726,12 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	if (txn == NULL && json_object_get(e, "auth") == NULL)
 		return MPC_ENOENT;
 	if (txn == NULL) {
-		rv = commit_upload(fsm, wb, e, id, index, changed_state, &txn);
+		/* the begin check read the table record: the same as below reads
+		 * (nothing is written before this apply's batch) */
+		rv = commit_upload(fsm, wb, e, id, index, changed_state, &txn, &tbl);
 		if (rv != 0)
 			return rv;
+		have_tbl = 1;
 		state = "prepared";
 	} else {
 		state = json_string_value(json_object_get(txn, "state"));
@@ -734,7 +756,8 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	cols = json_object_get(txn, "columns");
 	rows = json_integer_value(json_object_get(txn, "rows"));
 	snprintf(key, sizeof key, "tbl/%s", table);
-	tbl = meta_get_json(fsm->db, key);
+	if (!have_tbl)
+		tbl = meta_get_json(fsm->db, key);
 	if (tbl != NULL && !json_equal(json_object_get(tbl, "columns"), cols)) {
 		/* Two creating appends raced and the other committed first. */
 		snprintf(reason, sizeof reason,
