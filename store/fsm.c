@@ -183,10 +183,14 @@ static void txn_key(char *out, const char *txn)
 	snprintf(out, 128, "txn/%s", txn);
 }
 
-/* Ends txn in state (committed or aborted) at index: writes its record and
- * takes it off the open list, in wb. */
+/* Ends txn in state (committed or aborted) at index: writes its record and,
+ * when listed, takes it off the open list, in wb. listed is 0 for a txn that
+ * this apply created and that was never written (a commit carrying its begin,
+ * a refused begin, an abort of an unknown txn): its open/ key never existed,
+ * and a tombstone for it would cost a memtable insert and slow every scan of
+ * the open list (the leader's duties) until a compaction. */
 static void txn_finish(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn,
-		       uint64_t index, const char *state)
+		       uint64_t index, const char *state, int listed)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
 	char key[128];
@@ -195,18 +199,21 @@ static void txn_finish(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	json_object_set_new(txn, "end_revision", json_integer((json_int_t)index));
 	txn_key(key, id);
 	batch_put_json(fsm, wb, key, txn);
+	if (!listed)
+		return;
 	snprintf(key, sizeof key, "open/%s", id);
 	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
 }
 
-/* Marks txn aborted with reason in wb and deletes this party's upload of it. */
+/* Marks txn aborted with reason in wb and deletes this party's upload of it
+ * (listed: see txn_finish). */
 static void txn_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn, uint64_t index,
-		      const char *reason)
+		      const char *reason, int listed)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
 
 	json_object_set_new(txn, "reason", json_string(reason));
-	txn_finish(fsm, wb, txn, index, "aborted");
+	txn_finish(fsm, wb, txn, index, "aborted", listed);
 	store_staging_batch_drop(fsm->db, wb, id);
 	LOG_INFO("txn %s aborted: %s", id, reason);
 }
@@ -428,7 +435,7 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	}
 	outcome = store_fsm_begin_check(fsm, e, id, index, &txn, NULL, reason, sizeof reason);
 	if (outcome != 0) {
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, 0); /* open/ is written only on success */
 		strcpy(changed_state, "aborted");
 	} else {
 		txn_key(key, id);
@@ -577,7 +584,7 @@ static int apply_prepared(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_
 	}
 	outcome = vote_record(fsm, txn, &v, index, &dup, reason, sizeof reason);
 	if (outcome != 0) {
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, 1);
 		strcpy(changed_state, "aborted");
 	} else if (!dup) {
 		if (strcmp(json_string_value(json_object_get(txn, "state")), "prepared") == 0)
@@ -610,7 +617,7 @@ static int commit_votes(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	for (i = 0; i < n; i++) {
 		rv = vote_record(fsm, txn, &v[i], index, &dup, reason, sizeof reason);
 		if (rv != 0) {
-			txn_abort(fsm, wb, txn, index, reason);
+			txn_abort(fsm, wb, txn, index, reason, 1);
 			strcpy(changed_state, "aborted");
 			return rv;
 		}
@@ -697,7 +704,7 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 		rv = MPC_EINVAL;
 	}
 	if (rv != 0) {
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, 0);
 		strcpy(changed_state, "aborted");
 		json_decref(txn);
 		json_decref(*tbl_out);
@@ -763,7 +770,7 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 		snprintf(reason, sizeof reason,
 			 "schema mismatch at commit: table '%s' was created meanwhile with other columns",
 			 table);
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, !have_tbl);
 		strcpy(changed_state, "aborted");
 		json_decref(tbl);
 		json_decref(txn);
@@ -806,7 +813,7 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	batch_put_json(fsm, wb, key, seg);
 	json_decref(seg);
 	json_object_set_new(txn, "segment", json_integer(segid));
-	txn_finish(fsm, wb, txn, index, "committed");
+	txn_finish(fsm, wb, txn, index, "committed", !have_tbl);
 	strcpy(changed_state, "committed");
 	json_decref(tbl);
 	json_decref(txn);
@@ -821,13 +828,14 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	const char *state;
 	char key[128];
 	json_t *txn;
-	int rv = 0;
+	int rv = 0, known = 1;
 
 	if (!valid_txn_id(id))
 		return MPC_EINVAL;
 	txn_key(key, id);
 	txn = meta_get_json(fsm->db, key);
 	if (txn == NULL) {
+		known = 0;
 		/* A txn the log does not know (it may exist as uploads): recorded
 		 * aborted, so that a later commit of it is refused. */
 		txn = json_pack("{s:s, s:s, s:s, s:b, s:I, s:[], s:{}}", "id", id, "table", "",
@@ -838,7 +846,7 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 		state = json_string_value(json_object_get(txn, "state"));
 	}
 	if (strcmp(state, "pending") == 0 || strcmp(state, "prepared") == 0) {
-		txn_abort(fsm, wb, txn, index, reason ? reason : "aborted");
+		txn_abort(fsm, wb, txn, index, reason ? reason : "aborted", known);
 		strcpy(changed_state, "aborted");
 	} else if (strcmp(state, "committed") == 0) {
 		rv = MPC_ESTATE; /* too late: the commit won */
