@@ -34,6 +34,12 @@ size_t mpc_reqsig_canonical(char *out, size_t size, const char *cluster_id_hex, 
 			    const char *path_query, int64_t time_ms, const char *nonce,
 			    const void *body, size_t len);
 
+/* out = SHA-256 of the two parts a then b (b may be NULL when blen is 0),
+ * through OpenSSL with the digest fetched once per process (an implicit
+ * fetch per call costs as much as hashing a small request). 0 or
+ * MPC_ENOMEM. */
+int mpc_reqsig_sha256(const void *a, size_t alen, const void *b, size_t blen, uint8_t out[32]);
+
 /* Signs a request as client with sign_sk (64 bytes), at the current time
  * with a fresh random nonce; fills out. 0 or MPC_EINVAL (too long). */
 int mpc_reqsig_sign(const uint8_t *sign_sk, const char *client, const char *cluster_id_hex,

@@ -183,10 +183,14 @@ static void txn_key(char *out, const char *txn)
 	snprintf(out, 128, "txn/%s", txn);
 }
 
-/* Ends txn in state (committed or aborted) at index: writes its record and
- * takes it off the open list, in wb. */
+/* Ends txn in state (committed or aborted) at index: writes its record and,
+ * when listed, takes it off the open list, in wb. listed is 0 for a txn that
+ * this apply created and that was never written (a commit carrying its begin,
+ * a refused begin, an abort of an unknown txn): its open/ key never existed,
+ * and a tombstone for it would cost a memtable insert and slow every scan of
+ * the open list (the leader's duties) until a compaction. */
 static void txn_finish(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn,
-		       uint64_t index, const char *state)
+		       uint64_t index, const char *state, int listed)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
 	char key[128];
@@ -195,18 +199,21 @@ static void txn_finish(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	json_object_set_new(txn, "end_revision", json_integer((json_int_t)index));
 	txn_key(key, id);
 	batch_put_json(fsm, wb, key, txn);
+	if (!listed)
+		return;
 	snprintf(key, sizeof key, "open/%s", id);
 	rocksdb_writebatch_delete_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key));
 }
 
-/* Marks txn aborted with reason in wb and deletes this party's upload of it. */
+/* Marks txn aborted with reason in wb and deletes this party's upload of it
+ * (listed: see txn_finish). */
 static void txn_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *txn, uint64_t index,
-		      const char *reason)
+		      const char *reason, int listed)
 {
 	const char *id = json_string_value(json_object_get(txn, "id"));
 
 	json_object_set_new(txn, "reason", json_string(reason));
-	txn_finish(fsm, wb, txn, index, "aborted");
+	txn_finish(fsm, wb, txn, index, "aborted", listed);
 	store_staging_batch_drop(fsm->db, wb, id);
 	LOG_INFO("txn %s aborted: %s", id, reason);
 }
@@ -330,9 +337,12 @@ int store_fsm_begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint
 					   size);
 }
 
-int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
-				const char *bound_hex, json_t **txn_out, int *signed_ok,
-				char *reason, size_t size)
+/* As store_fsm_begin_check_bound; tbl_out (may be NULL) gets the table
+ * record it read (new reference, NULL if there is none), so that a commit's
+ * apply does not read and parse it a second time. */
+static int begin_check(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+		       const char *bound_hex, json_t **txn_out, int *signed_ok, char *reason,
+		       size_t size, json_t **tbl_out)
 {
 	const char *table, *client;
 	json_t *cols;
@@ -392,10 +402,20 @@ int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id
 		json_object_set(txn, "columns", tbl ? json_object_get(tbl, "columns") : cols);
 	else
 		json_object_set_new(txn, "columns", json_array()); /* a begin without columns */
-	json_decref(tbl);
+	if (tbl_out != NULL)
+		*tbl_out = tbl;
+	else
+		json_decref(tbl);
 	json_decref(cols);
 	*txn_out = txn;
 	return outcome;
+}
+
+int store_fsm_begin_check_bound(struct store_fsm *fsm, json_t *e, const char *id, uint64_t index,
+				const char *bound_hex, json_t **txn_out, int *signed_ok,
+				char *reason, size_t size)
+{
+	return begin_check(fsm, e, id, index, bound_hex, txn_out, signed_ok, reason, size, NULL);
 }
 
 static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e, uint64_t index,
@@ -415,7 +435,7 @@ static int apply_begin(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	}
 	outcome = store_fsm_begin_check(fsm, e, id, index, &txn, NULL, reason, sizeof reason);
 	if (outcome != 0) {
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, 0); /* open/ is written only on success */
 		strcpy(changed_state, "aborted");
 	} else {
 		txn_key(key, id);
@@ -564,7 +584,7 @@ static int apply_prepared(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_
 	}
 	outcome = vote_record(fsm, txn, &v, index, &dup, reason, sizeof reason);
 	if (outcome != 0) {
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, 1);
 		strcpy(changed_state, "aborted");
 	} else if (!dup) {
 		if (strcmp(json_string_value(json_object_get(txn, "state")), "prepared") == 0)
@@ -597,7 +617,7 @@ static int commit_votes(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	for (i = 0; i < n; i++) {
 		rv = vote_record(fsm, txn, &v[i], index, &dup, reason, sizeof reason);
 		if (rv != 0) {
-			txn_abort(fsm, wb, txn, index, reason);
+			txn_abort(fsm, wb, txn, index, reason, 1);
 			strcpy(changed_state, "aborted");
 			return rv;
 		}
@@ -619,7 +639,8 @@ static int commit_votes(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
  * votes missing: the txn stays unknown, so a correct commit may still come);
  * or an outcome with the txn recorded aborted in wb. */
 static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *e,
-			 const char *id, uint64_t index, char *changed_state, json_t **txn_out)
+			 const char *id, uint64_t index, char *changed_state, json_t **txn_out,
+			 json_t **tbl_out)
 {
 	json_t *votes = json_object_get(e, "votes"), *txn = NULL;
 	struct vote v[MPC_MAX_PARTIES];
@@ -628,6 +649,7 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 	int rv, dup, signed_ok = 0, have_hash, bound = 1;
 
 	*txn_out = NULL;
+	*tbl_out = NULL;
 	if (!json_is_array(votes) || n != (size_t)fsm->cluster->n_parties)
 		return MPC_EINVAL;
 	for (i = 0; i < n; i++) {
@@ -650,11 +672,13 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 		else if (!have_hash || strcmp(v[i].begin, hash) != 0)
 			mismatch = i + 1;
 	}
-	rv = store_fsm_begin_check_bound(fsm, e, id, index, bound && !mismatch ? hash : NULL, &txn,
-					 &signed_ok, reason, sizeof reason);
+	rv = begin_check(fsm, e, id, index, bound && !mismatch ? hash : NULL, &txn, &signed_ok,
+			 reason, sizeof reason, tbl_out);
 	if (!signed_ok) {
 		LOG_WARN("txn %s: commit refused: %s", id, reason);
 		json_decref(txn);
+		json_decref(*tbl_out);
+		*tbl_out = NULL;
 		return rv;
 	}
 	if (rv == 0 && mismatch) {
@@ -680,9 +704,11 @@ static int commit_upload(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t
 		rv = MPC_EINVAL;
 	}
 	if (rv != 0) {
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, 0);
 		strcpy(changed_state, "aborted");
 		json_decref(txn);
+		json_decref(*tbl_out);
+		*tbl_out = NULL;
 		return rv;
 	}
 	*txn_out = txn;
@@ -695,10 +721,10 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	const char *id = json_string_value(json_object_get(e, "txn"));
 	const char *state, *table;
 	char key[128], reason[512];
-	json_t *txn, *tbl, *cols, *seg;
+	json_t *txn, *tbl = NULL, *cols, *seg;
 	json_int_t rows, segid;
 	uint64_t moved = 0;
-	int rv;
+	int rv, have_tbl = 0;
 
 	if (!valid_txn_id(id))
 		return MPC_EINVAL;
@@ -707,9 +733,12 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	if (txn == NULL && json_object_get(e, "auth") == NULL)
 		return MPC_ENOENT;
 	if (txn == NULL) {
-		rv = commit_upload(fsm, wb, e, id, index, changed_state, &txn);
+		/* the begin check read the table record: the same as below reads
+		 * (nothing is written before this apply's batch) */
+		rv = commit_upload(fsm, wb, e, id, index, changed_state, &txn, &tbl);
 		if (rv != 0)
 			return rv;
+		have_tbl = 1;
 		state = "prepared";
 	} else {
 		state = json_string_value(json_object_get(txn, "state"));
@@ -734,13 +763,14 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	cols = json_object_get(txn, "columns");
 	rows = json_integer_value(json_object_get(txn, "rows"));
 	snprintf(key, sizeof key, "tbl/%s", table);
-	tbl = meta_get_json(fsm->db, key);
+	if (!have_tbl)
+		tbl = meta_get_json(fsm->db, key);
 	if (tbl != NULL && !json_equal(json_object_get(tbl, "columns"), cols)) {
 		/* Two creating appends raced and the other committed first. */
 		snprintf(reason, sizeof reason,
 			 "schema mismatch at commit: table '%s' was created meanwhile with other columns",
 			 table);
-		txn_abort(fsm, wb, txn, index, reason);
+		txn_abort(fsm, wb, txn, index, reason, !have_tbl);
 		strcpy(changed_state, "aborted");
 		json_decref(tbl);
 		json_decref(txn);
@@ -783,7 +813,7 @@ static int apply_commit(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t 
 	batch_put_json(fsm, wb, key, seg);
 	json_decref(seg);
 	json_object_set_new(txn, "segment", json_integer(segid));
-	txn_finish(fsm, wb, txn, index, "committed");
+	txn_finish(fsm, wb, txn, index, "committed", !have_tbl);
 	strcpy(changed_state, "committed");
 	json_decref(tbl);
 	json_decref(txn);
@@ -798,13 +828,14 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	const char *state;
 	char key[128];
 	json_t *txn;
-	int rv = 0;
+	int rv = 0, known = 1;
 
 	if (!valid_txn_id(id))
 		return MPC_EINVAL;
 	txn_key(key, id);
 	txn = meta_get_json(fsm->db, key);
 	if (txn == NULL) {
+		known = 0;
 		/* A txn the log does not know (it may exist as uploads): recorded
 		 * aborted, so that a later commit of it is refused. */
 		txn = json_pack("{s:s, s:s, s:s, s:b, s:I, s:[], s:{}}", "id", id, "table", "",
@@ -815,7 +846,7 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 		state = json_string_value(json_object_get(txn, "state"));
 	}
 	if (strcmp(state, "pending") == 0 || strcmp(state, "prepared") == 0) {
-		txn_abort(fsm, wb, txn, index, reason ? reason : "aborted");
+		txn_abort(fsm, wb, txn, index, reason ? reason : "aborted", known);
 		strcpy(changed_state, "aborted");
 	} else if (strcmp(state, "committed") == 0) {
 		rv = MPC_ESTATE; /* too late: the commit won */

@@ -2,7 +2,6 @@
 #include "store/signed_req.h"
 #include "common/err.h"
 
-#include <openssl/evp.h>
 #include <sodium.h>
 
 #include <stdio.h>
@@ -28,9 +27,7 @@ int store_signed_req_hash(const struct mpc_cluster *c, json_t *auth, char *hex)
 	json_t *jbody = json_object_get(auth, "body");
 	char canon[2048];
 	uint8_t hash[STORE_BEGIN_HASH_BYTES];
-	EVP_MD_CTX *md;
 	size_t n;
-	int ok;
 
 	if (client == NULL || nonce == NULL || m == NULL || p == NULL || !json_is_string(jbody) ||
 	    !json_is_integer(json_object_get(auth, "time_ms")))
@@ -38,15 +35,11 @@ int store_signed_req_hash(const struct mpc_cluster *c, json_t *auth, char *hex)
 	n = mpc_reqsig_canonical(canon, sizeof canon, c->id_hex, m, p,
 				 (int64_t)json_integer_value(json_object_get(auth, "time_ms")),
 				 nonce, json_string_value(jbody), json_string_length(jbody));
-	if (n == 0 || (md = EVP_MD_CTX_new()) == NULL)
+	if (n == 0)
 		return MPC_EINVAL;
 	/* the client's name, then what its signature covers (NUL-separated: a
 	 * name never holds a NUL) */
-	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
-	     EVP_DigestUpdate(md, client, strlen(client) + 1) == 1 &&
-	     EVP_DigestUpdate(md, canon, n) == 1 && EVP_DigestFinal_ex(md, hash, NULL) == 1;
-	EVP_MD_CTX_free(md);
-	if (!ok)
+	if (mpc_reqsig_sha256(client, strlen(client) + 1, canon, n, hash) != 0)
 		return MPC_EINVAL;
 	sodium_bin2hex(hex, 2 * sizeof hash + 1, hash, sizeof hash);
 	return 0;

@@ -278,6 +278,42 @@ Test(store_upload, commit_carrying_the_begin_commits_in_one_entry)
 	same_catalog();
 }
 
+/* Deletes in the meta column family's memtable (tombstones). */
+static long meta_deletes(int p)
+{
+	char *v = rocksdb_property_value_cf(db[p]->db, db[p]->cf[STORE_CF_META],
+					    "rocksdb.num-deletes-active-mem-table");
+	long n;
+	cr_assert_not_null(v);
+	n = atol(v);
+	free(v);
+	return n;
+}
+
+Test(store_upload, txns_never_listed_open_leave_no_open_list_tombstone)
+{
+	uint64_t keep[3];
+	long before[NP];
+	for (int p = 0; p < NP; p++) {
+		keep[p] = upload(p, T1, 4, T0);
+		before[p] = meta_deletes(p);
+	}
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_ts(commit_entry(T1, 4, keep), T0 + 100), 0);
+	/* an abort of a txn the log does not know */
+	cr_assert_eq(apply_ts(json_pack("{s:s, s:s, s:s}", "op", "abort", "txn",
+					"fedcba9876543210fedcba9876543210", "reason", "gave up"),
+			      T0 + 110),
+		     0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "committed");
+		cr_assert_str_eq(state_of(p, "fedcba9876543210fedcba9876543210"), "aborted");
+		cr_assert_eq(meta_deletes(p), before[p],
+			     "party %d: no delete of an open/ key that never existed", p);
+	}
+	same_catalog();
+}
+
 Test(store_upload, commit_past_the_deadline_is_void_on_every_party)
 {
 	uint64_t keep[3];
