@@ -441,7 +441,7 @@ void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, con
 
 static int key_found(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
 {
-	return 1;
+	return klen == *(const size_t *)ctx; /* the key itself, not "<key>/seed" */
 }
 
 /* Whether the chunk at offset of txn is a key of the shares CF (ingested). */
@@ -449,7 +449,7 @@ static int chunk_ingested(struct store_db *db, const char *txn, uint64_t offset)
 {
 	char key[128];
 	size_t klen = store_share_key(key, txn, offset);
-	return store_db_scan(db, STORE_CF_SHARES, NULL, key, klen, key_found, NULL) == 1;
+	return store_db_scan(db, STORE_CF_SHARES, NULL, key, klen, key_found, &klen) == 1;
 }
 
 static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,
