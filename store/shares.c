@@ -68,14 +68,15 @@ static int scan_one(void *vctx, const char *key, size_t klen, const char *val, s
 	}
 	if (!is_seed) {
 		if (vlen % 8 != 0) {
-			mpc_errmsg_printf(s->errmsg, "shares: chunk '%.*s' has %zu bytes, not whole words",
+			mpc_errmsg_printf(s->errmsg,
+					  "shares: chunk '%.*s' has %zu bytes, not whole words",
 					  (int)klen, key, vlen);
 			return MPC_ECORRUPT;
 		}
 		return s->fn(s->ctx, offset, (const uint8_t *)val, vlen);
 	}
-	if (mpc_chunkseed_unpack((const uint8_t *)val, vlen, &seed, &skip, &len) != 0 ||
-	    len == 0 || len > STORE_CHUNK_MAX || len % 8 != 0) {
+	if (mpc_chunkseed_unpack((const uint8_t *)val, vlen, &seed, &skip, &len) != 0 || len == 0 ||
+	    len > STORE_CHUNK_MAX || len % 8 != 0) {
 		mpc_errmsg_printf(s->errmsg,
 				  "shares: seed record '%.*s' is corrupt (%zu bytes, or a length "
 				  "that is not a multiple of 8 up to %u)",
@@ -86,8 +87,10 @@ static int scan_one(void *vctx, const char *key, size_t klen, const char *val, s
 		/* the buffer holds shares: zeroed before it goes */
 		uint8_t *b = malloc(len);
 		if (b == NULL) {
-			mpc_errmsg_printf(s->errmsg, "shares: seed record '%.*s': out of memory for "
-						     "%" PRIu64 " bytes", (int)klen, key, len);
+			mpc_errmsg_printf(s->errmsg,
+					  "shares: seed record '%.*s': out of memory for "
+					  "%" PRIu64 " bytes",
+					  (int)klen, key, len);
 			return MPC_ENOMEM;
 		}
 		if (s->buf != NULL) {

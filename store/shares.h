@@ -1,4 +1,4 @@
-/* This party's committed shares as readers see them: raw chunks, and seed records expanded on read. */
+/* This party's committed shares as readers see them: raw chunks, seed records expanded. */
 #ifndef MPC_STORE_SHARES_H
 #define MPC_STORE_SHARES_H
 

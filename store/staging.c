@@ -8,7 +8,8 @@
  *
  * The bytes go to the shares column family under "<txn>/<offset>" from the
  * start (a seed chunk's 48-byte seed message under "<txn>/<offset>/seed",
- * expanded by readers: store/shares.h); the staging column family holds the upload's record ("<txn>/m").
+ * expanded by readers: store/shares.h); the staging column family holds the
+ * upload's record ("<txn>/m").
  * Uncommitted bytes are unreachable: a table's segments name the txn whose
  * data they are, and only Commit adds a segment. So Commit publishes in O(1)
  * (catalog + dropping the record, one WriteBatch) instead of copying every
