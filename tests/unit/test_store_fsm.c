@@ -1019,6 +1019,46 @@ Test(store_fsm, seed_records_read_back_after_a_restart)
 	free(v);
 }
 
+/* A party that staged seed records and missed the commit publishes them when
+ * it restores a snapshot (reconcile), and reads them expanded. */
+Test(store_fsm, snapshot_restore_publishes_seed_records_of_committed_txns)
+{
+	void *buf;
+	size_t len;
+	struct store_db *db1 = db;
+	struct store_fsm fsm1 = fsm;
+	char dir1[64], err[MPC_ERRMSG_SIZE] = "", cmd[160];
+	uint64_t *a, rows, big = BIG_ROWS * 16, *v = expanded(SEED_B, 0, big);
+
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	prepare_all(T1, 2 * BIG_ROWS);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	cr_assert_eq(store_fsm_snapshot(&fsm, &buf, &len), 0);
+	strcpy(dir1, dir);
+	strcpy(dir, "/tmp/test_store_fsm4.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	stage_big(T1, 0);
+	stage_seed(T1, big, SEED_B, 0, big, 0);
+	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
+	cr_assert_not(staging_left(T1));
+	cr_assert_eq(store_catalog_read_column(db, "t1", "b", 0, &a, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, 2 * BIG_ROWS);
+	cr_assert(a[0] == 2 && a[BIG_ROWS - 1] == 2 * BIG_ROWS, "the raw chunk");
+	assert_column(a, BIG_ROWS, v, BIG_ROWS, 1);
+	free(a);
+	free(v);
+	free(buf);
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	db = db1;
+	fsm = fsm1;
+	strcpy(dir, dir1);
+}
+
 Test(store_fsm, large_chunks_are_files_until_commit_ingests_them)
 {
 	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE];
