@@ -384,42 +384,31 @@ static void abort_txn(struct api_server *s, const char *id, const char *reason)
 	json_decref(e);
 }
 
-static char *thread_body(size_t need);
-
-/* A seed chunk (common/chunkbox.h): *plain (opened, MPC_CHUNKSEED_BYTES) is
- * replaced by the shares it expands to, in this connection thread's reusable
- * body buffer (free: the request's own body is only 108 bytes, so it is not
- * borrowed), *plen bytes; the caller zeroes them. Returns 0, or sets r's
- * error and returns non-zero. */
-static int expand_seed_chunk(const struct api_req *q, uint8_t **plain, size_t *plen,
-			     struct api_resp *r)
+/* A seed chunk (common/chunkbox.h): checks the opened message (plain, plen
+ * bytes) and sets *share_len to the bytes of shares it stands for. It is
+ * stored as it is (store_staging_put_seed), expanded when read
+ * (store/shares.h). Returns 0, or zeroes plain, sets r's error and returns
+ * non-zero. */
+static int check_seed_chunk(uint8_t *plain, size_t plen, size_t *share_len, struct api_resp *r)
 {
 	const uint8_t *seed;
 	uint64_t skip, len;
-	uint8_t *out;
 
-	if (q->borrowed || mpc_chunkseed_unpack(*plain, *plen, &seed, &skip, &len) != 0) {
-		sodium_memzero(*plain, *plen);
-		api_set_error(r, MPC_EINVAL, "seed chunk of %zu bytes: must be %d", *plen,
+	if (mpc_chunkseed_unpack(plain, plen, &seed, &skip, &len) != 0) {
+		sodium_memzero(plain, plen);
+		api_set_error(r, MPC_EINVAL, "seed chunk of %zu bytes: must be %d", plen,
 			      MPC_CHUNKSEED_BYTES);
 		return -1;
 	}
 	if (len == 0 || len > STORE_CHUNK_MAX || len % 8 != 0) {
-		sodium_memzero(*plain, *plen);
+		sodium_memzero(plain, plen);
 		api_set_error(r, MPC_EINVAL,
 			      "seed chunk of %" PRIu64 " bytes: must be a non-zero multiple of 8 "
 			      "up to %u",
 			      len, STORE_CHUNK_MAX);
 		return -1;
 	}
-	if ((out = (uint8_t *)thread_body(len)) == NULL ||
-	    mpc_chunkseed_expand(seed, skip, out, len) != 0) {
-		sodium_memzero(*plain, *plen);
-		api_set_error(r, MPC_ENOMEM, "seed chunk of %" PRIu64 " bytes: out of memory", len);
-		return -1;
-	}
-	*plain = out;
-	*plen = len;
+	*share_len = (size_t)len;
 	return 0;
 }
 
@@ -484,7 +473,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	char err[MPC_ERRMSG_SIZE] = "";
 	uint8_t *plain, *seed_msg = NULL;
 	char *begin_rec = NULL;
-	size_t plen, box_len = q->len;
+	size_t plen, share_len, box_len = q->len;
 	json_t *txn = NULL, *commit = NULL, *auth = NULL;
 	int rv, opened = 0, by_signer;
 
@@ -522,16 +511,18 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 			  s->conf->party_id);
 		return;
 	}
-	if (arg_u64(c, "seed", 0) != 0 && (rv = expand_seed_chunk(q, &plain, &plen, r)) != 0) {
+	share_len = plen;
+	if (arg_u64(c, "seed", 0) != 0 && (rv = check_seed_chunk(plain, plen, &share_len, r)) != 0) {
 		json_decref(commit);
 		json_decref(auth);
 		return;
 	}
-	/* What the staging digest covers (docs/store-performance.md): a seed
-	 * chunk's seed message, else the box header and GCM tag, which
-	 * authenticate the chunk (no second pass over the shares). */
+	/* A seed chunk is stored as its seed message (expanded when read,
+	 * store/shares.h), which the staging digest covers; a boxed chunk's
+	 * digest covers the box header and GCM tag, which authenticate it
+	 * (docs/store-performance.md): no second pass over the shares. */
 	if (arg_u64(c, "seed", 0) != 0)
-		seed_msg = (uint8_t *)q->body + MPC_CHUNKBOX_BYTES;
+		seed_msg = plain;
 	store_staging_lock(s->db);
 	/* a txn the log does not know: its upload, or a new one with the signed begin */
 	/* the begin record (new or refreshed) is written with the chunk, and a
@@ -541,16 +532,19 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	if (rv == 0) {
 		size_t row_bytes = json_array_size(json_object_get(txn, "columns")) * 8;
 		/* chunks hold whole rows: the shares are read back row by row */
-		if (row_bytes == 0 || plen % row_bytes != 0) {
+		if (row_bytes == 0 || share_len % row_bytes != 0) {
 			mpc_errmsg_printf(err, "chunk of %zu bytes is not whole rows of %zu columns",
-					  plen, row_bytes / 8);
+					  share_len, row_bytes / 8);
 			rv = MPC_EINVAL;
+		} else if (seed_msg != NULL) {
+			rv = store_staging_put_seed(
+			    s->db, id, strtoull(off, NULL, 10), seed_msg, plen, begin_rec,
+			    begin_rec ? strlen(begin_rec) : 0, arg_u64(c, "prepare", 0) != 0, err);
 		} else {
 			rv = store_staging_put_last(
-			    s->db, id, strtoull(off, NULL, 10), plain, plen,
-			    seed_msg ? seed_msg : (uint8_t *)q->body,
-			    seed_msg ? MPC_CHUNKSEED_BYTES : MPC_CHUNKBOX_BYTES, begin_rec,
-			    begin_rec ? strlen(begin_rec) : 0, arg_u64(c, "prepare", 0) != 0, err);
+			    s->db, id, strtoull(off, NULL, 10), plain, plen, (uint8_t *)q->body,
+			    MPC_CHUNKBOX_BYTES, begin_rec, begin_rec ? strlen(begin_rec) : 0,
+			    arg_u64(c, "prepare", 0) != 0, err);
 		}
 		/* a refused chunk still leaves the upload's record, as before */
 		if (rv != 0 && begin_rec != NULL) {
@@ -562,9 +556,7 @@ static void h_txn_chunk(struct api_server *s, struct MHD_Connection *c, const ch
 	}
 	store_staging_unlock(s->db);
 	free(begin_rec);
-	sodium_memzero(plain, plen);
-	if (seed_msg != NULL)
-		sodium_memzero(seed_msg, MPC_CHUNKSEED_BYTES);
+	sodium_memzero(plain, plen); /* the shares, or the seed message */
 	json_decref(auth);
 	if (opened && (rv == MPC_ECONFLICT || rv == MPC_EINVAL)) {
 		json_decref(txn);

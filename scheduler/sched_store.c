@@ -8,6 +8,7 @@
 #include "scheduler/sched_fsm.h"
 #include "scheduler/sched_plan.h"
 #include "store/catalog.h"
+#include "store/shares.h"
 #include "store/staging.h"
 
 #include <inttypes.h>
@@ -551,14 +552,10 @@ static int kept_collect(void *ctx, uint64_t job, int task, int attempt)
 	return 0;
 }
 
-/* Whether this party holds rows of the segment txn (its first record). */
+/* Whether this party holds rows of the segment txn. */
 static int have_rows(struct store_db *db, const char *segtxn)
 {
-	char key[128], msg[MPC_ERRMSG_SIZE], *val = NULL;
-	size_t klen = store_share_key(key, segtxn, 0), vlen = 0;
-	int rv = store_db_get(db, STORE_CF_SHARES, key, klen, &val, &vlen, msg);
-	free(val);
-	return rv == 0;
+	return store_shares_present(db, segtxn);
 }
 
 /* A COMPLETED job stored segments: writes into wb this party's rows of each

@@ -1,6 +1,7 @@
 /* Catalog reads over the meta column family: tables (at a revision), segments, txns, digest. */
 #include "store/catalog.h"
 #include "common/err.h"
+#include "store/shares.h"
 #include "store/staging.h"
 
 #include <inttypes.h>
@@ -214,10 +215,11 @@ struct column_ctx {
 	int oom;
 };
 
-static int column_chunk(void *vctx, const char *key, size_t klen, const char *val, size_t vlen)
+static int column_chunk(void *vctx, uint64_t offset, const uint8_t *val, size_t vlen)
 {
 	struct column_ctx *c = vctx;
 	size_t rows = vlen / (c->ncols * 8);
+	(void)offset;
 	if (c->n + rows > c->cap) {
 		uint64_t cap = c->cap ? c->cap * 2 : 4096;
 		uint64_t *o;
@@ -235,7 +237,7 @@ static int column_chunk(void *vctx, const char *key, size_t klen, const char *va
 		memcpy(c->out + c->n, val, rows * 8);
 	} else { /* rows are stored row-major: one word per column */
 		uint64_t *dst = c->out + c->n;
-		const char *src = val + c->col * 8;
+		const uint8_t *src = val + c->col * 8;
 		for (size_t r = 0; r < rows; r++)
 			memcpy(&dst[r], src + r * c->ncols * 8, 8);
 	}
@@ -250,7 +252,6 @@ static int read_column(struct store_db *db, const char *table, const char *colum
 {
 	struct column_ctx c = {0};
 	json_t *t = NULL, *cols, *seg;
-	char prefix[128];
 	size_t i;
 	int rv = store_catalog_table(db, table, revision, 1, &t), found = segment < 0;
 
@@ -283,15 +284,21 @@ static int read_column(struct store_db *db, const char *table, const char *colum
 		if (segment >= 0 && json_integer_value(json_object_get(seg, "id")) != segment)
 			continue;
 		found = 1;
-		snprintf(prefix, sizeof prefix, "%s/", json_string_value(json_object_get(seg, "txn")));
-		store_db_scan(db, STORE_CF_SHARES, NULL, prefix, strlen(prefix), column_chunk, &c);
-		if (c.oom)
+		/* raw chunks and seed records alike (store/shares.h) */
+		rv = store_shares_scan(db, NULL, json_string_value(json_object_get(seg, "txn")),
+				       column_chunk, &c, errmsg);
+		if (c.oom || rv != 0)
 			break;
 	}
 	json_decref(t);
-	if (c.oom) {
+	if (c.oom || rv != 0) {
+		if (c.out != NULL)
+			sodium_memzero(c.out, c.n * sizeof *c.out);
 		free(c.out);
-		return MPC_ENOMEM;
+		if (c.oom)
+			mpc_errmsg_printf(errmsg, "table '%s' column '%s': out of memory", table,
+					  column);
+		return c.oom ? MPC_ENOMEM : rv;
 	}
 	if (!found) {
 		mpc_errmsg_printf(errmsg, "table '%s' has no segment %lld", table, (long long)segment);

@@ -10,7 +10,7 @@
 
 enum store_cf {
 	STORE_CF_META,	  /* replicated state (catalog, txns) + local/ keys */
-	STORE_CF_SHARES,  /* this party's share bytes, "<txn>/<offset>"; reachable once committed */
+	STORE_CF_SHARES,  /* this party's shares, "<txn>/<offset>[/seed]" (shares.h); reachable once committed */
 	STORE_CF_STAGING, /* upload records "<txn>/m" of open transactions */
 	STORE_CF_FUEL,	  /* preprocessing material */
 	STORE_CF_COUNT

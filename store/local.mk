@@ -1,5 +1,5 @@
 noinst_LTLIBRARIES += libmpcstore.la
-libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h store/upload.c store/upload.h \
+libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h store/shares.c store/shares.h store/upload.c store/upload.h \
 	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
 	store/node.c store/node.h store/signed_req.c store/signed_req.h \
 	store/transport.c store/transport.h store/sst_file.cc store/sst_file.h

@@ -7,7 +7,9 @@
  * which authenticate them (common/chunkbox.h).
  *
  * The bytes go to the shares column family under "<txn>/<offset>" from the
- * start; the staging column family holds the upload's record ("<txn>/m").
+ * start (a seed chunk's 48-byte seed message under "<txn>/<offset>/seed",
+ * expanded by readers: store/shares.h); the staging column family holds the
+ * upload's record ("<txn>/m").
  * Uncommitted bytes are unreachable: a table's segments name the txn whose
  * data they are, and only Commit adds a segment. So Commit publishes in O(1)
  * (catalog + dropping the record, one WriteBatch) instead of copying every
@@ -27,9 +29,11 @@
  * txn, so a re-applied Commit finds each chunk either still a file or already
  * a key. */
 #include "store/staging.h"
+#include "common/chunkbox.h"
 #include "common/err.h"
 #include "common/fault.h"
 #include "common/log.h"
+#include "store/shares.h"
 
 #include <dirent.h>
 #include <inttypes.h>
@@ -149,9 +153,20 @@ int store_staging_put_digest(struct store_db *db, const char *txn, uint64_t offs
 				      errmsg);
 }
 
-int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset, const void *data,
-			   size_t len, const void *digest_in, size_t dlen, const char *begin,
-			   size_t blen, int seal, char *errmsg)
+/* Erases the copies of a seed that a write batch holds (store_staging_put_seed):
+ * the batch is a buffer of ours, the seed as secret as the shares. */
+static void batch_wipe(rocksdb_writebatch_t *wb)
+{
+	size_t n = 0;
+	char *rep = (char *)rocksdb_writebatch_data(wb, &n);
+	sodium_memzero(rep, n);
+}
+
+/* A chunk at offset: len bytes of shares at data, or (seed_msg) the seed
+ * message that expands to them (store/shares.h), stored instead. */
+static int put_chunk(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+		     size_t len, const void *digest_in, size_t dlen, const uint8_t *seed_msg,
+		     const char *begin, size_t blen, int seal, char *errmsg)
 {
 	struct staging_rec rec;
 	rocksdb_writebatch_t *wb;
@@ -196,7 +211,12 @@ int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset
 	}
 	wb = rocksdb_writebatch_create();
 	klen = store_share_key(key, txn, offset);
-	if (len >= STORE_STAGING_SST_MIN) {
+	if (seed_msg != NULL) {
+		/* 48 bytes whatever the chunk's size: through the WAL, never a file */
+		klen = store_share_seed_key(key, txn, offset);
+		rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, klen,
+					  (const char *)seed_msg, MPC_CHUNKSEED_BYTES);
+	} else if (len >= STORE_STAGING_SST_MIN) {
 		/* File first, then its marker: a marker always names a whole file. */
 		char path[PATH_MAX], mkey[128];
 		uint64_t len64 = len;
@@ -232,11 +252,38 @@ int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset
 	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_STAGING], key, klen, (const char *)&rec,
 				  sizeof rec);
 	rv = store_db_write(db, wb, 0, errmsg);
+	if (seed_msg != NULL)
+		batch_wipe(wb);
 	rocksdb_writebatch_destroy(wb);
 	sodium_memzero(&rec, sizeof rec);
-	if (rv == 0 && len >= STORE_STAGING_SST_MIN)
+	if (rv == 0 && seed_msg == NULL && len >= STORE_STAGING_SST_MIN)
 		mpc_fault_point("chunk_file"); /* staged as a file, not synced, not answered */
 	return rv;
+}
+
+int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset, const void *data,
+			   size_t len, const void *digest_in, size_t dlen, const char *begin,
+			   size_t blen, int seal, char *errmsg)
+{
+	return put_chunk(db, txn, offset, data, len, digest_in, dlen, NULL, begin, blen, seal,
+			 errmsg);
+}
+
+int store_staging_put_seed(struct store_db *db, const char *txn, uint64_t offset,
+			   const uint8_t *msg, size_t mlen, const char *begin, size_t blen, int seal,
+			   char *errmsg)
+{
+	const uint8_t *seed;
+	uint64_t skip, len;
+	if (mpc_chunkseed_unpack(msg, mlen, &seed, &skip, &len) != 0) {
+		mpc_errmsg_printf(errmsg, "txn %s: seed chunk at offset %" PRIu64
+				  " of %zu bytes: must be %d", txn, offset, mlen,
+				  MPC_CHUNKSEED_BYTES);
+		return MPC_EINVAL;
+	}
+	/* the digest covers the seed message: it determines the shares */
+	return put_chunk(db, txn, offset, NULL, (size_t)len, msg, MPC_CHUNKSEED_BYTES, msg, begin,
+			 blen, seal, errmsg);
 }
 
 struct file_check {
@@ -395,7 +442,7 @@ void store_staging_batch_drop(struct store_db *db, rocksdb_writebatch_t *wb, con
 
 static int key_found(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
 {
-	return 1;
+	return klen == *(const size_t *)ctx; /* the key itself, not "<key>/seed" */
 }
 
 /* Whether the chunk at offset of txn is a key of the shares CF (ingested). */
@@ -403,7 +450,7 @@ static int chunk_ingested(struct store_db *db, const char *txn, uint64_t offset)
 {
 	char key[128];
 	size_t klen = store_share_key(key, txn, offset);
-	return store_db_scan(db, STORE_CF_SHARES, NULL, key, klen, key_found, NULL) == 1;
+	return store_db_scan(db, STORE_CF_SHARES, NULL, key, klen, key_found, &klen) == 1;
 }
 
 static int publish_file_one(void *vctx, const char *marker, size_t mlen, uint64_t offset,

@@ -48,6 +48,16 @@ int store_staging_put_last(struct store_db *db, const char *txn, uint64_t offset
 			   size_t len, const void *digest_in, size_t dlen, const char *begin,
 			   size_t blen, int seal, char *errmsg);
 
+/* store_staging_put_last() for a seed chunk (common/chunkbox.h): msg (mlen
+ * bytes, MPC_CHUNKSEED_BYTES or MPC_EINVAL) is stored as the chunk instead of
+ * the len bytes of shares it expands to, a seed record (store/shares.h), and
+ * counts as len bytes at offset; the digest covers msg. Readers expand it
+ * (store_shares_scan). The batch's copy of msg is zeroed; the caller zeroes
+ * msg. */
+int store_staging_put_seed(struct store_db *db, const char *txn, uint64_t offset,
+			   const uint8_t *msg, size_t mlen, const char *begin, size_t blen, int seal,
+			   char *errmsg);
+
 /* Seals txn's staged data: computes its BLAKE2b-256 digest and marks it
  * sealed (no more chunks), after checking that the chunk files of the upload
  * exist and syncing their directory (MPC_EIO when one is missing).
@@ -126,7 +136,9 @@ int store_staging_kept_list(struct store_db *db,
 			    int (*fn)(void *ctx, uint64_t job, int task, int attempt), void *ctx);
 
 /* Key in the shares column family of the chunk at byte offset of txn's upload
- * (the data of the segment that txn committed). out >= 128 bytes. */
+ * (the data of the segment that txn committed), raw share bytes; a seed
+ * record's is store_share_seed_key(). Read shares with store_shares_scan().
+ * out >= 128 bytes. */
 size_t store_share_key(char *out, const char *txn, uint64_t offset);
 
 #endif

@@ -25,9 +25,11 @@ party_alive 2 && fail "party 2 survived MPC_FAULT=commit:2"
 start_party 2; wait_leader
 
 log "targeted: party 1 killed after staging its 3rd chunk file (unsynced), restarted; the upload resumes"
-# 1 MiB chunks of 2 columns are staged as SST files, synced only at prepare
+# 1 MiB chunks of 2 columns are staged as SST files, synced only at prepare; a party
+# gets chunk i in full only when i mod 3 is its number (the others are seed records):
+# 10 chunks give party 1 its 3rd file at chunk 7 (whole 1 MiB: not the short last one)
 kill9_party 1; start_party 1 MPC_FAULT=chunk_file:3; wait_leader
-mpc-testclient -c "$CLIENT" append t1 --create --rows 200000 --cols 2 --seed 3 --count 1 \
+mpc-testclient -c "$CLIENT" append t1 --create --rows 600000 --cols 2 --seed 3 --count 1 \
 	--chunk 1048576 >"$T/resume.json" 2>>"$T/client.err" &
 RESUMER=$!
 for t in $(seq 100); do party_alive 1 || break; sleep 0.1; done

@@ -1,6 +1,8 @@
 /* Unit tests of the store FSM: deterministic apply of begin/prepared/commit/abort on a temp RocksDB. */
+#include "common/chunkbox.h"
 #include "store/catalog.h"
 #include "store/fsm.h"
+#include "store/shares.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
 
@@ -793,6 +795,268 @@ static void seal(const char *txn, int want)
 	store_staging_lock(db);
 	cr_assert_eq(store_staging_seal(db, txn, &si, err), want, "%s", err);
 	store_staging_unlock(db);
+}
+
+/* ---- seed chunks kept as seed records, expanded on read (store/shares.h) ---- */
+
+static const uint8_t SEED_A[32] = {1, 2, 3, 4, 5, 6, 7, 8};
+static const uint8_t SEED_B[32] = {9, 9, 9};
+
+/* Stages a seed chunk at offset: bytes [skip, skip + len) of seed's stream. */
+static void stage_seed(const char *txn, uint64_t offset, const uint8_t *seed, uint64_t skip,
+		       uint64_t len, int want)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint8_t msg[MPC_CHUNKSEED_BYTES];
+	mpc_chunkseed_pack(msg, seed, skip, len);
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_put_seed(db, txn, offset, msg, sizeof msg, NULL, 0, 0, err), want,
+		     "%s", err);
+	store_staging_unlock(db);
+}
+
+/* The shares a seed chunk stands for, as the client computed them. */
+static uint64_t *expanded(const uint8_t *seed, uint64_t skip, uint64_t len)
+{
+	uint64_t *v = malloc(len);
+	cr_assert_eq(mpc_chunkseed_expand(seed, skip, v, len), 0);
+	return v;
+}
+
+static void commit_rows(const char *txn, uint64_t rows)
+{
+	seal(txn, 0);
+	prepare_all(txn, rows);
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", txn)), 0);
+	cr_assert_str_eq(state_of(txn), "committed");
+}
+
+/* column col (of 2) of the row-major words v, rows of them, equals got from index at */
+static void assert_column(const uint64_t *got, uint64_t at, const uint64_t *v, uint64_t rows,
+			  int col)
+{
+	for (uint64_t r = 0; r < rows; r++)
+		cr_assert_eq(got[at + r], v[r * 2 + col], "row %" PRIu64 " of column %d", at + r,
+			     col);
+}
+
+Test(store_fsm, seed_chunk_committed_reads_back_as_its_expansion)
+{
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *a, *b, rows, len = BIG_ROWS * 16, *v = expanded(SEED_A, 0, len);
+	size_t vlen = 0;
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_seed(T1, 0, SEED_A, 0, len, 0);
+	cr_assert_not(chunk_file_exists(T1, 0), "a seed record is 48 bytes: never a chunk file");
+	commit_rows(T1, BIG_ROWS);
+	cr_assert_eq(table_rows("t1"), BIG_ROWS);
+	/* stored as the seed message under its own key, not as shares */
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, store_share_key(key, T1, 0), &val,
+				  NULL, err),
+		     MPC_ENOENT);
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, store_share_seed_key(key, T1, 0), &val,
+				  &vlen, err),
+		     0, "%s", err);
+	cr_assert_eq(vlen, MPC_CHUNKSEED_BYTES);
+	sodium_memzero(val, vlen);
+	free(val);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "a", 0, &a, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, BIG_ROWS);
+	cr_assert_eq(store_catalog_read_segment(db, "t1", "b", 0, &b, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, BIG_ROWS);
+	assert_column(a, 0, v, BIG_ROWS, 0);
+	assert_column(b, 0, v, BIG_ROWS, 1);
+	cr_assert(store_shares_present(db, T1));
+	free(a);
+	free(b);
+	free(v);
+}
+
+Test(store_fsm, seed_and_boxed_chunks_mix_in_one_column)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t small[6] = {11, 12, 13, 14, 15, 16}, *a, *b, rows;
+	uint64_t big = BIG_ROWS * 16, slen = 4096 * 16;
+	uint64_t *s1 = expanded(SEED_A, 0, slen), *s2 = expanded(SEED_B, 4096, big);
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_big(T1, 0);					      /* raw, a chunk file */
+	stage_seed(T1, big, SEED_A, 0, slen, 0);		      /* seed, small */
+	store_staging_lock(db);					      /* raw, 48 bytes: */
+	cr_assert_eq(store_staging_put(db, T1, big + slen, small, sizeof small, err), 0, "%s", err);
+	store_staging_unlock(db);				      /* the seed message's size */
+	stage_seed(T1, big + slen + sizeof small, SEED_B, 4096, big, 0); /* seed, skip, large */
+	commit_rows(T1, 2 * BIG_ROWS + 4096 + 3);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "a", 0, &a, &rows, err), 0, "%s", err);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "b", 0, &b, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, 2 * BIG_ROWS + 4096 + 3);
+	for (uint64_t r = 0; r < BIG_ROWS; r++)
+		cr_assert(a[r] == 2 * r + 1 && b[r] == 2 * r + 2, "raw chunk, row %" PRIu64, r);
+	assert_column(a, BIG_ROWS, s1, 4096, 0);
+	assert_column(b, BIG_ROWS, s1, 4096, 1);
+	cr_assert(a[BIG_ROWS + 4096] == 11 && b[BIG_ROWS + 4096 + 2] == 16,
+		  "a 48-byte raw chunk is shares, not a seed message");
+	assert_column(a, BIG_ROWS + 4096 + 3, s2, BIG_ROWS, 0);
+	assert_column(b, BIG_ROWS + 4096 + 3, s2, BIG_ROWS, 1);
+	free(a);
+	free(b);
+	free(s1);
+	free(s2);
+}
+
+/* A data dir of the version before seed records: chunks are raw bytes under
+ * "<txn>/<offset>", written here directly as that version did. */
+Test(store_fsm, old_raw_format_still_reads)
+{
+	char err[MPC_ERRMSG_SIZE] = "", key[128];
+	uint64_t old[6] = {101, 102, 103, 104, 105, 106}, *a, rows;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage(T1, 1); /* the upload's record, and a first chunk (the commit then logs
+		       * that it has fewer bytes than prepared: the rest is written
+		       * behind staging's back) */
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key, store_share_key(key, T1, 16),
+				  (const char *)old, sizeof old);
+	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	prepare_all(T1, 4);
+	cr_assert_eq(apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1)), 0);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "a", 0, &a, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, 4);
+	cr_assert(a[0] == 1 && a[1] == 101 && a[2] == 103 && a[3] == 105);
+	free(a);
+}
+
+Test(store_fsm, abort_drops_seed_records)
+{
+	char key[128], *val = NULL, err[MPC_ERRMSG_SIZE] = "";
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_seed(T1, 0, SEED_A, 0, 4096, 0);
+	stage_seed(T1, 4096, SEED_B, 0, BIG_ROWS * 16, 0);
+	cr_assert(store_shares_present(db, T1));
+	cr_assert_eq(apply(json_pack("{s:s,s:s,s:s}", "op", "abort", "txn", T1, "reason", "test")), 0);
+	cr_assert_str_eq(state_of(T1), "aborted");
+	cr_assert_not(staging_left(T1));
+	cr_assert_not(store_shares_present(db, T1), "no seed record of the aborted txn is left");
+	cr_assert_eq(store_db_get(db, STORE_CF_SHARES, key, store_share_seed_key(key, T1, 4096),
+				  &val, NULL, err),
+		     MPC_ENOENT);
+}
+
+/* The staging digest (what the vote signs) of a seed chunk covers its seed
+ * message, as when the party expanded it before storing: votes unchanged. */
+Test(store_fsm, seed_record_digest_is_the_expanding_partys_digest)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	struct store_staging_info s1, s2;
+	uint8_t msg[MPC_CHUNKSEED_BYTES];
+	uint64_t len = 8192 * 16, *v = expanded(SEED_A, 64, len);
+	mpc_chunkseed_pack(msg, SEED_A, 64, len);
+	stage_seed(T1, 0, SEED_A, 64, len, 0);
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_put_digest(db, T2, 0, v, len, msg, sizeof msg, err), 0, "%s",
+		     err);
+	cr_assert_eq(store_staging_seal(db, T1, &s1, err), 0, "%s", err);
+	cr_assert_eq(store_staging_seal(db, T2, &s2, err), 0, "%s", err);
+	store_staging_unlock(db);
+	cr_assert_eq(s1.received, len);
+	cr_assert_eq(s2.received, len);
+	cr_assert_eq(memcmp(s1.digest, s2.digest, sizeof s1.digest), 0);
+	free(v);
+}
+
+Test(store_fsm, bad_seed_chunk_is_refused_and_stages_nothing)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint8_t msg[MPC_CHUNKSEED_BYTES];
+	mpc_chunkseed_pack(msg, SEED_A, 0, 4096);
+	store_staging_lock(db);
+	cr_assert_eq(store_staging_put_seed(db, T1, 0, msg, sizeof msg - 1, NULL, 0, 0, err),
+		     MPC_EINVAL);
+	cr_assert(strstr(err, "seed chunk at offset 0 of 47 bytes") != NULL, "%s", err);
+	store_staging_unlock(db);
+	stage_seed(T1, 0, SEED_A, 0, 12, MPC_EINVAL);   /* not whole words */
+	stage_seed(T1, 0, SEED_A, 0, 0, MPC_EINVAL);    /* empty */
+	stage_seed(T1, 0, SEED_A, 0, (uint64_t)STORE_CHUNK_MAX + 8, MPC_EINVAL);
+	cr_assert_not(staging_left(T1));
+	cr_assert_not(store_shares_present(db, T1));
+	stage_seed(T1, 0, SEED_A, 0, 4096, 0);
+	stage_seed(T1, 0, SEED_A, 0, 4096, MPC_ECONFLICT); /* offset already received */
+}
+
+Test(store_fsm, corrupt_seed_record_fails_the_read_naming_its_key)
+{
+	char err[MPC_ERRMSG_SIZE] = "", key[128];
+	uint64_t *a = NULL, rows;
+	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_seed(T1, 0, SEED_A, 0, 4096, 0);
+	commit_rows(T1, 256);
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_SHARES], key,
+				  store_share_seed_key(key, T1, 0), "short", 5);
+	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
+	rocksdb_writebatch_destroy(wb);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "a", 0, &a, &rows, err), MPC_ECORRUPT);
+	cr_assert(strstr(err, "/0000000000000000/seed' is corrupt") != NULL, "%s", err);
+}
+
+/* Seed records are durable data: after a restart (start-up reconcile) they
+ * read back the same. */
+Test(store_fsm, seed_records_read_back_after_a_restart)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	uint64_t *a, rows, *v = expanded(SEED_B, 0, 4096);
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	stage_seed(T1, 0, SEED_B, 0, 4096, 0);
+	commit_rows(T1, 256);
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	cr_assert_eq(store_catalog_read_column(db, "t1", "a", 0, &a, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, 256);
+	assert_column(a, 0, v, 256, 0);
+	free(a);
+	free(v);
+}
+
+/* A party that staged seed records and missed the commit publishes them when
+ * it restores a snapshot (reconcile), and reads them expanded. */
+Test(store_fsm, snapshot_restore_publishes_seed_records_of_committed_txns)
+{
+	void *buf;
+	size_t len;
+	struct store_db *db1 = db;
+	struct store_fsm fsm1 = fsm;
+	char dir1[64], err[MPC_ERRMSG_SIZE] = "", cmd[160];
+	uint64_t *a, rows, big = BIG_ROWS * 16, *v = expanded(SEED_B, 0, big);
+
+	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
+	prepare_all(T1, 2 * BIG_ROWS);
+	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
+	cr_assert_eq(store_fsm_snapshot(&fsm, &buf, &len), 0);
+	strcpy(dir1, dir);
+	strcpy(dir, "/tmp/test_store_fsm4.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+	stage_big(T1, 0);
+	stage_seed(T1, big, SEED_B, 0, big, 0);
+	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
+	cr_assert_not(staging_left(T1));
+	cr_assert_eq(store_catalog_read_column(db, "t1", "b", 0, &a, &rows, err), 0, "%s", err);
+	cr_assert_eq(rows, 2 * BIG_ROWS);
+	cr_assert(a[0] == 2 && a[BIG_ROWS - 1] == 2 * BIG_ROWS, "the raw chunk");
+	assert_column(a, BIG_ROWS, v, BIG_ROWS, 1);
+	free(a);
+	free(v);
+	free(buf);
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	db = db1;
+	fsm = fsm1;
+	strcpy(dir, dir1);
 }
 
 Test(store_fsm, large_chunks_are_files_until_commit_ingests_them)
