@@ -708,9 +708,10 @@ static void propose_detached(struct sched_service *svc, json_t *e)
 	if (__atomic_load_n(&svc->leading, __ATOMIC_RELAXED)) {
 		if (svc->rturn == NULL)
 			svc->rturn = json_array();
-		if (svc->rturn != NULL && json_array_append_new(svc->rturn, e) == 0)
-			return;
-		return; /* out of memory (e is freed): proposed again after REPROPOSE_MS */
+		/* out of memory: e is freed and proposed again after REPROPOSE_MS */
+		if (svc->rturn == NULL || json_array_append_new(svc->rturn, e) != 0)
+			json_decref(svc->rturn == NULL ? e : NULL);
+		return;
 	}
 	r = malloc(sizeof *r);
 	if (r == NULL || svc->n_reporters == 0) {
