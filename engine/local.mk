@@ -61,3 +61,11 @@ test_engine_ledger_SOURCES = tests/unit/test_engine_ledger.c
 test_engine_ledger_CFLAGS = $(ENGINE_TEST_CFLAGS)
 test_engine_ledger_LDADD = libmpcengine.la libmpcstore.la libmpccommon.la $(CRITERION_LIBS) \
 	$(SODIUM_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread
+
+# Three parties' engine services in one process: a session's release.
+check_PROGRAMS += test_engine_service
+TESTS += test_engine_service
+test_engine_service_SOURCES = tests/unit/test_engine_service.c
+test_engine_service_CFLAGS = $(ENGINE_TEST_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
+test_engine_service_LDADD = libmpcengine.la libmpcstore.la libmpccommon.la $(CRITERION_LIBS) \
+	$(SODIUM_LIBS) $(CRYPTO_LIBS) $(JANSSON_LIBS) -lpthread

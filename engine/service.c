@@ -28,6 +28,8 @@ struct engine_service {
 	pthread_mutex_t lock;
 	struct engine_session *sessions[SERVICE_MAX_SESSIONS];
 	int n_sessions;
+	int releasing; /* released sessions not yet freed by their threads (lock) */
+	pthread_cond_t released_cond;
 };
 
 /*
@@ -96,6 +98,7 @@ int engine_service_start(const struct mpc_party_conf *conf, struct store_db *db,
 	svc->conf = conf;
 	svc->db = db;
 	pthread_mutex_init(&svc->lock, NULL);
+	pthread_cond_init(&svc->released_cond, NULL);
 	rv = engine_ledger_open(db, "prss", &svc->ledger, errmsg);
 	if (rv != 0)
 		goto err;
@@ -139,6 +142,7 @@ err_prss:
 err_ledger:
 	engine_ledger_close(svc->ledger);
 err:
+	pthread_cond_destroy(&svc->released_cond);
 	pthread_mutex_destroy(&svc->lock);
 	free(svc);
 	return rv;
@@ -154,9 +158,15 @@ void engine_service_stop(struct engine_service *svc)
 		svc->sessions[i] = NULL;
 		engine_session_free(s, 0);
 	}
+	/* released sessions use the mesh, db and ledger until their threads free them */
+	pthread_mutex_lock(&svc->lock);
+	while (svc->releasing > 0)
+		pthread_cond_wait(&svc->released_cond, &svc->lock);
+	pthread_mutex_unlock(&svc->lock);
 	engine_mesh_stop(svc->mesh);
 	engine_prss_free(svc->prss);
 	engine_ledger_close(svc->ledger);
+	pthread_cond_destroy(&svc->released_cond);
 	pthread_mutex_destroy(&svc->lock);
 	free(svc);
 }
@@ -222,6 +232,17 @@ json_t *engine_service_session_get(struct engine_service *svc, uint64_t id, int 
 	return j;
 }
 
+int engine_service_session_ended(struct engine_service *svc, uint64_t id)
+{
+	int i, ended = -1;
+	pthread_mutex_lock(&svc->lock);
+	i = find_locked(svc, id);
+	if (i >= 0)
+		ended = engine_session_ended(svc->sessions[i]);
+	pthread_mutex_unlock(&svc->lock);
+	return ended;
+}
+
 int engine_service_session_delete(struct engine_service *svc, uint64_t id)
 {
 	struct engine_session *s;
@@ -236,6 +257,33 @@ int engine_service_session_delete(struct engine_service *svc, uint64_t id)
 	svc->sessions[i] = svc->sessions[--svc->n_sessions];
 	pthread_mutex_unlock(&svc->lock);
 	engine_session_free(s, 1);
+	return 0;
+}
+
+static void released(void *ctx)
+{
+	struct engine_service *svc = ctx;
+	pthread_mutex_lock(&svc->lock);
+	if (--svc->releasing == 0)
+		pthread_cond_broadcast(&svc->released_cond);
+	pthread_mutex_unlock(&svc->lock);
+}
+
+int engine_service_session_release(struct engine_service *svc, uint64_t id)
+{
+	struct engine_session *s;
+	int i;
+	pthread_mutex_lock(&svc->lock);
+	i = find_locked(svc, id);
+	if (i < 0) {
+		pthread_mutex_unlock(&svc->lock);
+		return MPC_ENOENT;
+	}
+	s = svc->sessions[i];
+	svc->sessions[i] = svc->sessions[--svc->n_sessions];
+	svc->releasing++;
+	pthread_mutex_unlock(&svc->lock);
+	engine_session_release(s, 1, released, svc);
 	return 0;
 }
 

@@ -40,9 +40,22 @@ int engine_service_session_start(struct engine_service *svc, json_t *spec, char 
  * public value), or NULL if unknown. */
 json_t *engine_service_session_get(struct engine_service *svc, uint64_t id, int values);
 
+/* Without building its status: 1 if session id is done or failed, 0 if it
+ * runs, -1 if it is not running here (engine_service_session_get reads a
+ * stored result then). */
+int engine_service_session_ended(struct engine_service *svc, uint64_t id);
+
 /* Stops session id and deletes its spec and checkpoints (keeps its result
  * and fuel records). MPC_ENOENT if unknown. */
 int engine_service_session_delete(struct engine_service *svc, uint64_t id);
+
+/* As engine_service_session_delete, without waiting for the session's
+ * thread to stop (engine_session_release): the session is gone from the
+ * service at once (get finds its stored result only), its thread erases
+ * and frees it, and engine_service_stop waits for that. For the scheduler,
+ * which drops the session of every finished attempt: no thread of its own
+ * waits for each one. MPC_ENOENT if unknown. */
+int engine_service_session_release(struct engine_service *svc, uint64_t id);
 
 /* New reference: fuel status (generator, hwm, produced, consumed, rate,
  * ranges) and mesh counters. */

@@ -40,6 +40,11 @@ struct engine_session {
 	struct engine_exec x;
 	struct engine_session *pool_next; /* queued for a worker (pool_lock) */
 	int finished;                     /* session_main returned (lock, done_cond) */
+	/* released (engine_session_release) before session_main returned: the
+	 * worker erases and frees s itself, then calls release_done (lock) */
+	int released, release_erase;
+	void (*release_done)(void *ctx);
+	void *release_ctx;
 	pthread_cond_t done_cond;
 	pthread_mutex_t lock; /* guards the fields below and regs for status */
 	enum sess_state state;
@@ -716,6 +721,8 @@ failed:
 
 #define POOL_IDLE_MS 10000
 
+static void session_destroy(struct engine_session *s, int erase);
+
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t pool_cond = PTHREAD_COND_INITIALIZER;
 static struct engine_session *pool_head, *pool_tail;
@@ -748,9 +755,18 @@ static void *pool_main(void *arg)
 		session_main(s);
 		/* s may be freed as soon as finished is seen */
 		pthread_mutex_lock(&s->lock);
-		s->finished = 1;
-		pthread_cond_broadcast(&s->done_cond);
-		pthread_mutex_unlock(&s->lock);
+		if (s->released) { /* nobody waits: the end is this thread's */
+			void (*done)(void *) = s->release_done;
+			void *ctx = s->release_ctx;
+			pthread_mutex_unlock(&s->lock);
+			session_destroy(s, s->release_erase);
+			if (done != NULL)
+				done(ctx);
+		} else {
+			s->finished = 1;
+			pthread_cond_broadcast(&s->done_cond);
+			pthread_mutex_unlock(&s->lock);
+		}
 		pthread_mutex_lock(&pool_lock);
 	}
 }
@@ -978,6 +994,15 @@ int engine_session_same_spec(const struct engine_session *s, json_t *spec)
 	return same;
 }
 
+int engine_session_ended(struct engine_session *s)
+{
+	int ended;
+	pthread_mutex_lock(&s->lock);
+	ended = s->state == SESS_DONE || s->state == SESS_FAILED;
+	pthread_mutex_unlock(&s->lock);
+	return ended;
+}
+
 json_t *engine_session_status(struct engine_session *s, int values)
 {
 	json_t *j;
@@ -1020,6 +1045,35 @@ void engine_session_free(struct engine_session *s, int erase)
 	while (!s->finished)
 		pthread_cond_wait(&s->done_cond, &s->lock);
 	pthread_mutex_unlock(&s->lock);
+	session_destroy(s, erase);
+}
+
+void engine_session_release(struct engine_session *s, int erase, void (*done)(void *ctx),
+			    void *ctx)
+{
+	if (s == NULL)
+		return;
+	s->stop = 1;
+	engine_mesh_wake(s->env.mesh, s->id);
+	pthread_mutex_lock(&s->lock);
+	if (!s->finished) { /* its worker ends it (pool_main) */
+		s->released = 1;
+		s->release_erase = erase;
+		s->release_done = done;
+		s->release_ctx = ctx;
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	pthread_mutex_unlock(&s->lock);
+	session_destroy(s, erase);
+	if (done != NULL)
+		done(ctx);
+}
+
+/* Frees s, whose thread has returned from session_main; erase: deletes its
+ * spec, epoch and checkpoints too. */
+static void session_destroy(struct engine_session *s, int erase)
+{
 	if (erase) {
 		char prefix[64];
 		rocksdb_writebatch_t *wb = rocksdb_writebatch_create();

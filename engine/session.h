@@ -64,10 +64,24 @@ uint64_t engine_session_id(const struct engine_session *s);
 /* Whether spec is the one s runs (same canonical text). */
 int engine_session_same_spec(const struct engine_session *s, json_t *spec);
 
+/* 1 if s is done or failed (its status has its outputs or error), else 0. */
+int engine_session_ended(struct engine_session *s);
+
 /* New reference: state, progress, timing and outputs. */
 json_t *engine_session_status(struct engine_session *s, int values);
 
 /* Stops the thread and frees s; erase also deletes its spec and checkpoints. */
 void engine_session_free(struct engine_session *s, int erase);
+
+/*
+ * As engine_session_free, without waiting for the thread: s belongs to its
+ * worker from now on, which stops, erases and frees it when it next looks
+ * (at once for a lingering session, woken through the mesh) and then calls
+ * done(ctx) on its own thread; if the thread has already ended, all this
+ * happens here before the return. The caller must not touch s again, and
+ * must keep the mesh, db and ledger of s's env alive until done runs.
+ */
+void engine_session_release(struct engine_session *s, int erase, void (*done)(void *ctx),
+			    void *ctx);
 
 #endif

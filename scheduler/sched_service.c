@@ -26,7 +26,6 @@
 #define INFLIGHT_MAX 512
 #define INFLIGHT_MS 1000 /* a leader proposal not applied by then is proposed again */
 #define PLAN_CACHE_ENTRIES 64   /* programs compiled and planned (sched_plancache.h) */
-#define DELETER_IDLE_S     10   /* an idle session deleter thread ends after this */
 #define REPORTERS 4	 /* threads proposing the runner's task_done/task_abort */
 /* A PENDING job gets a job_reason entry only once it has waited this long:
  * on a busy cluster most jobs wait a few ms for a slot, and an entry (applied
@@ -96,12 +95,6 @@ struct sched_service {
 	uint64_t seen_leader, seen_runner; /* kicks each thread has acted on */
 	int stop;
 	int release; /* the API stops: long polls answer now */
-	int deleting; /* session deletes queued or in flight */
-	/* session deletes, run by a cache of idle deleter threads (deleter_main):
-	 * a thread per delete cost a clone and an exit per task and party */
-	struct session_delete *dq_head, *dq_tail;
-	int dq_n, del_idle, del_threads;
-	pthread_cond_t dcond;
 	int proposing; /* runner proposals queued or in flight (propose_detached) */
 	/* the runner's proposals, proposed by REPORTERS threads that keep their
 	 * connection to the leader (a thread per proposal made a new TCP
@@ -115,6 +108,9 @@ struct sched_service {
 	struct inflight inflight[INFLIGHT_MAX]; /* the leader thread's own */
 	int n_inflight;
 	json_t *turn; /* the leader's entries of this turn, proposed at its end */
+	/* the runner's reports of this turn while this party leads, proposed at
+	 * its end without a reporter (runner_flush) */
+	json_t *rturn;
 	size_t multi_max; /* entries per sched_multi (MPC_SCHED_MULTI; 1: none) */
 };
 
@@ -203,7 +199,6 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties)
 	pthread_mutex_init(&svc->lock, NULL);
 	pthread_cond_init(&svc->cond, NULL);
 	pthread_cond_init(&svc->qcond, NULL);
-	pthread_cond_init(&svc->dcond, NULL);
 	pthread_cond_init(&svc->rcond, NULL);
 	fsm->ext_data = svc;
 	fsm->ext_apply = sched_fsm_apply;
@@ -707,7 +702,18 @@ static void *reporter_main(void *arg)
  * after REPROPOSE_MS. */
 static void propose_detached(struct sched_service *svc, json_t *e)
 {
-	struct report *r = malloc(sizeof *r);
+	struct report *r;
+	/* on the leader: queued at the end of the runner's turn (runner_flush),
+	 * as the leader thread's entries are; no reporter thread, no wait */
+	if (__atomic_load_n(&svc->leading, __ATOMIC_RELAXED)) {
+		if (svc->rturn == NULL)
+			svc->rturn = json_array();
+		/* out of memory: e is freed and proposed again after REPROPOSE_MS */
+		if (svc->rturn == NULL || json_array_append_new(svc->rturn, e) != 0)
+			json_decref(svc->rturn == NULL ? e : NULL);
+		return;
+	}
+	r = malloc(sizeof *r);
 	if (r == NULL || svc->n_reporters == 0) {
 		free(r);
 		propose_quiet(svc, e);
@@ -726,85 +732,14 @@ static void propose_detached(struct sched_service *svc, json_t *e)
 	pthread_mutex_unlock(&svc->lock);
 }
 
-struct session_delete {
-	uint64_t session;
-	struct session_delete *next;
-};
-
-/* Deletes one queued session; called and returns with svc->lock held. */
-static void delete_one(struct sched_service *svc)
-{
-	struct session_delete *d = svc->dq_head;
-	svc->dq_head = d->next;
-	if (svc->dq_head == NULL)
-		svc->dq_tail = NULL;
-	svc->dq_n--;
-	pthread_mutex_unlock(&svc->lock);
-	engine_service_session_delete(svc->engine, d->session);
-	free(d);
-	pthread_mutex_lock(&svc->lock);
-	svc->deleting--;
-	if (svc->stop) /* sched_service_stop waits for the last one */
-		pthread_cond_broadcast(&svc->cond);
-}
-
-/* A deleter: takes queued deletes; idle for DELETER_IDLE_S, it ends. */
-static void *deleter_main(void *arg)
-{
-	struct sched_service *svc = arg;
-	pthread_setname_np(pthread_self(), "sched-delete");
-	pthread_mutex_lock(&svc->lock);
-	for (;;) {
-		if (svc->dq_head != NULL) {
-			delete_one(svc);
-			continue;
-		}
-		if (svc->stop)
-			break;
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += DELETER_IDLE_S;
-		svc->del_idle++;
-		int rc = pthread_cond_timedwait(&svc->dcond, &svc->lock, &ts);
-		svc->del_idle--;
-		if (rc != 0 && svc->dq_head == NULL)
-			break;
-	}
-	svc->del_threads--;
-	pthread_cond_broadcast(&svc->cond);
-	pthread_mutex_unlock(&svc->lock);
-	return NULL;
-}
-
-/* Stopping a session joins its thread, which may wait for a resynchronisation
- * with a party that is down: done off the runner thread, and never behind
- * another delete (a new deleter starts when the idle ones do not cover the
- * queue). */
+/* Stops and erases the session of an attempt that ended. Its own thread does
+ * that (engine_service_session_release): stopping may wait for a
+ * resynchronisation with a party that is down, and neither the runner nor a
+ * thread of the scheduler's waits for it (a deleter thread per delete was a
+ * wake-up and a wait per job and party). */
 static void session_delete_async(struct sched_service *svc, uint64_t session)
 {
-	struct session_delete *d = calloc(1, sizeof *d);
-	pthread_t t;
-	if (d == NULL)
-		return;
-	d->session = session;
-	pthread_mutex_lock(&svc->lock);
-	svc->deleting++;
-	if (svc->dq_tail != NULL)
-		svc->dq_tail->next = d;
-	else
-		svc->dq_head = d;
-	svc->dq_tail = d;
-	svc->dq_n++;
-	if (svc->dq_n <= svc->del_idle) {
-		pthread_cond_signal(&svc->dcond);
-	} else if (pthread_create(&t, NULL, deleter_main, svc) == 0) {
-		svc->del_threads++;
-		pthread_detach(t);
-	} else {
-		while (svc->dq_head != NULL) /* no thread: here */
-			delete_one(svc);
-	}
-	pthread_mutex_unlock(&svc->lock);
+	engine_service_session_release(svc->engine, session);
 }
 
 static void run_drop(struct sched_service *svc, struct local_run *r)
@@ -895,14 +830,22 @@ out:
 
 static void run_poll(struct sched_service *svc, struct local_run *r)
 {
-	json_t *s = engine_service_session_get(svc->engine, r->session, 1);
-	const char *state = s ? json_string_value(json_object_get(s, "state")) : NULL;
+	json_t *s;
+	const char *state;
 	char err[1024] = "";
-	if (state == NULL || r->plan == NULL) {
+	/* every turn polls every running session: the status (JSON with every
+	 * output) only of those that ended and are not reported already (both
+	 * proposals below wait REPROPOSE_MS for the last one to apply) */
+	if (r->plan == NULL || now_ms() - r->proposed_ms < REPROPOSE_MS ||
+	    engine_service_session_ended(svc->engine, r->session) == 0)
+		return;
+	s = engine_service_session_get(svc->engine, r->session, 1);
+	state = s ? json_string_value(json_object_get(s, "state")) : NULL;
+	if (state == NULL) {
 		json_decref(s);
 		return;
 	}
-	if (strcmp(state, "done") == 0 && now_ms() - r->proposed_ms >= REPROPOSE_MS) {
+	if (strcmp(state, "done") == 0) {
 		/* public outputs (the same on every party) and the shares kept
 		 * for later tasks (sealed to this party by its engine) */
 		json_t *outputs = json_object(), *shares = json_object(), *sealed = json_object(),
@@ -952,6 +895,17 @@ static void run_poll(struct sched_service *svc, struct local_run *r)
 		propose_abort(svc, r, err);
 	}
 	json_decref(s);
+}
+
+/* The end of a runner turn on the leader: its reports go out in this group
+ * commit (store_node_propose_async; lost if leadership moved meanwhile, then
+ * proposed again after REPROPOSE_MS, as any lost report). */
+static void runner_flush(struct sched_service *svc)
+{
+	json_t *entries = svc->rturn;
+	svc->rturn = NULL;
+	if (entries != NULL && propose_entries(svc, entries) != 0)
+		LOG_WARN("sched: this turn's reports of the runner were not queued");
 }
 
 static void runner_turn(struct sched_service *svc)
@@ -1006,6 +960,7 @@ static void runner_turn(struct sched_service *svc)
 		}
 	}
 	sched_index_release(jobs, n);
+	runner_flush(svc);
 }
 
 /* After a restart the engine resumes every stored session, also those of
@@ -1201,8 +1156,7 @@ void sched_service_stop(struct sched_service *svc)
 		pthread_join(svc->reporter_thr[i], NULL);
 	svc->n_reporters = 0;
 	pthread_mutex_lock(&svc->lock);
-	pthread_cond_broadcast(&svc->dcond); /* idle deleters end */
-	while (svc->deleting > 0 || svc->proposing > 0 || svc->del_threads > 0)
+	while (svc->proposing > 0)
 		pthread_cond_wait(&svc->cond, &svc->lock);
 	pthread_mutex_unlock(&svc->lock);
 	/* the FSM keeps applying until the node closes: the extension stays attached */
