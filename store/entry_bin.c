@@ -195,15 +195,24 @@ struct rd {
 	char *why;
 	size_t size;
 	int failed;
+	int vote, mac; /* where the reader is, for the reason (-1: not in one) */
 };
 
+/* The reason names the byte and, inside a vote, the vote (and its tag):
+ * formatted only on failure, the common path formats nothing. */
 static void fail(struct rd *r, const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 	if (r->failed++)
 		return;
-	n = snprintf(r->why, r->size, "commit record byte %zu: ", r->off);
+	if (r->vote < 0)
+		n = snprintf(r->why, r->size, "commit record byte %zu: ", r->off);
+	else if (r->mac < 0)
+		n = snprintf(r->why, r->size, "commit record byte %zu: vote %d ", r->off, r->vote);
+	else
+		n = snprintf(r->why, r->size, "commit record byte %zu: vote %d mac %d ", r->off,
+			     r->vote, r->mac);
 	if (n < 0 || (size_t)n >= r->size)
 		return;
 	va_start(ap, fmt);
@@ -265,49 +274,49 @@ static void set_new(struct rd *r, json_t *obj, const char *key, json_t *v)
 static json_t *get_vote(struct rd *r, size_t k)
 {
 	json_t *v = json_object(), *macs;
-	char what[32];
-	unsigned mask = (unsigned)get_le(r, 1, "vote mask");
+	unsigned mask;
 	size_t i, n;
 
+	r->vote = (int)k;
+	mask = (unsigned)get_le(r, 1, "mask");
 	if (v == NULL) {
 		fail(r, "out of memory");
 		return NULL;
 	}
 	for (i = 0; i < VOTE_N_INTS && !r->failed; i++)
 		if (mask & (1u << i)) {
-			snprintf(what, sizeof what, "vote %zu %s", k, vote_ints[i]);
-			uint64_t x = get_le(r, 8, what);
+			uint64_t x = get_le(r, 8, vote_ints[i]);
 			if (!r->failed)
 				set_new(r, v, vote_ints[i], json_integer((json_int_t)x));
 		}
 	for (i = 0; i < VOTE_N_STRS && !r->failed; i++)
-		if (mask & (1u << (VOTE_N_INTS + i))) {
-			snprintf(what, sizeof what, "vote %zu %s", k, vote_strs[i]);
-			set_new(r, v, vote_strs[i], get_str(r, 1, what));
-		}
+		if (mask & (1u << (VOTE_N_INTS + i)))
+			set_new(r, v, vote_strs[i], get_str(r, 1, vote_strs[i]));
 	if (!r->failed && (mask & (1u << VOTE_MACS_BIT))) {
-		n = (size_t)get_le(r, 1, "vote macs count");
+		n = (size_t)get_le(r, 1, "macs count");
 		if (!r->failed && n > MPC_MAX_PARTIES)
-			fail(r, "vote %zu has %zu macs (at most %d)", k, n, MPC_MAX_PARTIES);
+			fail(r, "has %zu macs (at most %d)", n, MPC_MAX_PARTIES);
 		macs = json_array();
 		set_new(r, v, "macs", macs);
 		for (i = 0; i < n && !r->failed; i++) {
-			snprintf(what, sizeof what, "vote %zu mac %zu", k, i);
-			json_t *tag = get_str(r, 1, what);
+			r->mac = (int)i;
+			json_t *tag = get_str(r, 1, "tag");
 			if (tag != NULL && json_array_append_new(macs, tag) != 0)
 				fail(r, "out of memory");
 		}
+		r->mac = -1;
 	}
 	if (r->failed) {
 		json_decref(v);
 		return NULL;
 	}
+	r->vote = -1;
 	return v;
 }
 
 static json_t *commit_decode(const uint8_t *p, size_t len, char *why, size_t size)
 {
-	struct rd r = {p, len, 0, why, size, 0};
+	struct rd r = {p, len, 0, why, size, 0, -1, -1};
 	json_t *e = json_object(), *auth, *votes;
 	unsigned version, flags;
 	size_t i, n;

@@ -1109,3 +1109,29 @@ Test(store_upload, binary_batch_frame_mixes_json_and_binary_entries)
 	free(tick_text);
 	json_decref(tk);
 }
+
+/* The twin of tagged_votes_binding_the_begin_commit_without_any_ed25519_check
+ * in a binary frame (docs/store-performance.md measures both by callgrind). */
+Test(store_upload, tagged_votes_binding_the_begin_commit_in_a_binary_frame)
+{
+	uint64_t keep[3];
+	uint8_t opk[32], osk[crypto_sign_SECRETKEYBYTES];
+	char hex[3][65];
+	const int how[3] = {VOTE_TAGGED, VOTE_TAGGED, VOTE_TAGGED}; /* no valid signature */
+	json_t *auth;
+
+	crypto_sign_keypair(opk, osk);
+	auth = signed_begin(T1, osk);
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload_begin(p, T1, json_deep_copy(auth), 1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_bin(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "committed");
+		cr_assert_eq(table_rows(p), 4);
+	}
+	same_catalog();
+}
