@@ -10,13 +10,13 @@
 #include <string.h>
 
 #define FLAG_CLIENT 1
-#define FLAG_AUTH 2
+#define FLAG_AUTH   2
 
 /* The vote's fields in mask bit order: integers first, then strings. */
 static const char *const vote_ints[] = {"party", "rows", "bytes", "keep_until_ms"};
 static const char *const vote_strs[] = {"digest", "sig", "begin"};
-#define VOTE_N_INTS 4
-#define VOTE_N_STRS 3
+#define VOTE_N_INTS   4
+#define VOTE_N_STRS   3
 #define VOTE_MACS_BIT 7
 
 /* The signed begin's fields (store_signed_req_pack), in layout order. */
@@ -429,22 +429,24 @@ int store_entry_frame_open(const void *buf, size_t len, struct store_entry_frame
 	for (uint32_t i = 0; i < f->count; i++) {
 		uint64_t n;
 		if (len - off < 4) {
-			snprintf(why, size, "frame truncated at entry %u's length (byte %zu of %zu)",
-				 i, off, len);
+			snprintf(why, size,
+				 "frame truncated at entry %u's length (byte %zu of %zu)", i, off,
+				 len);
 			return MPC_EINVAL;
 		}
 		n = le(p + off, 4);
 		off += 4;
 		if (n > len - off) {
 			snprintf(why, size,
-				 "frame entry %u of %llu bytes runs past the end (byte %zu of %zu)", i,
-				 (unsigned long long)n, off, len);
+				 "frame entry %u of %llu bytes runs past the end (byte %zu of %zu)",
+				 i, (unsigned long long)n, off, len);
 			return MPC_EINVAL;
 		}
 		off += (size_t)n;
 	}
 	if (len - off >= 8) {
-		snprintf(why, size, "frame has %zu bytes after its %u entries", len - off, f->count);
+		snprintf(why, size, "frame has %zu bytes after its %u entries", len - off,
+			 f->count);
 		return MPC_EINVAL;
 	}
 	for (size_t i = off; i < len; i++)
@@ -476,8 +478,8 @@ size_t store_entry_frame_size(size_t n, const size_t *lens)
 	return (len + 7) & ~(size_t)7;
 }
 
-void store_entry_frame_write(void *out, int kind, uint64_t ts, size_t n,
-			     const char *const *subs, const size_t *lens)
+void store_entry_frame_write(void *out, int kind, uint64_t ts, size_t n, const char *const *subs,
+			     const size_t *lens)
 {
 	struct wr w = {out, 0};
 	size_t total = store_entry_frame_size(n, lens);

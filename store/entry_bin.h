@@ -1,4 +1,4 @@
-/* Compact binary Raft entries: the frame around proposals and the fixed layout of the commit entry (docs/architecture.md §5.1). */
+/* Compact binary Raft entries: the frame around proposals and the fixed layout of the commit entry (docs/architecture.md §4.1). */
 #ifndef MPC_STORE_ENTRY_BIN_H
 #define MPC_STORE_ENTRY_BIN_H
 
@@ -33,11 +33,11 @@
  *   their exact bytes.
  */
 
-#define STORE_ENTRY_FRAME_MAGIC 0xB1
+#define STORE_ENTRY_FRAME_MAGIC  0xB1
 #define STORE_ENTRY_COMMIT_MAGIC 0xB2
-#define STORE_ENTRY_BIN_VERSION 1
-#define STORE_ENTRY_FRAME_ONE 1
-#define STORE_ENTRY_FRAME_BATCH 2
+#define STORE_ENTRY_BIN_VERSION  1
+#define STORE_ENTRY_FRAME_ONE    1
+#define STORE_ENTRY_FRAME_BATCH  2
 #define STORE_ENTRY_FRAME_HEADER 16
 
 /* 1 when buf (len bytes) is a binary frame (by its first byte). */
@@ -63,7 +63,7 @@ struct store_entry_frame {
 	uint32_t count;
 	uint64_t ts;
 	const uint8_t *next; /* the next sub-entry's length field */
-	uint32_t left;	     /* sub-entries not yet taken */
+	uint32_t left;       /* sub-entries not yet taken */
 };
 
 /* Checks the whole frame buf (len bytes) and sets f. 0, or MPC_EINVAL with
@@ -80,7 +80,7 @@ size_t store_entry_frame_size(size_t n, const size_t *lens);
 
 /* Writes the frame into out (store_entry_frame_size bytes, zero-filled
  * padding); kind STORE_ENTRY_FRAME_ONE needs n == 1. */
-void store_entry_frame_write(void *out, int kind, uint64_t ts, size_t n,
-			     const char *const *subs, const size_t *lens);
+void store_entry_frame_write(void *out, int kind, uint64_t ts, size_t n, const char *const *subs,
+			     const size_t *lens);
 
 #endif

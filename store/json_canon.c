@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEPTH_MAX 32
+#define DEPTH_MAX     32
 #define KEYS_ON_STACK 32
 
 struct cbuf {
