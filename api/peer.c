@@ -33,6 +33,13 @@ int api_peer_verify(int party, const char *body, size_t len, const char *mac_hex
 int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entry, int *outcome,
 		     uint64_t *index, int *leader, char *errmsg)
 {
+	return api_peer_propose_bytes(conf, to, entry, strlen(entry), outcome, index, leader,
+				      errmsg);
+}
+
+int api_peer_propose_bytes(const struct mpc_party_conf *conf, int to, const char *entry,
+			   size_t len, int *outcome, uint64_t *index, int *leader, char *errmsg)
+{
 	const struct mpc_party_info *p = &conf->cluster->parties[to];
 	struct mpc_dynbuf rb = {NULL, 0};
 	struct curl_slist *hdrs = NULL;
@@ -47,15 +54,17 @@ int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entr
 	if (curl == NULL)
 		return MPC_ENOMEM;
 	snprintf(url, sizeof url, "http://%s:%u/v1/internal/propose", p->host, p->api_port);
-	mpc_pairkeys_tag(&pair_keys, to, entry, strlen(entry), mac);
+	mpc_pairkeys_tag(&pair_keys, to, entry, len, mac);
 	snprintf(hdr, sizeof hdr, "%s: %d", API_HDR_PARTY, conf->party_id);
 	hdrs = curl_slist_append(hdrs, hdr);
 	snprintf(hdr, sizeof hdr, "%s: %s", API_HDR_MAC, mac);
 	hdrs = curl_slist_append(hdrs, hdr);
-	hdrs = curl_slist_append(hdrs, "Content-Type: application/json");
+	hdrs = curl_slist_append(hdrs, entry[0] == '{' ? "Content-Type: application/json"
+						       : "Content-Type: application/octet-stream");
 	curl_easy_setopt(curl, CURLOPT_URL, url);
 	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, entry);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, mpc_dynbuf_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &rb);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 15000L);

@@ -20,6 +20,11 @@ void api_peer_free(void);
 int api_peer_propose(const struct mpc_party_conf *conf, int to, const char *entry, int *outcome,
 		     uint64_t *index, int *leader, char *errmsg);
 
+/* As api_peer_propose, for an entry of len bytes that may be binary
+ * (store/entry_bin.h). */
+int api_peer_propose_bytes(const struct mpc_party_conf *conf, int to, const char *entry,
+			   size_t len, int *outcome, uint64_t *index, int *leader, char *errmsg);
+
 /* Checks the hex MAC of a body sent by party under this pair's key: 0 or MPC_EPERM. */
 int api_peer_verify(int party, const char *body, size_t len, const char *mac_hex);
 

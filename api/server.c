@@ -11,6 +11,7 @@
 #include "common/sigmemo.h"
 #include "engine/service.h"
 #include "store/catalog.h"
+#include "store/entry_bin.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
 #include "store/upload.h"
@@ -112,18 +113,24 @@ static uint64_t arg_u64(struct MHD_Connection *c, const char *name, uint64_t def
 static int propose_opt(struct api_server *s, json_t *entry, int wait_local, int *outcome,
 		       uint64_t *index, char *errmsg)
 {
-	char *text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
 	uint64_t deadline = (uint64_t)time(NULL) + PROPOSE_TIMEOUT_MS / 1000;
 	int rv, leader = -1;
+	size_t len;
+	char *text;
 
+	/* the commit with votes in its compact layout (store/entry_bin.h), else JSON */
+	if (store_entry_commit_encode(entry, &text, &len) != 0) {
+		text = json_dumps(entry, JSON_COMPACT | JSON_SORT_KEYS);
+		len = text ? strlen(text) : 0;
+	}
 	if (text == NULL)
 		return MPC_ENOMEM;
 	for (;;) {
-		rv = store_node_propose(s->node, text, strlen(text), PROPOSE_TIMEOUT_MS, outcome,
-					index, &leader);
+		rv = store_node_propose(s->node, text, len, PROPOSE_TIMEOUT_MS, outcome, index,
+					&leader);
 		if (rv == MPC_ENOTLEADER && leader >= 0 && leader != s->conf->party_id)
-			rv = api_peer_propose(s->conf, leader, text, outcome, index, &leader,
-					      errmsg);
+			rv = api_peer_propose_bytes(s->conf, leader, text, len, outcome, index,
+						    &leader, errmsg);
 		if (rv != MPC_ENOTLEADER && rv != MPC_EUNAVAIL)
 			break;
 		if ((uint64_t)time(NULL) >= deadline)

@@ -2,6 +2,7 @@
 #include "common/log.h"
 #include "scheduler/sched_fsm.h"
 #include "store/catalog.h"
+#include "store/entry_bin.h"
 #include "store/fsm.h"
 
 #include <ftw.h>
@@ -14,7 +15,9 @@
 
 /*
  * Input: Raft log entries separated by '\n' (entries are compact JSON, so a
- * real one never holds a raw newline), applied at indexes 1, 2, ... as
+ * real one never holds a raw newline; a line that starts with the binary
+ * frame's magic byte 0xB1 is a binary frame, store/entry_bin.h, that runs
+ * to the end of the input), applied at indexes 1, 2, ... as
  * party 0 of a 3-party cluster; an input that starts with "MPCSNAP1" is
  * given to store_fsm_restore() instead. The FSM is wired as in mpcd: the
  * scheduler's entries go to sched_fsm_apply(). Apply must return 0 (only a
@@ -189,7 +192,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	while (p < end && index <= MAX_ENTRIES) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *nl = (uint8_t)*p == STORE_ENTRY_FRAME_MAGIC
+				     ? NULL
+				     : memchr(p, '\n', (size_t)(end - p));
 		size_t len = nl ? (size_t)(nl - p) : (size_t)(end - p);
 		int outcome = 1;
 		if (store_fsm_apply(&fsm, index, p, len, &outcome) != 0) {

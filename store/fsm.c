@@ -6,6 +6,8 @@
 #include "common/log.h"
 #include "common/sigmemo.h"
 #include "store/catalog.h"
+#include "store/entry_bin.h"
+#include "store/json_canon.h"
 #include "store/staging.h"
 #include "store/upload.h"
 
@@ -172,9 +174,14 @@ static json_t *meta_get_json(struct store_db *db, const char *key)
 static void batch_put_json(struct store_fsm *fsm, rocksdb_writebatch_t *wb, const char *key,
 			   json_t *j)
 {
-	char *text = json_dumps(j, JSON_FLAGS);
-	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key), text,
-				  strlen(text));
+	char *text;
+	size_t len;
+	/* the same bytes as json_dumps(j, JSON_FLAGS), written in ~1/3 of its time */
+	if (store_json_canon(j, &text, &len) != 0) {
+		text = json_dumps(j, JSON_FLAGS);
+		len = strlen(text);
+	}
+	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key), text, len);
 	free(text);
 }
 
@@ -855,6 +862,16 @@ static int apply_abort(struct store_fsm *fsm, rocksdb_writebatch_t *wb, json_t *
 	return rv;
 }
 
+/* The leader's stamp (store/node.c): the clock never goes back. */
+static void clock_stamp(struct store_fsm *fsm, uint64_t ts)
+{
+	if (ts > fsm->clock_ms) {
+		pthread_mutex_lock(&fsm->lock);
+		fsm->clock_ms = ts;
+		pthread_mutex_unlock(&fsm->lock);
+	}
+}
+
 /* Applies one (non-batch) entry at index in its own WriteBatch; the applied
  * index is recorded in that batch only when last is set. */
 static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last, int *outcome)
@@ -952,6 +969,44 @@ static int apply_one(struct store_fsm *fsm, uint64_t index, json_t *e, int last,
 	return 0;
 }
 
+/* A binary frame (store/entry_bin.h): its entries as the JSON batch's, each
+ * decoded without a JSON parser when it is a commit record. A frame or an
+ * entry that does not decode is refused as a malformed JSON entry is: its
+ * reason logged with the index, no effect but the applied index. */
+static int apply_frame(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
+		       int *outcome)
+{
+	struct store_entry_frame f;
+	char why[256];
+	const void *sub;
+	size_t sub_len, i = 0, slot = index % STORE_FSM_BATCH_RING;
+	int outcomes[STORE_FSM_BATCH_MAX] = {0}, rv = 0;
+	json_t *e;
+
+	if (store_entry_frame_open(entry, len, &f, why, sizeof why) != 0) {
+		LOG_WARN("entry %" PRIu64 " refused: %s", index, why);
+		return apply_one(fsm, index, NULL, 1, outcome);
+	}
+	clock_stamp(fsm, f.ts);
+	while (rv == 0 && store_entry_frame_next(&f, &sub, &sub_len)) {
+		e = store_entry_sub_decode(sub, sub_len, why, sizeof why);
+		if (e == NULL)
+			LOG_WARN("entry %" PRIu64 " (#%zu of %u) refused: %s", index, i, f.count, why);
+		rv = apply_one(fsm, index, e, f.left == 0,
+			       f.kind == STORE_ENTRY_FRAME_ONE ? outcome : &outcomes[i]);
+		json_decref(e);
+		i++;
+	}
+	if (f.kind == STORE_ENTRY_FRAME_BATCH) {
+		pthread_mutex_lock(&fsm->lock);
+		fsm->batch_ring[slot].index = index;
+		fsm->batch_ring[slot].n = f.count;
+		memcpy(fsm->batch_ring[slot].outcomes, outcomes, sizeof outcomes);
+		pthread_mutex_unlock(&fsm->lock);
+	}
+	return rv;
+}
+
 int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, size_t len,
 		    int *outcome)
 {
@@ -962,18 +1017,13 @@ int store_fsm_apply(struct store_fsm *fsm, uint64_t index, const void *entry, si
 	*outcome = 0;
 	if (index <= fsm->applied)
 		return 0; /* already in the db: raft re-applies after a restart */
+	if (store_entry_is_frame(entry, len))
+		return apply_frame(fsm, index, entry, len, outcome);
 	e = json_loadb(entry, len, 0, NULL);
 	op = e ? json_string_value(json_object_get(e, "op")) : NULL;
 	subs = json_object_get(e, "entries");
-	{
-		/* the leader's stamp (store/node.c): the clock never goes back */
-		json_int_t ts = json_integer_value(json_object_get(e, "ts"));
-		if (ts > 0 && (uint64_t)ts > fsm->clock_ms) {
-			pthread_mutex_lock(&fsm->lock);
-			fsm->clock_ms = (uint64_t)ts;
-			pthread_mutex_unlock(&fsm->lock);
-		}
-	}
+	if (json_integer_value(json_object_get(e, "ts")) > 0)
+		clock_stamp(fsm, (uint64_t)json_integer_value(json_object_get(e, "ts")));
 	if (op == NULL || strcmp(op, "batch") != 0 || !json_is_array(subs) ||
 	    json_array_size(subs) == 0) {
 		rv = apply_one(fsm, index, e, 1, outcome);

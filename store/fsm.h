@@ -25,6 +25,9 @@
  *   tick     {}   (advances the clock: uploads past their deadline are dropped)
  *   batch    {entries: [entry...]}   (group commit: up to STORE_FSM_BATCH_MAX
  *            entries proposed together by the leader, applied in order)
+ * A commit with votes is proposed in a binary layout, and the leader frames
+ * proposals holding one in a binary frame (first byte 0xB1, which no JSON
+ * text has; store/entry_bin.h): its entries apply as a batch's would.
  * The leader stamps every entry it proposes with "ts" (its clock, ms;
  * store/node.c); the FSM's clock is the highest stamp applied so far, so it
  * never goes back when the leader changes. Begin and prepared entries come

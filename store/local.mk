@@ -1,7 +1,8 @@
 noinst_LTLIBRARIES += libmpcstore.la
 libmpcstore_la_SOURCES = store/db.c store/db.h store/staging.c store/staging.h store/shares.c store/shares.h store/upload.c store/upload.h \
 	store/fsm.c store/fsm.h store/catalog.c store/catalog.h \
-	store/node.c store/node.h store/signed_req.c store/signed_req.h \
+	store/node.c store/node.h store/signed_req.c store/signed_req.h store/entry_bin.c store/entry_bin.h \
+	store/json_canon.c store/json_canon.h \
 	store/transport.c store/transport.h store/sst_file.cc store/sst_file.h
 libmpcstore_la_CFLAGS = $(AM_CFLAGS) $(ROCKSDB_CFLAGS) $(SODIUM_CFLAGS) $(JANSSON_CFLAGS) \
 	$(RAFT_CFLAGS) $(UV_CFLAGS) $(CRYPTO_CFLAGS)

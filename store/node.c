@@ -2,6 +2,7 @@
 #include "store/node.h"
 #include "common/deadline.h"
 #include "common/log.h"
+#include "store/entry_bin.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -177,13 +178,19 @@ static void submit(struct store_node *node, struct store_node_prop *p)
 	}
 	/* canonical/raft's uv segments need 8-byte multiples (a shorter entry
 	 * corrupts the closed segment on reload); JSON allows trailing blanks. */
-	buf.len = (p->len + STAMP_MAX + 7) & ~(size_t)7;
+	if (store_entry_is_commit_bin(p->entry, p->len)) /* binary: framed, stamp in the frame */
+		buf.len = store_entry_frame_size(1, &p->len);
+	else
+		buf.len = (p->len + STAMP_MAX + 7) & ~(size_t)7;
 	buf.base = raft_malloc(buf.len);
 	if (buf.base == NULL) {
 		prop_finish(p, MPC_ENOMEM, 0, 0, -1);
 		return;
 	}
-	{
+	if (store_entry_is_commit_bin(p->entry, p->len)) {
+		const char *sub = p->entry;
+		store_entry_frame_write(buf.base, STORE_ENTRY_FRAME_ONE, wall_ms(), 1, &sub, &p->len);
+	} else {
 		size_t n = stamp_entry(buf.base, p->entry, p->len);
 		memset((char *)buf.base + n, ' ', buf.len - n);
 	}
@@ -277,12 +284,19 @@ static void submit_batch(struct store_node *node, struct store_node_prop **props
 {
 	struct batch_req *b = calloc(1, sizeof *b);
 	struct raft_buffer buf;
-	size_t len = 32 + STAMP_MAX, off;
-	int rv;
+	size_t len = 32 + STAMP_MAX, off, lens[STORE_FSM_BATCH_MAX];
+	const char *subs[STORE_FSM_BATCH_MAX];
+	int rv, binary = 0;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		len += props[i]->len + 1;
+		subs[i] = props[i]->entry;
+		lens[i] = props[i]->len;
+		binary |= store_entry_is_commit_bin(props[i]->entry, props[i]->len);
+	}
 	len = (len + 7) & ~(size_t)7; /* canonical/raft's uv segments: 8-byte multiples */
+	if (binary) /* a binary commit among them: a binary frame (store/entry_bin.h) */
+		len = store_entry_frame_size(n, lens);
 	buf.base = b ? raft_malloc(len) : NULL;
 	if (buf.base == NULL) {
 		free(b);
@@ -290,19 +304,25 @@ static void submit_batch(struct store_node *node, struct store_node_prop **props
 			prop_finish(props[i], MPC_ENOMEM, 0, 0, -1);
 		return;
 	}
-	/* the leader's clock stamps the batch (store/fsm.h) */
-	off = (size_t)sprintf(buf.base, "{\"op\":\"batch\",\"ts\":%" PRIu64 ",\"entries\":[",
-			      wall_ms());
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0)
-			((char *)buf.base)[off++] = ',';
-		memcpy((char *)buf.base + off, props[i]->entry, props[i]->len);
-		off += props[i]->len;
+	for (size_t i = 0; i < n; i++)
 		b->props[i] = props[i];
+	if (binary) {
+		store_entry_frame_write(buf.base, STORE_ENTRY_FRAME_BATCH, wall_ms(), n, subs, lens);
+	} else {
+		/* the leader's clock stamps the batch (store/fsm.h) */
+		off = (size_t)sprintf(buf.base,
+				      "{\"op\":\"batch\",\"ts\":%" PRIu64 ",\"entries\":[",
+				      wall_ms());
+		for (size_t i = 0; i < n; i++) {
+			if (i > 0)
+				((char *)buf.base)[off++] = ',';
+			memcpy((char *)buf.base + off, props[i]->entry, props[i]->len);
+			off += props[i]->len;
+		}
+		memcpy((char *)buf.base + off, "]}", 2);
+		off += 2;
+		memset((char *)buf.base + off, ' ', len - off); /* JSON allows trailing blanks */
 	}
-	memcpy((char *)buf.base + off, "]}", 2);
-	off += 2;
-	memset((char *)buf.base + off, ' ', len - off); /* JSON allows trailing blanks */
 	buf.len = len;
 	b->n = n;
 	b->node = node;

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
+#include "store/json_canon.h"
 #include "store/staging.h"
 
 #include <inttypes.h>
@@ -40,8 +41,11 @@ static uint64_t keep_until_of(json_t *meta)
 static int meta_put(struct store_db *db, const char *id, json_t *meta, char **text_out,
 		    char *errmsg)
 {
-	char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+	char *text;
+	size_t len;
 	int rv;
+	if (store_json_canon(meta, &text, &len) != 0) /* the same bytes as json_dumps */
+		text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
 	if (text == NULL)
 		return MPC_ENOMEM;
 	if (text_out != NULL) {

@@ -21,8 +21,9 @@ static void usage(void)
 		"         prints a curl config (-K) with the signature headers of the request\n"
 		"       mpc-signreq call -c CLIENT.CONF PARTY METHOD PATH [BODY]\n"
 		"         one call through libmpcclient; prints the JSON answer (error on stderr)\n"
-		"       mpc-signreq propose -p MPCD.CONF ENTRY_JSON\n"
-		"         proposes a raw log entry through the leader's /v1/internal/propose\n");
+		"       mpc-signreq propose -p MPCD.CONF ENTRY_JSON|@FILE\n"
+		"         proposes a raw log entry (@FILE: its bytes, e.g. a binary commit\n"
+		"         record) through the leader's /v1/internal/propose\n");
 	exit(2);
 }
 
@@ -130,9 +131,25 @@ static int cmd_propose(int argc, char **argv)
 	struct mpc_party_conf *pc;
 	uint64_t index = 0;
 	int outcome = 0, leader = -1, rv = MPC_ENOTLEADER;
+	char entry[65536];
+	size_t len;
 
 	if (argc < 3 || strcmp(argv[0], "-p") != 0)
 		usage();
+	if (argv[2][0] == '@') {
+		FILE *f = fopen(argv[2] + 1, "rb");
+		len = f ? fread(entry, 1, sizeof entry, f) : 0;
+		if (f == NULL || ferror(f) || len == sizeof entry) {
+			fprintf(stderr, "mpc-signreq: %s: cannot read (or over 64 KiB)\n", argv[2] + 1);
+			return 1;
+		}
+		fclose(f);
+	} else {
+		len = strlen(argv[2]);
+		if (len >= sizeof entry)
+			usage();
+		memcpy(entry, argv[2], len);
+	}
 	if (mpc_party_conf_load(argv[1], &pc, err) != 0 || api_peer_init(pc) != 0) {
 		fprintf(stderr, "mpc-signreq: %s\n", err);
 		return 1;
@@ -141,7 +158,7 @@ static int cmd_propose(int argc, char **argv)
 	for (int i = 0; i < 2 * pc->cluster->n_parties && rv == MPC_ENOTLEADER; i++) {
 		int to = leader >= 0 ? leader : i % pc->cluster->n_parties;
 		leader = -1;
-		rv = api_peer_propose(pc, to, argv[2], &outcome, &index, &leader, err);
+		rv = api_peer_propose_bytes(pc, to, entry, len, &outcome, &index, &leader, err);
 	}
 	if (rv == 0)
 		printf("{\"index\":%llu,\"outcome\":%d}\n", (unsigned long long)index, outcome);

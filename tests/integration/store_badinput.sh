@@ -52,6 +52,27 @@ code=$(curl -s -o /dev/null -w '%{http_code}' -X POST --data "$body" "http://127
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "X-Mpc-Party: 1" -H "X-Mpc-Mac: $(printf '%064d' 0)" -X POST --data "$body" "http://127.0.0.1:$api0/v1/internal/propose")
 [ "$code" = 403 ] || fail "internal propose with a forged MAC answered $code, want 403"
 check_rows "after forged internal proposals"
+log "binary commit records (store/entry_bin.h) reach the leader as bytes; a cut one is refused"
+python3 - "$T" <<'PY'
+import struct, sys
+T = sys.argv[1]
+txn = b"0123456789abcdef0123456789abcdee"
+rec = bytes([0xB2, 1, 0, len(txn)]) + txn + bytes([0])  # commit of an unknown txn, no begin, no votes
+open(T + "/commit.bin", "wb").write(rec)
+open(T + "/cut.bin", "wb").write(rec[:-5])
+PY
+mpc-signreq propose -p "$T/party1/mpcd.conf" "@$T/commit.bin" >"$T/p.out" 2>&1 || fail "propose binary: $(cat "$T/p.out")"
+grep -q '"outcome":-4}' "$T/p.out" || fail "binary commit of an unknown txn: $(cat "$T/p.out"), want outcome -4 (ENOENT)"
+mpc-signreq propose -p "$T/party1/mpcd.conf" "@$T/cut.bin" >"$T/p.out" 2>&1 || fail "propose cut binary: $(cat "$T/p.out")"
+grep -q '"outcome":-2}' "$T/p.out" || fail "cut binary commit: $(cat "$T/p.out"), want outcome -2 (EINVAL)"
+idx=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["index"])' "$T/p.out")
+for i in 0 1 2; do
+	t=0
+	until grep -q "entry $idx (#0 of 1) refused: commit record byte .*runs past the record.s end" "$T/party$i.log"; do
+		sleep 0.2; t=$((t + 1)); [ $t -gt 50 ] && fail "party $i did not log the refusal of entry $idx"
+	done
+done
+check_rows "after binary commit records"
 log "/metrics (Prometheus text)"
 m=$(curl -s "http://127.0.0.1:$api0/metrics") || fail "GET /metrics"
 echo "$m" | grep -q '^mpcstore_rows{party="0"} 20$' || fail "/metrics does not show 20 rows: $(echo "$m" | grep rows)"

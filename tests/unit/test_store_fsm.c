@@ -2,6 +2,7 @@
 #include "common/chunkbox.h"
 #include "store/catalog.h"
 #include "store/fsm.h"
+#include "store/json_canon.h"
 #include "store/shares.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
@@ -1319,4 +1320,102 @@ Test(store_fsm, commit_that_cannot_ingest_is_not_applied)
 	cr_assert_str_eq(state_of(T1), "prepared", "nothing of the commit is written");
 	cr_assert_eq(store_catalog_applied(db), at - 1, "the entry will be applied again");
 	cr_assert(staging_left(T1));
+}
+
+/* ---- the records' text (store/json_canon.h) ---- */
+
+static uint32_t canon_seed = 7;
+
+static uint32_t canon_rand(void)
+{
+	canon_seed = canon_seed * 1103515245u + 12345u;
+	return canon_seed >> 8;
+}
+
+/* A random string: ASCII, control bytes, '"', '\\', '/', DEL and 2- to
+ * 4-byte UTF-8 characters. */
+static json_t *canon_string(void)
+{
+	static const char *const pieces[] = {"a", "Z", "0", "_", " ", "\"", "\\", "/", "\x7f",
+					     "\x01", "\x1f", "\b", "\f", "\n", "\r", "\t",
+					     "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "{}"};
+	char s[128];
+	size_t n = 0, k = canon_rand() % 8;
+	for (size_t i = 0; i < k; i++) {
+		const char *p = pieces[canon_rand() % (sizeof pieces / sizeof pieces[0])];
+		memcpy(s + n, p, strlen(p));
+		n += strlen(p);
+	}
+	if (canon_rand() % 8 == 0)
+		s[n++] = '\0'; /* an embedded NUL: \u0000 */
+	return json_stringn(s, n);
+}
+
+static json_t *canon_tree(int depth)
+{
+	static const json_int_t ints[] = {0, 1, -1, 9, 10, 1234567890123LL, -42,
+					  INT64_MAX, INT64_MIN, 1700000000000LL};
+	uint32_t r = canon_rand() % (depth > 3 ? 5 : 7);
+	json_t *j;
+	switch (r) {
+	case 0: return canon_string();
+	case 1: return json_integer(ints[canon_rand() % 10]);
+	case 2: return json_boolean(canon_rand() % 2);
+	case 3: return json_null();
+	case 4: return json_integer((json_int_t)canon_rand() - (1 << 23));
+	case 5:
+		j = json_array();
+		for (uint32_t i = canon_rand() % 5; i > 0; i--)
+			json_array_append_new(j, canon_tree(depth + 1));
+		return j;
+	default:
+		j = json_object();
+		for (uint32_t i = canon_rand() % 40; i > 0; i--) {
+			json_t *k = canon_string();
+			/* keys without NUL; prefixes of each other sort first */
+			char key[128];
+			snprintf(key, sizeof key, "%s%s", i % 3 ? "k" : "", json_string_value(k));
+			json_object_set_new(j, key, canon_tree(depth + 1));
+			json_decref(k);
+		}
+		return j;
+	}
+}
+
+Test(store_json_canon, same_bytes_as_json_dumps_sorted_compact)
+{
+	for (int round = 0; round < 3000; round++) {
+		json_t *j = canon_tree(0), *wrapped = json_is_object(j) || json_is_array(j)
+							     ? json_incref(j)
+							     : json_pack("{s:O}", "v", j);
+		char *want = json_dumps(wrapped, JSON_COMPACT | JSON_SORT_KEYS), *got;
+		size_t len;
+		cr_assert_not_null(want);
+		cr_assert_eq(store_json_canon(wrapped, &got, &len), 0, "round %d", round);
+		cr_assert_eq(len, strlen(want), "round %d: %s vs %s", round, got, want);
+		cr_assert_eq(memcmp(got, want, len + 1), 0, "round %d:\n%s\n%s", round, got, want);
+		free(got);
+		free(want);
+		json_decref(wrapped);
+		json_decref(j);
+	}
+}
+
+Test(store_json_canon, what_it_does_not_write_is_left_to_json_dumps)
+{
+	char *out;
+	size_t len;
+	json_t *real = json_pack("{s:f}", "x", 1.5), *scalar = json_integer(3);
+	json_t *deep = json_array(), *keynul = json_object();
+	cr_assert_eq(store_json_canon(real, &out, &len), MPC_EINVAL);
+	cr_assert_eq(store_json_canon(scalar, &out, &len), MPC_EINVAL);
+	for (int i = 0; i < 40; i++)
+		deep = json_pack("[o]", deep);
+	cr_assert_eq(store_json_canon(deep, &out, &len), MPC_EINVAL);
+	json_object_setn_new(keynul, "a\0b", 3, json_true());
+	cr_assert_eq(store_json_canon(keynul, &out, &len), MPC_EINVAL);
+	json_decref(real);
+	json_decref(scalar);
+	json_decref(deep);
+	json_decref(keynul);
 }

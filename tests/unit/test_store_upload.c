@@ -1,6 +1,7 @@
 /* Unit tests of appends without a begin entry: uploads the log does not know, their deadlines, the
  * commit that carries the begin. */
 #include "store/catalog.h"
+#include "store/entry_bin.h"
 #include "store/fsm.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
@@ -718,5 +719,419 @@ Test(store_upload, begin_with_a_bad_signature_needs_its_client_request_and_bindi
 	cr_assert_eq(apply_ts(e, T0 + 110), MPC_EPERM);
 	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, auth, hex, how), T0 + 200), 0);
 	cr_assert_str_eq(state_of(1, T1), "committed");
+	same_catalog();
+}
+
+/* ---- binary commit entries (store/entry_bin.h) ---- */
+
+/* Applies buf (len bytes) at the next index on every party; they must
+ * decide alike and all record the index as applied. */
+static int apply_raw(const void *buf, size_t len)
+{
+	int outcome[NP];
+	for (int p = 0; p < NP; p++) {
+		cr_assert_eq(store_fsm_apply(&fsm[p], next_index, buf, len, &outcome[p]), 0);
+		cr_assert_eq(store_fsm_applied(&fsm[p]), next_index);
+	}
+	next_index++;
+	for (int p = 1; p < NP; p++)
+		cr_assert_eq(outcome[p], outcome[0], "parties decided differently");
+	return outcome[0];
+}
+
+/* A frame of kind around n sub-entries (caller frees). */
+static uint8_t *frame_of(int kind, uint64_t ts, size_t n, const char *const *subs,
+			 const size_t *lens, size_t *len)
+{
+	uint8_t *f;
+	*len = store_entry_frame_size(n, lens);
+	f = malloc(*len);
+	cr_assert_not_null(f);
+	store_entry_frame_write(f, kind, ts, n, subs, lens);
+	return f;
+}
+
+/* e (taken) encoded as a commit record (caller frees). */
+static char *record_of(json_t *e, size_t *len)
+{
+	char *rec;
+	cr_assert_eq(store_entry_commit_encode(e, &rec, len), 0);
+	json_decref(e);
+	return rec;
+}
+
+/* e (taken) applied as a binary frame of one entry stamped ts. */
+static int apply_bin(json_t *e, uint64_t ts)
+{
+	size_t rlen, flen;
+	char *rec = record_of(e, &rlen);
+	const char *sub = rec;
+	uint8_t *f = frame_of(STORE_ENTRY_FRAME_ONE, ts, 1, &sub, &rlen, &flen);
+	int outcome = apply_raw(f, flen);
+	free(f);
+	free(rec);
+	return outcome;
+}
+
+/* The txn is not known and every party still has its upload. */
+static void nothing_changed(const char *txn)
+{
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, txn), "unknown", "party %d recorded the txn", p);
+		cr_assert(upload_left(p, txn));
+		cr_assert_eq(table_rows(p), -1, "no table created");
+	}
+	same_catalog();
+}
+
+static json_t *tagged_commit(uint64_t keep[3], int forge_party2)
+{
+	char hex[3][65];
+	int how[3] = {VOTE_SIGNED | VOTE_TAGGED, VOTE_SIGNED | VOTE_TAGGED,
+		      forge_party2 ? VOTE_TAGGED | VOTE_BAD_TAGS : VOTE_SIGNED | VOTE_TAGGED};
+	json_t *auth = signed_begin(T1, client_sk);
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	return commit_bound(T1, 4, keep, auth, hex, how);
+}
+
+Test(store_upload, binary_commit_decodes_to_the_tree_of_its_json_entry)
+{
+	uint64_t keep[3] = {T0 + 1, T0 + 2, T0 + 3};
+	json_t *entries[2] = {tagged_commit(keep, 0), commit_entry(T1, 4, keep)};
+	char why[256];
+
+	for (int i = 0; i < 2; i++) {
+		char *text = json_dumps(entries[i], JSON_COMPACT), *rec;
+		json_t *from_json = json_loads(text, 0, NULL), *from_bin;
+		size_t len;
+		cr_assert_eq(store_entry_commit_encode(entries[i], &rec, &len), 0);
+		cr_assert_lt(len, strlen(text), "the record is smaller than its JSON");
+		from_bin = store_entry_sub_decode(rec, len, why, sizeof why);
+		cr_assert_not_null(from_bin, "%s", why);
+		cr_assert(json_equal(from_bin, from_json), "binary and JSON decode alike");
+		/* a JSON sub-entry decodes through the old parser */
+		json_decref(from_bin);
+		from_bin = store_entry_sub_decode(text, strlen(text), why, sizeof why);
+		cr_assert(json_equal(from_bin, from_json));
+		json_decref(from_bin);
+		json_decref(from_json);
+		free(rec);
+		free(text);
+	}
+	/* what the layout cannot carry stays JSON */
+	{
+		char *rec;
+		size_t len;
+		json_object_set_new(entries[0], "extra", json_true());
+		cr_assert_eq(store_entry_commit_encode(entries[0], &rec, &len), MPC_EINVAL);
+		json_object_del(entries[0], "extra");
+		json_object_set_new(json_array_get(json_object_get(entries[0], "votes"), 1), "rows",
+				    json_string("4"));
+		cr_assert_eq(store_entry_commit_encode(entries[0], &rec, &len), MPC_EINVAL);
+		json_object_set_new(json_object_get(entries[1], "auth"), "body",
+				    json_stringn("a\0b", 3));
+		cr_assert_eq(store_entry_commit_encode(entries[1], &rec, &len), MPC_EINVAL);
+		json_t *abort_e = json_pack("{s:s, s:s}", "op", "abort", "txn", T1);
+		cr_assert_eq(store_entry_commit_encode(abort_e, &rec, &len), MPC_EINVAL);
+		json_decref(abort_e);
+	}
+	json_decref(entries[0]);
+	json_decref(entries[1]);
+}
+
+Test(store_upload, binary_commit_carrying_the_begin_commits_and_replays_change_nothing)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_bin(tagged_commit(keep, 0), T0 + 100), 0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "committed");
+		cr_assert_eq(table_rows(p), 4);
+		cr_assert_not(upload_left(p, T1));
+	}
+	same_catalog();
+	cr_assert_eq(apply_bin(tagged_commit(keep, 0), T0 + 200), MPC_ESTATE, "a replay");
+	/* and an old JSON commit of it (logs of older versions) is the same replay */
+	cr_assert_eq(apply_ts(tagged_commit(keep, 0), T0 + 300), MPC_ESTATE);
+	for (int p = 0; p < NP; p++)
+		cr_assert_eq(table_rows(p), 4);
+	same_catalog();
+}
+
+Test(store_upload, binary_commit_with_a_forged_vote_changes_nothing)
+{
+	uint64_t keep[3];
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_bin(tagged_commit(keep, 1), T0 + 100), MPC_ECRYPTO,
+		     "party 2's vote has neither a valid tag nor a valid signature");
+	nothing_changed(T1);
+	cr_assert_eq(apply_bin(tagged_commit(keep, 0), T0 + 200), 0, "the true votes commit");
+	same_catalog();
+}
+
+Test(store_upload, truncated_binary_entries_are_refused_with_nothing_changed)
+{
+	uint64_t keep[3];
+	size_t rlen, flen, sub_len;
+	char why[256];
+	char *rec;
+	uint8_t *f;
+	const char *sub;
+
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	rec = record_of(tagged_commit(keep, 0), &rlen);
+	sub = rec;
+	f = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &sub, &rlen, &flen);
+	/* the frame cut anywhere (a 8-byte-aligned cut of the padding aside) */
+	for (size_t cut = 0; cut < flen; cut++) {
+		struct store_entry_frame fr;
+		if (cut >= STORE_ENTRY_FRAME_HEADER + 4 + rlen)
+			continue; /* only padding cut: still the whole entry */
+		cr_assert_eq(store_entry_frame_open(f, cut, &fr, why, sizeof why), MPC_EINVAL,
+			     "frame cut at %zu", cut);
+		cr_assert_neq(why[0], '\0');
+		if (cut > 0 && cut % 7 != 0)
+			continue; /* through the FSM: every 7th cut is enough */
+		cr_assert_eq(apply_raw(f, cut), MPC_EINVAL, "frame cut at %zu", cut);
+	}
+	/* the record cut anywhere, in a well-formed frame */
+	for (sub_len = 1; sub_len < rlen; sub_len++) {
+		size_t fl;
+		uint8_t *g;
+		json_t *e = store_entry_sub_decode(rec, sub_len, why, sizeof why);
+		cr_assert_null(e, "record cut at %zu decoded", sub_len);
+		cr_assert(strstr(why, "truncated") || strstr(why, "past the record's end"),
+			  "cut at %zu: %s", sub_len, why);
+		if (sub_len % 11 != 0)
+			continue;
+		g = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &sub, &sub_len, &fl);
+		cr_assert_eq(apply_raw(g, fl), MPC_EINVAL, "record cut at %zu", sub_len);
+		free(g);
+	}
+	nothing_changed(T1);
+	cr_assert_eq(apply_raw(f, flen), 0, "the whole entry still commits");
+	for (int p = 0; p < NP; p++)
+		cr_assert_str_eq(state_of(p, T1), "committed");
+	free(f);
+	free(rec);
+}
+
+/* Sets bytes [off, off+n) of a copy of buf (len bytes) to the little-endian v. */
+static uint8_t *patched(const void *buf, size_t len, size_t off, int n, uint64_t v)
+{
+	uint8_t *c = malloc(len);
+	memcpy(c, buf, len);
+	for (int i = 0; i < n; i++)
+		c[off + (size_t)i] = (uint8_t)(v >> (8 * i));
+	return c;
+}
+
+Test(store_upload, oversized_and_garbage_binary_entries_are_refused_with_a_reason)
+{
+	uint64_t keep[3];
+	size_t rlen, flen, vote0;
+	char why[256], *rec;
+	uint8_t *f, *bad;
+	const char *sub;
+	struct {
+		size_t off;
+		int n;
+		uint64_t v;
+		const char *reason;
+	} frame_cases[] = {
+	    {1, 1, 2, "version"},	 /* a newer frame version */
+	    {2, 1, 3, "kind"},		 /* unknown kind */
+	    {3, 1, 1, "kind"},		 /* reserved byte */
+	    {4, 4, 0, "entries"},	 /* no entry */
+	    {4, 4, 2, "entries"},	 /* two entries in a frame of one */
+	    {4, 4, STORE_FSM_BATCH_MAX + 1, "entries"},
+	    {16, 4, 0xffffffffu, "past the end"}, /* entry length past the buffer */
+	};
+
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	rec = record_of(tagged_commit(keep, 0), &rlen);
+	sub = rec;
+	f = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &sub, &rlen, &flen);
+	for (size_t i = 0; i < sizeof frame_cases / sizeof frame_cases[0]; i++) {
+		struct store_entry_frame fr;
+		bad = patched(f, flen, frame_cases[i].off, frame_cases[i].n, frame_cases[i].v);
+		cr_assert_eq(store_entry_frame_open(bad, flen, &fr, why, sizeof why), MPC_EINVAL,
+			     "case %zu", i);
+		cr_assert(strstr(why, frame_cases[i].reason), "case %zu: %s", i, why);
+		cr_assert_eq(apply_raw(bad, flen), MPC_EINVAL, "case %zu", i);
+		free(bad);
+	}
+	/* bytes after the entry: 8 or more, or non-zero padding */
+	{
+		struct store_entry_frame fr;
+		uint8_t *longer = calloc(1, flen + 8);
+		memcpy(longer, f, flen);
+		cr_assert_eq(store_entry_frame_open(longer, flen + 8, &fr, why, sizeof why),
+			     MPC_EINVAL);
+		cr_assert(strstr(why, "after"), "%s", why);
+		cr_assert_eq(apply_raw(longer, flen + 8), MPC_EINVAL);
+		if (flen > STORE_ENTRY_FRAME_HEADER + 4 + rlen) {
+			longer[flen - 1] = 1;
+			cr_assert_eq(store_entry_frame_open(longer, flen, &fr, why, sizeof why),
+				     MPC_EINVAL);
+			cr_assert(strstr(why, "padding"), "%s", why);
+		}
+		free(longer);
+	}
+	/* inside the record: version, flags, too many votes, a string past the
+	 * end, a byte after the last vote */
+	{
+		size_t txn_end = 3 + 1 + 32, body_off, body_len;
+		const uint8_t *r = (const uint8_t *)rec;
+		char *longer = malloc(rlen + 1);
+		json_t *e;
+		/* auth: client, method, path, time_ms, nonce, sig, then the body */
+		size_t off = txn_end + 1 + r[txn_end]; /* after the entry's client */
+		for (int i = 0; i < 3; i++)
+			off += 1 + r[off];
+		off += 8;
+		for (int i = 0; i < 2; i++)
+			off += 1 + r[off];
+		body_off = off;
+		body_len = (size_t)r[off] | (size_t)r[off + 1] << 8;
+		vote0 = body_off + 4 + body_len + 1;
+		struct {
+			size_t off;
+			int n;
+			uint64_t v;
+			const char *reason;
+		} rec_cases[] = {
+		    {1, 1, 2, "version"},
+		    {2, 1, 7, "flags"},
+		    {3, 1, 31, "commit record byte"},		 /* txn 1 byte short: all shifts */
+		    {body_off, 4, 0x7fffffff, "begin body"},	 /* body past the end */
+		    {vote0 - 1, 1, MPC_MAX_PARTIES + 1, "votes"}, /* vote count */
+		    {vote0 - 1, 1, 2, "after the last vote"},	 /* one vote left over */
+		    {vote0 - 1, 1, 4, "truncated"},		 /* a vote missing */
+		    {vote0 + 1 + 32 + 1, 1, 0x00, "NUL"},	 /* NUL in the digest */
+		    {vote0 + 1 + 32 + 1, 1, 0xff, "UTF-8"},	 /* not UTF-8 */
+		};
+		cr_assert_eq(r[vote0 - 1], 3, "the vote count is where the test expects it");
+		for (size_t i = 0; i < sizeof rec_cases / sizeof rec_cases[0]; i++) {
+			size_t fl;
+			uint8_t *g;
+			const char *gsub;
+			bad = patched(rec, rlen, rec_cases[i].off, rec_cases[i].n, rec_cases[i].v);
+			e = store_entry_sub_decode(bad, rlen, why, sizeof why);
+			cr_assert_null(e, "case %zu decoded", i);
+			cr_assert(strstr(why, rec_cases[i].reason), "case %zu: %s", i, why);
+			gsub = (const char *)bad;
+			g = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &gsub, &rlen, &fl);
+			cr_assert_eq(apply_raw(g, fl), MPC_EINVAL, "case %zu", i);
+			free(g);
+			free(bad);
+		}
+		memcpy(longer, rec, rlen);
+		longer[rlen] = 0;
+		cr_assert_null(store_entry_sub_decode(longer, rlen + 1, why, sizeof why));
+		cr_assert(strstr(why, "after the last vote"), "%s", why);
+		free(longer);
+	}
+	/* garbage behind the magic bytes: refused, whatever it is */
+	{
+		uint8_t junk[600];
+		uint32_t seed = 12345;
+		for (int round = 0; round < 200; round++) {
+			size_t n = 16 + (size_t)(seed % 500), fl;
+			for (size_t i = 0; i < n; i++) {
+				seed = seed * 1103515245u + 12345u;
+				junk[i] = (uint8_t)(seed >> 16);
+			}
+			junk[0] = STORE_ENTRY_COMMIT_MAGIC;
+			json_t *e = store_entry_sub_decode(junk, n, why, sizeof why);
+			cr_assert_null(e, "garbage round %d decoded", round);
+			if (round % 20 == 0) {
+				const char *g = (const char *)junk;
+				uint8_t *fr = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &g, &n, &fl);
+				cr_assert_eq(apply_raw(fr, fl), MPC_EINVAL);
+				junk[0] = STORE_ENTRY_FRAME_MAGIC; /* as a frame */
+				cr_assert_eq(apply_raw(junk, n), MPC_EINVAL);
+				free(fr);
+			}
+		}
+	}
+	nothing_changed(T1);
+	cr_assert_eq(apply_raw(f, flen), 0, "the intact entry still commits");
+	free(f);
+	free(rec);
+}
+
+Test(store_upload, binary_batch_frame_mixes_json_and_binary_entries)
+{
+	uint64_t keep[3];
+	size_t lens[3], flen;
+	const char *subs[3];
+	json_t *tk = tick();
+	char *rec, *tick_text = json_dumps(tk, JSON_COMPACT);
+	uint8_t *f;
+	int outcome;
+	uint64_t index;
+
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	rec = record_of(tagged_commit(keep, 0), &lens[1]);
+	subs[0] = tick_text;
+	lens[0] = strlen(tick_text);
+	subs[1] = rec;
+	subs[2] = "{\"op\":";
+	lens[2] = 6;
+	f = frame_of(STORE_ENTRY_FRAME_BATCH, T0 + 100, 3, subs, lens, &flen);
+	index = next_index;
+	cr_assert_eq(apply_raw(f, flen), 0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_eq(store_fsm_batch_outcome(&fsm[p], index, 0, &outcome), 0);
+		cr_assert_eq(outcome, 0);
+		cr_assert_eq(store_fsm_batch_outcome(&fsm[p], index, 1, &outcome), 0);
+		cr_assert_eq(outcome, 0, "the binary commit");
+		cr_assert_eq(store_fsm_batch_outcome(&fsm[p], index, 2, &outcome), 0);
+		cr_assert_eq(outcome, MPC_EINVAL, "the cut JSON entry");
+		cr_assert_str_eq(state_of(p, T1), "committed");
+	}
+	same_catalog();
+	free(f);
+	free(rec);
+	free(tick_text);
+	json_decref(tk);
+}
+
+/* The twin of tagged_votes_binding_the_begin_commit_without_any_ed25519_check
+ * in a binary frame (docs/store-performance.md measures both by callgrind). */
+Test(store_upload, tagged_votes_binding_the_begin_commit_in_a_binary_frame)
+{
+	uint64_t keep[3];
+	uint8_t opk[32], osk[crypto_sign_SECRETKEYBYTES];
+	char hex[3][65];
+	const int how[3] = {VOTE_TAGGED, VOTE_TAGGED, VOTE_TAGGED}; /* no valid signature */
+	json_t *auth;
+
+	crypto_sign_keypair(opk, osk);
+	auth = signed_begin(T1, osk);
+	begin_hash(auth, hex[0]);
+	strcpy(hex[1], hex[0]);
+	strcpy(hex[2], hex[0]);
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload_begin(p, T1, json_deep_copy(auth), 1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	cr_assert_eq(apply_bin(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0);
+	for (int p = 0; p < NP; p++) {
+		cr_assert_str_eq(state_of(p, T1), "committed");
+		cr_assert_eq(table_rows(p), 4);
+	}
 	same_catalog();
 }
