@@ -21,7 +21,8 @@ static json_t *copy_objects(json_t *arr, const char *const *sub)
 	json_array_foreach(arr, i, v)
 	{
 		json_t *c = json_is_object(v) ? json_copy(v) : json_incref(v);
-		for (const char *const *s = sub; c != NULL && json_is_object(v) && *s != NULL; s++) {
+		for (const char *const *s = sub; c != NULL && json_is_object(v) && *s != NULL;
+		     s++) {
 			json_t *m = json_object_get(v, *s);
 			if (json_is_object(m) && json_object_set_new(c, *s, json_copy(m)) != 0) {
 				json_decref(c);
@@ -274,8 +275,7 @@ static int put_value(struct textbuf *b, json_t *j, int depth)
 	if (depth > JSON_PARSER_MAX_DEPTH) /* deeper than any parsed record: jansson's */
 		return put_jansson(b, j);
 	switch (json_typeof(j)) {
-	case JSON_OBJECT:
-		return put_object(b, j, depth);
+	case JSON_OBJECT: return put_object(b, j, depth);
 	case JSON_ARRAY: {
 		size_t n = json_array_size(j);
 		int rv = 0;
@@ -288,22 +288,13 @@ static int put_value(struct textbuf *b, json_t *j, int depth)
 		put_char(b, ']');
 		return rv;
 	}
-	case JSON_STRING:
-		return put_string(b, json_string_value(j), json_string_length(j));
-	case JSON_INTEGER:
-		put_integer(b, json_integer_value(j));
-		return 0;
+	case JSON_STRING: return put_string(b, json_string_value(j), json_string_length(j));
+	case JSON_INTEGER: put_integer(b, json_integer_value(j)); return 0;
 	case JSON_REAL: /* rare in a record (results): jansson's own formatting */
 		return put_jansson(b, j);
-	case JSON_TRUE:
-		put(b, "true", 4);
-		return 0;
-	case JSON_FALSE:
-		put(b, "false", 5);
-		return 0;
-	case JSON_NULL:
-		put(b, "null", 4);
-		return 0;
+	case JSON_TRUE: put(b, "true", 4); return 0;
+	case JSON_FALSE: put(b, "false", 5); return 0;
+	case JSON_NULL: put(b, "null", 4); return 0;
 	}
 	return MPC_EINVAL;
 }

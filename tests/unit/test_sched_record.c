@@ -11,38 +11,38 @@
 /* A COMPLETED job record as mpcd wrote it before sched_record (json_dumps,
  * JSON_COMPACT | JSON_SORT_KEYS): taken from a real run. */
 static const char old_completed[] =
-	"{\"args\":{},\"attempts\":[{\"attempt\":1,\"done\":{\"0\":"
-	"\"d6468ebc3957731f7b0cf6e5ebfb11d7a97d2c1ebcc7cc6bc3443d63a22cb033\",\"1\":"
-	"\"d6468ebc3957731f7b0cf6e5ebfb11d7a97d2c1ebcc7cc6bc3443d63a22cb033\",\"2\":"
-	"\"d6468ebc3957731f7b0cf6e5ebfb11d7a97d2c1ebcc7cc6bc3443d63a22cb033\"},\"expiry_ms\":"
-	"1795307687851,\"leased_ms\":1795307627851,\"n\":1,\"reason\":\"\",\"session\":1073741824,"
-	"\"state\":\"committed\",\"t0\":\"1099511627776\",\"task\":0}],\"client\":\"admin\","
-	"\"end_ms\":1795307627870,\"file\":\"/tmp/h/jr/cl/j.mpc\",\"fuel\":0,\"id\":1,"
-	"\"input_revision\":4,\"name\":\"j.mpc\",\"priority\":0,\"program\":\"x = load "
-	"tiny.v\\ns = sum(x)\\nreveal s to public\\n\",\"queue\":\"default\",\"reason\":\"\","
-	"\"req\":\"4f1c\",\"results\":{\"s\":6},\"start_ms\":1795307627851,\"state\":"
-	"\"COMPLETED\",\"submit_ms\":1795307627849,\"tasks\":[{\"attempts\":1,"
-	"\"committed_attempt\":1,\"deps\":[],\"fuel\":0,\"fused\":true,\"ir_task\":1,\"kind\":"
-	"\"map\",\"outputs\":{\"o2\":{\"values\":[\"6\"]}},\"rows\":3,\"segment\":0,\"stage\":0,"
-	"\"state\":\"COMMITTED\",\"table\":\"tiny\",\"task\":0}]}";
+    "{\"args\":{},\"attempts\":[{\"attempt\":1,\"done\":{\"0\":"
+    "\"d6468ebc3957731f7b0cf6e5ebfb11d7a97d2c1ebcc7cc6bc3443d63a22cb033\",\"1\":"
+    "\"d6468ebc3957731f7b0cf6e5ebfb11d7a97d2c1ebcc7cc6bc3443d63a22cb033\",\"2\":"
+    "\"d6468ebc3957731f7b0cf6e5ebfb11d7a97d2c1ebcc7cc6bc3443d63a22cb033\"},\"expiry_ms\":"
+    "1795307687851,\"leased_ms\":1795307627851,\"n\":1,\"reason\":\"\",\"session\":1073741824,"
+    "\"state\":\"committed\",\"t0\":\"1099511627776\",\"task\":0}],\"client\":\"admin\","
+    "\"end_ms\":1795307627870,\"file\":\"/tmp/h/jr/cl/j.mpc\",\"fuel\":0,\"id\":1,"
+    "\"input_revision\":4,\"name\":\"j.mpc\",\"priority\":0,\"program\":\"x = load "
+    "tiny.v\\ns = sum(x)\\nreveal s to public\\n\",\"queue\":\"default\",\"reason\":\"\","
+    "\"req\":\"4f1c\",\"results\":{\"s\":6},\"start_ms\":1795307627851,\"state\":"
+    "\"COMPLETED\",\"submit_ms\":1795307627849,\"tasks\":[{\"attempts\":1,"
+    "\"committed_attempt\":1,\"deps\":[],\"fuel\":0,\"fused\":true,\"ir_task\":1,\"kind\":"
+    "\"map\",\"outputs\":{\"o2\":{\"values\":[\"6\"]}},\"rows\":3,\"segment\":0,\"stage\":0,"
+    "\"state\":\"COMMITTED\",\"table\":\"tiny\",\"task\":0}]}";
 
 /* A RUNNING one with what apply changes (a prepared attempt with sealed
  * parts, a retried task) and the odd values: reals, escapes, UTF-8, null. */
 static const char old_running[] =
-	"{\"args\":{\"k\":-3,\"w\":0.25},\"attempts\":[{\"attempt\":1,\"done\":{},\"expiry_ms\":"
-	"10,\"leased_ms\":5,\"n\":2,\"reason\":\"lease expired\",\"session\":1073741824,\"state\":"
-	"\"aborted\",\"t0\":\"1099511627776\",\"task\":0},{\"attempt\":2,\"done\":{\"0\":\"ab\","
-	"\"1\":\"ab\"},\"expiry_ms\":90,\"leased_ms\":30,\"n\":2,\"outputs\":{\"o1\":{\"values\":"
-	"[\"-9223372036854775808\"]}},\"reason\":\"\",\"sealed\":{\"0\":{\"o1\":\"Ym94\"}},"
-	"\"session\":1073741825,\"state\":\"leased\",\"t0\":\"1099511627778\",\"task\":0}],"
-	"\"client\":\"caf\xc3\xa9 \\\"q\\\" \\\\ \\t\\u001F\xf0\x9f\x98\x80\",\"end_ms\":null,"
-	"\"error\":\"a/b\\r\\n\",\"file\":\"job.mpc\",\"fuel\":12,\"id\":9223372036854775807,"
-	"\"input_revision\":7,\"name\":\"\",\"priority\":-5,\"program\":\"\",\"queue\":"
-	"\"default\",\"reason\":\"Retry\",\"results\":{},\"start_ms\":5,\"state\":\"RUNNING\","
-	"\"submit_ms\":1,\"tasks\":[{\"attempts\":2,\"deps\":[],\"fuel\":12,\"kind\":\"map\","
-	"\"retry_after_ms\":510,\"rows\":2.5,\"segment\":0,\"stage\":0,\"state\":\"LEASED\","
-	"\"table\":\"t\",\"task\":0},{\"attempts\":0,\"deps\":[0],\"fuel\":0,\"kind\":\"combine\","
-	"\"rows\":0.5,\"stage\":0,\"state\":\"PENDING\",\"task\":1}],\"time_limit_s\":60}";
+    "{\"args\":{\"k\":-3,\"w\":0.25},\"attempts\":[{\"attempt\":1,\"done\":{},\"expiry_ms\":"
+    "10,\"leased_ms\":5,\"n\":2,\"reason\":\"lease expired\",\"session\":1073741824,\"state\":"
+    "\"aborted\",\"t0\":\"1099511627776\",\"task\":0},{\"attempt\":2,\"done\":{\"0\":\"ab\","
+    "\"1\":\"ab\"},\"expiry_ms\":90,\"leased_ms\":30,\"n\":2,\"outputs\":{\"o1\":{\"values\":"
+    "[\"-9223372036854775808\"]}},\"reason\":\"\",\"sealed\":{\"0\":{\"o1\":\"Ym94\"}},"
+    "\"session\":1073741825,\"state\":\"leased\",\"t0\":\"1099511627778\",\"task\":0}],"
+    "\"client\":\"caf\xc3\xa9 \\\"q\\\" \\\\ \\t\\u001F\xf0\x9f\x98\x80\",\"end_ms\":null,"
+    "\"error\":\"a/b\\r\\n\",\"file\":\"job.mpc\",\"fuel\":12,\"id\":9223372036854775807,"
+    "\"input_revision\":7,\"name\":\"\",\"priority\":-5,\"program\":\"\",\"queue\":"
+    "\"default\",\"reason\":\"Retry\",\"results\":{},\"start_ms\":5,\"state\":\"RUNNING\","
+    "\"submit_ms\":1,\"tasks\":[{\"attempts\":2,\"deps\":[],\"fuel\":12,\"kind\":\"map\","
+    "\"retry_after_ms\":510,\"rows\":2.5,\"segment\":0,\"stage\":0,\"state\":\"LEASED\","
+    "\"table\":\"t\",\"task\":0},{\"attempts\":0,\"deps\":[0],\"fuel\":0,\"kind\":\"combine\","
+    "\"rows\":0.5,\"stage\":0,\"state\":\"PENDING\",\"task\":1}],\"time_limit_s\":60}";
 
 static void assert_dumps_as_jansson(json_t *j)
 {
@@ -94,9 +94,23 @@ static uint64_t next(void)
 
 static size_t random_text(char *out, size_t max)
 {
-	static const char *const pieces[] = {"a",  "b",   "ab",	"\"",	  "\\",		 "/",
-					     "\n", "\x01", "\x1f", "\x7f", "\xc3\xa9", "\xe2\x82\xac",
-					     "\xf0\x9f\x98\x80", "", "z", "\t\b\f\r", " "};
+	static const char *const pieces[] = {"a",
+					     "b",
+					     "ab",
+					     "\"",
+					     "\\",
+					     "/",
+					     "\n",
+					     "\x01",
+					     "\x1f",
+					     "\x7f",
+					     "\xc3\xa9",
+					     "\xe2\x82\xac",
+					     "\xf0\x9f\x98\x80",
+					     "",
+					     "z",
+					     "\t\b\f\r",
+					     " "};
 	size_t n = next() % 6, len = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *p = pieces[next() % (sizeof pieces / sizeof pieces[0])];
@@ -118,19 +132,12 @@ static json_t *random_tree(int depth)
 	char text[64];
 	size_t len;
 	switch (depth <= 0 ? next() % 6 : next() % 8) {
-	case 0:
-		return json_integer(ints[next() % 8]);
-	case 1:
-		return json_real(reals[next() % 6]);
-	case 2:
-		len = random_text(text, sizeof text);
-		return json_stringn(text, len);
-	case 3:
-		return json_true();
-	case 4:
-		return json_false();
-	case 5:
-		return json_null();
+	case 0: return json_integer(ints[next() % 8]);
+	case 1: return json_real(reals[next() % 6]);
+	case 2: len = random_text(text, sizeof text); return json_stringn(text, len);
+	case 3: return json_true();
+	case 4: return json_false();
+	case 5: return json_null();
 	case 6: {
 		json_t *a = json_array();
 		for (size_t i = next() % 5; i > 0; i--)
@@ -139,7 +146,8 @@ static json_t *random_tree(int depth)
 	}
 	default: {
 		json_t *o = json_object();
-		size_t n = next() % 4 == 0 ? 40 + next() % 10 : next() % 8; /* > 32: the qsort path */
+		size_t n =
+		    next() % 4 == 0 ? 40 + next() % 10 : next() % 8; /* > 32: the qsort path */
 		for (size_t i = 0; i < n; i++) {
 			len = random_text(text, sizeof text);
 			json_object_setn_new(o, text, len, random_tree(depth - 1));
