@@ -68,3 +68,11 @@ test_sched_plancache_SOURCES = tests/unit/test_sched_plancache.c
 test_sched_plancache_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(ROCKSDB_CFLAGS)
 test_sched_plancache_LDADD = libmpcsched.la libmpcengine.la libmpcstore.la libmpccommon.la \
 	$(CRITERION_LIBS) $(SODIUM_LIBS) $(JANSSON_LIBS)
+
+# The job record on the apply path: copy-on-write copy and sorted compact JSON (docs/scheduler.md).
+libmpcsched_la_SOURCES += scheduler/sched_record.h scheduler/sched_record.c
+check_PROGRAMS += test_sched_record
+TESTS += test_sched_record
+test_sched_record_SOURCES = tests/unit/test_sched_record.c
+test_sched_record_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
+test_sched_record_LDADD = libmpcsched.la libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS)

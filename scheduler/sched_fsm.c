@@ -7,6 +7,7 @@
 #include "scheduler/sched_index.h"
 #include "scheduler/sched_plan.h"
 #include "scheduler/sched_plancache.h"
+#include "scheduler/sched_record.h"
 #include "store/catalog.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
@@ -49,10 +50,17 @@ static json_t *meta_json(struct store_db *db, const char *key)
 	return store_db_get_json(db, STORE_CF_META, key);
 }
 
+/* Writes j as sorted compact JSON (the bytes of json_dumps, sched_record.h). */
 static void meta_put(struct store_db *db, rocksdb_writebatch_t *wb, const char *key, json_t *j)
 {
-	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, strlen(key), text, strlen(text));
+	char *text;
+	size_t len;
+	int rv = sched_record_dump(j, &text, &len);
+	if (rv != 0) { /* a string that is not UTF-8 (jansson's json_dumps gave NULL too) */
+		LOG_ERROR("sched: %s: cannot write the record: %s", key, mpc_strerror(rv));
+		return;
+	}
+	rocksdb_writebatch_put_cf(wb, db->cf[STORE_CF_META], key, strlen(key), text, len);
 	free(text);
 }
 
@@ -464,9 +472,11 @@ record:
 	return 0;
 }
 
-/* The entry's job record (new reference, the caller's to change): a copy of
- * the index's record of an active job (what put_job last wrote), else read
- * from RocksDB (a final job: its entries are refused). */
+/* The entry's job record (new reference, the caller's to change): a
+ * copy-on-write copy of the index's record of an active job (what put_job
+ * last wrote; sched_record_copy: only the containers apply changes are new,
+ * the rest is shared with the index and never changed), else read from
+ * RocksDB (a final job: its entries are refused). */
 static json_t *entry_job(struct sched_fsm *f, json_t *e)
 {
 	uint64_t id = (uint64_t)json_integer_value(json_object_get(e, "job"));
@@ -480,7 +490,7 @@ static json_t *entry_job(struct sched_fsm *f, json_t *e)
 		job = sched_index_get(f->index, id);
 	if (job == NULL)
 		return sched_job_get(f->db, id);
-	copy = json_deep_copy(job);
+	copy = sched_record_copy(job);
 	json_decref(job);
 	return copy != NULL ? copy : sched_job_get(f->db, id);
 }

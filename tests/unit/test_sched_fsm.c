@@ -114,18 +114,59 @@ static void check_index(void)
 	}
 }
 
-/* Applies the entry (JSON text) as the next log index; returns its outcome. */
+static char *dump_sorted(json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+	cr_assert_not_null(text);
+	return text;
+}
+
+/* Every job/ record is exactly what json_dumps(JSON_COMPACT | JSON_SORT_KEYS)
+ * writes of it (sched_record_dump: the bytes of the format before it). */
+static int bytes_one(void *ctx, const char *key, size_t klen, const char *val, size_t vlen)
+{
+	json_t *j = json_loadb(val, vlen, 0, NULL);
+	char *text;
+	(void)ctx;
+	cr_assert_not_null(j, "%.*s is not JSON", (int)klen, key);
+	text = dump_sorted(j);
+	cr_assert(strlen(text) == vlen && memcmp(text, val, vlen) == 0,
+		  "%.*s: written %.*s, json_dumps %s", (int)klen, key, (int)vlen, val, text);
+	free(text);
+	json_decref(j);
+	return 0;
+}
+
+/* Applies the entry (JSON text) as the next log index; returns its outcome.
+ * Also checks that apply changed none of the index's records in place (its
+ * copies share their unchanged parts with them: sched_record_copy) and that
+ * the records are written byte for byte as before. */
 static int apply(const char *text)
 {
 	char err[MPC_ERRMSG_SIZE];
-	json_t *e = json_loads(text, 0, NULL);
+	json_t *e = json_loads(text, 0, NULL), **held;
+	char **before;
+	size_t n_held;
 	int outcome = -1;
 	cr_assert_not_null(e, "bad test JSON %s", text);
+	cr_assert_eq(sched_index_active(f.index, &held, &n_held), 0);
+	before = calloc(n_held + 1, sizeof *before);
+	for (size_t i = 0; i < n_held; i++)
+		before[i] = dump_sorted(held[i]);
 	rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
 	cr_assert_eq(sched_fsm_apply(&f, wb, e, next_index++, &outcome), 0);
 	cr_assert_eq(store_db_write(db, wb, 0, err), 0, "%s", err);
 	rocksdb_writebatch_destroy(wb);
+	for (size_t i = 0; i < n_held; i++) {
+		char *after = dump_sorted(held[i]);
+		cr_assert_str_eq(after, before[i], "entry %s changed an index record in place", text);
+		free(after);
+		free(before[i]);
+	}
+	free(before);
+	sched_index_release(held, n_held);
 	json_decref(e);
+	cr_assert_eq(store_db_scan(db, STORE_CF_META, NULL, "job/", 4, bytes_one, NULL), 0);
 	check_index();
 	return outcome;
 }
