@@ -75,4 +75,4 @@ check_PROGRAMS += test_sched_record
 TESTS += test_sched_record
 test_sched_record_SOURCES = tests/unit/test_sched_record.c
 test_sched_record_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS)
-test_sched_record_LDADD = libmpcsched.la libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS)
+test_sched_record_LDADD = libmpcsched.la libmpcstore.la libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS)

@@ -9,6 +9,7 @@
 #include "scheduler/sched_plancache.h"
 #include "scheduler/sched_record.h"
 #include "store/catalog.h"
+#include "store/json_canon.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
 
@@ -50,12 +51,12 @@ static json_t *meta_json(struct store_db *db, const char *key)
 	return store_db_get_json(db, STORE_CF_META, key);
 }
 
-/* Writes j as sorted compact JSON (the bytes of json_dumps, sched_record.h). */
+/* Writes j as sorted compact JSON (the bytes of json_dumps, store/json_canon.h). */
 static void meta_put(struct store_db *db, rocksdb_writebatch_t *wb, const char *key, json_t *j)
 {
 	char *text;
 	size_t len;
-	int rv = sched_record_dump(j, &text, &len);
+	int rv = store_json_canon(j, &text, &len);
 	if (rv != 0) { /* a string that is not UTF-8 (jansson's json_dumps gave NULL too) */
 		LOG_ERROR("sched: %s: cannot write the record: %s", key, mpc_strerror(rv));
 		return;

@@ -1,4 +1,4 @@
-/* The job record on the apply path: its copy-on-write copy and its serialisation (sorted compact JSON). */
+/* The job record on the apply path: its copy-on-write copy (its text: store_json_canon). */
 #ifndef MPC_SCHEDULER_SCHED_RECORD_H
 #define MPC_SCHEDULER_SCHED_RECORD_H
 
@@ -24,13 +24,5 @@
  * not changed.
  */
 json_t *sched_record_copy(json_t *job);
-
-/*
- * The text of `j` exactly as json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS |
- * JSON_ENCODE_ANY) writes it, without its per-value callbacks and per-object
- * key arrays: *out (malloc'd, NUL-terminated; caller frees with free()) and
- * *len. 0 or MPC_ENOMEM.
- */
-int sched_record_dump(json_t *j, char **out, size_t *len);
 
 #endif

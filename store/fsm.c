@@ -177,9 +177,10 @@ static void batch_put_json(struct store_fsm *fsm, rocksdb_writebatch_t *wb, cons
 	char *text;
 	size_t len;
 	/* the same bytes as json_dumps(j, JSON_FLAGS), written in ~1/3 of its time */
-	if (store_json_canon(j, &text, &len) != 0) {
-		text = json_dumps(j, JSON_FLAGS);
-		len = strlen(text);
+	int rv = store_json_canon(j, &text, &len);
+	if (rv != 0) { /* no memory, or a string that is not UTF-8 (json_dumps: NULL) */
+		LOG_ERROR("store: %s: cannot write the record: %s", key, mpc_strerror(rv));
+		return;
 	}
 	rocksdb_writebatch_put_cf(wb, fsm->db->cf[STORE_CF_META], key, strlen(key), text, len);
 	free(text);

@@ -1,4 +1,4 @@
-/* Compact sorted-key JSON text of jansson trees, identical to json_dumps, for the FSM's records. */
+/* Compact sorted-key JSON text of jansson trees, byte for byte json_dumps, for the replicated records (store and scheduler). */
 #include "store/json_canon.h"
 #include "common/err.h"
 
@@ -6,62 +6,110 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEPTH_MAX     32
-#define KEYS_ON_STACK 32
-
-struct cbuf {
-	char *p;
-	size_t n, cap;
-	int err; /* 0, MPC_EINVAL or MPC_ENOMEM */
+struct textbuf {
+	char *data;
+	size_t len, cap;
+	int oom;
 };
 
-static int reserve(struct cbuf *b, size_t more)
+static int grow(struct textbuf *b, size_t add)
 {
-	size_t cap;
-	char *p;
-	if (b->err)
+	size_t cap = b->cap ? b->cap : 1024;
+	char *d;
+	if (b->oom)
 		return -1;
-	if (b->n + more <= b->cap)
-		return 0;
-	cap = b->cap ? b->cap : 256;
-	while (cap < b->n + more)
+	while (cap - b->len < add + 1)
 		cap *= 2;
-	p = realloc(b->p, cap);
-	if (p == NULL) {
-		b->err = MPC_ENOMEM;
+	if (cap == b->cap)
+		return 0;
+	d = realloc(b->data, cap);
+	if (d == NULL) {
+		b->oom = 1;
 		return -1;
 	}
-	b->p = p;
+	b->data = d;
 	b->cap = cap;
 	return 0;
 }
 
-static void put(struct cbuf *b, const char *s, size_t n)
+static void put(struct textbuf *b, const char *p, size_t n)
 {
-	if (reserve(b, n) == 0) {
-		memcpy(b->p + b->n, s, n);
-		b->n += n;
-	}
+	if (b->cap - b->len < n + 1 && grow(b, n) != 0)
+		return;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
 }
 
-static void put_string(struct cbuf *b, const char *s, size_t n)
+static void put_char(struct textbuf *b, char ch)
+{
+	if (b->cap - b->len < 2 && grow(b, 1) != 0)
+		return;
+	b->data[b->len++] = ch;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when it
+ * is not one: jansson's utf8_check_first/utf8_check_full (the rules it
+ * dumps by: a string it cannot iterate fails json_dumps). */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	uint32_t cp;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] < 0xC2)
+		return 0; /* continuation byte, or an overlong 2-byte sequence */
+	if (s[0] < 0xE0) {
+		len = 2;
+		cp = s[0] & 0x1F;
+	} else if (s[0] < 0xF0) {
+		len = 3;
+		cp = s[0] & 0x0F;
+	} else if (s[0] <= 0xF4) {
+		len = 4;
+		cp = s[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF) || (len == 3 && cp < 0x800) ||
+	    (len == 4 && cp < 0x10000))
+		return 0;
+	return len;
+}
+
+/* A JSON string as jansson writes it without JSON_ENSURE_ASCII or
+ * JSON_ESCAPE_SLASH: \\ \" \b \f \n \r \t, \u00XX (upper-case hex) for the
+ * other control characters, everything else (UTF-8) as is. */
+static int put_string(struct textbuf *b, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	size_t i, run = 0;
-
-	if (reserve(b, n + 2) != 0)
-		return;
-	b->p[b->n++] = '"';
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-		char esc[6];
+	const unsigned char *s = (const unsigned char *)str;
+	size_t run = 0, i = 0;
+	put_char(b, '"');
+	while (i < n) {
+		unsigned char ch = s[i];
+		char esc[7];
 		size_t elen = 2;
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (ch >= 0x80) {
+			size_t l = utf8_len(s + i, n - i);
+			if (l == 0)
+				return MPC_EINVAL;
+			i += l;
 			continue;
-		put(b, s + run, i - run);
-		run = i + 1;
+		}
+		if (ch >= 0x20 && ch != '"' && ch != '\\') {
+			i++;
+			continue;
+		}
+		put(b, str + run, i - run);
 		esc[0] = '\\';
-		switch (c) {
+		switch (ch) {
 		case '"': esc[1] = '"'; break;
 		case '\\': esc[1] = '\\'; break;
 		case '\b': esc[1] = 'b'; break;
@@ -71,119 +119,148 @@ static void put_string(struct cbuf *b, const char *s, size_t n)
 		case '\t': esc[1] = 't'; break;
 		default:
 			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 15];
+			esc[4] = hex[ch >> 4];
+			esc[5] = hex[ch & 15];
 			elen = 6;
 		}
 		put(b, esc, elen);
+		run = ++i;
 	}
-	put(b, s + run, n - run);
-	put(b, "\"", 1);
+	put(b, str + run, n - run);
+	put_char(b, '"');
+	return 0;
 }
 
-static void put_integer(struct cbuf *b, json_int_t v)
+static void put_integer(struct textbuf *b, json_int_t v)
 {
-	char d[24];
-	size_t i = sizeof d;
-	/* magnitude as unsigned: LLONG_MIN has no positive json_int_t */
-	uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+	char num[24], *p = num + sizeof num;
+	uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
 	do {
-		d[--i] = (char)('0' + m % 10);
-		m /= 10;
-	} while (m != 0);
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u != 0);
 	if (v < 0)
-		d[--i] = '-';
-	put(b, d + i, sizeof d - i);
+		*--p = '-';
+	put(b, p, (size_t)(num + sizeof num - p));
 }
 
-struct key_ref {
+struct member {
 	const char *key;
+	size_t klen;
 	json_t *value;
 };
 
-static int key_cmp(const void *a, const void *b)
+/* jansson's order of JSON_SORT_KEYS: memcmp of the common prefix, then the
+ * shorter key first. */
+static int member_cmp(const struct member *a, const struct member *b)
 {
-	return strcmp(((const struct key_ref *)a)->key, ((const struct key_ref *)b)->key);
+	int r = memcmp(a->key, b->key, a->klen < b->klen ? a->klen : b->klen);
+	return r != 0 ? r : (a->klen > b->klen) - (a->klen < b->klen);
 }
 
-static void put_value(struct cbuf *b, json_t *j, int depth);
-
-static void put_object(struct cbuf *b, json_t *j, int depth)
+static int member_qsort_cmp(const void *a, const void *b)
 {
-	struct key_ref stack[KEYS_ON_STACK], *keys = stack;
-	size_t n = json_object_size(j), i = 0, klen;
-	const char *k;
-	json_t *v;
-
-	if (n > KEYS_ON_STACK && (keys = malloc(n * sizeof *keys)) == NULL) {
-		b->err = MPC_ENOMEM;
-		return;
-	}
-	json_object_keylen_foreach(j, k, klen, v)
-	{
-		if (strlen(k) != klen) /* strcmp would not order it as jansson does */
-			b->err = MPC_EINVAL;
-		keys[i].key = k;
-		keys[i++].value = v;
-	}
-	if (n > 1)
-		qsort(keys, n, sizeof *keys, key_cmp);
-	put(b, "{", 1);
-	for (i = 0; i < n && !b->err; i++) {
-		if (i > 0)
-			put(b, ",", 1);
-		put_string(b, keys[i].key, strlen(keys[i].key));
-		put(b, ":", 1);
-		put_value(b, keys[i].value, depth + 1);
-	}
-	put(b, "}", 1);
-	if (keys != stack)
-		free(keys);
+	return member_cmp(a, b);
 }
 
-static void put_value(struct cbuf *b, json_t *j, int depth)
+static int put_value(struct textbuf *b, json_t *j, int depth);
+
+/* j as json_dumps writes it (NULL from it: a string that is not UTF-8, a
+ * cycle, or no memory). */
+static int put_jansson(struct textbuf *b, json_t *j)
 {
-	if (b->err)
-		return;
-	if (depth > DEPTH_MAX) {
-		b->err = MPC_EINVAL;
-		return;
+	char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+	if (text == NULL)
+		return MPC_EINVAL;
+	put(b, text, strlen(text));
+	free(text);
+	return 0;
+}
+
+static int put_object(struct textbuf *b, json_t *o, int depth)
+{
+	struct member local[32], *m = local;
+	size_t n = json_object_size(o), i = 0;
+	int rv = 0;
+	if (n == 0) {
+		put(b, "{}", 2);
+		return 0;
 	}
-	switch (json_typeof(j)) {
-	case JSON_OBJECT: put_object(b, j, depth); break;
-	case JSON_ARRAY:
-		put(b, "[", 1);
-		for (size_t i = 0; i < json_array_size(j) && !b->err; i++) {
-			if (i > 0)
-				put(b, ",", 1);
-			put_value(b, json_array_get(j, i), depth + 1);
+	if (n > sizeof local / sizeof local[0] && (m = malloc(n * sizeof *m)) == NULL)
+		return MPC_ENOMEM;
+	for (void *it = json_object_iter(o); it != NULL && i < n; it = json_object_iter_next(o, it))
+		m[i++] = (struct member){json_object_iter_key(it), json_object_iter_key_len(it),
+					 json_object_iter_value(it)};
+	n = i;
+	if (n <= sizeof local / sizeof local[0]) {
+		for (i = 1; i < n; i++) { /* insertion sort: a record's objects are small */
+			struct member x = m[i];
+			size_t k = i;
+			for (; k > 0 && member_cmp(&m[k - 1], &x) > 0; k--)
+				m[k] = m[k - 1];
+			m[k] = x;
 		}
-		put(b, "]", 1);
-		break;
-	case JSON_STRING: put_string(b, json_string_value(j), json_string_length(j)); break;
-	case JSON_INTEGER: put_integer(b, json_integer_value(j)); break;
-	case JSON_TRUE: put(b, "true", 4); break;
-	case JSON_FALSE: put(b, "false", 5); break;
-	case JSON_NULL: put(b, "null", 4); break;
-	default: b->err = MPC_EINVAL; /* reals: jansson's own format */
+	} else {
+		qsort(m, n, sizeof *m, member_qsort_cmp);
 	}
+	put_char(b, '{');
+	for (i = 0; rv == 0 && i < n; i++) {
+		if (i > 0)
+			put_char(b, ',');
+		rv = put_string(b, m[i].key, m[i].klen);
+		put_char(b, ':');
+		if (rv == 0)
+			rv = put_value(b, m[i].value, depth + 1);
+	}
+	put_char(b, '}');
+	if (m != local)
+		free(m);
+	return rv;
+}
+
+static int put_value(struct textbuf *b, json_t *j, int depth)
+{
+	if (depth > JSON_PARSER_MAX_DEPTH) /* deeper than any parsed record: jansson's */
+		return put_jansson(b, j);
+	switch (json_typeof(j)) {
+	case JSON_OBJECT: return put_object(b, j, depth);
+	case JSON_ARRAY: {
+		size_t n = json_array_size(j);
+		int rv = 0;
+		put_char(b, '[');
+		for (size_t i = 0; rv == 0 && i < n; i++) {
+			if (i > 0)
+				put_char(b, ',');
+			rv = put_value(b, json_array_get(j, i), depth + 1);
+		}
+		put_char(b, ']');
+		return rv;
+	}
+	case JSON_STRING: return put_string(b, json_string_value(j), json_string_length(j));
+	case JSON_INTEGER: put_integer(b, json_integer_value(j)); return 0;
+	case JSON_REAL: /* rare in a record (results): jansson's own formatting */
+		return put_jansson(b, j);
+	case JSON_TRUE: put(b, "true", 4); return 0;
+	case JSON_FALSE: put(b, "false", 5); return 0;
+	case JSON_NULL: put(b, "null", 4); return 0;
+	}
+	return MPC_EINVAL;
 }
 
 int store_json_canon(json_t *j, char **out, size_t *len)
 {
-	struct cbuf b = {NULL, 0, 0, 0};
-
-	*out = NULL;
-	*len = 0;
-	if (!json_is_object(j) && !json_is_array(j))
-		return MPC_EINVAL; /* json_dumps without JSON_ENCODE_ANY refuses them */
-	put_value(&b, j, 0);
-	put(&b, "", 1); /* the NUL */
-	if (b.err) {
-		free(b.p);
-		return b.err;
+	struct textbuf b = {NULL, 0, 0, 0};
+	int rv = j != NULL ? put_value(&b, j, 0) : MPC_EINVAL;
+	if (rv == 0 && b.oom)
+		rv = MPC_ENOMEM;
+	if (rv == 0 && b.data == NULL && grow(&b, 0) != 0)
+		rv = MPC_ENOMEM;
+	if (rv != 0) {
+		free(b.data);
+		return rv;
 	}
-	*out = b.p;
-	*len = b.n - 1;
+	b.data[b.len] = '\0';
+	*out = b.data;
+	*len = b.len;
 	return 0;
 }

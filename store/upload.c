@@ -3,8 +3,8 @@
 #include "store/upload.h"
 #include "common/log.h"
 #include "store/catalog.h"
-#include "store/signed_req.h"
 #include "store/json_canon.h"
+#include "store/signed_req.h"
 #include "store/staging.h"
 
 #include <inttypes.h>
@@ -44,16 +44,17 @@ static int meta_put(struct store_db *db, const char *id, json_t *meta, char **te
 	char *text;
 	size_t len;
 	int rv;
-	if (store_json_canon(meta, &text, &len) != 0) /* the same bytes as json_dumps */
-		text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text == NULL)
-		return MPC_ENOMEM;
+	rv = store_json_canon(meta, &text, &len); /* the same bytes as json_dumps */
+	if (rv != 0) {
+		mpc_errmsg_printf(errmsg, "txn %s: begin record: %s", id, mpc_strerror(rv));
+		return rv;
+	}
 	if (text_out != NULL) {
 		free(*text_out);
 		*text_out = text;
 		return 0;
 	}
-	rv = store_staging_begin_put(db, id, text, strlen(text), errmsg);
+	rv = store_staging_begin_put(db, id, text, len, errmsg);
 	free(text);
 	return rv;
 }

@@ -1,6 +1,7 @@
-/* Unit tests of the job record's copy-on-write copy and its serialisation (byte for byte jansson's sorted compact JSON). */
+/* Unit tests of the job record's copy-on-write copy, and of old job records written by store_json_canon byte for byte as before. */
 #include "common/err.h"
 #include "scheduler/sched_record.h"
+#include "store/json_canon.h"
 
 #include <criterion/criterion.h>
 #include <stdint.h>
@@ -44,18 +45,6 @@ static const char old_running[] =
     "\"table\":\"t\",\"task\":0},{\"attempts\":0,\"deps\":[0],\"fuel\":0,\"kind\":\"combine\","
     "\"rows\":0.5,\"stage\":0,\"state\":\"PENDING\",\"task\":1}],\"time_limit_s\":60}";
 
-static void assert_dumps_as_jansson(json_t *j)
-{
-	char *want = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY), *got = NULL;
-	size_t len = 0;
-	cr_assert_not_null(want);
-	cr_assert_eq(sched_record_dump(j, &got, &len), 0);
-	cr_assert_eq(len, strlen(got));
-	cr_assert_str_eq(got, want);
-	free(got);
-	free(want);
-}
-
 static json_t *load(const char *text)
 {
 	json_error_t err;
@@ -73,113 +62,13 @@ Test(sched_record, old_format_records_load_and_are_written_unchanged)
 		size_t len;
 		/* the fixture is what the old writer wrote */
 		cr_assert_str_eq(jansson, records[i]);
-		cr_assert_eq(sched_record_dump(j, &text, &len), 0);
+		cr_assert_eq(store_json_canon(j, &text, &len), 0);
 		cr_assert_eq(len, strlen(records[i]));
 		cr_assert_str_eq(text, records[i], "record %d written differently", i);
 		free(text);
 		free(jansson);
 		json_decref(j);
 	}
-}
-
-/* xorshift64*: the same trees on every run */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
-
-static size_t random_text(char *out, size_t max)
-{
-	static const char *const pieces[] = {"a",
-					     "b",
-					     "ab",
-					     "\"",
-					     "\\",
-					     "/",
-					     "\n",
-					     "\x01",
-					     "\x1f",
-					     "\x7f",
-					     "\xc3\xa9",
-					     "\xe2\x82\xac",
-					     "\xf0\x9f\x98\x80",
-					     "",
-					     "z",
-					     "\t\b\f\r",
-					     " "};
-	size_t n = next() % 6, len = 0;
-	for (size_t i = 0; i < n; i++) {
-		const char *p = pieces[next() % (sizeof pieces / sizeof pieces[0])];
-		if (len + strlen(p) >= max)
-			break;
-		memcpy(out + len, p, strlen(p));
-		len += strlen(p);
-	}
-	if (next() % 16 == 0 && len + 1 < max)
-		out[len++] = '\0'; /* embedded NUL: json_stringn */
-	out[len] = '\0';
-	return len;
-}
-
-static json_t *random_tree(int depth)
-{
-	static const json_int_t ints[] = {0, 1, -1, 42, INT64_MAX, INT64_MIN, 1795307627851, -1000};
-	static const double reals[] = {0.0, 0.5, -2.25, 1e300, 3.141592653589793, 1e-7};
-	char text[64];
-	size_t len;
-	switch (depth <= 0 ? next() % 6 : next() % 8) {
-	case 0: return json_integer(ints[next() % 8]);
-	case 1: return json_real(reals[next() % 6]);
-	case 2: len = random_text(text, sizeof text); return json_stringn(text, len);
-	case 3: return json_true();
-	case 4: return json_false();
-	case 5: return json_null();
-	case 6: {
-		json_t *a = json_array();
-		for (size_t i = next() % 5; i > 0; i--)
-			json_array_append_new(a, random_tree(depth - 1));
-		return a;
-	}
-	default: {
-		json_t *o = json_object();
-		size_t n =
-		    next() % 4 == 0 ? 40 + next() % 10 : next() % 8; /* > 32: the qsort path */
-		for (size_t i = 0; i < n; i++) {
-			len = random_text(text, sizeof text);
-			json_object_setn_new(o, text, len, random_tree(depth - 1));
-		}
-		return o;
-	}
-	}
-}
-
-Test(sched_record, dump_equals_json_dumps_on_random_trees)
-{
-	for (int i = 0; i < 3000; i++) {
-		json_t *j = random_tree(4);
-		assert_dumps_as_jansson(j);
-		json_decref(j);
-	}
-}
-
-Test(sched_record, dump_refuses_a_string_that_is_not_utf8_as_json_dumps_does)
-{
-	json_t *o = json_pack("{s:o}", "k", json_stringn_nocheck("a\xff", 2));
-	char *text = (char *)"untouched";
-	size_t len = 7;
-	cr_assert_null(json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS));
-	cr_assert_eq(sched_record_dump(o, &text, &len), MPC_EINVAL);
-	cr_assert_str_eq(text, "untouched");
-	cr_assert_eq(len, 7);
-	json_decref(o);
-	o = json_stringn_nocheck("\xed\xa0\x80", 3); /* a surrogate */
-	cr_assert_null(json_dumps(o, JSON_ENCODE_ANY));
-	cr_assert_eq(sched_record_dump(o, &text, &len), MPC_EINVAL);
-	json_decref(o);
 }
 
 Test(sched_record, copy_changes_leave_the_original_alone_and_share_the_rest)
