@@ -243,19 +243,28 @@ int engine_service_session_ended(struct engine_service *svc, uint64_t id)
 	return ended;
 }
 
-int engine_service_session_delete(struct engine_service *svc, uint64_t id)
+/* Takes session id out of the service (NULL if unknown); releasing: counts
+ * it in svc->releasing, under the same lock. */
+static struct engine_session *take(struct engine_service *svc, uint64_t id, int releasing)
 {
-	struct engine_session *s;
+	struct engine_session *s = NULL;
 	int i;
 	pthread_mutex_lock(&svc->lock);
 	i = find_locked(svc, id);
-	if (i < 0) {
-		pthread_mutex_unlock(&svc->lock);
-		return MPC_ENOENT;
+	if (i >= 0) {
+		s = svc->sessions[i];
+		svc->sessions[i] = svc->sessions[--svc->n_sessions];
+		svc->releasing += releasing;
 	}
-	s = svc->sessions[i];
-	svc->sessions[i] = svc->sessions[--svc->n_sessions];
 	pthread_mutex_unlock(&svc->lock);
+	return s;
+}
+
+int engine_service_session_delete(struct engine_service *svc, uint64_t id)
+{
+	struct engine_session *s = take(svc, id, 0);
+	if (s == NULL)
+		return MPC_ENOENT;
 	engine_session_free(s, 1);
 	return 0;
 }
@@ -271,18 +280,9 @@ static void released(void *ctx)
 
 int engine_service_session_release(struct engine_service *svc, uint64_t id)
 {
-	struct engine_session *s;
-	int i;
-	pthread_mutex_lock(&svc->lock);
-	i = find_locked(svc, id);
-	if (i < 0) {
-		pthread_mutex_unlock(&svc->lock);
+	struct engine_session *s = take(svc, id, 1);
+	if (s == NULL)
 		return MPC_ENOENT;
-	}
-	s = svc->sessions[i];
-	svc->sessions[i] = svc->sessions[--svc->n_sessions];
-	svc->releasing++;
-	pthread_mutex_unlock(&svc->lock);
 	engine_session_release(s, 1, released, svc);
 	return 0;
 }
