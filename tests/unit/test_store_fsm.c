@@ -1020,26 +1020,54 @@ Test(store_fsm, seed_records_read_back_after_a_restart)
 	free(v);
 }
 
+/* The fixture's party (db, fsm, dir) set aside while a second party, with a
+ * fresh data dir, stands in for it (as_second_party), and put back with the
+ * second one closed and removed (back_to_first_party). */
+struct first_party {
+	struct store_db *db;
+	struct store_fsm fsm;
+	char dir[64];
+};
+
+static void as_second_party(struct first_party *first)
+{
+	char err[MPC_ERRMSG_SIZE] = "";
+	first->db = db;
+	first->fsm = fsm;
+	strcpy(first->dir, dir);
+	strcpy(dir, "/tmp/test_store_fsm_second.XXXXXX");
+	cr_assert_not_null(mkdtemp(dir));
+	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
+	store_fsm_init(&fsm, db, &cluster, 0);
+}
+
+static void back_to_first_party(const struct first_party *first)
+{
+	char cmd[160];
+	store_fsm_close(&fsm);
+	store_db_close(db);
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	cr_assert_eq(system(cmd), 0);
+	db = first->db;
+	fsm = first->fsm;
+	strcpy(dir, first->dir);
+}
+
 /* A party that staged seed records and missed the commit publishes them when
  * it restores a snapshot (reconcile), and reads them expanded. */
 Test(store_fsm, snapshot_restore_publishes_seed_records_of_committed_txns)
 {
 	void *buf;
 	size_t len;
-	struct store_db *db1 = db;
-	struct store_fsm fsm1 = fsm;
-	char dir1[64], err[MPC_ERRMSG_SIZE] = "", cmd[160];
+	struct first_party first;
+	char err[MPC_ERRMSG_SIZE] = "";
 	uint64_t *a, rows, big = BIG_ROWS * 16, *v = expanded(SEED_B, 0, big);
 
 	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
 	prepare_all(T1, 2 * BIG_ROWS);
 	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
 	cr_assert_eq(store_fsm_snapshot(&fsm, &buf, &len), 0);
-	strcpy(dir1, dir);
-	strcpy(dir, "/tmp/test_store_fsm4.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
-	store_fsm_init(&fsm, db, &cluster, 0);
+	as_second_party(&first);
 	stage_big(T1, 0);
 	stage_seed(T1, big, SEED_B, 0, big, 0);
 	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
@@ -1051,13 +1079,7 @@ Test(store_fsm, snapshot_restore_publishes_seed_records_of_committed_txns)
 	free(a);
 	free(v);
 	free(buf);
-	store_fsm_close(&fsm);
-	store_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-	db = db1;
-	fsm = fsm1;
-	strcpy(dir, dir1);
+	back_to_first_party(&first);
 }
 
 Test(store_fsm, large_chunks_are_files_until_commit_ingests_them)
@@ -1269,20 +1291,14 @@ Test(store_fsm, snapshot_restore_ingests_chunk_files_of_committed_txns)
 {
 	void *buf;
 	size_t len;
-	struct store_db *db1 = db;
-	struct store_fsm fsm1 = fsm;
-	char dir1[64], err[MPC_ERRMSG_SIZE], cmd[160];
+	struct first_party first;
 
 	cr_assert_eq(begin(T1, "t1", "admin", 1), 0);
 	prepare_all(T1, BIG_ROWS);
 	apply(json_pack("{s:s,s:s}", "op", "commit", "txn", T1));
 	cr_assert_eq(store_fsm_snapshot(&fsm, &buf, &len), 0);
 	/* A second party that staged T1's chunk as a file and missed the commit. */
-	strcpy(dir1, dir);
-	strcpy(dir, "/tmp/test_store_fsm3.XXXXXX");
-	cr_assert_not_null(mkdtemp(dir));
-	cr_assert_eq(store_db_open(dir, cluster.id_hex, 0, 0, &db, err), 0, "%s", err);
-	store_fsm_init(&fsm, db, &cluster, 0);
+	as_second_party(&first);
 	stage_big(T1, 0);
 	cr_assert(chunk_file_exists(T1, 0));
 	cr_assert_eq(store_fsm_restore(&fsm, buf, len), 0);
@@ -1290,13 +1306,7 @@ Test(store_fsm, snapshot_restore_ingests_chunk_files_of_committed_txns)
 	cr_assert_not(staging_left(T1));
 	assert_big_chunk(T1, 0);
 	free(buf);
-	store_fsm_close(&fsm);
-	store_db_close(db);
-	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-	cr_assert_eq(system(cmd), 0);
-	db = db1;
-	fsm = fsm1;
-	strcpy(dir, dir1);
+	back_to_first_party(&first);
 }
 
 Test(store_fsm, commit_that_cannot_ingest_is_not_applied)

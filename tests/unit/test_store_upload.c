@@ -567,7 +567,12 @@ static json_t *commit_bound(const char *txn, uint64_t rows, const uint64_t keep[
 			 "auth", auth, "votes", votes);
 }
 
-Test(store_upload, tagged_votes_binding_the_begin_commit_without_any_ed25519_check)
+/* A commit of T1 whose 3 votes are tagged (no valid signature) and bind a
+ * begin with a bad signature of its own, applied by apply (a JSON entry or
+ * a binary frame): each party got the begin in a request alice signed
+ * (by_signer), and every vote binds its hash, so it commits everywhere
+ * without any Ed25519 check. */
+static void tagged_votes_binding_the_begin_commit(int (*apply)(json_t *e, uint64_t ts))
 {
 	uint64_t keep[3];
 	uint8_t opk[32], osk[crypto_sign_SECRETKEYBYTES];
@@ -576,8 +581,6 @@ Test(store_upload, tagged_votes_binding_the_begin_commit_without_any_ed25519_che
 	json_t *auth;
 
 	crypto_sign_keypair(opk, osk);
-	/* the begin's own signature is bad: each party got it in a request
-	 * alice signed (by_signer), and every vote binds its hash */
 	auth = signed_begin(T1, osk);
 	begin_hash(auth, hex[0]);
 	strcpy(hex[1], hex[0]);
@@ -585,12 +588,17 @@ Test(store_upload, tagged_votes_binding_the_begin_commit_without_any_ed25519_che
 	for (int p = 0; p < NP; p++)
 		keep[p] = upload_begin(p, T1, json_deep_copy(auth), 1, 4, T0);
 	keep[2] = T0 + TIMEOUT_MS;
-	cr_assert_eq(apply_ts(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0);
+	cr_assert_eq(apply(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0);
 	for (int p = 0; p < NP; p++) {
 		cr_assert_str_eq(state_of(p, T1), "committed");
 		cr_assert_eq(table_rows(p), 4);
 	}
 	same_catalog();
+}
+
+Test(store_upload, tagged_votes_binding_the_begin_commit_without_any_ed25519_check)
+{
+	tagged_votes_binding_the_begin_commit(apply_ts);
 }
 
 Test(store_upload, forged_vote_tag_falls_back_to_the_signature)
@@ -1110,28 +1118,9 @@ Test(store_upload, binary_batch_frame_mixes_json_and_binary_entries)
 	json_decref(tk);
 }
 
-/* The twin of tagged_votes_binding_the_begin_commit_without_any_ed25519_check
- * in a binary frame (docs/store-performance.md measures both by callgrind). */
+/* The same commit in a binary frame (docs/store-performance.md measures both
+ * by callgrind). */
 Test(store_upload, tagged_votes_binding_the_begin_commit_in_a_binary_frame)
 {
-	uint64_t keep[3];
-	uint8_t opk[32], osk[crypto_sign_SECRETKEYBYTES];
-	char hex[3][65];
-	const int how[3] = {VOTE_TAGGED, VOTE_TAGGED, VOTE_TAGGED}; /* no valid signature */
-	json_t *auth;
-
-	crypto_sign_keypair(opk, osk);
-	auth = signed_begin(T1, osk);
-	begin_hash(auth, hex[0]);
-	strcpy(hex[1], hex[0]);
-	strcpy(hex[2], hex[0]);
-	for (int p = 0; p < NP; p++)
-		keep[p] = upload_begin(p, T1, json_deep_copy(auth), 1, 4, T0);
-	keep[2] = T0 + TIMEOUT_MS;
-	cr_assert_eq(apply_bin(commit_bound(T1, 4, keep, auth, hex, how), T0 + 100), 0);
-	for (int p = 0; p < NP; p++) {
-		cr_assert_str_eq(state_of(p, T1), "committed");
-		cr_assert_eq(table_rows(p), 4);
-	}
-	same_catalog();
+	tagged_votes_binding_the_begin_commit(apply_bin);
 }
