@@ -66,7 +66,7 @@ got = json.load(open(sys.argv[1]))
 ok = all(got.get(k) is not None and abs(got[k] - w) <= 1e-6 * max(1, abs(w)) for k, w in want.items())
 tasks = json.load(open(sys.argv[2]))["jobs"][0]["tasks"]
 print(json.dumps({"bench": "sched.job", "rows": $2, "segments": $3, "tasks": len(tasks),
-                  "max_tasks": int("${MPC_SCHED_MAX_TASKS:-4}"), "seconds": round($t1 - $t0, 3), "ok": ok}))
+                  "max_tasks": int("${MPC_SCHED_MAX_TASKS:-16}"), "seconds": round($t1 - $t0, 3), "ok": ok}))
 PY
 }
 printf 'v\n1\n2\n3\n' >"$T/tiny.csv"
@@ -89,8 +89,8 @@ trivial() { # trivial JOBS THREADS
 	i1=$(raft_index)
 	# bench_jobs runs one warm-up job first: JOBS + 1 jobs
 	printf '{"bench":"sched.trivial.cpu","threads":%d,"jobs":%d,"mpcd_cpu_ms_per_job":%s,"raft_entries_per_job":%s}\n' \
-		"$2" "$1" "$(echo "scale=2; ($c1 - $c0) * 1000 / $(getconf CLK_TCK) / ($1 + 1)" | bc)" \
-		"$(echo "scale=2; ($i1 - $i0) / ($1 + 1)" | bc)"
+		"$2" "$1" "$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v n="$(($1 + 1))" 'BEGIN { printf "%.2f", c * 1000 / hz / n }')" \
+		"$(awk -v d="$((i1 - i0))" -v n="$(($1 + 1))" 'BEGIN { printf "%.2f", d / n }')"
 }
 trivial "${BENCH_JOBS_SEQ:-200}" 1
 trivial "${BENCH_JOBS_PAR:-1000}" "${BENCH_JOBS_THREADS:-16}"

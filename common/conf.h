@@ -63,7 +63,7 @@ struct mpc_cluster {
 	unsigned txn_timeout_ms; /* [cluster] txn_timeout_ms, default 30000 */
 	int n_queues; /* [queue.NAME] sections; one queue "default" when there is none */
 	struct mpc_queue_info queues[MPC_MAX_QUEUES];
-	unsigned sched_max_tasks;  /* [scheduler] max_tasks, 0 = unset (MPC_SCHED_MAX_TASKS, 4) */
+	unsigned sched_max_tasks;  /* [scheduler] max_tasks, 0 = unset (MPC_SCHED_MAX_TASKS, 16) */
 	uint64_t sched_max_fuel;   /* [scheduler] max_fuel_in_flight triples, 0 = no limit */
 };
 

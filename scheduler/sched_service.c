@@ -20,7 +20,7 @@
 #include <sys/time.h>
 #include <time.h>
 
-#define DEFAULT_MAX_TASKS 4
+#define DEFAULT_MAX_TASKS 16
 #define MAX_LOCAL 256
 #define REPROPOSE_MS 2000
 #define INFLIGHT_MAX 512
