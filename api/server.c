@@ -12,6 +12,7 @@
 #include "engine/service.h"
 #include "store/catalog.h"
 #include "store/entry_bin.h"
+#include "store/shares.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
 #include "store/upload.h"
@@ -398,16 +399,16 @@ static void abort_txn(struct api_server *s, const char *id, const char *reason)
  * non-zero. */
 static int check_seed_chunk(uint8_t *plain, size_t plen, size_t *share_len, struct api_resp *r)
 {
-	const uint8_t *seed;
-	uint64_t skip, len;
+	uint64_t len = 0;
+	int rv = store_share_seed_parse(plain, plen, NULL, NULL, &len);
 
-	if (mpc_chunkseed_unpack(plain, plen, &seed, &skip, &len) != 0) {
+	if (rv == -1) {
 		sodium_memzero(plain, plen);
 		api_set_error(r, MPC_EINVAL, "seed chunk of %zu bytes: must be %d", plen,
 			      MPC_CHUNKSEED_BYTES);
 		return -1;
 	}
-	if (len == 0 || len > STORE_CHUNK_MAX || len % 8 != 0) {
+	if (rv != 0) {
 		sodium_memzero(plain, plen);
 		api_set_error(r, MPC_EINVAL,
 			      "seed chunk of %" PRIu64 " bytes: must be a non-zero multiple of 8 "

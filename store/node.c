@@ -166,7 +166,7 @@ static size_t stamp_entry(char *out, const char *entry, size_t len)
 static void submit(struct store_node *node, struct store_node_prop *p)
 {
 	struct raft_buffer buf;
-	int rv;
+	int rv, binary;
 
 	if (node->closing) {
 		prop_finish(p, MPC_ESHUTDOWN, 0, 0, -1);
@@ -178,7 +178,8 @@ static void submit(struct store_node *node, struct store_node_prop *p)
 	}
 	/* canonical/raft's uv segments need 8-byte multiples (a shorter entry
 	 * corrupts the closed segment on reload); JSON allows trailing blanks. */
-	if (store_entry_is_commit_bin(p->entry, p->len)) /* binary: framed, stamp in the frame */
+	binary = store_entry_is_commit_bin(p->entry, p->len);
+	if (binary) /* binary: framed, stamp in the frame */
 		buf.len = store_entry_frame_size(1, &p->len);
 	else
 		buf.len = (p->len + STAMP_MAX + 7) & ~(size_t)7;
@@ -187,7 +188,7 @@ static void submit(struct store_node *node, struct store_node_prop *p)
 		prop_finish(p, MPC_ENOMEM, 0, 0, -1);
 		return;
 	}
-	if (store_entry_is_commit_bin(p->entry, p->len)) {
+	if (binary) {
 		const char *sub = p->entry;
 		store_entry_frame_write(buf.base, STORE_ENTRY_FRAME_ONE, wall_ms(), 1, &sub, &p->len);
 	} else {

@@ -19,6 +19,21 @@
 
 #define HEX_OFFSET 16
 
+int store_share_seed_parse(const uint8_t *msg, size_t mlen, const uint8_t **seed, uint64_t *skip,
+			   uint64_t *len)
+{
+	const uint8_t *s;
+	uint64_t k;
+
+	if (mpc_chunkseed_unpack(msg, mlen, &s, &k, len) != 0)
+		return -1;
+	if (seed != NULL)
+		*seed = s;
+	if (skip != NULL)
+		*skip = k;
+	return store_chunk_len_ok(*len) ? 0 : -2;
+}
+
 size_t store_share_seed_key(char *out, const char *txn, uint64_t offset)
 {
 	return (size_t)snprintf(out, 128, "%s/%016" PRIx64 STORE_SHARE_SEED_SUFFIX, txn, offset);
@@ -75,8 +90,7 @@ static int scan_one(void *vctx, const char *key, size_t klen, const char *val, s
 		}
 		return s->fn(s->ctx, offset, (const uint8_t *)val, vlen);
 	}
-	if (mpc_chunkseed_unpack((const uint8_t *)val, vlen, &seed, &skip, &len) != 0 || len == 0 ||
-	    len > STORE_CHUNK_MAX || len % 8 != 0) {
+	if (store_share_seed_parse((const uint8_t *)val, vlen, &seed, &skip, &len) != 0) {
 		mpc_errmsg_printf(s->errmsg,
 				  "shares: seed record '%.*s' is corrupt (%zu bytes, or a length "
 				  "that is not a multiple of 8 up to %u)",

@@ -18,6 +18,15 @@
  * Data dirs written before seed records exist hold raw chunks only. */
 #define STORE_SHARE_SEED_SUFFIX "/seed"
 
+/* THE check of a seed message as a chunk (the API's seed chunks, staging,
+ * and every read of a seed record): MPC_CHUNKSEED_BYTES long, standing for a
+ * chunk's length of shares (store_chunk_len_ok). Sets *len when msg has the
+ * size of a seed message (also when its length is refused, for the error),
+ * and *seed / *skip when not NULL. Returns 0, -1 when mlen is not the size of
+ * a seed message, -2 when the length it stands for is not a chunk's. */
+int store_share_seed_parse(const uint8_t *msg, size_t mlen, const uint8_t **seed, uint64_t *skip,
+			   uint64_t *len);
+
 /* Key of txn's seed record at offset (see above). out >= 128 bytes. */
 size_t store_share_seed_key(char *out, const char *txn, uint64_t offset);
 

@@ -191,7 +191,7 @@ static int put_chunk(struct store_db *db, const char *txn, uint64_t offset, cons
 				  offset, rec.received);
 		return MPC_ECONFLICT;
 	}
-	if (len == 0 || len > STORE_CHUNK_MAX || len % 8 != 0) {
+	if (!store_chunk_len_ok(len)) {
 		mpc_errmsg_printf(errmsg, "chunk of %zu bytes: must be a non-zero multiple of 8 up to %u",
 				  len, STORE_CHUNK_MAX);
 		return MPC_EINVAL;
@@ -273,9 +273,9 @@ int store_staging_put_seed(struct store_db *db, const char *txn, uint64_t offset
 			   const uint8_t *msg, size_t mlen, const char *begin, size_t blen, int seal,
 			   char *errmsg)
 {
-	const uint8_t *seed;
-	uint64_t skip, len;
-	if (mpc_chunkseed_unpack(msg, mlen, &seed, &skip, &len) != 0) {
+	uint64_t len;
+	/* a refused length (-2) is named by put_chunk, as a raw chunk's is */
+	if (store_share_seed_parse(msg, mlen, NULL, NULL, &len) == -1) {
 		mpc_errmsg_printf(errmsg, "txn %s: seed chunk at offset %" PRIu64
 				  " of %zu bytes: must be %d", txn, offset, mlen,
 				  MPC_CHUNKSEED_BYTES);

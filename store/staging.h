@@ -6,6 +6,13 @@
 
 #define STORE_DIGEST_BYTES 32
 #define STORE_CHUNK_MAX (64u << 20) /* largest accepted upload chunk */
+
+/* Whether an upload chunk may hold len bytes of shares: 1..STORE_CHUNK_MAX,
+ * whole int64 shares. */
+static inline int store_chunk_len_ok(uint64_t len)
+{
+	return len > 0 && len <= STORE_CHUNK_MAX && len % 8 == 0;
+}
 /* Chunks of at least this many bytes are staged as SST files, ingested at
  * Commit; smaller ones go through the WAL (docs/store-performance.md). */
 #define STORE_STAGING_SST_MIN (1u << 20)

@@ -984,6 +984,33 @@ Test(store_fsm, bad_seed_chunk_is_refused_and_stages_nothing)
 	stage_seed(T1, 0, SEED_A, 0, 4096, MPC_ECONFLICT); /* offset already received */
 }
 
+/* The one check of a seed message (API, staging, reads): its size, then the
+ * length it stands for, with the message's fields handed back. */
+Test(store_fsm, seed_message_check_names_size_and_length)
+{
+	uint8_t msg[MPC_CHUNKSEED_BYTES];
+	const uint8_t *seed = NULL;
+	uint64_t skip = 0, len = 0;
+	static const uint64_t bad[] = {0, 12, (uint64_t)STORE_CHUNK_MAX + 8, UINT64_MAX - 7};
+
+	mpc_chunkseed_pack(msg, SEED_A, 24, 4096);
+	cr_assert_eq(store_share_seed_parse(msg, sizeof msg, &seed, &skip, &len), 0);
+	cr_assert_eq(seed, msg, "the seed is the message's first bytes, not a copy");
+	cr_assert_eq(skip, 24);
+	cr_assert_eq(len, 4096);
+	cr_assert_eq(store_share_seed_parse(msg, sizeof msg - 1, NULL, NULL, &len), -1);
+	cr_assert_eq(store_share_seed_parse(msg, sizeof msg + 1, NULL, NULL, &len), -1);
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		mpc_chunkseed_pack(msg, SEED_A, 0, bad[i]);
+		len = 1;
+		cr_assert_eq(store_share_seed_parse(msg, sizeof msg, NULL, NULL, &len), -2,
+			     "length %" PRIu64, bad[i]);
+		cr_assert_eq(len, bad[i], "the refused length is handed back for the error");
+	}
+	mpc_chunkseed_pack(msg, SEED_A, 0, STORE_CHUNK_MAX);
+	cr_assert_eq(store_share_seed_parse(msg, sizeof msg, NULL, NULL, &len), 0);
+}
+
 Test(store_fsm, corrupt_seed_record_fails_the_read_naming_its_key)
 {
 	char err[MPC_ERRMSG_SIZE] = "", key[128];
