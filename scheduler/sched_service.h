@@ -23,8 +23,9 @@ int sched_fsm_attach(struct store_fsm *fsm, struct store_db *db, int n_parties);
 /*
  * Starts the scheduler of this party: the leader thread (leases ready
  * tasks — PENDING, dependencies committed, backoff over — by job priority,
- * job id, task id while fewer than MPC_SCHED_MAX_TASKS (default 4) run and
- * every party is reachable; expires leases; commits tasks that every party
+ * job id, task id while fewer than max_tasks run — [scheduler] of
+ * cluster.conf, else MPC_SCHED_MAX_TASKS, default 16 — and every party is
+ * reachable; expires leases; commits tasks that every party
  * reported with the same digest) and the runner thread (runs this party's
  * side of every leased task attempt as an engine session and proposes
  * task_done/task_abort). Attaches the FSM extension if sched_fsm_attach()
