@@ -66,4 +66,4 @@ test_client_jobs_SOURCES = tests/unit/test_client_jobs.c client/jobs.c
 test_client_jobs_CFLAGS = $(AM_CFLAGS) $(CRITERION_CFLAGS) $(JANSSON_CFLAGS) $(CURL_CFLAGS)
 test_client_jobs_LDADD = libmpccommon.la $(CRITERION_LIBS) $(JANSSON_LIBS) $(SODIUM_LIBS) -lm
 # Shared set-up of the unit tests (headers only; the tests of scheduler/ and engine/ include them).
-EXTRA_DIST += tests/unit/sched_fixture.h tests/unit/engine_sim.h
+EXTRA_DIST += tests/unit/sched_fixture.h tests/unit/engine_sim.h tests/unit/test_rng.h

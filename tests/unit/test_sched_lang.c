@@ -1,6 +1,7 @@
 /* Unit tests of the job language front end: DESIGN §7 programs compile, every error class names FILE:LINE:COL, IR shape and fuel, garbage input. */
 #include "scheduler/lang.h"
 #include "common/err.h"
+#include "tests/unit/test_rng.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -599,22 +600,14 @@ Test(sched_lang, examples_compile)
 	}
 }
 
-/* xorshift64*: deterministic garbage. */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 2685821657736338717ULL;
-}
+static uint64_t rng_state = TEST_RNG_SEED;
 
 static int fuzz_ok, fuzz_rejected;
 
 static void compile_any(const char *text, size_t len)
 {
 	struct sched_lang_options opt = {.schema = &schema, .args = args, .n_args = 4,
-					  .max_errors = 1 + (unsigned)(rnd() % 4)};
+					  .max_errors = 1 + (unsigned)(test_rng_next(&rng_state) % 4)};
 	struct sched_ir *ir = NULL;
 	int rc = sched_lang_compile("fuzz.mpc", text, len, &opt, &ir, err, sizeof(err));
 	cr_assert(rc == 0 || rc == MPC_EINVAL, "rc %d", rc);
@@ -649,26 +642,26 @@ Test(sched_lang, garbage_and_mutated_programs_never_crash)
 		size_t len;
 		int mode = iter % 4;
 		if (mode == 0) { /* random bytes */
-			len = rnd() % 200;
+			len = test_rng_next(&rng_state) % 200;
 			for (size_t i = 0; i < len; i++)
-				buf[i] = (char)rnd();
+				buf[i] = (char)test_rng_next(&rng_state);
 		} else if (mode == 1) { /* random tokens of the language */
-			len = rnd() % 300;
+			len = test_rng_next(&rng_state) % 300;
 			for (size_t i = 0; i < len; i++)
-				buf[i] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+				buf[i] = alphabet[test_rng_next(&rng_state) % (sizeof(alphabet) - 1)];
 		} else { /* a valid program with flips, deletions and insertions */
-			const char *seed = seeds[rnd() % 3];
+			const char *seed = seeds[test_rng_next(&rng_state) % 3];
 			len = strlen(seed);
 			memcpy(buf, seed, len);
-			int edits = 1 + (int)(rnd() % 6);
+			int edits = 1 + (int)(test_rng_next(&rng_state) % 6);
 			for (int e = 0; e < edits && len > 0; e++) {
-				size_t at = rnd() % len;
-				switch (rnd() % 4) {
+				size_t at = test_rng_next(&rng_state) % len;
+				switch (test_rng_next(&rng_state) % 4) {
 				case 0:
-					buf[at] = (char)rnd();
+					buf[at] = (char)test_rng_next(&rng_state);
 					break;
 				case 1:
-					buf[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+					buf[at] = alphabet[test_rng_next(&rng_state) % (sizeof(alphabet) - 1)];
 					break;
 				case 2:
 					memmove(buf + at, buf + at + 1, len - at - 1);
@@ -677,14 +670,14 @@ Test(sched_lang, garbage_and_mutated_programs_never_crash)
 				default:
 					if (len + 1 < sizeof(buf)) {
 						memmove(buf + at + 1, buf + at, len - at);
-						buf[at] = alphabet[rnd() % (sizeof(alphabet) - 1)];
+						buf[at] = alphabet[test_rng_next(&rng_state) % (sizeof(alphabet) - 1)];
 						len++;
 					}
 					break;
 				}
 			}
 			if (mode == 3)
-				len = rnd() % (len + 1); /* cut anywhere */
+				len = test_rng_next(&rng_state) % (len + 1); /* cut anywhere */
 		}
 		compile_any(buf, len);
 	}

@@ -6,6 +6,7 @@
 #include "store/shares.h"
 #include "store/signed_req.h"
 #include "store/staging.h"
+#include "tests/unit/test_rng.h"
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -1373,15 +1374,7 @@ static void assert_dumps_as_jansson(json_t *j)
 	free(want);
 }
 
-/* xorshift64*: the same trees on every run */
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next(void)
-{
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return rng * 0x2545f4914f6cdd1dull;
-}
+static uint64_t rng = TEST_RNG_SEED;
 
 static size_t random_text(char *out, size_t max)
 {
@@ -1402,15 +1395,15 @@ static size_t random_text(char *out, size_t max)
 					     "z",
 					     "\t\b\f\r",
 					     " "};
-	size_t n = next() % 6, len = 0;
+	size_t n = test_rng_next(&rng) % 6, len = 0;
 	for (size_t i = 0; i < n; i++) {
-		const char *p = pieces[next() % (sizeof pieces / sizeof pieces[0])];
+		const char *p = pieces[test_rng_next(&rng) % (sizeof pieces / sizeof pieces[0])];
 		if (len + strlen(p) >= max)
 			break;
 		memcpy(out + len, p, strlen(p));
 		len += strlen(p);
 	}
-	if (next() % 16 == 0 && len + 1 < max)
+	if (test_rng_next(&rng) % 16 == 0 && len + 1 < max)
 		out[len++] = '\0'; /* embedded NUL: json_stringn */
 	out[len] = '\0';
 	return len;
@@ -1422,23 +1415,23 @@ static json_t *random_tree(int depth)
 	static const double reals[] = {0.0, 0.5, -2.25, 1e300, 3.141592653589793, 1e-7};
 	char text[64];
 	size_t len;
-	switch (depth <= 0 ? next() % 6 : next() % 8) {
-	case 0: return json_integer(ints[next() % 8]);
-	case 1: return json_real(reals[next() % 6]);
+	switch (depth <= 0 ? test_rng_next(&rng) % 6 : test_rng_next(&rng) % 8) {
+	case 0: return json_integer(ints[test_rng_next(&rng) % 8]);
+	case 1: return json_real(reals[test_rng_next(&rng) % 6]);
 	case 2: len = random_text(text, sizeof text); return json_stringn(text, len);
 	case 3: return json_true();
 	case 4: return json_false();
 	case 5: return json_null();
 	case 6: {
 		json_t *a = json_array();
-		for (size_t i = next() % 5; i > 0; i--)
+		for (size_t i = test_rng_next(&rng) % 5; i > 0; i--)
 			json_array_append_new(a, random_tree(depth - 1));
 		return a;
 	}
 	default: {
 		json_t *o = json_object();
 		size_t n =
-		    next() % 4 == 0 ? 40 + next() % 10 : next() % 8; /* > 32: the qsort path */
+		    test_rng_next(&rng) % 4 == 0 ? 40 + test_rng_next(&rng) % 10 : test_rng_next(&rng) % 8; /* > 32: the qsort path */
 		for (size_t i = 0; i < n; i++) {
 			len = random_text(text, sizeof text);
 			json_object_setn_new(o, text, len, random_tree(depth - 1));
