@@ -804,6 +804,22 @@ static json_t *tagged_commit(uint64_t keep[3], int forge_party2)
 	return commit_bound(T1, 4, keep, auth, hex, how);
 }
 
+/* T1 uploaded to every party (party 2 promising only up to T0 + TIMEOUT_MS)
+ * and its commit with tagged votes: the record (*rec, *rlen; caller frees) in
+ * a frame of one entry stamped T0 + 100 (returned, *flen; caller frees). */
+static uint8_t *uploaded_commit_frame(char **rec, size_t *rlen, size_t *flen)
+{
+	uint64_t keep[3];
+	const char *sub;
+
+	for (int p = 0; p < NP; p++)
+		keep[p] = upload(p, T1, 4, T0);
+	keep[2] = T0 + TIMEOUT_MS;
+	*rec = record_of(tagged_commit(keep, 0), rlen);
+	sub = *rec;
+	return frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &sub, rlen, flen);
+}
+
 Test(store_upload, binary_commit_decodes_to_the_tree_of_its_json_entry)
 {
 	uint64_t keep[3] = {T0 + 1, T0 + 2, T0 + 3};
@@ -885,19 +901,12 @@ Test(store_upload, binary_commit_with_a_forged_vote_changes_nothing)
 
 Test(store_upload, truncated_binary_entries_are_refused_with_nothing_changed)
 {
-	uint64_t keep[3];
 	size_t rlen, flen, sub_len;
 	char why[256];
 	char *rec;
-	uint8_t *f;
-	const char *sub;
+	uint8_t *f = uploaded_commit_frame(&rec, &rlen, &flen);
+	const char *sub = rec;
 
-	for (int p = 0; p < NP; p++)
-		keep[p] = upload(p, T1, 4, T0);
-	keep[2] = T0 + TIMEOUT_MS;
-	rec = record_of(tagged_commit(keep, 0), &rlen);
-	sub = rec;
-	f = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &sub, &rlen, &flen);
 	/* the frame cut anywhere (a 8-byte-aligned cut of the padding aside) */
 	for (size_t cut = 0; cut < flen; cut++) {
 		struct store_entry_frame fr;
@@ -944,11 +953,9 @@ static uint8_t *patched(const void *buf, size_t len, size_t off, int n, uint64_t
 
 Test(store_upload, oversized_and_garbage_binary_entries_are_refused_with_a_reason)
 {
-	uint64_t keep[3];
 	size_t rlen, flen, vote0;
 	char why[256], *rec;
 	uint8_t *f, *bad;
-	const char *sub;
 	struct {
 		size_t off;
 		int n;
@@ -964,12 +971,7 @@ Test(store_upload, oversized_and_garbage_binary_entries_are_refused_with_a_reaso
 	    {16, 4, 0xffffffffu, "past the end"}, /* entry length past the buffer */
 	};
 
-	for (int p = 0; p < NP; p++)
-		keep[p] = upload(p, T1, 4, T0);
-	keep[2] = T0 + TIMEOUT_MS;
-	rec = record_of(tagged_commit(keep, 0), &rlen);
-	sub = rec;
-	f = frame_of(STORE_ENTRY_FRAME_ONE, T0 + 100, 1, &sub, &rlen, &flen);
+	f = uploaded_commit_frame(&rec, &rlen, &flen);
 	for (size_t i = 0; i < sizeof frame_cases / sizeof frame_cases[0]; i++) {
 		struct store_entry_frame fr;
 		bad = patched(f, flen, frame_cases[i].off, frame_cases[i].n, frame_cases[i].v);
